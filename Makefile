@@ -1,0 +1,34 @@
+# Two commands for a fresh machine: `make run` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell sha256sum requirements.txt | cut -c1-12)
+DATA   := $(or $(LATENT_LAB_DATA),data/cache)/mnist_uint8.npz
+
+.PHONY: run test data venv bench clean
+
+run: $(DATA)
+	$(PY) -m streamlit run app.py
+
+test: $(DATA)
+	$(PY) -m pytest
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade --quiet pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	rm -f $(VENV)/.installed-* && touch $@
+
+data: $(DATA)
+
+$(DATA): $(STAMP)
+	$(PY) -m core data prepare
+
+bench: $(DATA)
+	$(PY) -m core bench train --batch-size 64
+	$(PY) -m core bench train --batch-size 256
+
+clean:
+	rm -rf $(VENV) data/cache

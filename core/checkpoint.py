@@ -1,0 +1,66 @@
+"""Checkpoints: atomic writes, safe loads (`weights_only=True`), and MODEL resolution.
+
+A checkpoint is a plain dict of tensors and primitives (so `weights_only=True` loads it):
+    {"format": 1, "config": {...}, "step", "epoch", "train_seconds",
+     "G", "D", "prior", "opt_g", "opt_d", "rng": {...}}
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+from .store import Run, RunError, runs_dir
+
+FORMAT = 1
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that is missing, corrupt or of the wrong shape; one line for the user."""
+
+
+def save_atomic(obj: dict, path: str | Path) -> None:
+    """torch.save to a temp file in the same folder, fsync, then rename over `path`.
+    A kill at any moment leaves either the old file or the new one, never half of one."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load(path: str | Path, map_location="cpu") -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:
+        raise CheckpointError(f"{path} is not a readable checkpoint ({type(exc).__name__})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT or "config" not in ckpt or "G" not in ckpt:
+        raise CheckpointError(f"{path} is not a Latent Lab checkpoint")
+    return ckpt
+
+
+def resolve(model: str) -> Path:
+    """MODEL = a run id or a checkpoint path -> the checkpoint file."""
+    p = Path(model)
+    if p.suffix == ".pt" or p.is_file():
+        if not p.is_file():
+            raise CheckpointError(f"no checkpoint at {p}")
+        return p
+    try:
+        run = Run.open(model)
+    except RunError:
+        raise CheckpointError(f"{model!r} is neither a checkpoint file nor a run in {runs_dir()}") from None
+    if not run.checkpoint_path.is_file():
+        raise CheckpointError(f"run {model} has no checkpoint yet")
+    return run.checkpoint_path

