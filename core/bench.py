@@ -20,7 +20,7 @@ from torchvision import transforms
 from . import losses
 from .data import load_split
 from .engine import Trainer, build_models, resolve_device
-from .perf import count_flops, gemm_peak_gflops, sync
+from .perf import count_flops, gemm_peak_gflops, sync, tune_cpu_allocator
 from .variants import get_variant, make_config
 
 
@@ -116,9 +116,11 @@ def _calibrate(run, device, seconds: float) -> int:
 
 
 def bench_train(variant: str = "wgan-gp", batch_size: int = 64, device: str = "auto", seconds: float = 8.0,
-                rounds: int = 2, progress: bool = False) -> dict:
+                rounds: int = 2, progress: bool = False, overrides: dict | None = None) -> dict:
     dev = resolve_device(device)
-    cfg = make_config(variant, {"batch_size": batch_size})
+    if dev.type == "cpu":
+        tune_cpu_allocator()  # process-wide: both loops get it, so the ratio is engineering only
+    cfg = make_config(variant, {**(overrides or {}), "batch_size": batch_size})
     torch.manual_seed(0)
     engine = Trainer(cfg, dev, progress=False)
     base = SeedStyleLoop(cfg, dev)
@@ -140,7 +142,7 @@ def bench_train(variant: str = "wgan-gp", batch_size: int = 64, device: str = "a
                   f"seed-style {batch_size / best_base:.0f} img/s", flush=True)
     peak = gemm_peak_gflops(str(dev))
     gflops = flops_step / best_eng / 1e9
-    return {"variant": variant, "batch_size": batch_size, "device": str(dev),
+    return {"variant": variant, "batch_size": batch_size, "device": str(dev), "n_critic": cfg["n_critic"],
             "engine_img_s": batch_size / best_eng, "baseline_img_s": batch_size / best_base,
             "ratio": best_base / best_eng, "gflops": gflops, "gemm_peak_gflops": peak, "mfu": gflops / peak,
             "flops_per_step": flops_step, "threads": torch.get_num_threads(),

@@ -109,12 +109,13 @@ def cmd_sample(a):
 
 def cmd_bench(a):
     from .bench import bench_train
+    from .variants import parse_sets
     res = bench_train(variant=a.variant, batch_size=a.batch_size, device=a.device, seconds=a.seconds,
-                      progress=not a.json)
+                      rounds=a.rounds, progress=not a.json, overrides=parse_sets(a.set))
     if a.json:
         print(json.dumps(res, indent=2))
     else:
-        print(f"{res['variant']} batch {res['batch_size']} on {res['device']}: "
+        print(f"{res['variant']} (n_critic {res['n_critic']}) batch {res['batch_size']} on {res['device']}: "
               f"engine {res['engine_img_s']:.0f} img/s, seed-style {res['baseline_img_s']:.0f} img/s, "
               f"ratio {res['ratio']:.2f}×; {res['gflops']:.1f} GFLOP/s of a measured "
               f"{res['gemm_peak_gflops']:.1f} GFLOP/s fp32 GEMM peak = MFU {res['mfu']:.2f}")
@@ -169,14 +170,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--variant", default="wgan-gp")
     s.add_argument("--batch-size", type=int, default=64)
     s.add_argument("--device", default="auto")
-    s.add_argument("--seconds", type=float, default=8.0, help="timed seconds per loop and round")
+    s.add_argument("--seconds", type=float, default=5.0, help="timed seconds per loop and round")
+    s.add_argument("--rounds", type=int, default=3, help="alternating rounds; each loop's best counts")
+    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a hyper-parameter")
     s.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_bench)
     return p
 
 
 def _check_numbers(a) -> None:
-    for name in ("epochs", "max_steps", "batch_size", "n", "seconds"):
+    for name in ("epochs", "max_steps", "batch_size", "n", "seconds", "rounds"):
         val = getattr(a, name, None)
         if val is not None and val <= 0:
             raise UserError(f"--{name.replace('_', '-')} must be positive, got {val}")

@@ -19,7 +19,7 @@ from . import losses
 from .data import DeviceLoader
 from .images import save_grid
 from .nets import Critic, Generator
-from .perf import count_flops, gemm_peak_gflops
+from .perf import count_flops, gemm_peak_gflops, tune_cpu_allocator
 from .priors import Prior
 from .store import Run
 from .variants import ConfigError, get_variant, make_config
@@ -80,12 +80,15 @@ class Trainer:
         self.v = get_variant(cfg["variant"])
         self.device = torch.device(device)
         self.run, self.progress = run, progress
+        if self.device.type == "cpu":
+            tune_cpu_allocator()
         torch.manual_seed(cfg["seed"])
         self.G, self.D, self.prior = build_models(cfg, self.device)
         self.opt_g = self._optimizer([{"params": list(self.G.parameters()), "lr": cfg["lr_g"]}]
                                      + ([{"params": list(self.prior.parameters()),
                                           "lr": cfg["lr_prior"] or cfg["lr_g"]}] if self.prior.learnable else []))
-        self.opt_d = self._optimizer([{"params": list(self.D.parameters()), "lr": cfg["lr_d"]}])
+        self._d_params = list(self.D.parameters())
+        self.opt_d = self._optimizer([{"params": self._d_params, "lr": cfg["lr_d"]}])
         self.data_rng = torch.Generator().manual_seed(cfg["seed"])
         self.loader = DeviceLoader("train", cfg["batch_size"], self.device, self.data_rng, limit=data_limit)
         self.step = self.epoch = self.batch_in_epoch = 0
@@ -121,7 +124,8 @@ class Trainer:
             loss = loss + c["gp_lambda"] * gp
             stats["gp"] = gp
         self.opt_d.zero_grad(set_to_none=True)
-        loss.backward()
+        # Gradients for the critic's parameters only (not for the leaf x̂ of the penalty).
+        torch.autograd.backward(loss, inputs=self._d_params)
         if log:
             self._norms["grad_norm_d"] = _grad_norm(D)
         self.opt_d.step()

@@ -1,6 +1,8 @@
 """FLOP counting and the measured GEMM ceiling, for throughput and MFU."""
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import functools
 import time
 
@@ -57,3 +59,23 @@ def gemm_peak_gflops(device: str = "cpu", n: int = 2048, seconds: float = 1.0) -
         sync(dev)
         best = min(best, (time.perf_counter() - t0) / 3)
     return 2 * n ** 3 / best / 1e9
+
+
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+
+
+@functools.lru_cache(maxsize=None)
+def tune_cpu_allocator() -> bool:
+    """Keep freed activation/gradient buffers in the heap instead of returning them to the OS.
+
+    A training step allocates and frees the same multi-MB tensors every step; glibc serves
+    those with fresh mmap pages (a page fault per 4 KB on first touch) and trims the heap
+    after each free. Raising both thresholds lets the step reuse warm memory: +10–25 %
+    img/s on this 2-core CPU. Process-wide and idempotent; a no-op off glibc."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        ok = libc.mallopt(_M_MMAP_THRESHOLD, 32 * 1024 * 1024)  # glibc's maximum
+        ok &= libc.mallopt(_M_TRIM_THRESHOLD, 1024 * 1024 * 1024)
+        return bool(ok)
+    except (OSError, AttributeError):
+        return False
