@@ -12,13 +12,10 @@ from pathlib import Path
 
 import torch
 
-from .store import Run, RunError, runs_dir
+from .errors import CheckpointError, RunError
+from .store import Run, runs_dir
 
 FORMAT = 1
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint that is missing, corrupt or of the wrong shape; one line for the user."""
 
 
 def save_atomic(obj: dict, path: str | Path) -> None:

