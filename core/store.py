@@ -36,6 +36,7 @@ def write_json_atomic(path: Path, obj) -> None:
         json.dump(obj, f, indent=2)
         f.flush()
         os.fsync(f.fileno())
+    os.chmod(tmp, 0o644)
     os.replace(tmp, path)
 
 
@@ -94,6 +95,11 @@ class Run:
             return json.loads((self.path / "config.json").read_text())["config"]
         except (OSError, ValueError, KeyError) as exc:
             raise RunError(f"run {self.id} has an unreadable config.json ({exc})") from None
+
+    def update_config(self, config: dict) -> None:
+        """Record a changed config (e.g. more epochs on resume), keeping the original argv."""
+        meta = json.loads((self.path / "config.json").read_text())
+        write_json_atomic(self.path / "config.json", dict(meta, config=config))
 
     def latest_sample(self) -> Path | None:
         grids = sorted(self.samples_dir.glob("epoch_*.png"))
