@@ -109,6 +109,19 @@ def cmd_sample(a):
     print(save_grid(imgs, a.out, nrow=a.nrow or max(1, int(round(a.n ** 0.5)))))
 
 
+def cmd_classifier(a):
+    from .classifier import META, WEIGHTS, load_classifier, accuracy, train_classifier
+    from .engine import resolve_device
+    if a.action == "train":
+        meta = train_classifier(epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, seed=a.seed,
+                                device=resolve_device(a.device), progress=not a.quiet)
+        print(f"test accuracy {meta['test_accuracy']:.4f} (valid {meta['valid_accuracy']:.4f}); "
+              f"wrote {WEIGHTS} and {META.name}")
+    else:
+        model = load_classifier()
+        print(json.dumps({"test_accuracy": accuracy(model, "test"), "file": str(WEIGHTS)}))
+
+
 def cmd_bench(a):
     from .bench import bench_train
     from .variants import parse_sets
@@ -166,6 +179,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--device", default="auto")
     s.set_defaults(fn=cmd_sample)
+
+    s = sub.add_parser("classifier", help="the MNIST ResNet behind every metric")
+    s.add_argument("action", choices=["train", "check"])
+    s.add_argument("--epochs", type=int, default=8)
+    s.add_argument("--batch-size", type=int, default=128)
+    s.add_argument("--lr", type=float, default=0.05)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--device", default="auto")
+    s.add_argument("--quiet", action="store_true")
+    s.set_defaults(fn=cmd_classifier)
 
     s = sub.add_parser("bench", help="benchmarks")
     s.add_argument("what", choices=["train"])
