@@ -122,7 +122,35 @@ def cmd_classifier(a):
         print(json.dumps({"test_accuracy": accuracy(model, "test"), "file": str(WEIGHTS)}))
 
 
+def _print_scores(res: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(res, indent=2))
+        return
+    cond = "—" if res["cond_acc"] is None else f"{res['cond_acc']:.3f}"
+    print(f"{res.get('model', '')}: FID (classifier features) {res['fid']:.3f}  precision {res['precision']:.3f}  "
+          f"recall {res['recall']:.3f}  density {res['density']:.3f}  coverage {res['coverage']:.3f}\n"
+          f"class KL to uniform {res['class_kl']:.4f}  cond. accuracy {cond}  confidence {res['confidence']:.3f}  "
+          f"(n={res['n']}, {res['seconds']:.1f} s)\nclass histogram "
+          + " ".join(f"{i}:{h:.3f}" for i, h in enumerate(res["class_hist"])))
+
+
+def cmd_score(a):
+    from .score import score_model, score_real
+    if a.real and a.model:
+        raise UserError("score takes MODEL or --real (the real-data floor), not both")
+    if not a.real and not a.model:
+        raise UserError("score needs MODEL (a run id or checkpoint path) or --real")
+    res = score_real(n=a.n, seed=a.seed) if a.real else score_model(a.model, n=a.n, seed=a.seed)
+    _print_scores(res, a.json)
+
+
 def cmd_bench(a):
+    if a.what == "score":
+        from .score import bench_score
+        res = bench_score(model=a.model, n=a.n)
+        print(json.dumps(res, indent=2) if a.json else
+              f"scoring {res['n']} digits: {res['cold_s']:.1f} s cold, {res['warm_s']:.1f} s warm reference cache")
+        return
     from .bench import bench_train
     from .variants import parse_sets
     res = bench_train(variant=a.variant, batch_size=a.batch_size, device=a.device, seconds=a.seconds,
@@ -190,8 +218,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(fn=cmd_classifier)
 
+    s = sub.add_parser("score", help="FID / precision / recall / density / coverage in classifier features")
+    s.add_argument("model", nargs="?", help="run id or checkpoint path")
+    s.add_argument("--real", action="store_true", help="score 10k real training digits: the floor")
+    s.add_argument("--n", type=int, default=10_000)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_score)
+
     s = sub.add_parser("bench", help="benchmarks")
-    s.add_argument("what", choices=["train"])
+    s.add_argument("what", choices=["train", "score"])
+    s.add_argument("--model", help="score: the generator to time (default: an untrained one)")
+    s.add_argument("--n", type=int, default=10_000)
     s.add_argument("--variant", default="wgan-gp")
     s.add_argument("--batch-size", type=int, default=64)
     s.add_argument("--device", default="auto")

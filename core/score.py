@@ -1,0 +1,141 @@
+"""Scoring: generated digits -> classifier features -> FID / precision / recall / density /
+coverage against the test split, plus class histogram, KL to uniform, conditional accuracy
+and confidence.
+
+Reference statistics of the test split are computed once per classifier (keyed by its
+sha256) and cached next to the MNIST cache; scores of run checkpoints are stored in the run
+folder, keyed by what produced them, so nothing is computed twice.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import metrics
+from .classifier import META, WEIGHTS, file_sha256, load_classifier, predict
+from .data import data_dir, load_split, to_model_range
+from .errors import CheckpointError
+
+K = 5  # neighbours for precision / recall / density / coverage
+KEYS = ("fid", "precision", "recall", "density", "coverage", "class_hist", "class_kl", "cond_acc",
+        "confidence", "n", "seconds")
+
+
+def classifier_sha() -> str:
+    if not WEIGHTS.is_file():
+        raise CheckpointError(f"no classifier at {WEIGHTS}; train one with `python -m core classifier train`")
+    return json.loads(META.read_text())["sha256"] if META.is_file() else file_sha256(WEIGHTS)
+
+
+@functools.lru_cache(maxsize=2)
+def classifier(device: str = "cpu"):
+    return load_classifier(device=device)
+
+
+def _ref_path(sha: str) -> Path:
+    return data_dir() / f"reference_test_{sha[:16]}.pt"
+
+
+def reference(device: str = "cpu") -> dict:
+    """Classifier features (and their Gaussian fit) of the 10k test digits, cached on disk."""
+    sha = classifier_sha()
+    path = _ref_path(sha)
+    if path.is_file():
+        try:
+            ref = torch.load(path, weights_only=True)
+            if ref.get("classifier_sha256") == sha:
+                return ref
+        except Exception:
+            pass  # a corrupt cache is rebuilt
+    x, y = load_split("test")
+    out = predict(classifier(device), to_model_range(x), features=True)
+    feats = out["features"].double()
+    mu, sigma = metrics.feature_stats(feats)
+    ref = {"classifier_sha256": sha, "features": feats, "mu": torch.as_tensor(mu), "sigma": torch.as_tensor(sigma),
+           "labels": torch.as_tensor(y)}
+    from .checkpoint import save_atomic
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_atomic(ref, path)
+    return ref
+
+
+def score_images(images: torch.Tensor, requested: torch.Tensor | None = None, device: str = "cpu") -> dict:
+    """Score N digits in the generator's range (N×784). `requested` = the labels a
+    conditional model was asked for (then cond_acc is reported, else null)."""
+    t0 = time.perf_counter()
+    ref = reference(device)
+    out = predict(classifier(device), images, features=True)
+    feats = out["features"].double()
+    mu, sigma = metrics.feature_stats(feats)
+    hist = metrics.class_histogram(out["labels"].numpy())
+    res = {"fid": metrics.frechet_distance(ref["mu"].numpy(), ref["sigma"].numpy(), mu, sigma),
+           **metrics.prdc(ref["features"], feats, k=K),
+           "class_hist": [round(float(h), 6) for h in hist],
+           "class_kl": metrics.kl_to_uniform(hist),
+           "cond_acc": None if requested is None else metrics.conditional_accuracy(out["labels"], requested.cpu()),
+           "confidence": metrics.mean_confidence(out["probs"]),
+           "n": int(len(images))}
+    res["seconds"] = round(time.perf_counter() - t0, 3)
+    return res
+
+
+def score_real(n: int = 10_000, seed: int = 0) -> dict:
+    """The real-data floor: n random training digits scored like a generator's samples. No
+    generator can be expected to do better than this against the test split."""
+    x, _ = load_split("train")
+    idx = np.random.default_rng(seed).choice(len(x), size=min(n, len(x)), replace=False)
+    return {"model": "real (train split)", **score_images(to_model_range(x[np.sort(idx)]))}
+
+
+def score_model(model: str, n: int = 10_000, seed: int = 0, device: str = "cpu", use_cache: bool = True) -> dict:
+    """Generate n digits from MODEL (run id or checkpoint path) with `seed` and score them.
+    For a run, the result is stored in runs/<id>/scores.json and reused."""
+    from .checkpoint import load as load_ckpt, resolve
+    from .engine import generate, load_model
+    ckpt_path = resolve(model)
+    sd = load_ckpt(ckpt_path)
+    key = f"step={sd['step']};n={n};seed={seed};classifier={classifier_sha()[:16]}"
+    cache = ckpt_path.parent / "scores.json" if ckpt_path.name == "checkpoint.pt" else None
+    stored = json.loads(cache.read_text()) if cache and cache.is_file() else {}
+    if use_cache and key in stored:
+        return stored[key]
+    G, _, prior, cfg = load_model(str(ckpt_path), device)
+    from .variants import get_variant
+    imgs, y = generate(G, prior, n, generator=torch.Generator().manual_seed(seed))
+    requested = y if get_variant(cfg["variant"]).conditional else None
+    res = {"model": model, "variant": cfg["variant"], "step": sd["step"], "seed": seed,
+           **score_images(imgs, requested, device)}
+    if cache is not None:
+        stored[key] = res
+        from .store import write_json_atomic
+        write_json_atomic(cache, stored)
+    return res
+
+
+def bench_score(model: str | None = None, n: int = 10_000) -> dict:
+    """Seconds to score n generated digits against the test split, from a cold reference
+    cache (features of the test split recomputed) and a warm one."""
+    from .engine import build_models, generate
+    from .variants import make_config
+    if model is None:  # any generator will do for timing: an untrained one needs no files
+        torch.manual_seed(0)
+        G, _, prior = build_models(make_config("wgan-gp"))
+        make = lambda: generate(G, prior, n, generator=torch.Generator().manual_seed(0))[0]  # noqa: E731
+    else:
+        from .engine import load_model
+        G, _, prior, _ = load_model(model)
+        make = lambda: generate(G, prior, n, generator=torch.Generator().manual_seed(0))[0]  # noqa: E731
+    classifier()  # loading the weights is not part of either timing
+    _ref_path(classifier_sha()).unlink(missing_ok=True)
+    t0 = time.perf_counter()
+    score_images(make())
+    cold = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    score_images(make())
+    warm = time.perf_counter() - t0
+    return {"cold_s": round(cold, 2), "warm_s": round(warm, 2), "n": n}

@@ -1,0 +1,91 @@
+"""The shipped classifier and the scoring pipeline (metrics themselves: test_metrics.py)."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import TINY, TINY_DATA, run_cli
+from core import score
+from core.classifier import META, WEIGHTS, file_sha256, load_classifier, predict
+from core.data import load_split, to_model_range
+from core.errors import CheckpointError
+
+
+@pytest.fixture(scope="module")
+def test_preds():
+    x, y = load_split("test")
+    return predict(load_classifier(), to_model_range(x), features=True), y
+
+
+def test_shipped_classifier_file_and_accuracy(test_preds):
+    meta = json.loads(META.read_text())
+    assert file_sha256(WEIGHTS) == meta["sha256"]
+    assert WEIGHTS.stat().st_size <= 5 * 2**20
+    out, y = test_preds
+    acc = (out["labels"].numpy() == y).mean()
+    assert acc >= 0.995
+    assert acc == pytest.approx(meta["test_accuracy"], abs=1e-4)
+    assert out["features"].shape == (10_000, meta["feature_dim"])
+
+
+def test_class_histogram_of_test_split_matches_its_labels(test_preds):
+    from core.metrics import class_histogram
+    out, y = test_preds
+    assert np.abs(class_histogram(out["labels"].numpy()) - np.bincount(y) / len(y)).max() < 0.003
+
+
+@pytest.mark.parametrize("content", [b"garbage", None])
+def test_corrupt_or_wrong_shape_classifier_is_one_clear_error(tmp_path, content):
+    bad = tmp_path / "clf.pt"
+    if content is None:  # a valid torch file with the wrong shapes
+        torch.save({"fc.weight": torch.zeros(3, 3)}, bad)
+    else:
+        bad.write_bytes(content)
+    with pytest.raises(CheckpointError, match="not a valid classifier"):
+        load_classifier(bad)
+
+
+def test_reference_cache_is_keyed_by_classifier(tmp_path, monkeypatch):
+    monkeypatch.setattr(score, "_ref_path", lambda sha: tmp_path / f"ref_{sha[:8]}.pt")
+    calls = []
+    real_predict = score.predict
+    monkeypatch.setattr(score, "predict", lambda *a, **k: (calls.append(1), real_predict(*a, **k))[1])
+    first = score.reference()
+    second = score.reference()
+    assert len(calls) == 1 and torch.equal(first["features"], second["features"])
+    monkeypatch.setattr(score, "classifier_sha", lambda: "f" * 64)  # "a new classifier"
+    score.reference()
+    assert len(calls) == 2 and (tmp_path / "ref_ffffffff.pt").is_file()
+
+
+def test_real_floor_beats_noise():
+    floor = score.score_real(n=2000)
+    assert set(score.KEYS) <= set(floor)
+    assert floor["fid"] < 1.0 and floor["precision"] > 0.6 and floor["recall"] > 0.6 and floor["cond_acc"] is None
+    assert sum(floor["class_hist"]) == pytest.approx(1.0) and floor["class_kl"] < 0.01
+    noise = score.score_images(torch.rand(2000, 784) * 2 - 1)
+    assert noise["fid"] > 50 * max(floor["fid"], 0.01) and noise["precision"] < floor["precision"]
+
+
+def test_run_scores_are_stored_and_reused(monkeypatch):
+    from core.engine import Trainer
+    from core.store import Run
+    from core.variants import make_config
+    cfg = make_config("cwgan-gp", TINY)
+    run = Run.create(cfg)
+    Trainer(cfg, "cpu", run=run, progress=False, data_limit=TINY_DATA).fit(max_steps=4)
+    res = score.score_model(run.id, n=300, seed=1)
+    assert 0 <= res["cond_acc"] <= 1 and res["n"] == 300 and res["variant"] == "cwgan-gp"
+    assert json.loads((run.path / "scores.json").read_text())
+    monkeypatch.setattr(score, "score_images", lambda *a, **k: pytest.fail("recomputed"))
+    assert score.score_model(run.id, n=300, seed=1) == res
+
+
+def test_score_cli_json_keys():
+    res = run_cli("score", "--real", "--n", "500", "--json")
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert set(score.KEYS) <= set(out) and len(out["class_hist"]) == 10
+    bad = run_cli("score")
+    assert bad.returncode == 2 and "score needs MODEL" in bad.stderr
