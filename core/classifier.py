@@ -61,8 +61,9 @@ class Classifier(nn.Module):
 
 # ---- inference --------------------------------------------------------------------------------
 @torch.no_grad()
-def predict(model: Classifier, x: torch.Tensor, batch: int = 2000, features: bool = False) -> dict:
-    """{'labels', 'confidence', 'probs'[, 'features']} for N digits, computed in batches."""
+def predict(model: Classifier, x: torch.Tensor, batch: int = 256, features: bool = False) -> dict:
+    """{"labels", "confidence", "probs"[, "features"]} for N digits, in batches of 256 (larger
+    batches spill the CPU caches: 10k digits take ~1.6× longer at 2000)."""
     model.eval()
     dev = next(model.parameters()).device
     out: dict[str, list] = {"labels": [], "confidence": [], "probs": [], "features": []}
@@ -118,7 +119,7 @@ def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
 
 def accuracy(model: Classifier, split: str, device="cpu") -> float:
     x, y = load_split(split)
-    pred = predict(model, to_model_range(x), batch=2000)["labels"]
+    pred = predict(model, to_model_range(x))["labels"]
     return (pred == torch.as_tensor(y)).float().mean().item()
 
 

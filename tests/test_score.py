@@ -48,6 +48,8 @@ def test_corrupt_or_wrong_shape_classifier_is_one_clear_error(tmp_path, content)
 
 def test_reference_cache_is_keyed_by_classifier(tmp_path, monkeypatch):
     monkeypatch.setattr(score, "_ref_path", lambda sha: tmp_path / f"ref_{sha[:8]}.pt")
+    x, y = load_split("test")
+    monkeypatch.setattr(score, "load_split", lambda split: (x[:500], y[:500]))  # keep it quick
     calls = []
     real_predict = score.predict
     monkeypatch.setattr(score, "predict", lambda *a, **k: (calls.append(1), real_predict(*a, **k))[1])
