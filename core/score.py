@@ -84,12 +84,19 @@ def score_images(images: torch.Tensor, requested: torch.Tensor | None = None, de
     return res
 
 
-def score_real(n: int = 10_000, seed: int = 0) -> dict:
+def score_real(n: int = 10_000, seed: int = 0, use_cache: bool = True) -> dict:
     """The real-data floor: n random training digits scored like a generator's samples. No
-    generator can be expected to do better than this against the test split."""
+    generator can be expected to do better than this against the test split. Cached per
+    classifier, n and seed."""
+    path = data_dir() / f"floor_{classifier_sha()[:16]}_n{n}_s{seed}.json"
+    if use_cache and path.is_file():
+        return json.loads(path.read_text())
     x, _ = load_split("train")
     idx = np.random.default_rng(seed).choice(len(x), size=min(n, len(x)), replace=False)
-    return {"model": "real (train split)", **score_images(to_model_range(x[np.sort(idx)]))}
+    res = {"model": "real (train split)", "seed": seed, **score_images(to_model_range(x[np.sort(idx)]))}
+    from .store import write_json_atomic
+    write_json_atomic(path, res)
+    return res
 
 
 def score_model(model: str, n: int = 10_000, seed: int = 0, device: str = "cpu", use_cache: bool = True) -> dict:
