@@ -49,16 +49,20 @@ def load(path: str | Path, map_location="cpu") -> dict:
 
 
 def resolve(model: str) -> Path:
-    """MODEL = a run id or a checkpoint path -> the checkpoint file."""
+    """MODEL = a checkpoint path, a zoo name (trained/<variant>/) or a run id -> the file."""
+    from .zoo import model_path
     p = Path(model)
     if p.suffix == ".pt" or p.is_file():
         if not p.is_file():
             raise CheckpointError(f"no checkpoint at {p}")
         return p
+    if model_path(model):
+        return model_path(model)
     try:
         run = Run.open(model)
     except RunError:
-        raise CheckpointError(f"{model!r} is neither a checkpoint file nor a run in {runs_dir()}") from None
+        raise CheckpointError(f"{model!r} is not a checkpoint file, a zoo model (`python -m core zoo`) "
+                              f"or a run in {runs_dir()}") from None
     if not run.checkpoint_path.is_file():
         raise CheckpointError(f"run {model} has no checkpoint yet")
     return run.checkpoint_path

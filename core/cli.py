@@ -148,6 +148,25 @@ def cmd_score(a):
         _print_scores(res["floor"], False)
 
 
+def cmd_zoo(a):
+    from . import zoo
+    if a.action == "train":
+        from .variants import VARIANTS
+        names = a.variants.split(",") if a.variants else list(VARIANTS)
+        for n in names:
+            if n not in VARIANTS:
+                raise UserError(f"unknown variant {n!r} in --variants")
+        zoo.train(names, epochs=a.epochs, device=a.device)
+        return
+    if a.action == "export":
+        if not a.run:
+            raise UserError("zoo export needs --run RUN_ID")
+        print(zoo.export(a.run))
+        return
+    rows = zoo.leaderboard()
+    print(json.dumps(rows, indent=2) if a.json else _table(rows, zoo.LEADER_COLS))
+
+
 def cmd_bench(a):
     if a.what == "score":
         from .score import bench_score
@@ -229,6 +248,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_score)
+
+    s = sub.add_parser("zoo", help="the pretrained models: leaderboard, retrain, export a run")
+    s.add_argument("action", nargs="?", choices=["list", "train", "export"], default="list")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--variants", help="train: comma-separated names (default: all)")
+    s.add_argument("--epochs", type=int, help="train: override each variant's zoo epochs")
+    s.add_argument("--device", default="auto")
+    s.add_argument("--run", help="export: the finished run to ship as trained/<variant>/")
+    s.set_defaults(fn=cmd_zoo)
 
     s = sub.add_parser("bench", help="benchmarks")
     s.add_argument("what", choices=["train", "score"])

@@ -101,13 +101,13 @@ def score_real(n: int = 10_000, seed: int = 0, use_cache: bool = True) -> dict:
 
 def score_model(model: str, n: int = 10_000, seed: int = 0, device: str = "cpu", use_cache: bool = True) -> dict:
     """Generate n digits from MODEL (run id or checkpoint path) with `seed` and score them.
-    For a run, the result is stored in runs/<id>/scores.json and reused."""
+    For a run (or zoo model) the result is stored in its folder's scores.json and reused."""
     from .checkpoint import load as load_ckpt, resolve
     from .engine import generate, load_model
     ckpt_path = resolve(model)
     sd = load_ckpt(ckpt_path)
     key = f"step={sd['step']};n={n};seed={seed};classifier={classifier_sha()[:16]}"
-    cache = ckpt_path.parent / "scores.json" if ckpt_path.name == "checkpoint.pt" else None
+    cache = ckpt_path.parent / "scores.json" if ckpt_path.name in ("checkpoint.pt", "model.pt") else None
     stored = json.loads(cache.read_text()) if cache and cache.is_file() else {}
     if use_cache and key in stored:
         return stored[key]

@@ -18,7 +18,7 @@ from core.store import Run
     (["train"], "train needs --variant"),
     (["train", "--resume", "no-such-run"], "no run 'no-such-run'"),
     (["cancel", "no-such-run"], "no run 'no-such-run'"),
-    (["sample", "no-such-run"], "neither a checkpoint file nor a run"),
+    (["sample", "no-such-run"], "is not a checkpoint file, a zoo model"),
     (["sample", "missing.pt"], "no checkpoint at missing.pt"),
     (["frobnicate"], "invalid choice"),
 ])

@@ -1,0 +1,145 @@
+"""The pretrained zoo: one model per variant in trained/<variant>/, indexed by trained/zoo.json.
+
+    trained/<variant>/model.pt     generator + critic (float16) + prior, in checkpoint format
+                                   (no optimiser state), loadable with weights_only=True
+    trained/<variant>/config.json  the full config, the command that made it, device, seconds
+    trained/<variant>/curves.json  per-epoch means of the logged training curves
+    trained/<variant>/samples.png  a 10×10 grid from the fixed evaluation noise
+    trained/<variant>/scores.json  scores on 10k samples (seed 0), keyed like a run's
+
+A zoo name (= the variant name) is accepted wherever a MODEL is.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from .checkpoint import FORMAT, load, save_atomic
+from .classifier import TRAINED
+from .errors import CheckpointError
+from .store import Run, write_json_atomic
+from .variants import VARIANTS, get_variant
+
+INDEX = TRAINED / "zoo.json"
+# Epochs per variant for `zoo train`: the seeds' recipes, shortened to the CPU budget of the
+# zoo issue (about 5 CPU-hours in all on 2 cores); each stays well under an hour.
+ZOO_EPOCHS = {v: 40 for v in VARIANTS}
+SCORE_N, SCORE_SEED = 10_000, 0
+
+
+def model_dir(name: str) -> Path:
+    return TRAINED / name
+
+
+def model_path(name: str) -> Path | None:
+    """trained/<name>/model.pt if `name` is a zoo model."""
+    p = model_dir(name) / "model.pt"
+    return p if name in VARIANTS and p.is_file() else None
+
+
+def index() -> dict:
+    return json.loads(INDEX.read_text()) if INDEX.is_file() else {}
+
+
+def _curves(run: Run) -> dict:
+    """Per-epoch means of every logged curve: compact enough to ship."""
+    path = run.path / "metrics.sqlite"
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        # a row logged at fractional epoch 3.4 belongs to epoch 4; one at exactly 3.0 to epoch 3
+        rows = db.execute("SELECT MAX(1, CAST(epoch + 0.999999 AS INTEGER)) AS e, key, AVG(value) FROM metrics "
+                          "WHERE step > 0 GROUP BY e, key ORDER BY e").fetchall()
+    out: dict[str, list] = {}
+    for e, k, v in rows:
+        out.setdefault(k, []).append([e, round(v, 6)])
+    return out
+
+
+def export(run_id: str, name: str | None = None) -> Path:
+    """Copy a finished run into trained/<variant>/ (weights in float16 if that leaves the
+    scores unchanged, else float32), score it on 10k samples and update zoo.json."""
+    from .score import score_model
+    run = Run.open(run_id)
+    sd = load(run.checkpoint_path)
+    cfg = sd["config"]
+    name = name or cfg["variant"]
+    get_variant(name)
+    out = model_dir(name)
+    out.mkdir(parents=True, exist_ok=True)
+    full = score_model(str(run.checkpoint_path), n=SCORE_N, seed=SCORE_SEED, use_cache=False)
+    half = {k: v.half() if v.is_floating_point() else v for k, v in sd["G"].items()}
+    model = {"format": FORMAT, "config": cfg, "step": sd["step"], "epoch": sd["epoch"],
+             "train_seconds": sd["train_seconds"], "G": half,
+             "D": {k: v.half() if v.is_floating_point() else v for k, v in sd["D"].items()},
+             "prior": sd["prior"]}
+    save_atomic(model, out / "model.pt")
+    (out / "scores.json").unlink(missing_ok=True)
+    scores = score_model(name, n=SCORE_N, seed=SCORE_SEED)
+    if abs(scores["fid"] - full["fid"]) > 1e-3 * max(1.0, full["fid"]):  # float16 changed the scores
+        model["G"], model["D"] = sd["G"], sd["D"]
+        save_atomic(model, out / "model.pt")
+        (out / "scores.json").unlink(missing_ok=True)
+        scores = score_model(name, n=SCORE_N, seed=SCORE_SEED)
+    meta = json.loads((run.path / "config.json").read_text())
+    st = run.status()
+    write_json_atomic(out / "config.json", {
+        "variant": name, "config": cfg, "epochs": sd["epoch"], "steps": sd["step"], "device": st.get("device"),
+        "train_seconds": round(sd["train_seconds"], 1), "run_id": run.id,
+        "command": "python -m core " + " ".join(meta.get("argv") or [])})
+    write_json_atomic(out / "curves.json", _curves(run))
+    grid = run.latest_sample()
+    if grid:
+        (out / "samples.png").write_bytes(grid.read_bytes())
+    idx = index()
+    idx[name] = {"path": f"{name}/model.pt", "epochs": sd["epoch"], "device": st.get("device"),
+                 "train_seconds": round(sd["train_seconds"], 1), "dtype": str(next(iter(model["G"].values())).dtype),
+                 "scores": {k: scores[k] for k in ("fid", "precision", "recall", "density", "coverage",
+                                                   "class_kl", "cond_acc", "n", "seed")}}
+    write_json_atomic(INDEX, dict(sorted(idx.items(), key=lambda kv: list(VARIANTS).index(kv[0]))))
+    return out
+
+
+LEADER_COLS = ["variant", "epochs", "device", "train_seconds", "fid", "precision", "recall", "density",
+               "coverage", "class_kl", "cond_acc"]
+
+
+def leaderboard() -> list[dict]:
+    """The real-data floor first, then every zoo model by FID."""
+    from .score import score_real
+    floor = score_real(n=SCORE_N, seed=SCORE_SEED)
+    rows = [{"variant": "real data (floor)", "epochs": None, "device": None, "train_seconds": None,
+             **{k: floor[k] for k in LEADER_COLS[4:]}}]
+    models = [{"variant": name, "epochs": e["epochs"], "device": e["device"], "train_seconds": e["train_seconds"],
+               **{k: e["scores"][k] for k in LEADER_COLS[4:]}} for name, e in index().items()]
+    return rows + sorted(models, key=lambda r: r["fid"])
+
+
+def train(variants: list[str] | None = None, epochs: int | None = None, device: str = "auto") -> list[str]:
+    """Retrain zoo models one at a time, each in its own `python -m core train` process, and
+    export each as soon as it finishes (so an interrupted zoo run keeps what it made)."""
+    done = []
+    for name in variants or list(VARIANTS):
+        get_variant(name)
+        n_ep = epochs or ZOO_EPOCHS[name]
+        t0 = time.time()
+        res = subprocess.run([sys.executable, "-m", "core", "train", "--variant", name, "--epochs", str(n_ep),
+                              "--device", device, "--quiet"], capture_output=True, text=True)
+        if res.returncode != 0:
+            raise CheckpointError(f"training {name} failed: {res.stderr.strip().splitlines()[-1:]}")
+        run_id = res.stdout.strip().splitlines()[0]
+        export(run_id, name)
+        print(f"{name}: {n_ep} epochs in {time.time() - t0:.0f} s -> {model_dir(name)}", file=sys.stderr)
+        done.append(name)
+    return done
+
+
+def check_loadable(name: str) -> torch.Tensor:
+    """Load a zoo model with weights_only=True and generate 8 digits (N×784, in [-1, 1])."""
+    from .engine import generate, load_model
+    G, _, prior, _ = load_model(name)
+    return generate(G, prior, 8, generator=torch.Generator().manual_seed(0))[0]
