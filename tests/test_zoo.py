@@ -1,0 +1,60 @@
+"""The shipped zoo: every entry loads safely, generates digits, and re-scores to its record."""
+import json
+
+import pytest
+import torch
+
+from conftest import run_cli
+from core import zoo
+from core.score import score_model
+from core.variants import VARIANTS
+
+ENTRIES = sorted(zoo.index())
+
+
+def test_index_matches_shipped_folders():
+    assert ENTRIES, "trained/zoo.json lists no models"
+    shipped = sorted(p.parent.name for p in zoo.TRAINED.glob("*/model.pt"))
+    assert shipped == ENTRIES and set(ENTRIES) <= set(VARIANTS)
+    for name in ENTRIES:
+        d = zoo.model_dir(name)
+        assert {"config.json", "curves.json", "samples.png", "scores.json"} <= {p.name for p in d.iterdir()}
+        assert json.loads((d / "config.json").read_text())["command"].startswith("python -m core train")
+
+
+@pytest.mark.parametrize("name", ENTRIES)
+def test_zoo_model_loads_with_weights_only_and_generates_digits(name):
+    sd = torch.load(zoo.model_path(name), weights_only=True)
+    assert sd["config"]["variant"] == name and "opt_g" not in sd
+    x = zoo.check_loadable(name)
+    assert x.shape == (8, 784) and x.min() >= -1 and x.max() <= 1 and x.std() > 0.05
+
+
+def _rescore(name):
+    rec = zoo.index()[name]["scores"]
+    fresh = score_model(name, n=rec["n"], seed=rec["seed"], use_cache=False)
+    for k in ("fid", "precision", "recall", "density", "coverage", "class_kl"):
+        assert fresh[k] == pytest.approx(rec[k], rel=1e-4, abs=1e-6), k
+
+
+def test_rescoring_one_zoo_model_reproduces_its_record():
+    _rescore(ENTRIES[0])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ENTRIES)
+def test_rescoring_every_zoo_model_reproduces_its_record(name):
+    _rescore(name)
+
+
+@pytest.mark.slow
+def test_every_variant_is_in_the_zoo():
+    assert ENTRIES == sorted(VARIANTS)
+
+
+def test_zoo_cli_leaderboard_starts_with_the_floor(tmp_path):
+    rows = json.loads(run_cli("zoo", "--json").stdout)
+    assert rows[0]["variant"] == "real data (floor)" and len(rows) == 1 + len(ENTRIES)
+    assert [r["fid"] for r in rows[1:]] == sorted(r["fid"] for r in rows[1:])
+    out = tmp_path / "g.png"
+    assert run_cli("sample", ENTRIES[0], "--n", "10", "--out", str(out)).returncode == 0 and out.is_file()
