@@ -18,6 +18,10 @@ class UserError(Exception):
     """Printed as one line; exit code 2."""
 
 
+class Interrupted(Exception):
+    """Training stopped before its end (cancelled); exit code 3."""
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, not usage + traceback
         raise UserError(f"{message} (see `python -m core {self.prog.split()[-1]} --help`)"
@@ -66,14 +70,15 @@ def cmd_train(a):
     device = resolve_device(a.device)
     if a.resume:
         trainer = resume(run, device=device, progress=not a.quiet, data_limit=a.data_limit)
-        run.set_status("running", pid=os.getpid())
-    else:
-        run = Run.create(cfg, argv=sys.argv[1:])
-        trainer = Trainer(cfg, device, run=run, progress=not a.quiet, data_limit=a.data_limit)
+    else:  # build the trainer first: a bad start (e.g. missing data) leaves no orphan run
+        trainer = Trainer(cfg, device, progress=not a.quiet, data_limit=a.data_limit)
+        trainer.run = run = Run.create(cfg, argv=sys.argv[1:])
     print(run.id, flush=True)
     status = trainer.fit(epochs=a.epochs, max_steps=a.max_steps)
     print(f"{run.id}: {status} at step {trainer.step} (epoch {trainer.epoch}), "
           f"{trainer.train_seconds:.0f} s of training", file=sys.stderr)
+    if status != "done":
+        raise Interrupted(f"{run.id} was {status}; continue with `python -m core train --resume {run.id}`")
 
 
 def cmd_runs(a):
@@ -135,7 +140,9 @@ def _print_scores(res: dict, as_json: bool) -> None:
 
 
 def cmd_score(a):
-    from .score import score_model, score_real
+    from .score import K, score_model, score_real
+    if a.n <= K:
+        raise UserError(f"--n must be more than {K} (the k of precision/recall), got {a.n}")
     if a.real and a.model:
         raise UserError("score takes MODEL or --real (the real-data floor), not both")
     if not a.real and not a.model:
@@ -295,6 +302,9 @@ def main(argv: list[str] | None = None) -> int:
     except TrainingFailed as exc:
         print(f"failed: {exc}", file=sys.stderr)
         return 1
+    except Interrupted as exc:
+        print(f"stopped: {exc}", file=sys.stderr)
+        return 3
     except KeyboardInterrupt:
         return 130
     return 0

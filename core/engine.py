@@ -8,6 +8,7 @@ training digits (drop-last batches).
 from __future__ import annotations
 
 import math
+import os
 import signal
 import time
 
@@ -17,7 +18,7 @@ from tqdm.auto import tqdm
 from . import checkpoint as ckpt_io
 from . import losses
 from .data import DeviceLoader
-from .errors import ConfigError, TrainingFailed
+from .errors import CheckpointError, ConfigError, TrainingFailed
 from .images import save_grid
 from .nets import Critic, Generator
 from .perf import count_flops, gemm_peak_gflops, tune_cpu_allocator
@@ -33,9 +34,9 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
         return device
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
+    if device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError("--device cuda was asked for but no CUDA GPU is available")
-    if device not in ("cpu", "cuda"):
+    if device != "cpu" and not device.startswith("cuda"):
         raise ConfigError(f"--device must be auto, cpu or cuda, got {device!r}")
     return torch.device(device)
 
@@ -190,6 +191,7 @@ class Trainer:
         total = epochs * steps_per_epoch if max_steps is None else min(max_steps, epochs * steps_per_epoch)
         if self.run:
             self.run.set_status("running", total_steps=total, device=str(self.device))
+        gemm_peak_gflops(str(self.device))  # measured once per process, before the clock starts
         old_handlers = _install_stop_handlers(self)
         bar = tqdm(total=total, initial=min(self.step, total), disable=not self.progress, unit="step",
                    desc=c["variant"], dynamic_ncols=True, mininterval=0.5)
@@ -208,19 +210,20 @@ class Trainer:
                     self.batch_in_epoch += 1
                     self.train_seconds += time.perf_counter() - t0
                     bar.update(1)
-                    if log:
-                        t_now = time.perf_counter()
-                        self._log(img_s=(self.step - step_last) * c["batch_size"] / (t_now - t_last), bar=bar)
-                        t_last, step_last = t_now, self.step
+                    if log:  # the window excludes logging, grids and checkpoints
+                        self._log(img_s=(self.step - step_last) * c["batch_size"] / (time.perf_counter() - t_last),
+                                  bar=bar)
+                        t_last, step_last = time.perf_counter(), self.step
                     if self._stop or self.step >= total:
                         break
-                if self._stop:
+                if self._stop and self.step < total:
                     status = "cancelled"
                     break
                 if self.batch_in_epoch >= steps_per_epoch:
                     self.epoch += 1
                     self.batch_in_epoch = 0
                     self._end_of_epoch(last=self.epoch >= epochs or self.step >= total)
+                    t_last = time.perf_counter()
             self._log(bar=bar)
             if self._last_ckpt_step != self.step:
                 self.save_checkpoint()
@@ -315,8 +318,9 @@ class Trainer:
     def save_checkpoint(self) -> None:
         if not self.run:
             return
-        if not all(torch.isfinite(p).all() for p in self.G.parameters()):
-            self._fail("generator weights are not finite")
+        params = [*self.G.parameters(), *self.D.parameters(), *self.prior.parameters()]
+        if not torch.stack([torch.isfinite(p).all() for p in params]).all():  # one sync
+            self._fail("network weights are not finite")
         ckpt_io.save_atomic(self.state_dict(), self.run.checkpoint_path)
         self._last_ckpt_step = self.step
 
@@ -343,10 +347,17 @@ def _restore_handlers(old: dict) -> None:
 
 def resume(run: Run, device="auto", progress: bool = True, data_limit: int | None = None) -> Trainer:
     """A Trainer restored from a run's last checkpoint."""
+    if run.status()["status"] == "running":
+        raise ConfigError(f"run {run.id} is still training (pid {run.status().get('pid')}); cancel it first")
     sd = ckpt_io.load(run.checkpoint_path)
     trainer = Trainer(sd["config"], resolve_device(device), run=run, progress=progress, data_limit=data_limit)
-    trainer.load_state_dict(sd)
+    try:
+        trainer.load_state_dict(sd)
+    except (KeyError, RuntimeError, ValueError, TypeError) as exc:
+        raise CheckpointError(f"{run.checkpoint_path} cannot be resumed ({type(exc).__name__}: "
+                              f"{str(exc).splitlines()[0][:120]})") from None
     run.truncate_metrics(trainer.step)
+    run.set_status("running", pid=os.getpid())
     return trainer
 
 

@@ -47,7 +47,8 @@ def gemm_peak_gflops(device: str = "cpu", n: int = 2048, seconds: float = 1.0) -
     dev = torch.device(device)
     if dev.type == "cuda":
         n = max(n, 8192)
-    a, b = torch.randn(n, n, device=dev), torch.randn(n, n, device=dev)
+    g = torch.Generator(device=dev).manual_seed(0)  # never the global RNG: resume must stay exact
+    a, b = torch.randn(n, n, device=dev, generator=g), torch.randn(n, n, device=dev, generator=g)
     out = torch.empty(n, n, device=dev)
     torch.mm(a, b, out=out)
     sync(dev)

@@ -40,7 +40,22 @@ def write_json_atomic(path: Path, obj) -> None:
     os.replace(tmp, path)
 
 
-def pid_alive(pid: int | None) -> bool:
+def _proc_stat(pid: int) -> list[str] | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[-1].split()  # fields 3.. (the name may hold spaces)
+    except OSError:
+        return None
+
+
+def proc_start(pid: int) -> int | None:
+    """The process's start time (clock ticks since boot): with the pid, it names one process."""
+    st = _proc_stat(pid)
+    return int(st[19]) if st else None
+
+
+def pid_alive(pid: int | None, start: int | None = None) -> bool:
+    """Is `pid` running — and, when `start` is given, still the same process (pids get reused)?"""
     if not pid:
         return False
     try:
@@ -49,11 +64,12 @@ def pid_alive(pid: int | None) -> bool:
         return False
     except PermissionError:
         return True
-    try:  # a zombie (exited, not yet reaped by its parent) is not running
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return True
+    st = _proc_stat(pid)
+    if st is None:
+        return True  # no /proc: trust kill(0)
+    if st[0] == "Z":  # a zombie (exited, not yet reaped by its parent) is not running
+        return False
+    return start is None or int(st[19]) == start
 
 
 class Run:
@@ -71,7 +87,7 @@ class Run:
         run = cls(root / f"{stamp}-{config['variant']}-{secrets.token_hex(2)}")
         (run.path / "samples").mkdir(parents=True)
         write_json_atomic(run.path / "config.json", {"config": config, "argv": argv or []})
-        run.set_status("running", pid=os.getpid(), created=time.time())
+        run.set_status("running", created=time.time(), pid=os.getpid())
         return run
 
     @classmethod
@@ -112,7 +128,7 @@ class Run:
             st = json.loads((self.path / "status.json").read_text())
         except (OSError, ValueError):
             return {"status": "failed", "reason": "status.json is missing or unreadable"}
-        if st.get("status") == "running" and not pid_alive(st.get("pid")):
+        if st.get("status") == "running" and not pid_alive(st.get("pid"), st.get("pid_start")):
             st = dict(st, status="failed", reason="the training process exited without finishing")
         return st
 
@@ -124,6 +140,8 @@ class Run:
             old = json.loads(path.read_text())
         except (OSError, ValueError):
             old = {}
+        if "pid" in fields and "pid_start" not in fields:
+            fields["pid_start"] = proc_start(fields["pid"]) if fields["pid"] else None
         old.update(fields, status=status, updated=time.time())
         if status == "running":
             old.pop("reason", None)
@@ -191,15 +209,15 @@ def cancel(run_id: str, wait: float = 30.0) -> str:
     st = run.status()
     if st["status"] != "running":
         return st["status"]
-    pid = st.get("pid")
+    pid, start = st.get("pid"), st.get("pid_start")
     try:
-        os.kill(pid, signal.SIGTERM)
+        os.kill(pid, signal.SIGTERM)  # status() said running: pid and start time match
     except ProcessLookupError:
         pass
     deadline = time.time() + wait
-    while pid_alive(pid) and time.time() < deadline:
+    while pid_alive(pid, start) and time.time() < deadline:
         time.sleep(0.1)
-    if pid_alive(pid):
+    if pid_alive(pid, start):
         os.kill(pid, signal.SIGKILL)
     if run.status()["status"] in ("running", "failed"):
         run.set_status("cancelled", reason="cancelled by user")

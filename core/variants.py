@@ -122,9 +122,9 @@ def _coerce(key: str, value):
     return value
 
 
-_POSITIVE = ("batch_size", "n_critic", "lr_g", "lr_d", "clip", "prior_k", "prior_sigma", "z_dim", "log_every",
+_POSITIVE = ("epochs", "batch_size", "n_critic", "lr_g", "lr_d", "clip", "prior_k", "prior_sigma", "z_dim", "log_every",
              "ckpt_every")
-_NON_NEGATIVE = ("epochs", "lr_prior", "gp_lambda", "san_lambda", "prior_c", "seed")
+_NON_NEGATIVE = ("lr_prior", "gp_lambda", "san_lambda", "prior_c", "seed")
 
 
 def make_config(variant: str, overrides: dict | None = None) -> dict:

@@ -60,11 +60,14 @@ def _curves(run: Run) -> dict:
     return out
 
 
-def export(run_id: str, name: str | None = None) -> Path:
+def export(run_id: str, name: str | None = None, force: bool = False) -> Path:
     """Copy a finished run into trained/<variant>/ (weights in float16 if that leaves the
     scores unchanged, else float32), score it on 10k samples and update zoo.json."""
     from .score import score_model
     run = Run.open(run_id)
+    if run.status()["status"] != "done" and not force:
+        raise CheckpointError(f"run {run_id} is {run.status()['status']}, not done: only finished runs are "
+                              "shipped (force=True to override)")
     sd = load(run.checkpoint_path)
     cfg = sd["config"]
     name = name or cfg["variant"]
@@ -80,7 +83,8 @@ def export(run_id: str, name: str | None = None) -> Path:
     save_atomic(model, out / "model.pt")
     (out / "scores.json").unlink(missing_ok=True)
     scores = score_model(name, n=SCORE_N, seed=SCORE_SEED)
-    if abs(scores["fid"] - full["fid"]) > 1e-3 * max(1.0, full["fid"]):  # float16 changed the scores
+    if any(abs(scores[k] - full[k]) > 1e-3 * max(1.0, abs(full[k]))  # float16 changed the scores
+           for k in ("fid", "precision", "recall", "density", "coverage", "class_kl")):
         model["G"], model["D"] = sd["G"], sd["D"]
         save_atomic(model, out / "model.pt")
         (out / "scores.json").unlink(missing_ok=True)
@@ -130,7 +134,8 @@ def train(variants: list[str] | None = None, epochs: int | None = None, device: 
         res = subprocess.run([sys.executable, "-m", "core", "train", "--variant", name, "--epochs", str(n_ep),
                               "--device", device, "--quiet"], capture_output=True, text=True)
         if res.returncode != 0:
-            raise CheckpointError(f"training {name} failed: {res.stderr.strip().splitlines()[-1:]}")
+            last = (res.stderr.strip().splitlines() or ["no output"])[-1]
+            raise CheckpointError(f"training {name} did not finish (exit {res.returncode}): {last}")
         run_id = res.stdout.strip().splitlines()[0]
         export(run_id, name)
         print(f"{name}: {n_ep} epochs in {time.time() - t0:.0f} s -> {model_dir(name)}", file=sys.stderr)
