@@ -61,6 +61,7 @@ def _weights(trainer):
 @pytest.mark.parametrize("variant,stop", [("wgan-gp", "epochs"), ("gm-dynamic", "epochs"),
                                           ("wgan-sn", "mid-epoch")])
 def test_resume_gives_the_same_weights(variant, stop):
+    """2 + 2 resumed epochs == 4 straight; the resumed half runs in a fresh process."""
     over = dict(n_critic=2) if variant == "wgan-gp" else {}
     _, straight = new_run(variant, epochs=4, **over)
     straight.fit(epochs=4)
@@ -70,13 +71,24 @@ def test_resume_gives_the_same_weights(variant, stop):
     else:
         first.fit(max_steps=13)  # stops inside epoch 2 of 8-step epochs
     first.run.close()
-    second = resume(Run.open(run.id), device="cpu", progress=False, data_limit=TINY_DATA)
-    second.fit(epochs=4)
-    a, b = _weights(straight), _weights(second)
-    assert a.keys() == b.keys()
+    res = subprocess.run([sys.executable, "-m", "core", "train", "--resume", run.id, "--epochs", "4", "--device",
+                          "cpu", "--quiet", "--data-limit", str(TINY_DATA)], cwd=ROOT, capture_output=True,
+                         text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    sd = checkpoint.load(run.checkpoint_path)
+    resumed = {**{f"G.{k}": v for k, v in sd["G"].items()}, **{f"D.{k}": v for k, v in sd["D"].items()},
+               **{f"P.{k}": v for k, v in sd["prior"].items()}}
+    a = _weights(straight)
+    assert a.keys() == resumed.keys()
     for k in a:
-        assert torch.equal(a[k], b[k]), k
-    assert second.step == straight.step == 32
+        assert torch.equal(a[k], resumed[k]), k
+    assert sd["step"] == straight.step == 32 and Run.open(run.id).status()["status"] == "done"
+
+
+def test_resuming_a_live_run_is_refused():
+    run, _ = new_run("vanilla")  # status running, pid = this process
+    with pytest.raises(Exception, match="still training"):
+        resume(run, device="cpu", progress=False, data_limit=TINY_DATA)
 
 
 def test_nan_stops_the_run_as_failed_and_keeps_last_checkpoint(monkeypatch):
@@ -135,7 +147,7 @@ def test_sigterm_checkpoints_and_marks_cancelled():
     while not run.metrics(["loss_d"]) and time.time() < deadline:
         time.sleep(0.2)
     p.send_signal(signal.SIGTERM)
-    p.wait(timeout=60)
+    assert p.wait(timeout=60) == 3  # "stopped": the CLI says how to resume
     assert run.status()["status"] == "cancelled"
     assert checkpoint.load(run.checkpoint_path)["step"] > 0
     assert [r.id for r in list_runs()] == [run_id]

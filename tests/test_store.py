@@ -28,13 +28,20 @@ def test_metrics_are_readable_while_writer_is_open():
     assert len(reader.metrics()) == 2
 
 
-def test_cancel_a_dead_running_run_marks_it_cancelled():
+def test_cancel_stops_the_process_and_marks_the_run():
     run = Run.create(make_config("vanilla"))
     p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     run.set_status("running", pid=p.pid)
     assert cancel(run.id, wait=5) == "cancelled"
     p.wait(timeout=5)
     assert not pid_alive(p.pid) and run.status()["status"] == "cancelled"
+
+
+def test_a_reused_pid_is_not_the_run_s_process():
+    run = Run.create(make_config("vanilla"))
+    run.set_status("running", pid=os.getpid(), pid_start=12345)  # same pid, another process's start time
+    assert run.status()["status"] == "failed"
+    assert pid_alive(os.getpid()) and not pid_alive(os.getpid(), 12345)
 
 
 def test_corrupt_run_does_not_hide_others(runs_dir):
