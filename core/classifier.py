@@ -172,5 +172,6 @@ def train_classifier(epochs: int = 8, batch_size: int = 128, lr: float = 0.05, s
         save_atomic({k: v.cpu().contiguous() for k, v in model.state_dict().items()}, out)
         meta["sha256"] = file_sha256(out)
         meta["file"] = out.name
-        (out.with_suffix(".json")).write_text(json.dumps(meta, indent=2) + "\n")
+        from .store import write_json_atomic
+        write_json_atomic(out.with_suffix(".json"), meta)
     return meta

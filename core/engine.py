@@ -362,8 +362,11 @@ def resume(run: Run, device="auto", progress: bool = True, data_limit: int | Non
 
 
 def load_model(model: str, device="cpu") -> tuple[Generator, Critic, Prior, dict]:
-    """(G, D, prior, config) from a run id or checkpoint path, in eval mode."""
-    sd = ckpt_io.load(ckpt_io.resolve(model), map_location=device)
+    """(G, D, prior, config) from a run id, zoo name or checkpoint path, in eval mode."""
+    return models_from_checkpoint(ckpt_io.load(ckpt_io.resolve(model), map_location=device), device)
+
+
+def models_from_checkpoint(sd: dict, device="cpu") -> tuple[Generator, Critic, Prior, dict]:
     cfg = sd["config"]
     G, D, prior = build_models(cfg, device)
     try:

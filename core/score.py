@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import time
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from .data import data_dir, load_split, to_model_range
 from .errors import CheckpointError
 
 K = 5  # neighbours for precision / recall / density / coverage
+VERSION = 1  # bump when a metric's definition changes: cached scores carry it in their key
 KEYS = ("fid", "precision", "recall", "density", "coverage", "class_hist", "class_kl", "cond_acc",
         "confidence", "n", "seconds")
 
@@ -37,8 +39,22 @@ def classifier(device: str = "cpu"):
     return load_classifier(device=device)
 
 
+def cache_dir() -> Path:
+    """Derived caches (reference statistics, the floor): $LATENT_LAB_CACHE, else the data cache."""
+    env = os.environ.get("LATENT_LAB_CACHE")
+    return Path(env) if env else data_dir()
+
+
 def _ref_path(sha: str) -> Path:
-    return data_dir() / f"reference_test_{sha[:16]}.pt"
+    return cache_dir() / f"reference_test_{sha[:16]}.pt"
+
+
+def _read_json(path: Path) -> dict:
+    """A cache file's content, or {} when it is missing or corrupt (then it is rewritten)."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
 
 
 def reference(device: str = "cpu") -> dict:
@@ -88,30 +104,37 @@ def score_real(n: int = 10_000, seed: int = 0, use_cache: bool = True) -> dict:
     """The real-data floor: n random training digits scored like a generator's samples. No
     generator can be expected to do better than this against the test split. Cached per
     classifier, n and seed."""
-    path = data_dir() / f"floor_{classifier_sha()[:16]}_n{n}_s{seed}.json"
-    if use_cache and path.is_file():
-        return json.loads(path.read_text())
+    path = cache_dir() / f"floor_v{VERSION}_{classifier_sha()[:16]}_n{n}_s{seed}.json"
+    cached = _read_json(path) if use_cache else {}
+    if cached:
+        return cached
     x, _ = load_split("train")
     idx = np.random.default_rng(seed).choice(len(x), size=min(n, len(x)), replace=False)
     res = {"model": "real (train split)", "seed": seed, **score_images(to_model_range(x[np.sort(idx)]))}
-    from .store import write_json_atomic
-    write_json_atomic(path, res)
+    if use_cache:
+        from .store import write_json_atomic
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(path, res)
     return res
 
 
 def score_model(model: str, n: int = 10_000, seed: int = 0, device: str = "cpu", use_cache: bool = True) -> dict:
-    """Generate n digits from MODEL (run id or checkpoint path) with `seed` and score them.
-    For a run (or zoo model) the result is stored in its folder's scores.json and reused."""
+    """Generate n digits from MODEL (run id, zoo name or checkpoint path) with `seed` and score
+    them. For a run or zoo model the result is stored in its folder's scores.json, keyed by the
+    checkpoint's sha256, n, seed, classifier and metric version, and reused (use_cache=False
+    neither reads nor writes it)."""
     from .checkpoint import load as load_ckpt, resolve
-    from .engine import generate, load_model
+    from .engine import generate, models_from_checkpoint
     ckpt_path = resolve(model)
-    sd = load_ckpt(ckpt_path)
-    key = f"step={sd['step']};n={n};seed={seed};classifier={classifier_sha()[:16]}"
-    cache = ckpt_path.parent / "scores.json" if ckpt_path.name in ("checkpoint.pt", "model.pt") else None
-    stored = json.loads(cache.read_text()) if cache and cache.is_file() else {}
-    if use_cache and key in stored:
+    key = (f"v{VERSION};ckpt={file_sha256(ckpt_path)[:16]};n={n};seed={seed};"
+           f"classifier={classifier_sha()[:16]}")
+    cache = ckpt_path.parent / "scores.json" if use_cache and ckpt_path.name in ("checkpoint.pt", "model.pt") \
+        else None
+    stored = _read_json(cache) if cache else {}
+    if key in stored:
         return stored[key]
-    G, _, prior, cfg = load_model(str(ckpt_path), device)
+    sd = load_ckpt(ckpt_path, map_location=device)
+    G, _, prior, cfg = models_from_checkpoint(sd, device)
     from .variants import get_variant
     imgs, y = generate(G, prior, n, generator=torch.Generator().manual_seed(seed))
     requested = y if get_variant(cfg["variant"]).conditional else None

@@ -23,7 +23,7 @@ import torch
 from .checkpoint import FORMAT, load, save_atomic
 from .classifier import TRAINED
 from .errors import CheckpointError
-from .store import Run, write_json_atomic
+from .store import Run, write_bytes_atomic, write_json_atomic
 from .variants import VARIANTS, get_variant
 
 INDEX = TRAINED / "zoo.json"
@@ -98,7 +98,7 @@ def export(run_id: str, name: str | None = None, force: bool = False) -> Path:
     write_json_atomic(out / "curves.json", _curves(run))
     grid = run.latest_sample()
     if grid:
-        (out / "samples.png").write_bytes(grid.read_bytes())
+        write_bytes_atomic(out / "samples.png", grid.read_bytes())
     idx = index()
     idx[name] = {"path": f"{name}/model.pt", "epochs": sd["epoch"], "device": st.get("device"),
                  "train_seconds": round(sd["train_seconds"], 1), "dtype": str(next(iter(model["G"].values())).dtype),

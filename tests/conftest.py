@@ -22,6 +22,20 @@ def runs_dir(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="session", autouse=True)
+def derived_cache(tmp_path_factory):
+    """Reference statistics and floors are computed fresh once per test session, in a temp
+    folder: the tests never read (or write) the user's caches."""
+    d = tmp_path_factory.mktemp("cache")
+    old = os.environ.get("LATENT_LAB_CACHE")
+    os.environ["LATENT_LAB_CACHE"] = str(d)
+    yield d
+    if old is None:
+        os.environ.pop("LATENT_LAB_CACHE", None)
+    else:
+        os.environ["LATENT_LAB_CACHE"] = old
+
+
+@pytest.fixture(scope="session", autouse=True)
 def mnist_ready():
     from core.data import DataError, load_arrays
     try:

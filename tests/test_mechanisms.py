@@ -202,6 +202,18 @@ def test_kplus1_fake_logit_is_trained_on_fakes():
     assert p_fake() > before + 0.05
 
 
+def test_gm_dynamic_generator_step_targets_the_sampled_components(monkeypatch):
+    t = trainer("gm-dynamic")
+    sampled, targets = [], []
+    orig_sample, orig_loss = t.prior.sample, losses.generator_loss
+    monkeypatch.setattr(t.prior, "sample", lambda n, **kw: (lambda zy: (sampled.append(zy[1]), zy)[1])(
+        orig_sample(n, **kw)))
+    monkeypatch.setattr(losses, "generator_loss", lambda kind, D, fake, y: (targets.append(y),
+                                                                            orig_loss(kind, D, fake, y))[1])
+    t.generator_step()
+    assert torch.equal(sampled[0], targets[0]) and len(targets[0].unique()) > 3
+
+
 def test_kplus1_generator_loss_targets_component_class():
     logits = torch.zeros(4, 11)
     logits[:, 3] = 5.0
