@@ -223,7 +223,7 @@ class Trainer:
                     self.epoch += 1
                     self.batch_in_epoch = 0
                     self._end_of_epoch(last=self.epoch >= epochs or self.step >= total)
-                    t_last = time.perf_counter()
+                    t_last, step_last = time.perf_counter(), self.step
             self._log(bar=bar)
             if self._last_ckpt_step != self.step:
                 self.save_checkpoint()
