@@ -6,33 +6,23 @@ A checkpoint is a plain dict of tensors and primitives (so `weights_only=True` l
 """
 from __future__ import annotations
 
-import os
-import tempfile
+import io
 from pathlib import Path
 
 import torch
 
 from .errors import CheckpointError, RunError
-from .store import Run, runs_dir
+from .store import Run, runs_dir, write_bytes_atomic
 
 FORMAT = 1
 
 
 def save_atomic(obj: dict, path: str | Path) -> None:
-    """torch.save to a temp file in the same folder, fsync, then rename over `path`.
-    A kill at any moment leaves either the old file or the new one, never half of one."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """torch.save, written through a temp file + fsync + rename: a kill at any moment leaves
+    either the old file or the new one, never half of one."""
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    write_bytes_atomic(Path(path), buf.getvalue())
 
 
 def load(path: str | Path, map_location="cpu") -> dict:
