@@ -56,7 +56,7 @@ class SeedStyleLoop:
         self.D.zero_grad()
         z, yf = self.prior.sample(x.shape[0], y=y if v.conditioning in ("critic", "generator+critic") else None,
                                   device=self.device)
-        fake = G(z, yf if G.n_classes else None)
+        fake = G(z, yf)
         r = losses.critic_outputs(v.loss, D, x, yd)
         f = losses.critic_outputs(v.loss, D, fake.detach(), yf if D.n_classes else None)
         loss_d, _ = losses.critic_loss_from(v.loss, r, f, y, c["san_lambda"])
@@ -71,7 +71,7 @@ class SeedStyleLoop:
         if (i + 1) % c["n_critic"] == 0:
             self.G.zero_grad()
             z, yf = self.prior.sample(c["batch_size"], device=self.device)
-            loss_g = losses.generator_loss(v.loss, D, G(z, yf if G.n_classes else None), yf)
+            loss_g = losses.generator_loss(v.loss, D, G(z, yf), yf)
             loss_g.backward()
             self.opt_g.step()
             self.log.append(loss_g.item())

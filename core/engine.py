@@ -68,7 +68,7 @@ def generate(G: Generator, prior: Prior, n: int, y=None, generator=None, batch: 
             m = min(batch, n - i)
             yy = None if y is None else y[i:i + m].to(dev)
             z, yy = prior.sample(m, y=yy, device=dev, generator=generator)
-            xs.append(G(z, yy if G.n_classes else None))
+            xs.append(G(z, yy))  # an unconditional G ignores the labels
             ys.append(yy)
     return torch.cat(xs), (None if ys[0] is None else torch.cat(ys))
 
@@ -111,14 +111,11 @@ class Trainer:
     def _labels_for_fakes(self, y_real):
         return y_real if self.v.conditioning in ("critic", "generator+critic") else None
 
-    def _g_labels(self, y):
-        return y if self.G.n_classes else None
-
     def critic_step(self, real: torch.Tensor, y_real: torch.Tensor, log: bool = False) -> dict:
         c, D = self.cfg, self.D
         with torch.no_grad():
             z, y_fake = self.prior.sample(real.shape[0], y=self._labels_for_fakes(y_real), device=self.device)
-            fake = self.G(z, self._g_labels(y_fake))
+            fake = self.G(z, y_fake)
         loss, stats = losses.critic_loss(self.v.loss, D, real, y_real, fake, y_fake, c["san_lambda"])
         if self.v.lipschitz == "gp":
             gp = losses.gradient_penalty(D, real, fake, y_real if D.n_classes else None)
@@ -139,7 +136,7 @@ class Trainer:
         D = self.D
         D.requires_grad_(False)  # no critic weight gradients: about a third less work
         z, y = self.prior.sample(self.cfg["batch_size"], device=self.device)
-        loss = losses.generator_loss(self.v.loss, D, self.G(z, self._g_labels(y)), y)
+        loss = losses.generator_loss(self.v.loss, D, self.G(z, y), y)
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
         D.requires_grad_(True)
@@ -247,7 +244,7 @@ class Trainer:
             self.G.eval()
             z, y = eval_noise(self.prior, self.cfg["seed"])
             with torch.no_grad():
-                imgs = self.G(z, self._g_labels(y))
+                imgs = self.G(z, y)
             self.G.train()
             save_grid(imgs, self.run.samples_dir / f"epoch_{self.epoch:04d}.png", nrow=10)
         if last or self.epoch % self.cfg["ckpt_every"] == 0:

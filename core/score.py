@@ -155,11 +155,10 @@ def bench_score(model: str | None = None, n: int = 10_000) -> dict:
     if model is None:  # any generator will do for timing: an untrained one needs no files
         torch.manual_seed(0)
         G, _, prior = build_models(make_config("wgan-gp"))
-        make = lambda: generate(G, prior, n, generator=torch.Generator().manual_seed(0))[0]  # noqa: E731
     else:
         from .engine import load_model
         G, _, prior, _ = load_model(model)
-        make = lambda: generate(G, prior, n, generator=torch.Generator().manual_seed(0))[0]  # noqa: E731
+    make = lambda: generate(G, prior, n, generator=torch.Generator().manual_seed(0))[0]  # noqa: E731
     classifier()  # loading the weights is not part of either timing
     _ref_path(classifier_sha()).unlink(missing_ok=True)
     t0 = time.perf_counter()
