@@ -107,7 +107,7 @@ def cmd_sample(a):
 
     from .engine import generate, load_model, resolve_device
     from .images import save_grid
-    G, _, prior, cfg = load_model(a.model, resolve_device(a.device))
+    G, _, prior, cfg = load_model(a.model, resolve_device(a.device), prior=a.prior)
     g = torch.Generator().manual_seed(a.seed)
     y = torch.arange(a.n) * prior.k // a.n if prior.k else None  # mixtures: blocks in component order
     imgs, _ = generate(G, prior, a.n, y=y, generator=g)
@@ -143,11 +143,13 @@ def cmd_score(a):
     from .score import K, score_model, score_real
     if a.n <= K:
         raise UserError(f"--n must be more than {K} (the k of precision/recall), got {a.n}")
+    if a.real and a.prior:
+        raise UserError("--prior applies to a MODEL, not to --real")
     if a.real and a.model:
         raise UserError("score takes MODEL or --real (the real-data floor), not both")
     if not a.real and not a.model:
         raise UserError("score needs MODEL (a run id or checkpoint path) or --real")
-    res = score_real(n=a.n, seed=a.seed) if a.real else score_model(a.model, n=a.n, seed=a.seed)
+    res = score_real(n=a.n, seed=a.seed) if a.real else score_model(a.model, n=a.n, seed=a.seed, prior=a.prior)
     if not a.real:  # every score is shown beside the best any generator could hope for
         res = {**res, "floor": score_real(n=a.n)}
     _print_scores(res, a.json)
@@ -175,6 +177,13 @@ def cmd_zoo(a):
 
 
 def cmd_bench(a):
+    if a.what == "embed":
+        from .embed import bench_embed
+        res = bench_embed(n=a.n, model=a.model)
+        print(json.dumps(res, indent=2) if a.json else
+              f"{res['n']} points ({res['space']}, {res['dims']}-d): pca {res['pca_s']:.1f} s, "
+              f"t-SNE {res['tsne_s']:.1f} s, UMAP {res['umap_s']:.1f} s cold; cached {res['cached_s']:.3f} s")
+        return
     if a.what == "score":
         from .score import bench_score
         res = bench_score(model=a.model, n=a.n)
@@ -236,6 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default="grid.png")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--device", default="auto")
+    s.add_argument("--prior", help="a prior fitted to this model (`python -m core invert`)")
     s.set_defaults(fn=cmd_sample)
 
     s = sub.add_parser("classifier", help="the MNIST ResNet behind every metric")
@@ -253,6 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--real", action="store_true", help="score 10k real training digits: the floor")
     s.add_argument("--n", type=int, default=10_000)
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--prior", help="a prior fitted to this model (`python -m core invert`)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_score)
 
@@ -266,8 +277,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_zoo)
 
     s = sub.add_parser("bench", help="benchmarks")
-    s.add_argument("what", choices=["train", "score"])
-    s.add_argument("--model", help="score: the generator to time (default: an untrained one)")
+    s.add_argument("what", choices=["train", "score", "embed"])
+    s.add_argument("--model", help="score/embed: the generator to time (default: an untrained one)")
     s.add_argument("--n", type=int, default=10_000)
     s.add_argument("--variant", default="wgan-gp")
     s.add_argument("--batch-size", type=int, default=64)
@@ -277,11 +288,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a hyper-parameter")
     s.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_bench)
+
+    from .cli_latent import add_parsers
+    add_parsers(sub)
     return p
 
 
 def _check_numbers(a) -> None:
-    for name in ("epochs", "max_steps", "batch_size", "n", "seconds", "rounds"):
+    for name in ("epochs", "max_steps", "batch_size", "n", "seconds", "rounds", "steps", "restarts", "frames",
+                 "burn_in", "score_n", "components", "lr", "eps"):
         val = getattr(a, name, None)
         if val is not None and val <= 0:
             raise UserError(f"--{name.replace('_', '-')} must be positive, got {val}")

@@ -358,9 +358,15 @@ def resume(run: Run, device="auto", progress: bool = True, data_limit: int | Non
     return trainer
 
 
-def load_model(model: str, device="cpu") -> tuple[Generator, Critic, Prior, dict]:
-    """(G, D, prior, config) from a run id, zoo name or checkpoint path, in eval mode."""
-    return models_from_checkpoint(ckpt_io.load(ckpt_io.resolve(model), map_location=device), device)
+def load_model(model: str, device="cpu", prior: str | None = None) -> tuple[Generator, Critic, Prior, dict]:
+    """(G, D, prior, config) from a run id, zoo name or checkpoint path, in eval mode.
+    `prior` = the name of a prior fitted to this model (`python -m core invert`) to use instead
+    of the trained one."""
+    G, D, p, cfg = models_from_checkpoint(ckpt_io.load(ckpt_io.resolve(model), map_location=device), device)
+    if prior:
+        from .latent import load_prior
+        p = load_prior(model, prior, device)
+    return G, D, p, cfg
 
 
 def models_from_checkpoint(sd: dict, device="cpu") -> tuple[Generator, Critic, Prior, dict]:

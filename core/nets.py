@@ -35,9 +35,10 @@ class Generator(nn.Module):
         self.net = nn.Sequential(*_mlp([in_dim, *G_HIDDEN], sn=False), nn.Linear(G_HIDDEN[-1], IMG), nn.Tanh())
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """G(z) or, for a conditional generator, G(z, y); an unconditional one ignores y."""
+        """G(z) or, for a conditional generator, G(z, y); an unconditional one ignores y.
+        y is labels (long) or label embeddings (float, N×EMBED: a blend morphs between classes)."""
         if self.embed is not None:
-            z = torch.cat([z, self.embed(y)], dim=1)
+            z = torch.cat([z, y if y.is_floating_point() else self.embed(y)], dim=1)
         return self.net(z)
 
 

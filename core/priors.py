@@ -67,3 +67,47 @@ class Prior(nn.Module):
         return {"prior_mean_norm": float(self.means.detach().norm(dim=1).mean()),
                 "prior_sigma_mean": float(s.mean()), "prior_sigma_min": float(s.min()),
                 "prior_sigma_max": float(s.max())}
+
+
+class FittedPrior(nn.Module):
+    """A Gaussian mixture fitted after training (EM on inverted real digits): weights π_k,
+    means μ_k and Cholesky factors L_k of full covariances; z = μ_c + L_c ε, c ~ π.
+    `labels[k]` is the class a conditional generator is given for component k (else k)."""
+
+    kind = "fitted"
+
+    def __init__(self, weights: torch.Tensor, means: torch.Tensor, chol: torch.Tensor,
+                 labels: torch.Tensor | None = None, conditional: bool = False):
+        super().__init__()
+        self.k, self.z_dim, self.conditional = len(means), means.shape[1], conditional
+        self.register_buffer("weights", weights.float() / weights.sum())
+        self.register_buffer("means", means.float())
+        self.register_buffer("chol", chol.float())
+        self.register_buffer("labels", (labels if labels is not None else torch.arange(len(means))).long())
+
+    @property
+    def device(self) -> torch.device:
+        return self.means.device
+
+    learnable = False
+
+    def sigmas(self) -> torch.Tensor:
+        """RMS standard deviation per component (√(tr Σ_k / d))."""
+        return (self.chol.pow(2).sum((1, 2)) / self.z_dim).sqrt()
+
+    def sample(self, n: int, y: torch.Tensor | None = None, device=None,
+               generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """n codes; `y` fixes the components. Returns (z, class label for a conditional
+        generator, else component index)."""
+        dev = torch.device(device) if device is not None else self.device
+        eps = torch.randn(n, self.z_dim, generator=generator)
+        comp = (torch.multinomial(self.weights.cpu(), n, replacement=True, generator=generator)
+                if y is None else y.cpu().long())
+        z = self.means.cpu()[comp] + torch.einsum("nij,nj->ni", self.chol.cpu()[comp], eps)
+        out = self.labels.cpu()[comp] if self.conditional else comp
+        return z.to(dev), out.to(dev)
+
+    def summary(self) -> dict[str, float]:
+        s = self.sigmas()
+        return {"prior_mean_norm": float(self.means.norm(dim=1).mean()), "prior_sigma_mean": float(s.mean()),
+                "prior_sigma_min": float(s.min()), "prior_sigma_max": float(s.max())}

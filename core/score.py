@@ -118,27 +118,35 @@ def score_real(n: int = 10_000, seed: int = 0, use_cache: bool = True) -> dict:
     return res
 
 
-def score_model(model: str, n: int = 10_000, seed: int = 0, device: str = "cpu", use_cache: bool = True) -> dict:
+def score_model(model: str, n: int = 10_000, seed: int = 0, device: str = "cpu", use_cache: bool = True,
+                prior: str | None = None) -> dict:
     """Generate n digits from MODEL (run id, zoo name or checkpoint path) with `seed` and score
-    them. For a run or zoo model the result is stored in its folder's scores.json, keyed by the
-    checkpoint's sha256, n, seed, classifier and metric version, and reused (use_cache=False
-    neither reads nor writes it)."""
+    them (from its fitted `prior` when named). For a run or zoo model the result is stored in
+    its folder's scores.json, keyed by the checkpoint's (and prior file's) sha256, n, seed,
+    classifier and metric version, and reused (use_cache=False neither reads nor writes it)."""
     from .checkpoint import load as load_ckpt, resolve
     from .engine import generate, models_from_checkpoint
     ckpt_path = resolve(model)
     key = (f"v{VERSION};ckpt={file_sha256(ckpt_path)[:16]};n={n};seed={seed};"
            f"classifier={classifier_sha()[:16]}")
+    if prior:
+        from .latent import priors_dir
+        prior_file = priors_dir(model) / f"{prior}.pt"
+        key += f";prior={prior}:{file_sha256(prior_file)[:16] if prior_file.is_file() else 'missing'}"
     cache = ckpt_path.parent / "scores.json" if use_cache and ckpt_path.name in ("checkpoint.pt", "model.pt") \
         else None
     stored = _read_json(cache) if cache else {}
     if key in stored:
         return stored[key]
     sd = load_ckpt(ckpt_path, map_location=device)
-    G, _, prior, cfg = models_from_checkpoint(sd, device)
+    G, _, p, cfg = models_from_checkpoint(sd, device)
+    if prior:
+        from .latent import load_prior
+        p = load_prior(model, prior, device)
     from .variants import get_variant
-    imgs, y = generate(G, prior, n, generator=torch.Generator().manual_seed(seed))
+    imgs, y = generate(G, p, n, generator=torch.Generator().manual_seed(seed))
     requested = y if get_variant(cfg["variant"]).conditional else None
-    res = {"model": model, "variant": cfg["variant"], "step": sd["step"], "seed": seed,
+    res = {"model": model, "variant": cfg["variant"], "step": sd["step"], "seed": seed, "prior": prior,
            **score_images(imgs, requested, device)}
     if cache is not None:
         stored[key] = res

@@ -1,0 +1,76 @@
+"""2-D projections and model maps (core/embed.py)."""
+import numpy as np
+import pytest
+import torch
+
+from conftest import run_cli
+from core import embed
+from core.errors import ConfigError
+
+
+@pytest.fixture
+def blobs():
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(3, 60)) * 8
+    return (centres[np.repeat(np.arange(3), 100)] + rng.normal(size=(300, 60))).astype(np.float32)
+
+
+@pytest.mark.parametrize("method", ["pca", "tsne", "umap"])
+def test_projection_shape_separation_and_cache(blobs, method, monkeypatch):
+    xy = embed.project(blobs, method)
+    assert xy.shape == (300, 2) and xy.dtype == np.float32 and np.isfinite(xy).all()
+    # three well-separated blobs stay separated: each point's nearest neighbour is in its blob
+    d = ((xy[:, None] - xy[None]) ** 2).sum(-1)
+    np.fill_diagonal(d, np.inf)
+    assert (d.argmin(1) // 100 == np.arange(300) // 100).mean() > 0.97
+    for name in ("_pca", "_tsne", "_umap"):  # a second call must not compute anything
+        monkeypatch.setattr(embed, name, lambda *a, **k: pytest.fail("cache missed"))
+    assert np.array_equal(embed.project(blobs, method), xy)
+
+
+def test_cache_is_keyed_by_the_data(blobs):
+    a = embed.project(blobs, "pca")
+    b = embed.project(blobs * 2, "pca")
+    assert not np.allclose(a, b)
+
+
+def test_knn_is_exact():
+    x = np.random.default_rng(1).normal(size=(50, 4)).astype(np.float32)
+    idx, dist = embed.knn(x, 5)
+    d = np.linalg.norm(x[:, None] - x[None], axis=-1)
+    assert (idx[:, 0] == np.arange(50)).all()
+    assert np.allclose(dist, np.sort(d, 1)[:, :5], atol=1e-4)
+
+
+def test_bad_projection_inputs():
+    with pytest.raises(ConfigError, match="projection must be"):
+        embed.project(np.zeros((5, 2)), "mds")
+    with pytest.raises(ConfigError, match="N ≥ 3"):
+        embed.project(np.zeros((2, 2)), "pca")
+
+
+def test_model_map_points_and_cache(monkeypatch):
+    res = embed.model_map("wgan-gp", n=120, space="features", method="pca", real=30)
+    assert res["xy"].shape == (150, 2)
+    assert list(res["source"]).count("real") == 30
+    assert res["images"].shape == (150, 784) and res["images"].dtype == np.uint8
+    assert ((res["label"] >= 0) & (res["label"] < 10)).all()
+    assert ((res["confidence"] > 0) & (res["confidence"] <= 1)).all()
+    monkeypatch.setattr(embed, "project", lambda *a, **k: pytest.fail("cache missed"))
+    again = embed.model_map("wgan-gp", n=120, space="features", method="pca", real=30)
+    assert np.array_equal(again["xy"], res["xy"])
+    with pytest.raises(ConfigError, match="no latent code"):
+        embed.model_map("wgan-gp", n=50, space="latent", real=5)
+
+
+def test_latent_map_of_a_mixture_model_has_its_components():
+    res = embed.model_map("cwgan-gp", n=100, space="latent", method="pca")
+    assert set(res["component"].tolist()) <= set(range(10)) and len(set(res["component"].tolist())) > 5
+
+
+def test_cli_map_writes_csv(tmp_path):
+    out = tmp_path / "m.csv"
+    r = run_cli("map", "wgan-gp", "--n", "60", "--method", "pca", "--space", "pixels", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    lines = out.read_text().splitlines()
+    assert lines[0] == "x,y,source,label,confidence,component" and len(lines) == 61

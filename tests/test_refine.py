@@ -1,0 +1,141 @@
+"""Discriminator rejection sampling and discriminator optimal transport (core/refine.py)."""
+import json
+import shutil
+
+import pytest
+import torch
+
+from conftest import ROOT, run_cli
+from core import refine
+from core.engine import build_models, load_model
+from core.errors import ConfigError
+from core.variants import make_config
+
+
+@pytest.fixture(scope="module")
+def wgan():
+    """The shipped WGAN-GP: a critic whose scores mean something."""
+    G, D, prior, _ = load_model("wgan-gp")
+    return G, D, prior
+
+
+@pytest.mark.parametrize("rule", ["drs", "drs-sigmoid"])
+@pytest.mark.parametrize("rate", [0.2, 0.5])
+def test_drs_hits_the_target_rate_and_keeps_higher_scores(wgan, rule, rate):
+    G, D, prior = wgan
+    r = refine.drs(G, D, prior, 600, rule=rule, target_rate=rate, burn_in=2000, seed=1)
+    assert r.accepted.sum() >= 600
+    assert abs(r.acceptance_rate - rate) < 0.04  # binomial noise on ~3000 proposals is ~0.01
+    kept, _ = r.kept()
+    rej, _ = r.rejected()
+    assert len(kept) + len(rej) == len(r.images) == len(r.scores) == len(r.accept_prob)
+    assert r.scores[r.accepted].mean() > r.scores.mean() + 0.1 * r.scores.std()
+    # acceptance probability rises with the critic's score
+    assert torch.corrcoef(torch.stack([r.scores, r.accept_prob]))[0, 1] > 0.5
+
+
+def test_drs_percentile_rule_and_online_max(wgan):
+    G, D, prior = wgan
+    r = refine.drs(G, D, prior, 300, percentile=95, burn_in=500, seed=0)
+    # γ at the 95th percentile of F̂ accepts far fewer than the 80th
+    r80 = refine.drs(G, D, prior, 300, percentile=80, burn_in=500, seed=0)
+    assert r.acceptance_rate < r80.acceptance_rate
+    assert r.d_max >= float(r.scores.max()) - 1e-6  # D̃_M was raised online to cover every proposal
+
+
+def test_f_hat_is_monotone_and_finite_at_the_max():
+    s = torch.linspace(-5, 2, 50)
+    f = refine.drs_f_hat(s, s.max())
+    assert torch.isfinite(f).all() and (f.diff() > 0).all()
+
+
+def test_kplus1_critic_logit_is_real_vs_fake_log_odds():
+    G, D, prior = build_models(make_config("gm-dynamic"))
+    x = torch.randn(4, 784)
+    logits = D(x)
+    p_fake = logits.softmax(1)[:, -1]
+    assert torch.allclose(refine.critic_logit(D, x), torch.log((1 - p_fake) / p_fake), atol=1e-4)
+
+
+@pytest.mark.parametrize("space", ["target", "latent"])
+def test_dot_lowers_its_objective_and_stays_in_range(wgan, space):
+    G, D, prior = wgan
+    r = refine.dot(G, D, prior, 64, space=space, steps=10, keep_trajectory=4)
+    assert r.objective[-1] < r.objective[0]
+    assert r.after.shape == r.before.shape == (64, 784)
+    assert r.after.min() >= -1 and r.after.max() <= 1
+    assert r.cost.shape == (64,) and (r.cost > 0).all()
+    assert len(r.trajectory) == 11 and r.trajectory[0].shape == (4, 784)
+    assert torch.allclose(r.trajectory[0], r.before[:4].clamp(-1, 1))
+    assert all(p.requires_grad for p in (*G.parameters(), *D.parameters()))  # restored
+
+
+def test_dot_cost_is_per_sample(wgan):
+    """Each sample moves as if transported alone: a norm over the whole batch (the bug of
+    public ports) would couple them."""
+    G, D, prior = wgan
+    together = refine.dot(G, D, prior, 8, space="target", steps=5, k=0.25, batch=8)
+    alone = refine.dot(G, D, prior, 8, space="target", steps=5, k=0.25, batch=1)
+    assert torch.allclose(together.after, alone.after, atol=1e-5)
+    assert torch.allclose(together.cost, alone.cost, atol=1e-5)
+
+
+def test_k_eff_is_the_largest_slope_over_pairs(wgan):
+    G, D, prior = wgan
+    k = refine.k_eff(G, D, prior, "latent", n_pairs=50, generator=torch.Generator().manual_seed(0))
+    g = torch.Generator().manual_seed(0)
+    z1, y1, x1 = refine.propose(G, prior, 50, g)
+    z2, y2, x2 = refine.propose(G, prior, 50, g)
+    slopes = (refine.scores_of(D, x2) - refine.scores_of(D, x1)).abs() / (z2 - z1).norm(dim=1)
+    assert k == pytest.approx(float(slopes.max()), rel=1e-5)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"rule": "nope"}, "unknown DRS rule"),
+    ({"target_rate": 1.5}, "acceptance rate"),
+    ({"rule": "drs-sigmoid"}, "tau"),
+    ({"percentile": 140}, "percentile"),
+])
+def test_drs_bad_knobs_are_clear_errors(wgan, kwargs, match):
+    with pytest.raises(ConfigError, match=match):
+        refine.drs(*wgan, 10, burn_in=10, **kwargs)
+
+
+def test_dot_bad_space_is_a_clear_error(wgan):
+    with pytest.raises(ConfigError, match="space"):
+        refine.dot(*wgan, 4, space="pixels")
+
+
+@pytest.fixture
+def model_copy(tmp_path):
+    """The zoo WGAN-GP copied to a temp folder, so caches and priors land there."""
+    p = tmp_path / "wgan" / "model.pt"
+    p.parent.mkdir()
+    shutil.copy(ROOT / "trained" / "wgan-gp" / "model.pt", p)
+    return str(p)
+
+
+def test_cli_refine_json_keys(model_copy):
+    r = run_cli("refine", model_copy, "--method", "drs", "--n", "200", "--burn-in", "500",
+                "--target-rate", "0.3", "--json")
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert {"method", "before", "after", "acceptance_rate", "seconds"} <= set(res)
+    assert res["before"]["n"] == res["after"]["n"] == 200
+    assert abs(res["acceptance_rate"] - 0.3) < 0.08
+    assert {"fid", "precision", "recall", "density", "coverage", "class_kl"} <= set(res["after"])
+    r = run_cli("refine", model_copy, "--method", "dot-latent", "--n", "100", "--steps", "3", "--json")
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert res["acceptance_rate"] is None and res["objective_end"] < res["objective_start"]
+
+
+@pytest.mark.parametrize("args, match", [
+    (["--method", "drs", "--target-rate", "0"], "acceptance rate"),
+    (["--method", "magic"], "invalid choice"),
+    (["--method", "dot-target", "--steps", "0"], "--steps must be positive"),
+])
+def test_cli_refine_bad_knobs_exit_2_with_one_line(model_copy, args, match):
+    r = run_cli("refine", model_copy, "--n", "50", *args)
+    assert r.returncode == 2
+    assert match in r.stderr and len(r.stderr.strip().splitlines()) == 1
