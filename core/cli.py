@@ -182,7 +182,8 @@ def cmd_bench(a):
         res = bench_embed(n=a.n, model=a.model)
         print(json.dumps(res, indent=2) if a.json else
               f"{res['n']} points ({res['space']}, {res['dims']}-d): pca {res['pca_s']:.1f} s, "
-              f"t-SNE {res['tsne_s']:.1f} s, UMAP {res['umap_s']:.1f} s cold; cached {res['cached_s']:.3f} s")
+              f"t-SNE {res['tsne_s']:.1f} s, UMAP {res['umap_s']:.1f} s cold; cached {res['cached_s']:.3f} s "
+              f"(after a one-time {res['warm_up_s']:.1f} s warm-up of umap's compiled kernels)")
         return
     if a.what == "score":
         from .score import bench_score
