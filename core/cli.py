@@ -177,6 +177,13 @@ def cmd_zoo(a):
 
 
 def cmd_bench(a):
+    if a.what == "ui":
+        from .gmm import bench_edit
+        res = bench_edit(a.model or "cwgan-gp")
+        print(json.dumps(res, indent=2) if a.json else
+              f"{res['model']}: one GMM drag -> new grid + histogram {res['drag_ms']:.0f} ms, one interpolation "
+              f"step {res['interpolation_step_ms']:.0f} ms (median of {res['repeats']}, server side)")
+        return
     if a.what == "embed":
         from .embed import bench_embed
         res = bench_embed(n=a.n, model=a.model)
@@ -278,8 +285,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_zoo)
 
     s = sub.add_parser("bench", help="benchmarks")
-    s.add_argument("what", choices=["train", "score", "embed"])
-    s.add_argument("--model", help="score/embed: the generator to time (default: an untrained one)")
+    s.add_argument("what", choices=["train", "score", "embed", "ui"])
+    s.add_argument("--model", help="score/embed: the generator to time (default: an untrained one); "
+                                   "ui: a mixture-prior model (default cwgan-gp)")
     s.add_argument("--n", type=int, default=10_000)
     s.add_argument("--variant", default="wgan-gp")
     s.add_argument("--batch-size", type=int, default=64)

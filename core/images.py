@@ -37,3 +37,15 @@ def grid_png_bytes(images, nrow: int = 10) -> bytes:
     buf = io.BytesIO()
     grid(images, nrow).save(buf, format="PNG")
     return buf.getvalue()
+
+
+def gif_bytes(images, scale: int = 4, ms: int = 120, bounce: bool = True) -> bytes:
+    """An animated GIF of digits (model range N×784), each frame enlarged `scale`×; with
+    `bounce` the animation plays forth and back."""
+    u8 = to_uint8(torch.as_tensor(images)).numpy().reshape(-1, 28, 28)
+    frames = [Image.fromarray(f, mode="L").resize((28 * scale, 28 * scale), Image.NEAREST) for f in u8]
+    if bounce and len(frames) > 2:
+        frames += frames[-2:0:-1]
+    buf = io.BytesIO()
+    frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:], duration=ms, loop=0)
+    return buf.getvalue()

@@ -118,14 +118,9 @@ def score_real(n: int = 10_000, seed: int = 0, use_cache: bool = True) -> dict:
     return res
 
 
-def score_model(model: str, n: int = 10_000, seed: int = 0, device: str = "cpu", use_cache: bool = True,
-                prior: str | None = None) -> dict:
-    """Generate n digits from MODEL (run id, zoo name or checkpoint path) with `seed` and score
-    them (from its fitted `prior` when named). For a run or zoo model the result is stored in
-    its folder's scores.json, keyed by the checkpoint's (and prior file's) sha256, n, seed,
-    classifier and metric version, and reused (use_cache=False neither reads nor writes it)."""
-    from .checkpoint import load as load_ckpt, resolve
-    from .engine import generate, models_from_checkpoint
+def _cache_slot(model: str, n: int, seed: int, prior: str | None):
+    """(checkpoint path, cache key, scores.json path or None) of a model's scores."""
+    from .checkpoint import resolve
     ckpt_path = resolve(model)
     key = (f"v{VERSION};ckpt={file_sha256(ckpt_path)[:16]};n={n};seed={seed};"
            f"classifier={classifier_sha()[:16]}")
@@ -133,8 +128,26 @@ def score_model(model: str, n: int = 10_000, seed: int = 0, device: str = "cpu",
         from .latent import priors_dir
         prior_file = priors_dir(model) / f"{prior}.pt"
         key += f";prior={prior}:{file_sha256(prior_file)[:16] if prior_file.is_file() else 'missing'}"
-    cache = ckpt_path.parent / "scores.json" if use_cache and ckpt_path.name in ("checkpoint.pt", "model.pt") \
-        else None
+    cache = ckpt_path.parent / "scores.json" if ckpt_path.name in ("checkpoint.pt", "model.pt") else None
+    return ckpt_path, key, cache
+
+
+def cached_scores(model: str, n: int = 10_000, seed: int = 0, prior: str | None = None) -> dict | None:
+    """A model's stored scores, or None if they were never computed (nothing is generated)."""
+    _, key, cache = _cache_slot(model, n, seed, prior)
+    return _read_json(cache).get(key) if cache else None
+
+
+def score_model(model: str, n: int = 10_000, seed: int = 0, device: str = "cpu", use_cache: bool = True,
+                prior: str | None = None) -> dict:
+    """Generate n digits from MODEL (run id, zoo name or checkpoint path) with `seed` and score
+    them (from its fitted `prior` when named). For a run or zoo model the result is stored in
+    its folder's scores.json, keyed by the checkpoint's (and prior file's) sha256, n, seed,
+    classifier and metric version, and reused (use_cache=False neither reads nor writes it)."""
+    from .checkpoint import load as load_ckpt
+    from .engine import generate, models_from_checkpoint
+    ckpt_path, key, cache = _cache_slot(model, n, seed, prior)
+    cache = cache if use_cache else None
     stored = _read_json(cache) if cache else {}
     if key in stored:
         return stored[key]

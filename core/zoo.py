@@ -47,7 +47,7 @@ def index() -> dict:
     return json.loads(INDEX.read_text()) if INDEX.is_file() else {}
 
 
-def _curves(run: Run) -> dict:
+def curves_of(run: Run) -> dict:
     """Per-epoch means of every logged curve: compact enough to ship."""
     path = run.path / "metrics.sqlite"
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
@@ -95,7 +95,7 @@ def export(run_id: str, name: str | None = None, force: bool = False) -> Path:
         "variant": name, "config": cfg, "epochs": sd["epoch"], "steps": sd["step"], "device": st.get("device"),
         "train_seconds": round(sd["train_seconds"], 1), "run_id": run.id,
         "command": "python -m core " + " ".join(meta.get("argv") or [])})
-    write_json_atomic(out / "curves.json", _curves(run))
+    write_json_atomic(out / "curves.json", curves_of(run))
     grid = run.latest_sample()
     if grid:
         write_bytes_atomic(out / "samples.png", grid.read_bytes())

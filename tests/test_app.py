@@ -1,20 +1,153 @@
+"""Every dashboard page renders with the shipped zoo and its main controls work (AppTest runs
+the scripts headless; components' JavaScript does not run, their values are fed through
+session state)."""
+import time
+
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import ROOT
 from core.store import Run
 from core.variants import make_config
 
+T = 180  # seconds: the first page in a session scores the real-data floor
 
-def test_landing_page_lists_variants_and_runs():
+
+def page(path: str, **state) -> AppTest:
+    import streamlit as st
+    st.cache_data.clear()  # each test has its own run store; cached model lists would leak across
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=T)
+    for k, v in state.items():
+        at.session_state[k] = v
+    at.run()
+    assert not at.exception, at.exception
+    if path != "pages/overview.py":
+        at.switch_page(path).run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def texts(at) -> str:
+    return " ".join(str(e.value) for kind in ("markdown", "caption", "info", "error", "warning", "success")
+                    for e in getattr(at, kind))
+
+
+def test_overview_leaderboard_floor_first_and_zoo_models():
     Run.create(make_config("wgan-gp")).set_status("done")
-    at = AppTest.from_file(str(ROOT / "app.py")).run(timeout=60)
+    at = page("pages/overview.py")
+    board = at.dataframe[0].value
+    assert board["model"].iloc[0] == "real data (floor)"
+    assert {"wgan-gp", "vanilla", "cwgan-gp"} <= set(board["model"])
+    assert board.set_index("model").loc["wgan-gp", "fid"] > board["fid"].iloc[0]  # a model is worse than the floor
+    assert len(at.get("imgs")) >= 3 or len(at.get("image")) >= 3
+
+
+def test_overview_reports_a_corrupt_run_and_keeps_working(runs_dir):
+    bad = runs_dir / "20260101-000000-wgan-gp-dead"
+    bad.mkdir(parents=True)
+    (bad / "config.json").write_text("{not json")
+    at = page("pages/overview.py")
+    assert any("could not be read" in w.value for w in at.warning)
+    assert "wgan-gp" in set(at.dataframe[0].value["model"])
+
+
+def test_overview_click_through_selects_the_model():
+    at = page("pages/overview.py")
+    at.button(key="cls_vanilla").click().run()
     assert not at.exception
-    tables = at.dataframe
-    assert len(tables) == 2
-    assert list(tables[0].value["name"]) [:3] == ["vanilla", "wgan-wc", "wgan-gp"]
-    assert list(tables[1].value["variant"]) == ["wgan-gp"]
+    assert at.session_state["model"] == "vanilla"
 
 
-def test_landing_page_without_runs_says_how_to_start():
-    at = AppTest.from_file(str(ROOT / "app.py")).run(timeout=60)
-    assert not at.exception and "python -m core train" in at.info[0].value
+def test_train_launch_and_cancel_a_tiny_run():
+    at = page("pages/train.py")
+    assert any("No runs yet" in i.value for i in at.info)
+    at.selectbox(key="train_variant").set_value("wgan-gp").run()
+    at.number_input(key="hp_wgan-gp_batch_size").set_value(16)
+    at.number_input(key="hp_max_steps").set_value(100000)
+    at.button[[b.label for b in at.button].index("Launch")].click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert any("Started" in s.value for s in at.success), texts(at)
+    run_id = at.session_state["train_run"]
+    run = Run.open(run_id)
+    assert run.config()["batch_size"] == 16
+    # a second launch on the same device is refused clearly
+    at.button[[b.label for b in at.button].index("Launch")].click().run()
+    assert any("already training" in e.value for e in at.error)
+    deadline = time.time() + 60
+    while run.status().get("status") == "running" and not run.status().get("device") and time.time() < deadline:
+        time.sleep(0.5)
+    at.run()
+    at.button(key=f"cancel_{run_id}").click().run()
+    assert not at.exception
+    assert run.status()["status"] == "cancelled"
+
+
+def test_compare_two_models_same_noise():
+    at = page("pages/compare.py", model="wgan-gp")
+    assert at.multiselect(key="compare_models").value[:2] == ["wgan-gp", "vanilla"]
+    assert len(at.get("imgs")) + len(at.get("image")) >= 2
+    table = at.dataframe[0].value
+    assert list(table["model"])[:3] == ["real data (floor)", "wgan-gp", "vanilla"]
+    at.radio(key="compare_metric").set_value("precision").run()
+    at.number_input(key="compare_seed").set_value(3).run()
+    assert not at.exception
+
+
+def test_latent_map_pca_of_features():
+    at = page("pages/latent_map.py", model="wgan-gp")
+    at.radio(key="map_method").set_value("pca")
+    at.select_slider(key="map_n").set_value(500).run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.metric[0].value == "500"
+    at.radio(key="map_space").set_value("latent").run()
+    assert not at.exception
+
+
+def test_classes_threshold_and_digit():
+    at = page("pages/classes.py", model="cwgan-gp")
+    at.select_slider(key="classes_n").set_value(500).run()
+    first = at.metric[1].value
+    at.slider(key="classes_threshold").set_value(0.99).run()
+    assert not at.exception
+    assert float(at.metric[1].value.rstrip("%")) <= float(first.rstrip("%"))
+    at.segmented_control(key="classes_digit").set_value(7).run()
+    assert not at.exception
+
+
+def test_gmm_editor_drag_moves_a_mean_and_regenerates():
+    at = page("pages/gmm_editor.py", model="cwgan-gp")
+    assert "nothing yet" in texts(at)
+    state = at.session_state["gmm_cwgan-gp"]
+    x, y = state["xy"][3]
+    at.session_state["drag_cwgan-gp"] = {"index": 3, "x": float(x) + 0.5, "y": float(y), "seq": 1,
+                                         "points": state["xy"].tolist()}
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert "component 3 by" in texts(at)
+    assert at.session_state["gmm_cwgan-gp"]["selected"] == 3
+    at.slider(key="gmm_sigma_cwgan-gp_3").set_value(2.0).run()
+    assert not at.exception
+
+
+@pytest.mark.parametrize("method", ["drs", "dot-latent"])
+def test_refine_before_after(method):
+    at = page("pages/refine.py", model="wgan-gp")
+    at.radio(key="refine_method").set_value(method).run()
+    at.select_slider(key="refine_n").set_value(500)
+    if method == "dot-latent":
+        at.slider(key="refine_steps").set_value(3)
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert [m.label for m in at.metric][:2] == ["fid", "precision"]
+    assert at.dataframe[0].value.iloc[0, 0] == "real-data floor"
+
+
+def test_interpolate_classes_and_slider():
+    at = page("pages/interpolate.py", model="cwgan-gp")
+    at.selectbox(key="ip_From_kind").set_value("class").run()
+    at.selectbox(key="ip_To_kind").set_value("class").run()
+    at.selectbox(key="ip_To_class").set_value(8).run()
+    assert not at.exception
+    at.slider(key="ip_t").set_value(5).run()
+    assert not at.exception
+    assert "class 0" in texts(at) and "class 8" in texts(at)

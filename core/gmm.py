@@ -1,0 +1,109 @@
+"""Editing a mixture prior by hand (the dashboard's GMM editor): the component means shown in
+the 2-D plane of their principal components, moved there and mapped back to latent space,
+with per-component σ, and the digits / class histogram of the edited prior."""
+from __future__ import annotations
+
+import copy
+import time
+
+import numpy as np
+import torch
+
+from .errors import ConfigError
+
+
+def means_plane(means: torch.Tensor) -> dict:
+    """PCA of the K means: xy (K×2) coordinates, the 2×d basis and the centre. Moving a point
+    by Δ in the plane moves its mean by Δ·basis in latent space (other directions kept)."""
+    m = means.detach().double().cpu()
+    if m.shape[0] < 2:
+        raise ConfigError("the GMM editor needs a mixture prior with at least 2 components")
+    centre = m.mean(0)
+    _, _, vh = torch.linalg.svd(m - centre, full_matrices=False)
+    basis = vh[:2]
+    if basis.shape[0] < 2:  # two components span one direction: add any orthogonal one
+        extra = torch.linalg.qr(torch.cat([basis, torch.eye(m.shape[1], dtype=m.dtype)[:1]]).T).Q.T[1:2]
+        basis = torch.cat([basis, extra])
+    return {"xy": ((m - centre) @ basis.T).numpy(), "basis": basis.numpy(), "centre": centre.numpy()}
+
+
+def move_mean(means: torch.Tensor, plane: dict, k: int, xy) -> torch.Tensor:
+    """A copy of the means with component k moved to plane position xy."""
+    if not 0 <= k < len(means):
+        raise ConfigError(f"component {k} does not exist (the prior has {len(means)})")
+    delta = (np.asarray(xy, dtype=np.float64) - plane["xy"][k]) @ plane["basis"]
+    out = means.detach().clone()
+    out[k] += torch.as_tensor(delta, dtype=out.dtype, device=out.device)
+    return out
+
+
+def edited(prior, means: torch.Tensor | None = None, sigmas: torch.Tensor | None = None):
+    """A copy of a mixture prior with new means and/or σ per component (the model's own prior
+    is never touched)."""
+    if not hasattr(prior, "log_sigma"):
+        raise ConfigError("only a trained mixture prior (gm-*, cwgan-gp, gmm-cwgan-gp) can be edited")
+    p = copy.deepcopy(prior)
+    with torch.no_grad():
+        if means is not None:
+            p.means.copy_(means)
+        if sigmas is not None:
+            s = torch.as_tensor(sigmas, dtype=p.log_sigma.dtype)
+            if (s <= 0).any():
+                raise ConfigError("σ must be positive")
+            p.log_sigma.copy_(s.log())
+    return p
+
+
+def component_digits(G, prior, k: int, n: int = 64, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """n digits of component k (same ε for a given seed, whatever the edit)."""
+    z, y = prior.sample(n, y=torch.full((n,), k, dtype=torch.long), generator=torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        return G(z, y), y
+
+
+def component_view(G, prior, k: int, n: int = 64, seed: int = 0) -> dict:
+    """What the editor shows for component k: its n digits with the classifier's labels."""
+    from .classifier import predict
+    from .score import classifier
+    x, _ = component_digits(G, prior, k, n, seed)
+    out = predict(classifier(), x)
+    return {"images": x, "labels": out["labels"].numpy(), "confidence": out["confidence"].numpy()}
+
+
+def mixture_histogram(views: dict[int, dict], weights=None) -> np.ndarray:
+    """Class histogram of the mixture from per-component views (a drag re-computes only the
+    dragged component's view, so the histogram updates without re-classifying the rest)."""
+    hist = np.zeros(10)
+    for k, v in views.items():
+        w = 1.0 if weights is None else float(weights[k])
+        hist += w * np.bincount(v["labels"], minlength=10) / max(len(v["labels"]), 1)
+    return hist / hist.sum() if hist.sum() else hist
+
+
+def bench_edit(model: str = "gm-dynamic", frames: int = 20) -> dict:
+    """Server-side latency of the dashboard's interactive calls, median of `frames` repeats:
+    one drag (move a mean, 64 digits of that component classified, the mixture's class
+    histogram updated) and one interpolation step (one frame + its label)."""
+    from .classifier import predict
+    from .latent import endpoint, interpolate
+    from .models import loaded
+    from .score import classifier
+    G, _, prior, _, cond = loaded(model)
+    plane = means_plane(prior.means)
+    predict(classifier(), torch.zeros(2, 784))  # warm
+    views = {k: component_view(G, prior, k) for k in range(prior.k)}
+    drag = []
+    for i in range(frames):
+        t0 = time.perf_counter()
+        m = move_mean(prior.means, plane, 0, plane["xy"][0] + 0.1 * (i + 1))
+        views[0] = component_view(G, edited(prior, means=m), 0)
+        mixture_histogram(views)
+        drag.append(time.perf_counter() - t0)
+    a, b = endpoint(G, prior, "random:0", cond), endpoint(G, prior, "random:1", cond)
+    step = []
+    for i in range(frames):
+        t0 = time.perf_counter()
+        interpolate(G, a, b, frames=2)  # the slider's frame (and its endpoint) with labels
+        step.append(time.perf_counter() - t0)
+    return {"model": model, "drag_ms": round(1000 * float(np.median(drag)), 1),
+            "interpolation_step_ms": round(1000 * float(np.median(step)), 1), "repeats": frames}

@@ -1,0 +1,91 @@
+"""Training in the background, for the dashboard: each run is a detached `python -m core
+train` process (it survives a page reload or the server stopping), and state lives only in the
+run store. One training per device at a time: a second launch is refused with a clear reason.
+"""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .errors import ConfigError, RunError
+from .store import Run, list_runs, runs_dir
+from .variants import make_config
+
+ROOT = Path(__file__).resolve().parent.parent
+_RUN_ID = re.compile(r"^\d{8}-\d{6}-[\w.-]+$")
+
+
+def _device_of(run: Run) -> str | None:
+    dev = run.status().get("device")  # set once the trainer has started
+    return str(dev).split(":")[0] if dev else None
+
+
+def active_runs(device: str | None = None) -> list[Run]:
+    """Runs whose training process is alive (on `device`, 'cpu' or 'cuda', if given)."""
+    out = []
+    for run in list_runs():
+        try:
+            if run.status().get("status") == "running" and device in (None, _device_of(run) or device):
+                out.append(run)
+        except (RunError, OSError, ValueError):
+            continue  # a corrupt run is skipped here; the run list reports it
+    return out
+
+
+def _resolved(device: str) -> str:
+    if device == "auto":
+        import torch
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device.split(":")[0]
+
+
+def _spawn(args: list[str], device: str, timeout: float) -> str:
+    busy = active_runs(_resolved(device))
+    if busy:
+        r = busy[0]
+        raise RunError(f"run {r.id} ({r.config().get('variant')}) is already training on {_resolved(device)}; "
+                       f"cancel it or wait for it to finish (one training per device)")
+    logs = runs_dir() / ".logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    log = logs / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**6}.log"
+    with open(log, "w") as f:
+        proc = subprocess.Popen([sys.executable, "-m", "core", "train", *args, "--device", device, "--quiet"],
+                                cwd=ROOT, stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        lines = log.read_text().splitlines()
+        if lines and _RUN_ID.match(lines[0].strip()):
+            return lines[0].strip()
+        if proc.poll() is not None:
+            last = (log.read_text().strip().splitlines() or ["no output"])[-1]
+            raise RunError(f"training did not start: {last.removeprefix('error: ')}")
+        time.sleep(0.1)
+    proc.terminate()
+    raise RunError(f"training did not report a run id within {timeout:.0f} s (log: {log})")
+
+
+def start(variant: str, overrides: dict | None = None, device: str = "auto", timeout: float = 120.0,
+          extra: list[str] | None = None) -> str:
+    """Launch a new run in the background; returns its id once the process has created it.
+    The config is validated here first, so bad values fail fast with the engine's message."""
+    cfg = make_config(variant, overrides)  # raises ConfigError on bad keys/values
+    args = ["--variant", variant]
+    for k, v in (overrides or {}).items():
+        if k != "variant":
+            args += ["--set", f"{k}={v}"]
+    if cfg["epochs"] <= 0:
+        raise ConfigError("epochs must be positive")
+    return _spawn(args + list(extra or []), device, timeout)
+
+
+def resume(run_id: str, epochs: int | None = None, device: str = "auto", timeout: float = 120.0) -> str:
+    run = Run.open(run_id)
+    if run.status().get("status") == "running":
+        raise RunError(f"run {run_id} is still training")
+    args = ["--resume", run_id] + (["--epochs", str(epochs)] if epochs else [])
+    return _spawn(args, device, timeout)

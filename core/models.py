@@ -1,0 +1,144 @@
+"""Every model the user can look at — the shipped zoo and their own runs — with what the
+dashboard shows about each: status, stored scores, latest grid, curves, digits from shared
+noise, and a per-class report. Reading never trains or scores anything by itself."""
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .errors import LabError
+
+SCORE_KEYS = ("fid", "precision", "recall", "density", "coverage", "class_kl", "cond_acc")
+
+
+def list_models() -> list[dict]:
+    """Zoo models first, then runs (newest last). A run that cannot be read is listed with
+    status 'unreadable' and its reason; it never hides the others."""
+    from . import zoo
+    from .score import cached_scores
+    from .store import list_runs
+    rows = []
+    for name, e in zoo.index().items():
+        rows.append({"name": name, "source": "zoo", "variant": name, "status": "done", "epochs": e["epochs"],
+                     "train_seconds": e.get("train_seconds"), "scores": e.get("scores"),
+                     "grid": str(zoo.model_dir(name) / "samples.png")})
+    for run in list_runs():
+        try:
+            s = run.summary()
+            scores = cached_scores(run.id) if run.checkpoint_path.is_file() else None
+            grid = run.latest_sample()
+            rows.append({"name": run.id, "source": "run", "variant": s["variant"], "status": s["status"],
+                         "epochs": s["epochs"], "epoch": s["epoch"], "train_seconds": s["seconds"],
+                         "scores": scores, "grid": str(grid) if grid else None, "reason": s.get("reason")})
+        except (LabError, OSError, ValueError, KeyError) as exc:
+            rows.append({"name": run.id, "source": "run", "variant": None, "status": "unreadable",
+                         "scores": None, "grid": None, "reason": str(exc).splitlines()[0]})
+    return rows
+
+
+def usable(rows: list[dict]) -> list[str]:
+    """Names of models that have weights to sample from."""
+    from .checkpoint import resolve
+    out = []
+    for r in rows:
+        if r["status"] == "unreadable":
+            continue
+        try:
+            resolve(r["name"])
+            out.append(r["name"])
+        except LabError:
+            pass
+    return out
+
+
+def leaderboard_rows(rows: list[dict], floor: dict | None) -> list[dict]:
+    """Flat table rows: the real-data floor first, then every model with its scores (blank if
+    not scored yet)."""
+    out = []
+    if floor:
+        out.append({"model": "real data (floor)", "source": "floor", "variant": "", "status": "",
+                    **{k: floor.get(k) for k in SCORE_KEYS}})
+    for r in rows:
+        s = r.get("scores") or {}
+        out.append({"model": r["name"], "source": r["source"], "variant": r.get("variant") or "",
+                    "status": r["status"], **{k: s.get(k) for k in SCORE_KEYS}})
+    return out
+
+
+def curves(name: str) -> dict[str, list]:
+    """Per-epoch curves {key: [[epoch, value], ...]} of a zoo model or a run."""
+    from . import zoo
+    from .store import Run
+    if name in zoo.index():
+        p = zoo.model_dir(name) / "curves.json"
+        return json.loads(p.read_text()) if p.is_file() else {}
+    run = Run.open(name)
+    if not (run.path / "metrics.sqlite").is_file():
+        return {}
+    return zoo.curves_of(run)
+
+
+def run_metrics(name: str) -> dict[str, list]:
+    """Every logged row of a run, {key: [[step, epoch, value], ...]} (for live curves)."""
+    from .store import Run
+    rows = Run.open(name).metrics()
+    out: dict[str, list] = {}
+    for step, epoch, _wall, key, value in rows:
+        out.setdefault(key, []).append([step, epoch, value])
+    return out
+
+
+@functools.lru_cache(maxsize=16)
+def _loaded(name: str, mtime: float, prior: str | None):
+    from .engine import load_model
+    from .variants import get_variant
+    G, D, p, cfg = load_model(name, prior=prior)
+    return G, D, p, cfg, get_variant(cfg["variant"]).conditional
+
+
+def loaded(name: str, prior: str | None = None):
+    """(G, D, prior, config, conditional) of a model, memoised per checkpoint file version."""
+    from .checkpoint import resolve
+    return _loaded(name, resolve(name).stat().st_mtime, prior)
+
+
+def shared_noise_digits(name: str, n: int = 100, seed: int = 0, prior: str | None = None):
+    """n digits from the model with the seed's noise; mixtures in blocks of equal components
+    (so two models of the same prior get the same ε and components). Returns (images, y)."""
+    from .engine import generate
+    G, _, p, _, _ = loaded(name, prior)
+    y = torch.arange(n) * p.k // n if p.k else None
+    return generate(G, p, n, y=y, generator=torch.Generator().manual_seed(seed))
+
+
+def class_report(images: torch.Tensor, threshold: float = 0.9, hybrids: int = 20) -> dict:
+    """The classifier's view of a set of digits: the inferred-label histogram (all digits and
+    those at or above the confidence threshold), the least confident ("hybrid") digits, and
+    the indices of each class, most confident first."""
+    from .classifier import predict
+    from .metrics import class_histogram, kl_to_uniform
+    from .score import classifier
+    out = predict(classifier(), images)
+    lab, conf = out["labels"].numpy(), out["confidence"].numpy()
+    sure = conf >= threshold
+    order = np.argsort(conf)
+    by_class = {c: [int(i) for i in np.argsort(-conf) if lab[i] == c] for c in range(10)}
+    second = out["probs"].topk(2, dim=1).indices[:, 1].numpy()
+    return {"labels": lab, "confidence": conf, "hist": class_histogram(lab), "class_kl": kl_to_uniform(
+        class_histogram(lab)), "hist_confident": class_histogram(lab[sure]) if sure.any() else np.zeros(10),
+            "confident_fraction": float(sure.mean()), "hybrids": [int(i) for i in order[:hybrids]],
+            "runner_up": second, "by_class": by_class}
+
+
+def real_class_hist() -> np.ndarray:
+    from .data import load_split
+    from .metrics import class_histogram
+    return class_histogram(load_split("test")[1])
+
+
+def grid_path_ok(path: str | None) -> bool:
+    return bool(path) and Path(path).is_file()

@@ -1,0 +1,56 @@
+"""Classes: which digits a model makes, how sure the classifier is, and its hybrids."""
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+import torch
+
+from core import models as core_models
+from ui.common import csv_button, digits, guard, pick_model, pick_prior, show_grid
+
+st.title("Classes")
+model = pick_model()
+prior = pick_prior(model)
+n = st.sidebar.select_slider("Digits", [500, 1000, 2000, 5000], value=2000, key="classes_n")
+threshold = st.sidebar.slider("Confidence threshold", 0.0, 0.99, 0.9, 0.01, key="classes_threshold",
+                              help="digits below it count as unsure / hybrid")
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def report(model, n, prior, threshold):
+    x, _ = digits(model, n, 0, prior)
+    return x, core_models.class_report(torch.from_numpy(x), threshold=threshold, hybrids=30)
+
+
+with guard("Classes"), st.spinner(f"Classifying {n} digits…"):
+    x, rep = report(model, int(n), prior, float(threshold))
+real = core_models.real_class_hist()
+
+c1, c2, c3 = st.columns(3)
+c1.metric("KL to uniform", f"{rep['class_kl']:.4f}", help="0 = every digit equally often")
+c2.metric(f"confident (≥ {threshold:.2f})", f"{rep['confident_fraction']:.1%}")
+c3.metric("mean confidence", f"{rep['confidence'].mean():.3f}")
+
+fig = go.Figure()
+fig.add_bar(x=list(range(10)), y=real, name="real (test split)", marker_color="#bbb")
+fig.add_bar(x=list(range(10)), y=rep["hist"], name=f"{model}: all digits")
+fig.add_bar(x=list(range(10)), y=rep["hist_confident"], name=f"{model}: confident only")
+fig.update_layout(barmode="group", height=330, margin=dict(l=10, r=10, t=10, b=10), xaxis=dict(dtick=1, title="digit"),
+                  yaxis_title="fraction")
+st.plotly_chart(fig, key="classes_hist")
+table = pd.DataFrame({"digit": range(10), "real": real, "model": rep["hist"], "model_confident": rep["hist_confident"]})
+csv_button(table, f"classes_{model}")
+
+st.subheader("Least confident digits (hybrids)")
+h = rep["hybrids"]
+st.caption(" · ".join(f"{rep['labels'][i]}/{rep['runner_up'][i]} {rep['confidence'][i]:.2f}" for i in h[:10])
+           + " … (label/runner-up confidence)")
+show_grid(x[h], nrow=10, width=420, download=f"hybrids_{model}")
+
+st.subheader("Per class, most confident first")
+digit = st.segmented_control("Digit", list(range(10)), default=0, key="classes_digit")
+idx = rep["by_class"].get(digit if digit is not None else 0, [])
+if idx:
+    show_grid(x[idx[:50]], nrow=10, width=420, caption=f"{len(idx)} digits read as {digit}",
+              download=f"class_{digit}_{model}")
+else:
+    st.info(f"The model made no digit the classifier reads as {digit}.")

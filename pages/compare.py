@@ -1,0 +1,80 @@
+"""Compare 2–4 models side by side: digits from the same noise, scores against the floor,
+class histograms and training curves overlaid."""
+import pandas as pd
+import plotly.graph_objects as go
+import torch
+import streamlit as st
+
+from core import models as core_models
+from core.score import score_real
+from ui.common import CLASS_COLOURS, csv_button, digits, fmt_scores, guard, model_rows, show_grid, usable_models
+
+st.title("Compare")
+options = usable_models()
+if len(options) < 2:
+    st.info("Comparing needs at least two models with weights.")
+    st.stop()
+first = st.session_state.get("model") if st.session_state.get("model") in options else options[0]
+default = [first] + [m for m in ("wgan-gp", "vanilla", "cwgan-gp") if m in options and m != first][:1]
+chosen = st.multiselect("Models (2–4)", options, default=default, max_selections=4, key="compare_models")
+seed = st.sidebar.number_input("Noise seed", value=0, step=1, key="compare_seed")
+if len(chosen) < 2:
+    st.info("Pick at least two models.")
+    st.stop()
+
+st.subheader("Digits from the same noise")
+st.caption("Every model gets the same ε (and, for mixture priors, the same components in rows).")
+cols = st.columns(len(chosen))
+for col, name in zip(cols, chosen):
+    with col, guard(name), st.spinner(f"Sampling {name}…"):
+        x, _ = digits(name, 100, int(seed))
+        show_grid(x, caption=name, width=300, download=f"compare_{name}_{seed}")
+
+rows = {r["name"]: r for r in model_rows()}
+floor = score_real()
+table = pd.DataFrame(core_models.leaderboard_rows([rows[n] for n in chosen], floor))
+st.subheader("Scores against the real-data floor")
+st.dataframe(fmt_scores(table), hide_index=True, width="stretch")
+csv_button(table, "compare_scores")
+missing = [n for n in chosen if not rows[n].get("scores")]
+if missing:
+    st.caption(f"Not scored yet: {', '.join(missing)} — score them on the Overview page.")
+metric = st.radio("Metric", ["fid", "precision", "recall", "density", "coverage", "class_kl"], horizontal=True,
+                  key="compare_metric")
+fig = go.Figure(go.Bar(x=table["model"], y=table[metric], marker_color=["#999"] + CLASS_COLOURS[:len(chosen)]))
+fig.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10), yaxis_title=metric)
+st.plotly_chart(fig, key="compare_bar")
+
+left, right = st.columns(2)
+with left:
+    st.subheader("Inferred classes")
+    fig = go.Figure()
+    fig.add_bar(x=list(range(10)), y=core_models.real_class_hist(), name="real (test)", marker_color="#bbb")
+    for name in chosen:
+        s = rows[name].get("scores") or {}
+        hist = s.get("class_hist")
+        if hist is None:
+            x, _ = digits(name, 1000, 0)
+            hist = core_models.class_report(torch.from_numpy(x))["hist"]
+        fig.add_bar(x=list(range(10)), y=hist, name=name)
+    fig.update_layout(barmode="group", height=320, margin=dict(l=10, r=10, t=10, b=10), xaxis_title="digit",
+                      yaxis_title="fraction", xaxis=dict(dtick=1))
+    st.plotly_chart(fig, key="compare_hist")
+with right:
+    st.subheader("Training curves")
+    curves = {}
+    for name in chosen:
+        try:
+            curves[name] = core_models.curves(name)
+        except Exception:  # noqa: BLE001 - a run without metrics just has no curve
+            curves[name] = {}
+    keys = sorted({k for c in curves.values() for k in c})
+    if keys:
+        key = st.selectbox("Curve", keys, index=keys.index("loss_d") if "loss_d" in keys else 0,
+                           key="compare_curve")
+        fig = go.Figure([go.Scatter(x=[p[0] for p in c[key]], y=[p[1] for p in c[key]], name=n, mode="lines")
+                         for n, c in curves.items() if key in c])
+        fig.update_layout(height=320, margin=dict(l=10, r=10, t=10, b=10), xaxis_title="epoch", yaxis_title=key)
+        st.plotly_chart(fig, key="compare_curves")
+    else:
+        st.caption("No curves recorded for these models.")

@@ -1,0 +1,87 @@
+"""GMM editor: drag a mixture prior's component means (shown in the plane of their principal
+components) with the mouse; the dragged component's digits and the mixture's class histogram
+regenerate at once. Per-component σ, reset. The model's own weights are never changed."""
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+import torch
+
+from core import gmm
+from core import models as core_models
+from core.errors import LabError
+from ui.common import CLASS_COLOURS, guard, model_rows, pick_model, show_grid, usable_models
+from ui.components import drag_points
+
+st.title("GMM editor")
+mixture = [n for n in usable_models()
+           if next((r for r in model_rows() if r["name"] == n), {}).get("variant", "").startswith(("gm", "cwgan"))]
+if not mixture:
+    st.info("No mixture-prior model yet (gm-static, gm-static-wgan, gm-dynamic, cwgan-gp, gmm-cwgan-gp). "
+            "Train one on the Train page.")
+    st.stop()
+model = pick_model(options=mixture)
+with guard(model):
+    G, _, prior, cfg, cond = core_models.loaded(model)
+    base_plane = gmm.means_plane(prior.means)
+
+key = f"gmm_{model}"
+if key not in st.session_state or st.sidebar.button("Reset all edits", icon=":material/restart_alt:"):
+    st.session_state[key] = {"means": prior.means.detach().clone(), "sigmas": prior.sigmas().detach().clone(),
+                             "xy": base_plane["xy"].copy(), "views": {}, "seq": None, "selected": 0}
+state = st.session_state[key]
+
+
+def current_prior():
+    return gmm.edited(prior, means=state["means"], sigmas=state["sigmas"])
+
+
+def view(k: int) -> dict:
+    if k not in state["views"]:
+        state["views"][k] = gmm.component_view(G, current_prior(), k)
+    return state["views"][k]
+
+
+xy = state["xy"]
+pad = 0.35 * max(np.ptp(base_plane["xy"][:, 0]), np.ptp(base_plane["xy"][:, 1]), 1e-3)
+lo, hi = base_plane["xy"].min(0) - pad, base_plane["xy"].max(0) + pad
+labels = [f"{k}" + (f" (class {k})" if cond else "") for k in range(prior.k)]
+left, right = st.columns([3, 2])
+with left:
+    st.caption("Drag a circle to move that component's mean; the other 98 latent directions stay as they were.")
+    moved = drag_points(xy.tolist(), labels=labels, colors=[CLASS_COLOURS[k % 10] for k in range(prior.k)],
+                        key=f"drag_{model}", xrange=[lo[0], hi[0]], yrange=[lo[1], hi[1]],
+                        title=f"{model}: component means (PCA plane)")
+if moved and moved.get("seq") != state["seq"]:  # a new drag
+    k = int(moved["index"])
+    with guard("Edit"):
+        state["means"] = gmm.move_mean(state["means"], {**base_plane, "xy": xy}, k, [moved["x"], moved["y"]])
+    state["xy"] = xy.copy()
+    state["xy"][k] = [moved["x"], moved["y"]]
+    state["views"].pop(k, None)
+    state["seq"], state["selected"] = moved.get("seq"), k
+    st.session_state[f"gmm_k_{model}"] = k  # show the dragged component
+with right:
+    k = st.selectbox("Component", list(range(prior.k)), index=state["selected"], key=f"gmm_k_{model}",
+                     format_func=lambda i: labels[i])
+    state["selected"] = k
+    sigma = st.slider("σ of this component", 0.05, 3.0, float(state["sigmas"][k]), 0.05, key=f"gmm_sigma_{model}_{k}")
+    if abs(sigma - float(state["sigmas"][k])) > 1e-9:
+        state["sigmas"][k] = sigma
+        state["views"].pop(k, None)
+    with guard("Sampling"):
+        v = view(k)
+    show_grid(v["images"], nrow=8, width=300, caption=f"component {k}: 64 digits, labels "
+              + " ".join(str(c) for c in np.bincount(v["labels"], minlength=10).argsort()[::-1][:3]) + " most often",
+              download=f"gmm_{model}_{k}")
+
+with st.spinner("Class histogram…"), guard("Histogram"):
+    views = {j: view(j) for j in range(prior.k)}
+    hist = gmm.mixture_histogram(views)
+fig = go.Figure()
+fig.add_bar(x=list(range(10)), y=core_models.real_class_hist(), name="real", marker_color="#bbb")
+fig.add_bar(x=list(range(10)), y=hist, name="edited mixture", marker_color="#1f77b4")
+fig.update_layout(barmode="group", height=260, margin=dict(l=10, r=10, t=10, b=10), xaxis=dict(dtick=1))
+st.plotly_chart(fig, key="gmm_hist")
+moved_by = (state["means"] - prior.means.detach()).norm(dim=1)
+st.caption("Moved: " + (", ".join(f"component {j} by {float(d):.2f}" for j, d in enumerate(moved_by) if d > 1e-6)
+                        or "nothing yet"))

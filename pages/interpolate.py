@@ -1,0 +1,74 @@
+"""Interpolate between two codes (random, class / component, or an inverted real digit),
+linearly or spherically, with the classifier's reading of every frame."""
+import plotly.graph_objects as go
+import streamlit as st
+import torch
+
+from core import models as core_models
+from core.data import to_uint8
+from core.images import gif_bytes
+from core.latent import endpoint, interpolate
+from ui.common import guard, pick_model, pick_prior, show_grid
+
+st.title("Interpolate")
+model = pick_model()
+prior_name = pick_prior(model)
+with guard(model):
+    G, _, prior, cfg, cond = core_models.loaded(model, prior_name)
+
+
+def endpoint_picker(side: str, default_seed: int) -> str:
+    kinds = ["random", "class"] + (["component"] if prior.k else []) + ["real"]
+    kind = st.selectbox(f"{side}: kind", kinds, key=f"ip_{side}_kind",
+                        format_func={"random": "random code", "class": "a class", "component": "mixture component",
+                                     "real": "real test digit (inverted)"}.get)
+    if kind == "random":
+        v = st.number_input(f"{side}: seed", value=default_seed, step=1, key=f"ip_{side}_seed")
+    elif kind in ("class", "component"):
+        v = st.selectbox(f"{side}: {kind}", list(range(10 if kind == "class" else prior.k)),
+                         index=default_seed % 10, key=f"ip_{side}_{kind}")
+    else:
+        v = st.number_input(f"{side}: test digit index", value=default_seed, min_value=0, max_value=9999, step=1,
+                            key=f"ip_{side}_real")
+    return f"{kind}:{int(v)}"
+
+
+c1, c2, c3 = st.columns([2, 2, 1])
+with c1:
+    spec_a = endpoint_picker("From", 0)
+with c2:
+    spec_b = endpoint_picker("To", 1)
+with c3:
+    mode = st.radio("Path", ["slerp", "lerp"], key="ip_mode")
+    frames = st.slider("Frames", 4, 24, 12, key="ip_frames")
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def path(model, prior_name, spec_a, spec_b, mode, frames):
+    a = endpoint(G, prior, spec_a, cond)
+    b = endpoint(G, prior, spec_b, cond)
+    out = interpolate(G, a, b, frames=frames, mode=mode)
+    return a.about, b.about, out["images"].numpy(), out["labels"].numpy(), out["confidence"].numpy()
+
+
+with guard("Interpolation"), st.spinner("Building the path (a real digit is inverted first: a few seconds)…"):
+    about_a, about_b, imgs, labels, conf = path(model, prior_name, spec_a, spec_b, mode, int(frames))
+
+st.caption(f"{about_a} → {about_b}")
+t = st.slider("Position along the path", 0, int(frames) - 1, 0, key="ip_t")
+left, right = st.columns([1, 3])
+with left:
+    st.image(to_uint8(torch.from_numpy(imgs[t])).numpy().reshape(28, 28), width=168,
+             caption=f"frame {t}: reads as {labels[t]} ({conf[t]:.0%})")
+with right:
+    fig = go.Figure(go.Scatter(x=list(range(len(conf))), y=conf, mode="lines+markers+text",
+                               text=[str(v) for v in labels], textposition="top center"))
+    fig.update_layout(height=220, margin=dict(l=10, r=10, t=10, b=10), yaxis=dict(range=[0, 1.1], title="confidence"),
+                      xaxis=dict(title="frame", dtick=1))
+    st.plotly_chart(fig, key="ip_conf")
+show_grid(imgs, nrow=len(imgs), width=min(1000, 56 * len(imgs)), caption="the strip", download=f"interp_{model}")
+
+gif = gif_bytes(imgs)  # the path played forth and back
+st.image(gif, caption="animated", width=112)
+st.download_button("GIF", gif, file_name=f"interp_{model}.gif", mime="image/gif", key="ip_gif",
+                   icon=":material/download:")

@@ -1,0 +1,61 @@
+"""Overview: the leaderboard of the zoo and the user's runs against the real-data floor."""
+import pandas as pd
+import streamlit as st
+
+from core import models as core_models
+from core.score import score_model, score_real
+from ui.common import csv_button, fmt_scores, goto, guard, model_rows
+
+st.title("Latent Lab")
+st.caption("Every GAN variant on real MNIST, scored in the feature space of the project's MNIST classifier "
+           "(FID here is *classifier-feature* FID: compare it only within this app). The first row is the "
+           "real-data floor: 10k real training digits scored the same way.")
+
+
+@st.cache_data(show_spinner="Scoring the real-data floor (once)…")
+def floor():
+    return score_real()
+
+
+with guard("Scores"):
+    rows = model_rows()
+    table = pd.DataFrame(core_models.leaderboard_rows(rows, floor()))
+st.subheader("Leaderboard")
+st.dataframe(fmt_scores(table), hide_index=True, width="stretch",
+             column_config={"fid": st.column_config.NumberColumn("FID ↓", help="classifier-feature FID"),
+                            "class_kl": st.column_config.NumberColumn("class KL ↓", help="KL(class hist ‖ uniform)"),
+                            "cond_acc": st.column_config.NumberColumn("cond. acc", help="conditional models")})
+csv_button(table, "leaderboard", "Leaderboard CSV")
+
+unscored = [r["name"] for r in rows if r["source"] == "run" and r["status"] in ("done", "cancelled")
+            and not r.get("scores")]
+if unscored:
+    with st.expander(f"{len(unscored)} run(s) not scored yet"):
+        pick = st.selectbox("Run", unscored, key="score_run")
+        if st.button("Score it (10k digits, ~15 s)", key="score_btn"):
+            with st.spinner(f"Scoring {pick}…"), guard("Scoring"):
+                score_model(pick)
+            model_rows.clear()
+            st.rerun()
+
+bad = [r for r in rows if r["status"] == "unreadable"]
+for r in bad:
+    st.warning(f"Run {r['name']} could not be read and is skipped: {r['reason']}", icon=":material/warning:")
+
+st.subheader("Samples")
+shown = [r for r in rows if core_models.grid_path_ok(r.get("grid"))]
+if not shown:
+    st.info("No sample grids yet.")
+cols = st.columns(4)
+for i, r in enumerate(shown):
+    with cols[i % 4]:
+        s = r.get("scores") or {}
+        fid = f" · FID {s['fid']:.2f}" if s.get("fid") is not None else ""
+        st.image(r["grid"], caption=f"{r['name']} ({r['source']}, {r['status']}){fid}", width="stretch")
+        b1, b2, b3 = st.columns(3)
+        if b1.button("Compare", key=f"cmp_{r['name']}", width="stretch"):
+            goto("pages/compare.py", r["name"])
+        if b2.button("Map", key=f"map_{r['name']}", width="stretch"):
+            goto("pages/latent_map.py", r["name"])
+        if b3.button("Classes", key=f"cls_{r['name']}", width="stretch"):
+            goto("pages/classes.py", r["name"])

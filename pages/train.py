@@ -1,0 +1,126 @@
+"""Train: launch a variant in the background, watch it live, cancel or resume it. All state
+comes from the run store, so a reload or a second tab shows the same runs."""
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from core import launch
+from core import models as core_models
+from core.errors import LabError
+from core.store import Run, cancel
+from core.variants import BASE, VARIANTS, get_variant, make_config
+from ui.common import guard, model_rows
+
+st.title("Train")
+
+CURVE_GROUPS = {
+    "Losses": ["loss_d", "loss_g", "gp"],
+    "Wasserstein estimate and critic outputs": ["wasserstein", "d_real", "d_fake"],
+    "Gradient norms": ["grad_norm_d", "grad_norm_g"],
+    "Clipping saturation (fraction of weights at ±c)": ["clip_sat_l0", "clip_sat_l1", "clip_sat_l2", "clip_sat_l3"],
+    "Prior": ["prior_mean_norm", "prior_sigma_mean"],
+    "Speed": ["img_s"],
+}
+
+with st.expander("Launch a run", expanded=not launch.active_runs()):
+    variant = st.selectbox("Variant", list(VARIANTS), key="train_variant",
+                           format_func=lambda v: f"{v} — {VARIANTS[v].about.split('.')[0]}")
+    st.caption(get_variant(variant).about)
+    defaults = make_config(variant)
+    with st.form("hyper"):
+        cols = st.columns(4)
+        values = {}
+        for i, key in enumerate(k for k in BASE if k not in ("log_every", "ckpt_every")):
+            d = defaults[key]
+            with cols[i % 4]:
+                if isinstance(d, str):
+                    values[key] = st.selectbox(key, ["adam", "rmsprop"], index=["adam", "rmsprop"].index(d),
+                                               key=f"hp_{variant}_{key}")
+                elif isinstance(d, int):
+                    values[key] = st.number_input(key, value=d, step=1, key=f"hp_{variant}_{key}")
+                else:
+                    values[key] = st.number_input(key, value=float(d), format="%g", key=f"hp_{variant}_{key}")
+        max_steps = st.number_input("stop after N steps (0 = run all epochs)", value=0, min_value=0, step=100,
+                                    key="hp_max_steps")
+        submitted = st.form_submit_button("Launch", type="primary", icon=":material/play_arrow:")
+    if submitted:
+        overrides = {k: v for k, v in values.items() if v != defaults[k]}  # only the difference
+        try:
+            make_config(variant, overrides)
+            run_id = launch.start(variant, overrides, extra=["--max-steps", str(max_steps)] if max_steps else None)
+            st.session_state["train_run"] = run_id
+            model_rows.clear()
+            st.success(f"Started {run_id}")
+        except LabError as exc:
+            st.error(str(exc), icon=":material/error:")
+
+rows = [r for r in model_rows() if r["source"] == "run"]
+if not rows:
+    st.info("No runs yet: launch one above (or `python -m core train --variant wgan-gp`).")
+    st.stop()
+ids = [r["name"] for r in rows][::-1]  # newest first
+current = st.session_state.get("train_run")
+run_id = st.selectbox("Run", ids, index=ids.index(current) if current in ids else 0, key="train_pick")
+st.session_state["train_run"] = run_id
+
+
+@st.fragment(run_every=2)
+def live(run_id: str):
+    with guard(f"Run {run_id}"):
+        run = Run.open(run_id)
+        status = run.status()
+        cfg = run.config()
+    state = status.get("status", "?")
+    total = status.get("total_steps") or 0
+    step = status.get("step", 0)
+    c1, c2, c3, c4 = st.columns([3, 1, 1, 1])
+    with c1:
+        st.progress(min(step / total, 1.0) if total else 0.0,
+                    text=f"{cfg['variant']} · {state} · step {step}/{total or '?'} · epoch {status.get('epoch', 0)}"
+                         f"/{cfg['epochs']} · {status.get('train_seconds') or 0:.0f} s")
+        if status.get("reason"):
+            st.caption(status["reason"])
+    if state == "running":
+        if c2.button("Cancel", key=f"cancel_{run_id}", icon=":material/stop:"):
+            with st.spinner("Stopping (the run checkpoints first)…"):
+                cancel(run_id)
+            model_rows.clear()
+            st.rerun(scope="app")
+    elif state in ("cancelled", "failed") and run.checkpoint_path.is_file():
+        if c2.button("Resume", key=f"resume_{run_id}", icon=":material/play_arrow:"):
+            try:
+                launch.resume(run_id)
+                model_rows.clear()
+                st.rerun(scope="app")
+            except LabError as exc:
+                st.error(str(exc))
+    elif state == "done":
+        if c2.button("Compare", key=f"cmp_{run_id}"):
+            st.session_state["model"] = run_id
+            st.switch_page("pages/compare.py")
+    metrics = core_models.run_metrics(run_id)
+    left, right = st.columns([2, 1])
+    with left:
+        shown = 0
+        for title, keys in CURVE_GROUPS.items():
+            present = [k for k in keys if k in metrics]
+            if not present:
+                continue
+            fig = go.Figure([go.Scatter(x=[r[0] for r in metrics[k]], y=[r[2] for r in metrics[k]], name=k,
+                                        mode="lines") for k in present])
+            fig.update_layout(title=title, height=260, margin=dict(l=10, r=10, t=40, b=10), xaxis_title="step")
+            st.plotly_chart(fig, key=f"curve_{title}")
+            shown += 1
+        if not shown:
+            st.caption("Curves appear after the first logged steps.")
+    with right:
+        grid = run.latest_sample()
+        if grid:
+            st.image(str(grid), caption=f"latest samples ({grid.stem})", width="stretch")
+        else:
+            st.caption("The first sample grid is written at the end of epoch 1.")
+        st.json({k: v for k, v in cfg.items() if k in BASE and v != make_config(cfg["variant"]).get(k)} or
+                {"config": "the variant's defaults"}, expanded=False)
+
+
+live(run_id)

@@ -1,0 +1,112 @@
+"""Streamlit glue shared by the pages: cached loaders, the model picker, error display and
+download helpers. No GAN logic lives here — that is all in `core/`."""
+from __future__ import annotations
+
+import contextlib
+import io
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core import models as core_models
+from core.errors import LabError
+from core.images import grid, grid_png_bytes
+
+PAGES = {  # file -> (title, icon)
+    "pages/overview.py": ("Overview", ":material/leaderboard:"),
+    "pages/train.py": ("Train", ":material/model_training:"),
+    "pages/compare.py": ("Compare", ":material/compare:"),
+    "pages/latent_map.py": ("Latent map", ":material/scatter_plot:"),
+    "pages/classes.py": ("Classes", ":material/bar_chart:"),
+    "pages/gmm_editor.py": ("GMM editor", ":material/open_with:"),
+    "pages/refine.py": ("Refine", ":material/auto_fix_high:"),
+    "pages/interpolate.py": ("Interpolate", ":material/linear_scale:"),
+}
+CLASS_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+                 "#bcbd22", "#17becf"]
+
+
+@contextlib.contextmanager
+def guard(what: str = "This view"):
+    """Show a Latent Lab error as one short message instead of a traceback."""
+    try:
+        yield
+    except LabError as exc:
+        st.error(f"{what}: {exc}", icon=":material/error:")
+        st.stop()
+
+
+@st.cache_data(ttl=5, show_spinner=False)
+def model_rows() -> list[dict]:
+    return core_models.list_models()
+
+
+@st.cache_data(ttl=5, show_spinner=False)
+def usable_models() -> list[str]:
+    return core_models.usable(model_rows())
+
+
+def pick_model(label: str = "Model", key: str = "model", options: list[str] | None = None,
+               sidebar: bool = True, help: str | None = None) -> str:
+    """A model selector that remembers the choice across pages (st.session_state['model'])."""
+    options = options if options is not None else usable_models()
+    if not options:
+        st.info("No models yet: the zoo is empty and no run has a checkpoint. Train one on the Train page.")
+        st.stop()
+    current = st.session_state.get("model")
+    index = options.index(current) if current in options else 0
+    where = st.sidebar if sidebar else st
+    choice = where.selectbox(label, options, index=index, key=f"pick_{key}", help=help)
+    if key == "model":
+        st.session_state["model"] = choice
+    return choice
+
+
+def pick_prior(model: str, where=st.sidebar) -> str | None:
+    """The model's own prior or one refitted by EM (`python -m core invert`)."""
+    from core.latent import list_priors
+    try:
+        fitted = list_priors(model)
+    except LabError:
+        fitted = []
+    if not fitted:
+        return None
+    choice = where.selectbox("Prior", ["trained prior", *fitted], key=f"prior_{model}",
+                             help="priors refitted by EM on inverted real digits")
+    return None if choice == "trained prior" else choice
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def digits(model: str, n: int, seed: int, prior: str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """n digits of a model from the seed's noise, as numpy (cached per model/n/seed/prior and
+    checkpoint version via the model list's ttl)."""
+    x, y = core_models.shared_noise_digits(model, n, seed, prior)
+    return x.numpy(), (None if y is None else y.numpy())
+
+
+def show_grid(images, caption: str | None = None, nrow: int = 10, width: int | None = None,
+              download: str | None = None):
+    img = grid(images, nrow=nrow)
+    st.image(img, caption=caption, width=width or "content")
+    if download:
+        st.download_button("PNG", grid_png_bytes(images, nrow=nrow), file_name=f"{download}.png",
+                           mime="image/png", key=f"dl_{download}", icon=":material/download:")
+
+
+def csv_button(df: pd.DataFrame, name: str, label: str = "CSV"):
+    buf = io.StringIO()
+    df.to_csv(buf, index=False)
+    st.download_button(label, buf.getvalue(), file_name=f"{name}.csv", mime="text/csv", key=f"csv_{name}",
+                       icon=":material/download:")
+
+
+def goto(page: str, model: str | None = None):
+    if model:
+        st.session_state["model"] = model
+    st.switch_page(page)
+
+
+def fmt_scores(df: pd.DataFrame) -> pd.DataFrame:
+    return df.round({"fid": 3, "precision": 3, "recall": 3, "density": 3, "coverage": 3, "class_kl": 4,
+                     "cond_acc": 3})
