@@ -1,0 +1,96 @@
+"""The core logic behind the dashboard pages: model list, class report, GMM edits, launching."""
+import numpy as np
+import pytest
+import torch
+
+from core import gmm, launch
+from core import models as core_models
+from core.errors import ConfigError, RunError
+from core.store import Run
+from core.variants import make_config
+
+
+def test_list_models_has_zoo_runs_and_reports_unreadable(runs_dir):
+    Run.create(make_config("hinge")).set_status("done")
+    bad = runs_dir / "20260101-000000-x-dead"
+    bad.mkdir(parents=True)
+    (bad / "config.json").write_text("{")
+    rows = {r["name"]: r for r in core_models.list_models()}
+    assert rows["wgan-gp"]["source"] == "zoo" and rows["wgan-gp"]["scores"]["fid"] > 0
+    assert rows[bad.name]["status"] == "unreadable" and rows[bad.name]["reason"]
+    run_row = next(r for r in rows.values() if r["variant"] == "hinge")
+    assert run_row["source"] == "run" and run_row["scores"] is None
+    usable = core_models.usable(list(rows.values()))
+    assert "wgan-gp" in usable and bad.name not in usable and run_row["name"] not in usable  # no checkpoint
+    table = core_models.leaderboard_rows(list(rows.values()), {"fid": 0.02})
+    assert table[0]["model"] == "real data (floor)" and table[0]["fid"] == 0.02
+
+
+def test_class_report_orders_hybrids_and_classes():
+    from core.data import load_split, to_model_range
+    x, y = load_split("test")
+    imgs = to_model_range(x[:300])
+    rep = core_models.class_report(imgs, threshold=0.9, hybrids=10)  # confidences top out near 0.95
+    conf = rep["confidence"]
+    assert (rep["labels"] == y[:300]).mean() > 0.97
+    assert conf[rep["hybrids"]].max() <= np.sort(conf)[10] + 1e-9  # the 10 least confident
+    for c, idx in rep["by_class"].items():
+        assert (rep["labels"][idx] == c).all() and (np.diff(conf[idx]) <= 1e-9).all()
+    assert rep["hist"].sum() == pytest.approx(1) and rep["hist_confident"].sum() == pytest.approx(1)
+    assert 0 < rep["confident_fraction"] < 1
+
+
+def test_gmm_plane_move_and_edit_leave_the_model_untouched():
+    _, _, prior, _, _ = core_models.loaded("cwgan-gp")
+    before = prior.means.detach().clone()
+    plane = gmm.means_plane(prior.means)
+    assert plane["xy"].shape == (10, 2)
+    target = plane["xy"][2] + np.array([1.5, -0.5])
+    moved = gmm.move_mean(prior.means, plane, 2, target)
+    changed = (moved - before).norm(dim=1)
+    assert changed[2] > 0 and torch.all(changed[[0, 1, 3, 4, 5, 6, 7, 8, 9]] == 0)
+    new_xy = (moved[2].double() - torch.from_numpy(plane["centre"])) @ torch.from_numpy(plane["basis"]).T
+    assert np.allclose(new_xy.numpy(), target, atol=1e-4)  # it lands where it was dropped
+    p = gmm.edited(prior, means=moved, sigmas=torch.full((10,), 0.5))
+    assert torch.equal(prior.means.detach(), before)  # the model's prior is not modified
+    assert torch.allclose(p.sigmas(), torch.full((10,), 0.5))
+    with pytest.raises(ConfigError, match="positive"):
+        gmm.edited(prior, sigmas=torch.zeros(10))
+    with pytest.raises(ConfigError, match="does not exist"):
+        gmm.move_mean(prior.means, plane, 12, [0, 0])
+
+
+def test_gmm_component_view_follows_the_edit():
+    G, _, prior, _, _ = core_models.loaded("cwgan-gp")
+    plane = gmm.means_plane(prior.means)
+    a = gmm.component_view(G, prior, 4, n=32)
+    again = gmm.component_view(G, prior, 4, n=32)
+    assert torch.equal(a["images"], again["images"])  # same ε for the same seed
+    far = gmm.move_mean(prior.means, plane, 4, plane["xy"][4] + 30)
+    b = gmm.component_view(G, gmm.edited(prior, means=far), 4, n=32)
+    assert (a["images"] - b["images"]).abs().mean() > 0.05
+    hist = gmm.mixture_histogram({4: a, 5: gmm.component_view(G, prior, 5, n=32)})
+    assert hist.sum() == pytest.approx(1) and hist.shape == (10,)
+
+
+def test_gmm_editor_refuses_a_gaussian_prior():
+    _, _, prior, _, _ = core_models.loaded("wgan-gp")
+    with pytest.raises(ConfigError, match="mixture"):
+        gmm.edited(prior)
+
+
+def test_launch_refuses_a_second_training_on_the_device():
+    run = Run.create(make_config("wgan-gp"))  # 'running' with this (alive) process as its pid
+    run.set_status("running", pid=__import__("os").getpid(), device="cpu")
+    assert [r.id for r in launch.active_runs("cpu")] == [run.id]
+    with pytest.raises(RunError, match="already training"):
+        launch.start("vanilla", device="cpu")
+    with pytest.raises(RunError, match="still training"):
+        launch.resume(run.id, device="cpu")
+
+
+def test_launch_validates_before_spawning():
+    with pytest.raises(ConfigError, match="unknown hyper-parameter"):
+        launch.start("wgan-gp", {"lr": 1e-3}, device="cpu")
+    with pytest.raises(ConfigError, match="n_critic"):
+        launch.start("wgan-gp", {"n_critic": 0}, device="cpu")
