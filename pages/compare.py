@@ -6,6 +6,7 @@ import torch
 import streamlit as st
 
 from core import models as core_models
+from core.errors import LabError
 from core.score import score_real
 from ui.common import CLASS_COLOURS, csv_button, digits, fmt_scores, guard, model_rows, show_grid, usable_models
 
@@ -26,7 +27,7 @@ st.subheader("Digits from the same noise")
 st.caption("Every model gets the same ε (and, for mixture priors, the same components in rows).")
 cols = st.columns(len(chosen))
 for col, name in zip(cols, chosen):
-    with col, guard(name), st.spinner(f"Sampling {name}…"):
+    with col, guard(name, stop=False), st.spinner(f"Sampling {name}…"):
         x, _ = digits(name, 100, int(seed))
         show_grid(x, caption=name, width=300, download=f"compare_{name}_{seed}")
 
@@ -54,7 +55,10 @@ with left:
         s = rows[name].get("scores") or {}
         hist = s.get("class_hist")
         if hist is None:
-            x, _ = digits(name, 1000, 0)
+            try:
+                x, _ = digits(name, 1000, 0)
+            except LabError:
+                continue  # reported above, beside its grid
             hist = core_models.class_report(torch.from_numpy(x))["hist"]
         fig.add_bar(x=list(range(10)), y=hist, name=name)
     fig.update_layout(barmode="group", height=320, margin=dict(l=10, r=10, t=10, b=10), xaxis_title="digit",

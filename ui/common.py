@@ -28,13 +28,15 @@ CLASS_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b
 
 
 @contextlib.contextmanager
-def guard(what: str = "This view"):
-    """Show a Latent Lab error as one short message instead of a traceback."""
+def guard(what: str = "This view", stop: bool = True):
+    """Show a Latent Lab error as one short message instead of a traceback; then stop the page
+    (or, with stop=False, skip just this block and carry on)."""
     try:
         yield
     except LabError as exc:
         st.error(f"{what}: {exc}", icon=":material/error:")
-        st.stop()
+        if stop:
+            st.stop()
 
 
 @st.cache_data(ttl=5, show_spinner=False)

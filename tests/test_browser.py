@@ -1,0 +1,283 @@
+"""The whole dashboard in a real browser: `streamlit run app.py` in a subprocess, headless
+Chromium driven by Playwright. Every page renders its real content without an exception or an
+error box, a full-page screenshot of each lands in artifacts/screens/app_<slug>.png, and the GMM
+editor's drag round trip (browser -> component value -> rerun -> new digits) works.
+
+Skips cleanly without /usr/bin/chromium or the playwright package (never `playwright install`)."""
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+import ui.components as uic
+
+CHROMIUM = "/usr/bin/chromium"
+SCREENS = ROOT / "artifacts" / "screens"
+ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--enable-unsafe-swiftshader", "--disable-quic",
+        "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+FIRST = 240_000  # ms: the first page scores the real-data floor on a (possibly loaded) CPU
+PAGE = 180_000  # ms: any later page (the latent map runs UMAP on 2000 digits)
+
+RUNNING = '[data-testid="stStatusWidgetRunningIcon"]'
+EXCEPTION = '[data-testid="stException"]'
+ERROR = '[data-testid="stAlertContentError"]'
+WARNING = '[data-testid="stAlertContentWarning"]'
+IMAGE = '[data-testid="stImage"] img'
+DATAFRAME = '[data-testid="stDataFrame"]'
+PLOTLY = '[data-testid="stPlotlyChart"]'
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_port(port, server, logfile, timeout):
+    end = time.time() + timeout
+    while time.time() < end:
+        if server.poll() is not None:
+            raise RuntimeError("streamlit exited: " + Path(logfile).read_text(errors="replace"))
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise TimeoutError(f"streamlit did not listen on {port} within {timeout}s")
+
+
+class App:
+    """The running server plus one browser tab."""
+
+    def __init__(self, base, page, log_path):
+        self.base, self.page, self.log_path = base, page, log_path
+        self.page_errors: list[str] = []
+        self.timings: dict[str, float] = {}
+
+    def log_tail(self, n=4000):
+        return self.log_path.read_text(errors="replace")[-n:]
+
+    def open(self, slug: str, title: str, content: str, timeout: int = PAGE, min_count: int = 1):
+        """Go to a page and wait until it has finished its run: title shown, `content` present
+        (at least `min_count` times) and the "Running..." status widget gone."""
+        page = self.page
+        t0 = time.time()
+        page.goto(f"{self.base}/{slug}")
+        try:
+            page.locator("h1", has_text=title).first.wait_for(state="visible", timeout=timeout)
+            left = max(1_000, timeout - (time.time() - t0) * 1000)
+            page.locator(content).nth(min_count - 1).wait_for(state="visible", timeout=left)
+            left = max(1_000, timeout - (time.time() - t0) * 1000)
+            page.locator(RUNNING).wait_for(state="hidden", timeout=left)
+            page.locator('[data-testid="stSpinner"]').first.wait_for(state="hidden", timeout=30_000)
+        except Exception as exc:
+            self.shot(f"{slug or 'overview'}_FAILED")
+            errors = page.locator(f"{EXCEPTION}, {ERROR}").all_inner_texts()
+            raise AssertionError(f"page /{slug} did not finish: {exc}\nerrors on page: {errors}\n"
+                                 f"server log tail:\n{self.log_tail()}") from exc
+        self.timings[slug or "overview"] = time.time() - t0
+        page.wait_for_timeout(300)  # let plotly / images lay out before screenshots and checks
+
+    def assert_clean(self, slug: str):
+        page = self.page
+        exceptions = page.locator(EXCEPTION).all_inner_texts()
+        errors = page.locator(ERROR).all_inner_texts()
+        assert not exceptions, f"/{slug}: exception box: {exceptions}"
+        assert not errors, f"/{slug}: st.error box: {errors}"
+        warnings = page.locator(WARNING).all_inner_texts()
+        if warnings:
+            print(f"/{slug} warnings: {warnings}")
+
+    def shot(self, name: str):
+        """A full-page screenshot. Streamlit scrolls inside its own main container, so the
+        viewport is grown to the content's height for the shot and restored afterwards."""
+        page = self.page
+        size = page.viewport_size
+        height = page.evaluate("""() => {
+            const m = document.querySelector('[data-testid="stMain"]') || document.body;
+            return Math.max(m.scrollHeight, document.body.scrollHeight);
+        }""")
+        grown = height > size["height"]
+        if grown:
+            page.set_viewport_size({"width": size["width"], "height": min(int(height) + 40, 6000)})
+            page.wait_for_timeout(500)
+        page.screenshot(path=str(SCREENS / f"app_{name}.png"), full_page=True)
+        if grown:
+            page.set_viewport_size(size)
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory, derived_cache):
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("playwright is not installed (pip install playwright; never `playwright install`)")
+
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    tmp = tmp_path_factory.mktemp("browser")
+    runs = tmp / "runs"  # an empty run store: the test never sees the user's runs
+    runs.mkdir()
+    port = _free_port()
+    env = {**os.environ, "LATENT_LAB_RUNS": str(runs), "LATENT_LAB_CACHE": str(derived_cache),
+           "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
+    log_path = tmp / "streamlit.log"
+    log = open(log_path, "wb")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
+         "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    t0 = time.time()
+    try:
+        _wait_port(port, server, log_path, timeout=60)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                page.set_default_timeout(30_000)
+                a = App(f"http://127.0.0.1:{port}", page, log_path)
+                page.on("pageerror", lambda e: a.page_errors.append(str(e)))
+                yield a
+                print(f"\nbrowser test: {time.time() - t0:.0f} s in all; per page (s): "
+                      + ", ".join(f"{k} {v:.0f}" for k, v in a.timings.items()))
+                if a.page_errors:
+                    print("uncaught page errors:", a.page_errors)
+            finally:
+                browser.close()
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=10)
+        log.close()
+
+
+# ------------------------------------------------------------------ the pages, in sidebar order
+
+def test_overview_shows_the_leaderboard_and_the_zoo_grids(app):
+    # fresh LATENT_LAB_CACHE (unless another test scored it first): the floor is scored now
+    app.open("", "Latent Lab", IMAGE, timeout=FIRST, min_count=3)
+    app.assert_clean("overview")
+    page = app.page
+    assert page.locator(DATAFRAME).first.is_visible()
+    captions = " ".join(page.locator('[data-testid="stImageCaption"]').all_inner_texts())
+    for name in ("vanilla", "wgan-gp", "cwgan-gp"):
+        assert name in captions
+    assert page.get_by_role("button", name="Leaderboard CSV").is_visible()
+    # the sidebar lists all eight pages
+    nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
+    for title in ("Overview", "Train", "Compare", "Latent map", "Classes", "GMM editor", "Refine", "Interpolate"):
+        assert title in nav
+    app.shot("overview")
+
+
+def test_train_with_an_empty_run_store(app):
+    app.open("train", "Train", '[data-testid="stForm"]')
+    app.assert_clean("train")
+    page = app.page
+    assert page.get_by_text("No runs yet").is_visible()
+    assert page.get_by_role("button", name="Launch").is_visible()
+    app.shot("train")
+
+
+def test_compare(app):
+    app.open("compare", "Compare", PLOTLY, min_count=2)
+    app.assert_clean("compare")
+    page = app.page
+    assert page.locator(IMAGE).count() >= 2  # one grid per chosen model
+    assert page.locator(DATAFRAME).first.is_visible()
+    app.shot("compare")
+
+
+def test_latent_map_draws_the_scatter(app):
+    # Defaults (UMAP of 2000 digits): the first run starts before any sidebar click could
+    # land, and a click cannot interrupt the projection, so switching to PCA would only add time.
+    app.open("latent_map", "Latent map", uic.IFRAME_SELECTOR)
+    frame = app.page.locator(uic.IFRAME_SELECTOR).first.element_handle().content_frame()
+    frame.wait_for_selector("body[data-drawn=hover]", timeout=60_000)
+    app.assert_clean("latent_map")
+    assert app.page.locator('[data-testid="stMetric"]').count() == 3
+    app.shot("latent_map")
+
+
+def test_classes(app):
+    app.open("classes", "Classes", IMAGE, min_count=2)
+    app.assert_clean("classes")
+    assert app.page.locator(PLOTLY).first.is_visible()
+    assert app.page.get_by_text("Least confident digits").is_visible()
+    app.shot("classes")
+
+
+def test_gmm_editor_drag_regenerates_the_component(app):
+    page = app.page
+    app.open("gmm_editor", "GMM editor", PLOTLY)  # the histogram is the page's last element
+    frame_el = page.locator(uic.IFRAME_SELECTOR).first
+    frame = frame_el.element_handle().content_frame()
+    frame.wait_for_selector("body[data-drawn=drag]", timeout=60_000)
+    app.assert_clean("gmm_editor")
+    assert page.get_by_text("Moved: nothing yet").is_visible()
+    grid = page.locator('[data-testid="stImage"]', has_text="64 digits").locator("img").first
+    before = grid.get_attribute("src")
+    assert before
+    app.shot("gmm_editor")
+
+    # a point on circle 0 that no later circle covers (shapes are drawn in order)
+    circles = frame.locator("g.shapelayer path")
+    assert circles.count() >= 2
+    x, y = frame.evaluate("""() => {
+        const c = document.querySelectorAll('g.shapelayer path')[0], b = c.getBoundingClientRect();
+        const cx = b.x + b.width / 2, cy = b.y + b.height / 2, r = b.width / 2;
+        for (const f of [0, 0.4, 0.7]) for (let a = 0; a < 8; a++) {
+            const x = cx + f * r * Math.cos(a * Math.PI / 4), y = cy + f * r * Math.sin(a * Math.PI / 4);
+            if (document.elementFromPoint(x, y) === c) return [x, y];
+        }
+        return [cx, cy];
+    }""")
+    fbox = frame_el.bounding_box()
+    sx, sy = fbox["x"] + x, fbox["y"] + y
+    page.mouse.move(sx, sy)
+    page.mouse.down()
+    for k in range(1, 7):
+        page.mouse.move(sx + 10 * k, sy - 5 * k)
+    page.mouse.up()
+
+    moved = page.get_by_text("Moved: component 0 by")
+    try:
+        moved.wait_for(timeout=PAGE)
+        page.locator(RUNNING).wait_for(state="hidden", timeout=PAGE)
+    except Exception as exc:
+        app.shot("gmm_editor_FAILED")
+        raise AssertionError(f"the drag did not come back: {exc}\n{app.log_tail()}") from exc
+    app.assert_clean("gmm_editor")
+    assert page.locator('[data-testid="stImage"]', has_text="component 0").count() == 1
+    after = grid.get_attribute("src")
+    assert after and after != before, "the component grid did not regenerate after the drag"
+    app.shot("gmm_editor_dragged")
+
+
+def test_refine(app):
+    app.open("refine", "Refine", IMAGE, min_count=2)
+    app.assert_clean("refine")
+    page = app.page
+    assert page.locator(DATAFRAME).first.is_visible()
+    assert page.locator('[data-testid="stMetric"]').count() == 6
+    assert page.get_by_text(re.compile(r"^Acceptance rate \d")).is_visible()
+    app.shot("refine")
+
+
+def test_interpolate(app):
+    app.open("interpolate", "Interpolate", IMAGE, min_count=3)  # frame, strip, GIF
+    app.assert_clean("interpolate")
+    assert app.page.locator(PLOTLY).first.is_visible()
+    assert app.page.get_by_text("frame 0: reads as").is_visible()
+    app.shot("interpolate")
