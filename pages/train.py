@@ -64,13 +64,15 @@ run_id = st.selectbox("Run", ids, index=ids.index(current) if current in ids els
 st.session_state["train_run"] = run_id
 
 
-@st.fragment(run_every=2)
-def live(run_id: str):
+def live(run_id: str, polling: bool):
     with guard(f"Run {run_id}"):
         run = Run.open(run_id)
         status = run.status()
         cfg = run.config()
     state = status.get("status", "?")
+    if polling and state != "running":  # it just ended: redraw once, then stop polling
+        model_rows.clear()
+        st.rerun(scope="app")
     total = status.get("total_steps") or 0
     step = status.get("step", 0)
     c1, c2, c3, c4 = st.columns([3, 1, 1, 1])
@@ -123,4 +125,6 @@ def live(run_id: str):
                 {"config": "the variant's defaults"}, expanded=False)
 
 
-live(run_id)
+with guard(f"Run {run_id}"):
+    running = Run.open(run_id).status().get("status") == "running"
+st.fragment(live, run_every=2 if running else None)(run_id, running)
