@@ -42,8 +42,8 @@ csv_button(table, f"classes_{model}")
 
 st.subheader("Least confident digits (hybrids)")
 h = rep["hybrids"]
-st.caption(" · ".join(f"{rep['labels'][i]}/{rep['runner_up'][i]} {rep['confidence'][i]:.2f}" for i in h[:10])
-           + " … (label/runner-up confidence)")
+st.caption("First row, read as (runner-up) with confidence: "
+           + " · ".join(f"{rep['labels'][i]} ({rep['runner_up'][i]}) {rep['confidence'][i]:.2f}" for i in h[:10]))
 show_grid(x[h], nrow=10, width=420, download=f"hybrids_{model}")
 
 st.subheader("Per class, most confident first")

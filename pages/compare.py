@@ -32,6 +32,7 @@ for col, name in zip(cols, chosen):
         show_grid(x, caption=name, width=300, download=f"compare_{name}_{seed}")
 
 rows = {r["name"]: r for r in model_rows()}
+colour = {name: CLASS_COLOURS[i] for i, name in enumerate(chosen)}  # one colour per model in every chart
 floor = score_real()
 table = pd.DataFrame(core_models.leaderboard_rows([rows[n] for n in chosen], floor))
 st.subheader("Scores against the real-data floor")
@@ -42,7 +43,9 @@ if missing:
     st.caption(f"Not scored yet: {', '.join(missing)} — score them on the Overview page.")
 metric = st.radio("Metric", ["fid", "precision", "recall", "density", "coverage", "class_kl"], horizontal=True,
                   key="compare_metric")
-fig = go.Figure(go.Bar(x=table["model"], y=table[metric], marker_color=["#999"] + CLASS_COLOURS[:len(chosen)]))
+fig = go.Figure(go.Bar(x=table["model"], y=table[metric], marker_color=["#999"] + [colour[n] for n in chosen],
+                       text=[f"{v:.3f}" if v == v and v is not None else "" for v in table[metric]],
+                       textposition="outside"))
 fig.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10), yaxis_title=metric)
 st.plotly_chart(fig, key="compare_bar")
 
@@ -60,7 +63,7 @@ with left:
             except LabError:
                 continue  # reported above, beside its grid
             hist = core_models.class_report(torch.from_numpy(x))["hist"]
-        fig.add_bar(x=list(range(10)), y=hist, name=name)
+        fig.add_bar(x=list(range(10)), y=hist, name=name, marker_color=colour[name])
     fig.update_layout(barmode="group", height=320, margin=dict(l=10, r=10, t=10, b=10), xaxis_title="digit",
                       yaxis_title="fraction", xaxis=dict(dtick=1))
     st.plotly_chart(fig, key="compare_hist")
@@ -76,7 +79,8 @@ with right:
     if keys:
         key = st.selectbox("Curve", keys, index=keys.index("loss_d") if "loss_d" in keys else 0,
                            key="compare_curve")
-        fig = go.Figure([go.Scatter(x=[p[0] for p in c[key]], y=[p[1] for p in c[key]], name=n, mode="lines")
+        fig = go.Figure([go.Scatter(x=[p[0] for p in c[key]], y=[p[1] for p in c[key]], name=n, mode="lines",
+                                    line=dict(color=colour[n]))
                          for n, c in curves.items() if key in c])
         fig.update_layout(height=320, margin=dict(l=10, r=10, t=10, b=10), xaxis_title="epoch", yaxis_title=key)
         st.plotly_chart(fig, key="compare_curves")

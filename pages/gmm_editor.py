@@ -25,7 +25,8 @@ with guard(model):
     base_plane = gmm.means_plane(prior.means)
 
 key = f"gmm_{model}"
-if key not in st.session_state or st.sidebar.button("Reset all edits", icon=":material/restart_alt:"):
+reset = st.sidebar.button("Reset all edits", icon=":material/restart_alt:", key=f"gmm_reset_{model}")
+if key not in st.session_state or reset:
     st.session_state[key] = {"means": prior.means.detach().clone(), "sigmas": prior.sigmas().detach().clone(),
                              "xy": base_plane["xy"].copy(), "views": {}, "seq": None, "selected": 0}
 state = st.session_state[key]
@@ -44,10 +45,11 @@ def view(k: int) -> dict:
 xy = state["xy"]
 pad = 0.35 * max(np.ptp(base_plane["xy"][:, 0]), np.ptp(base_plane["xy"][:, 1]), 1e-3)
 lo, hi = base_plane["xy"].min(0) - pad, base_plane["xy"].max(0) + pad
-labels = [f"{k}" + (f" (class {k})" if cond else "") for k in range(prior.k)]
+labels = [str(k) for k in range(prior.k)]
 left, right = st.columns([3, 2])
 with left:
-    st.caption("Drag a circle to move that component's mean; the other 98 latent directions stay as they were.")
+    st.caption("Drag a circle to move that component's mean; the other 98 latent directions stay as they were."
+               + (" Component k is class k in this conditional model." if cond else ""))
     moved = drag_points(xy.tolist(), labels=labels, colors=[CLASS_COLOURS[k % 10] for k in range(prior.k)],
                         key=f"drag_{model}", xrange=[lo[0], hi[0]], yrange=[lo[1], hi[1]],
                         title=f"{model}: component means (PCA plane)")
@@ -80,7 +82,8 @@ with st.spinner("Class histogram…"), guard("Histogram"):
 fig = go.Figure()
 fig.add_bar(x=list(range(10)), y=core_models.real_class_hist(), name="real", marker_color="#bbb")
 fig.add_bar(x=list(range(10)), y=hist, name="edited mixture", marker_color="#1f77b4")
-fig.update_layout(barmode="group", height=260, margin=dict(l=10, r=10, t=10, b=10), xaxis=dict(dtick=1))
+fig.update_layout(barmode="group", height=260, margin=dict(l=10, r=10, t=10, b=10),
+                  xaxis=dict(dtick=1, title="inferred digit"), yaxis_title="fraction")
 st.plotly_chart(fig, key="gmm_hist")
 moved_by = (state["means"] - prior.means.detach()).norm(dim=1)
 st.caption("Moved: " + (", ".join(f"component {j} by {float(d):.2f}" for j, d in enumerate(moved_by) if d > 1e-6)

@@ -58,7 +58,8 @@ st.caption(f"{about_a} → {about_b}")
 t = st.slider("Position along the path", 0, int(frames) - 1, 0, key="ip_t")
 left, right = st.columns([1, 3])
 with left:
-    st.image(to_uint8(torch.from_numpy(imgs[t])).numpy().reshape(28, 28), width=168,
+    big = to_uint8(torch.from_numpy(imgs[t])).numpy().reshape(28, 28).repeat(6, 0).repeat(6, 1)  # crisp pixels
+    st.image(big, width=168,
              caption=f"frame {t}: reads as {labels[t]} ({conf[t]:.0%})")
 with right:
     fig = go.Figure(go.Scatter(x=list(range(len(conf))), y=conf, mode="lines+markers+text",

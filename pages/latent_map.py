@@ -33,6 +33,10 @@ def cached_map(model, n, space, method, real, seed, prior):
 with guard("Map"), st.spinner(f"Projecting {n + real} digits with {method.upper()} (cached after the first time)…"):
     res = cached_map(model, int(n), space, method, int(real), int(seed), prior)
 
+st.caption({"features": "Digits are placed by the classifier's 128-d features of each generated digit: "
+                        "neighbours look alike to the classifier.",
+            "pixels": "Digits are placed by their raw pixels.",
+            "latent": "Digits are placed by the latent code z the generator was given."}[space])
 cats = res["label"] if colour == "inferred label" else res["component"]
 text = [f"{'real' if s == 'real' else 'generated'} · label {l} ({c:.0%})" + (f" · component {k}" if k >= 0 else "")
         for s, l, c, k in zip(res["source"], res["label"], res["confidence"], res["component"])]

@@ -46,9 +46,9 @@ st.subheader("Samples")
 shown = [r for r in rows if core_models.grid_path_ok(r.get("grid"))]
 if not shown:
     st.info("No sample grids yet.")
-cols = st.columns(4)
+cols = st.columns(3)
 for i, r in enumerate(shown):
-    with cols[i % 4]:
+    with cols[i % 3]:
         s = r.get("scores") or {}
         fid = f" · FID {s['fid']:.2f}" if s.get("fid") is not None else ""
         st.image(r["grid"], caption=f"{r['name']} ({r['source']}, {r['status']}){fid}", width="stretch")
