@@ -22,7 +22,8 @@ def list_models() -> list[dict]:
     from .score import cached_scores
     from .store import list_runs
     rows = []
-    for name, e in zoo.index().items():
+    zoo_models = sorted(zoo.index().items(), key=lambda kv: (kv[1].get("scores") or {}).get("fid", float("inf")))
+    for name, e in zoo_models:  # best FID first
         rows.append({"name": name, "source": "zoo", "variant": name, "status": "done", "epochs": e["epochs"],
                      "train_seconds": e.get("train_seconds"), "scores": e.get("scores"),
                      "grid": str(zoo.model_dir(name) / "samples.png")})
