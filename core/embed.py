@@ -136,8 +136,13 @@ def model_map(model: str, n: int = 2000, space: str = "features", method: str = 
                           "or pick the pixels or features space")
     if n < 3:
         raise ConfigError("a map needs at least 3 digits")
+    prior_sha = None
+    if prior:
+        from .latent import priors_dir
+        pf = priors_dir(model) / f"{prior}.pt"
+        prior_sha = file_sha256(pf) if pf.is_file() else "missing"
     key = _key({"v": VERSION, "ckpt": file_sha256(resolve(model)), "n": n, "space": space, "method": method,
-                "real": real, "seed": seed, "prior": prior, "classifier": classifier_sha()})
+                "real": real, "seed": seed, "prior": [prior, prior_sha], "classifier": classifier_sha()})
     path = _cache_root() / f"map_{key}.npz"
     if use_cache and path.is_file():
         try:

@@ -53,34 +53,28 @@ def invert(G, prior, x: torch.Tensor, y: torch.Tensor | None = None, steps: int 
     t0 = time.perf_counter()
     best_z = torch.zeros(len(x), prior.z_dim)
     best_e = torch.full((len(x),), float("inf"))
-    for p in G.parameters():
-        p.requires_grad_(False)
-    try:
-        for r in range(restarts):
-            for i in range(0, len(x), batch):
-                xb = x[i:i + batch].to(dev)
-                yb = None if y is None else y[i:i + batch].to(dev)
-                comp = yb if (yb is not None and isinstance(prior, Prior) and prior.k) else None
-                z, _ = prior.sample(len(xb), y=comp, device=dev, generator=g)
-                if r == 0:  # the first start is the prior's centre (of the digit's component)
-                    z = prior.means[comp] if comp is not None else torch.zeros_like(z)
-                z = z.detach().clone().requires_grad_(True)
-                opt = torch.optim.Adam([z], lr=lr)
-                for _ in range(steps):
-                    opt.zero_grad(set_to_none=True)
-                    loss = (G(z, yb) - xb).pow(2).mean(1)
-                    loss.sum().backward()
-                    opt.step()
-                with torch.no_grad():
-                    err = ((G(z, yb) - xb).pow(2).mean(1).sqrt() / 2).cpu()  # [-1,1] → [0,1] units
-                better = err < best_e[i:i + batch]
-                best_e[i:i + batch] = torch.where(better, err, best_e[i:i + batch])
-                best_z[i:i + batch][better] = z.detach().cpu()[better]
-                if progress:
-                    progress(r * len(x) + i + len(xb), restarts * len(x))
-    finally:
-        for p in G.parameters():
-            p.requires_grad_(True)
+    # gradients w.r.t. the codes only: the (possibly shared) generator is left untouched
+    for r in range(restarts):
+        for i in range(0, len(x), batch):
+            xb = x[i:i + batch].to(dev)
+            yb = None if y is None else y[i:i + batch].to(dev)
+            comp = yb if (yb is not None and isinstance(prior, Prior) and prior.k) else None
+            z, _ = prior.sample(len(xb), y=comp, device=dev, generator=g)
+            if r == 0:  # the first start is the prior's centre (of the digit's component)
+                z = prior.means[comp] if comp is not None else torch.zeros_like(z)
+            z = z.detach().clone().requires_grad_(True)
+            opt = torch.optim.Adam([z], lr=lr)
+            for _ in range(steps):
+                loss = (G(z, yb) - xb).pow(2).mean(1)
+                z.grad, = torch.autograd.grad(loss.sum(), z)
+                opt.step()
+            with torch.no_grad():
+                err = ((G(z, yb) - xb).pow(2).mean(1).sqrt() / 2).cpu()  # [-1,1] → [0,1] units
+            better = err < best_e[i:i + batch]
+            best_e[i:i + batch] = torch.where(better, err, best_e[i:i + batch])
+            best_z[i:i + batch][better] = z.detach().cpu()[better]
+            if progress:
+                progress(r * len(x) + i + len(xb), restarts * len(x))
     with torch.no_grad():
         recon = torch.cat([G(best_z[i:i + batch].to(dev), None if y is None else y[i:i + batch].to(dev)).cpu()
                            for i in range(0, len(x), batch)])
@@ -89,33 +83,54 @@ def invert(G, prior, x: torch.Tensor, y: torch.Tensor | None = None, steps: int 
 
 # ---------------------------------------------------------------- EM refit
 
-def fit_prior(z: torch.Tensor, k: int | None = None, k_max: int = 15, covariance: str = "full",
-              labels: torch.Tensor | None = None, conditional: bool = False, seed: int = 0,
-              reg_covar: float = 1e-4) -> tuple[FittedPrior, dict]:
-    """Fit a GaussianMixture to codes z (K given, else the K in 1..k_max with the lowest BIC).
-    For a conditional generator each component gets the majority label of its codes."""
+def _fit_one(Z: np.ndarray, k: int | None, k_max: int, covariance: str, seed: int, reg_covar: float):
+    """One GaussianMixture: K given, else the K in 1..min(k_max, n) with the lowest BIC."""
     from sklearn.mixture import GaussianMixture
-    if covariance not in COVARIANCES:
-        raise ConfigError(f"covariance must be one of {', '.join(COVARIANCES)}, got {covariance!r}")
-    Z = z.double().numpy()
-    candidates = [k] if k else list(range(1, k_max + 1))
+    candidates = [k] if k else list(range(1, min(k_max, len(Z)) + 1))
     if any(c < 1 or c > len(Z) for c in candidates):
         raise ConfigError(f"components must be between 1 and the number of codes ({len(Z)})")
     fits = {c: GaussianMixture(c, covariance_type=covariance, reg_covar=reg_covar, random_state=seed,
                                n_init=1, max_iter=200).fit(Z) for c in candidates}
     bic = {c: float(m.bic(Z)) for c, m in fits.items()}
-    best = min(bic, key=bic.get)
-    gm = fits[best]
-    chol = _cholesky(gm, Z.shape[1])
-    comp_labels = None
-    if labels is not None:
-        assign = gm.predict(Z)
+    return fits[min(bic, key=bic.get)], bic
+
+
+def fit_prior(z: torch.Tensor, k: int | None = None, k_max: int = 15, covariance: str = "diag",
+              labels: torch.Tensor | None = None, conditional: bool = False, seed: int = 0,
+              reg_covar: float = 1e-4) -> tuple[FittedPrior, dict]:
+    """Fit a Gaussian mixture to codes z (K given, else chosen by BIC over 1..k_max).
+
+    For a conditional variant (classes tied to labels) one mixture is fitted per class, with
+    K components each, weighted by the class's share of the codes, so every class keeps its
+    own components and label. (One mixture over all codes with majority labels can lose
+    classes: BIC often picks K = 1 in 100-d.) Default covariance 'diag': with ~1000 codes in
+    100-d, BIC cannot afford full covariances beyond K = 1."""
+    if covariance not in COVARIANCES:
+        raise ConfigError(f"covariance must be one of {', '.join(COVARIANCES)}, got {covariance!r}")
+    Z = z.detach().double().cpu().numpy()
+    if conditional:
+        if labels is None:
+            raise ConfigError("a conditional refit needs the codes' labels")
         lab = labels.numpy()
-        comp_labels = torch.tensor([np.bincount(lab[assign == c], minlength=10).argmax() if (assign == c).any()
-                                    else 0 for c in range(best)])
-    prior = FittedPrior(torch.from_numpy(gm.weights_), torch.from_numpy(gm.means_), torch.from_numpy(chol),
-                        comp_labels, conditional)
-    info = {"k": best, "covariance": covariance, "bic": bic, "n_codes": len(Z), "converged": bool(gm.converged_)}
+        parts, bics = [], {}
+        for c in np.unique(lab):
+            Zc = Z[lab == c]
+            if len(Zc) < 2:
+                raise ConfigError(f"class {c} has {len(Zc)} inverted digit(s); invert more digits (--n)")
+            gm, bics[int(c)] = _fit_one(Zc, min(k, len(Zc)) if k else None, k_max, covariance, seed, reg_covar)
+            parts.append((gm, int(c), len(Zc) / len(Z)))
+        weights = torch.cat([torch.from_numpy(gm.weights_) * share for gm, _, share in parts])
+        means = torch.cat([torch.from_numpy(gm.means_) for gm, _, _ in parts])
+        chol = torch.cat([torch.from_numpy(_cholesky(gm, Z.shape[1])) for gm, _, _ in parts])
+        comp_labels = torch.cat([torch.full((gm.n_components,), c) for gm, c, _ in parts])
+        info = {"k": len(means), "per_class": {c: gm.n_components for gm, c, _ in parts}, "covariance": covariance,
+                "bic": bics, "n_codes": len(Z), "converged": all(gm.converged_ for gm, _, _ in parts)}
+        return FittedPrior(weights, means, chol, comp_labels, True), info
+    gm, bic = _fit_one(Z, k, k_max, covariance, seed, reg_covar)
+    prior = FittedPrior(torch.from_numpy(gm.weights_), torch.from_numpy(gm.means_),
+                        torch.from_numpy(_cholesky(gm, Z.shape[1])), None, False)
+    info = {"k": gm.n_components, "covariance": covariance, "bic": bic, "n_codes": len(Z),
+            "converged": bool(gm.converged_)}
     return prior, info
 
 
@@ -172,7 +187,7 @@ def load_prior(model: str, name: str, device="cpu") -> FittedPrior:
         raise CheckpointError(f"{path} is not a readable prior ({type(exc).__name__})") from None
 
 
-def invert_and_refit(model: str, n: int = 1000, k: int | None = None, covariance: str = "full",
+def invert_and_refit(model: str, n: int = 1000, k: int | None = None, covariance: str = "diag",
                      steps: int = 1000, lr: float = 0.01, restarts: int = 1, seed: int = 0, name: str | None = None,
                      split: str = "test", score_n: int = 10_000, device: str = "cpu", progress=None) -> dict:
     """Invert n real digits, fit a mixture, save it as a prior of MODEL and score both priors."""
@@ -216,6 +231,8 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     falls back to lerp when a and b are (anti)parallel."""
     t = t.reshape(-1, *([1] * a.dim())).double()
     a64, b64 = a.double(), b.double()
+    if min(float(a64.norm()), float(b64.norm())) < 1e-12:  # no direction to rotate from
+        return lerp(a, b, t.float().flatten())
     cos = torch.dot(a64.flatten() / a64.norm(), b64.flatten() / b64.norm()).clamp(-1, 1)
     omega = torch.arccos(cos)
     if omega.abs() < 1e-6 or (torch.pi - omega).abs() < 1e-6:

@@ -58,9 +58,9 @@ def _spawn(args: list[str], device: str, timeout: float) -> str:
                                 start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     deadline = time.time() + timeout
     while time.time() < deadline:
-        lines = log.read_text().splitlines()
-        if lines and _RUN_ID.match(lines[0].strip()):
-            return lines[0].strip()
+        for line in log.read_text().splitlines():  # warnings may come first (stderr is merged)
+            if _RUN_ID.match(line.strip()):
+                return line.strip()
         if proc.poll() is not None:
             last = (log.read_text().strip().splitlines() or ["no output"])[-1]
             raise RunError(f"training did not start: {last.removeprefix('error: ')}")

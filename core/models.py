@@ -93,8 +93,21 @@ def run_metrics(name: str) -> dict[str, list]:
     return out
 
 
+def version(name: str, prior: str | None = None) -> str:
+    """A token that changes whenever the model's checkpoint or the named prior file is
+    rewritten (a run checkpoints every epoch; `invert` may overwrite a prior): pass it to any
+    cache of results derived from the model."""
+    from .checkpoint import resolve
+    token = str(resolve(name).stat().st_mtime_ns)
+    if prior:
+        from .latent import priors_dir
+        p = priors_dir(name) / f"{prior}.pt"
+        token += f":{p.stat().st_mtime_ns if p.is_file() else 'missing'}"
+    return token
+
+
 @functools.lru_cache(maxsize=16)
-def _loaded(name: str, mtime: float, prior: str | None):
+def _loaded(name: str, ver: str, prior: str | None):
     from .engine import load_model
     from .variants import get_variant
     G, D, p, cfg = load_model(name, prior=prior)
@@ -102,17 +115,17 @@ def _loaded(name: str, mtime: float, prior: str | None):
 
 
 def loaded(name: str, prior: str | None = None):
-    """(G, D, prior, config, conditional) of a model, memoised per checkpoint file version."""
-    from .checkpoint import resolve
-    return _loaded(name, resolve(name).stat().st_mtime, prior)
+    """(G, D, prior, config, conditional) of a model, memoised per checkpoint/prior file version."""
+    return _loaded(name, version(name, prior), prior)
 
 
 def shared_noise_digits(name: str, n: int = 100, seed: int = 0, prior: str | None = None):
-    """n digits from the model with the seed's noise; mixtures in blocks of equal components
-    (so two models of the same prior get the same ε and components). Returns (images, y)."""
+    """n digits from the model with the seed's noise; trained mixtures in blocks of equal
+    components (so two models of the same prior get the same ε and components; their π is
+    uniform), a fitted prior by its own weights π_k. Returns (images, y)."""
     from .engine import generate
     G, _, p, _, _ = loaded(name, prior)
-    y = torch.arange(n) * p.k // n if p.k else None
+    y = torch.arange(n) * p.k // n if (p.k and p.kind != "fitted") else None
     return generate(G, p, n, y=y, generator=torch.Generator().manual_seed(seed))
 
 

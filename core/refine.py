@@ -123,6 +123,11 @@ def drs(G, D, prior, n_accept: int, rule: str = "drs", percentile: float | None 
 
     shift = calibrate(d_max)
     cap = max_proposals or 50 * n_accept
+    expected = float(torch.sigmoid((drs_f_hat(sb, d_max, eps) if rule == "drs" else sb.double()) - shift).mean())
+    if n_accept > 1.5 * expected * cap:  # refuse before generating what cannot suffice
+        raise ConfigError(f"at an expected acceptance of {expected:.1%}, {n_accept} accepted digits need about "
+                          f"{n_accept / max(expected, 1e-9):,.0f} proposals (cap {cap:,}); raise the acceptance "
+                          f"or lower n")
     xs, ys, ss, ps, acc, n_ok, used = [], [], [], [], [], 0, 0
     while n_ok < n_accept and used < cap:
         m = min(batch, cap - used)
@@ -150,12 +155,16 @@ def k_eff(G, D, prior, space: str = "latent", n_pairs: int = 100, generator=None
     |D(x₂) − D(x₁)| / ‖·₂ − ·₁‖ over random pairs (latent codes or images)."""
     if space not in DOT_SPACES:
         raise ConfigError(f"DOT space must be one of {', '.join(DOT_SPACES)}, got {space!r}")
-    z1, y1, x1 = propose(G, prior, n_pairs, generator)
-    z2, y2, x2 = propose(G, prior, n_pairs, generator)
-    if y1 is not None and G.n_classes:  # a conditional pair must share its label
-        y2 = y1
-        with torch.no_grad():
-            x2 = G(z2, y2)
+    if G.n_classes:  # a conditional generator: pair codes of the same class (and component)
+        z, y, x = propose(G, prior, 6 * n_pairs, generator)
+        order = torch.argsort(y.cpu(), stable=True)
+        a, b = order[:-1:2], order[1::2]
+        same = y.cpu()[a] == y.cpu()[b]
+        a, b = a[same][:n_pairs], b[same][:n_pairs]
+        z1, y1, x1, z2, y2, x2 = z[a], y[a], x[a], z[b], y[b], x[b]
+    else:
+        z1, y1, x1 = propose(G, prior, n_pairs, generator)
+        z2, y2, x2 = propose(G, prior, n_pairs, generator)
     num = (scores_of(D, x2, y2) - scores_of(D, x1, y1)).abs()
     den = ((z2 - z1) if space == "latent" else (x2 - x1)).norm(dim=1)
     return float((num / den.clamp_min(1e-12)).max())
@@ -187,41 +196,35 @@ def dot(G, D, prior, n: int, space: str = "target", steps: int = 20, lr: float =
     if not k > 0:
         raise ConfigError(f"k_eff must be positive (got {k}); is the critic constant?")
     z0, y, x0 = propose(G, prior, n, g)
-    for p in (*G.parameters(), *D.parameters()):
-        p.requires_grad_(False)
     afters, costs, objs = [], [], torch.zeros(steps + 1, dtype=torch.float64)
     traj: list[list[torch.Tensor]] = [[] for _ in range(steps + 1)] if keep_trajectory else []
-    try:
-        for i in range(0, n, batch):
-            yy = None if y is None else y[i:i + batch]
-            start = (z0 if space == "latent" else x0)[i:i + batch]
-            v = start.clone().requires_grad_(True)
-            opt = torch.optim.Adam([v], lr=lr, betas=betas)
+    # gradients are taken w.r.t. the transported points only: the (possibly shared) models are untouched
+    for i in range(0, n, batch):
+        yy = None if y is None else y[i:i + batch]
+        start = (z0 if space == "latent" else x0)[i:i + batch]
+        v = start.clone().requires_grad_(True)
+        opt = torch.optim.Adam([v], lr=lr, betas=betas)
 
-            def image(v):
-                return G(v, yy) if space == "latent" else v
+        def image(v):
+            return G(v, yy) if space == "latent" else v
 
-            for s in range(steps + 1):
-                x = image(v)
-                cost = (v - start + delta).norm(dim=1)  # per sample (dim=1), not over the batch
-                obj = cost - critic_logit(D, x, yy) / k
-                objs[s] += float(obj.detach().sum())
-                if traj and i == 0:
-                    traj[s].append(x.detach()[:keep_trajectory].clamp(-1, 1).cpu())
-                if s == steps:
-                    break
-                opt.zero_grad(set_to_none=True)
-                obj.sum().backward()
-                opt.step()
-                if space == "target":
-                    with torch.no_grad():
-                        v.clamp_(-1, 1)
-            with torch.no_grad():
-                afters.append(image(v).clamp(-1, 1).cpu())
-                costs.append((v - start).norm(dim=1).cpu())
-    finally:
-        for p in (*G.parameters(), *D.parameters()):
-            p.requires_grad_(True)
+        for s in range(steps + 1):
+            x = image(v)
+            cost = (v - start + delta).norm(dim=1)  # per sample (dim=1), not over the batch
+            obj = cost - critic_logit(D, x, yy) / k
+            objs[s] += float(obj.detach().sum())
+            if traj and i == 0:
+                traj[s].append(x.detach()[:keep_trajectory].clamp(-1, 1).cpu())
+            if s == steps:
+                break
+            v.grad, = torch.autograd.grad(obj.sum(), v)
+            opt.step()
+            if space == "target":
+                with torch.no_grad():
+                    v.clamp_(-1, 1)
+        with torch.no_grad():
+            afters.append(image(v).clamp(-1, 1).cpu())
+            costs.append((v - start).norm(dim=1).cpu())
     return DOTResult(x0.cpu(), torch.cat(afters), None if y is None else y.cpu(), torch.cat(costs),
                      (objs / n).tolist(), k, space, [torch.cat(t) for t in traj])
 

@@ -5,7 +5,7 @@ import streamlit as st
 import torch
 
 from core import models as core_models
-from ui.common import csv_button, digits, guard, pick_model, pick_prior, show_grid
+from ui.common import csv_button, digits, guard, pick_model, pick_prior, show_grid, version
 
 st.title("Classes")
 model = pick_model()
@@ -16,13 +16,13 @@ threshold = st.sidebar.slider("Confidence threshold", 0.0, 0.99, 0.9, 0.01, key=
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def report(model, n, prior, threshold):
+def report(model, n, prior, threshold, ver):
     x, _ = digits(model, n, 0, prior)
     return x, core_models.class_report(torch.from_numpy(x), threshold=threshold, hybrids=30)
 
 
 with guard("Classes"), st.spinner(f"Classifying {n} digits…"):
-    x, rep = report(model, int(n), prior, float(threshold))
+    x, rep = report(model, int(n), prior, float(threshold), version(model, prior))
 real = core_models.real_class_hist()
 
 c1, c2, c3 = st.columns(3)

@@ -27,8 +27,12 @@ with guard(model):
 key = f"gmm_{model}"
 reset = st.sidebar.button("Reset all edits", icon=":material/restart_alt:", key=f"gmm_reset_{model}")
 if key not in st.session_state or reset:
+    last = st.session_state.get(f"drag_{model}")  # the component keeps its last drag: don't replay it
     st.session_state[key] = {"means": prior.means.detach().clone(), "sigmas": prior.sigmas().detach().clone(),
-                             "xy": base_plane["xy"].copy(), "views": {}, "seq": None, "selected": 0}
+                             "xy": base_plane["xy"].copy(), "views": {}, "seq": (last or {}).get("seq"),
+                             "selected": 0}
+    for j in range(prior.k):
+        st.session_state.pop(f"gmm_sigma_{model}_{j}", None)
 state = st.session_state[key]
 
 

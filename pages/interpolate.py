@@ -8,7 +8,7 @@ from core import models as core_models
 from core.data import to_uint8
 from core.images import gif_bytes
 from core.latent import endpoint, interpolate
-from ui.common import guard, pick_model, pick_prior, show_grid
+from ui.common import guard, pick_model, pick_prior, show_grid, version
 
 st.title("Interpolate")
 model = pick_model()
@@ -18,7 +18,7 @@ with guard(model):
 
 
 def endpoint_picker(side: str, default_seed: int) -> str:
-    kinds = ["random", "class"] + (["component"] if prior.k else []) + ["real"]
+    kinds = ["random", "class"] + (["component"] if prior.k >= 2 else []) + ["real"]
     kind = st.selectbox(f"{side}: kind", kinds, key=f"ip_{side}_kind",
                         format_func={"random": "random code", "class": "a class", "component": "mixture component",
                                      "real": "real test digit (inverted)"}.get)
@@ -26,7 +26,7 @@ def endpoint_picker(side: str, default_seed: int) -> str:
         v = st.number_input(f"{side}: seed", value=default_seed, step=1, key=f"ip_{side}_seed")
     elif kind in ("class", "component"):
         v = st.selectbox(f"{side}: {kind}", list(range(10 if kind == "class" else prior.k)),
-                         index=default_seed % 10, key=f"ip_{side}_{kind}")
+                         index=default_seed % (10 if kind == "class" else prior.k), key=f"ip_{side}_{kind}")
     else:
         v = st.number_input(f"{side}: test digit index", value=default_seed, min_value=0, max_value=9999, step=1,
                             key=f"ip_{side}_real")
@@ -44,7 +44,8 @@ with c3:
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def path(model, prior_name, spec_a, spec_b, mode, frames):
+def path(model, prior_name, spec_a, spec_b, mode, frames, ver):
+    G, _, prior, _, cond = core_models.loaded(model, prior_name)
     a = endpoint(G, prior, spec_a, cond)
     b = endpoint(G, prior, spec_b, cond)
     out = interpolate(G, a, b, frames=frames, mode=mode)
@@ -52,7 +53,8 @@ def path(model, prior_name, spec_a, spec_b, mode, frames):
 
 
 with guard("Interpolation"), st.spinner("Building the path (a real digit is inverted first: a few seconds)…"):
-    about_a, about_b, imgs, labels, conf = path(model, prior_name, spec_a, spec_b, mode, int(frames))
+    about_a, about_b, imgs, labels, conf = path(model, prior_name, spec_a, spec_b, mode, int(frames),
+                                                version(model, prior_name))
 
 st.caption(f"{about_a} → {about_b}")
 t = st.slider("Position along the path", 0, int(frames) - 1, 0, key="ip_t")

@@ -5,7 +5,7 @@ import numpy as np
 import streamlit as st
 
 from core.embed import model_map
-from ui.common import guard, pick_model, pick_prior, show_grid
+from ui.common import guard, pick_model, pick_prior, show_grid, version
 from ui.components import digits_to_png_b64, hover_scatter
 
 st.title("Latent map")
@@ -24,14 +24,14 @@ seed = sb.number_input("Seed", value=0, step=1, key="map_seed")
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def cached_map(model, n, space, method, real, seed, prior):
+def cached_map(model, n, space, method, real, seed, prior, ver):
     res = model_map(model, n=n, space=space, method=method, real=real, seed=seed, prior=prior)
     res["png"] = digits_to_png_b64(res["images"].reshape(-1, 28, 28))
     return res
 
 
 with guard("Map"), st.spinner(f"Projecting {n + real} digits with {method.upper()} (cached after the first time)…"):
-    res = cached_map(model, int(n), space, method, int(real), int(seed), prior)
+    res = cached_map(model, int(n), space, method, int(real), int(seed), prior, version(model, prior))
 
 st.caption({"features": "Digits are placed by the classifier's 128-d features of each generated digit: "
                         "neighbours look alike to the classifier.",
@@ -42,7 +42,8 @@ text = [f"{'real' if s == 'real' else 'generated'} · label {l} ({c:.0%})" + (f"
         for s, l, c, k in zip(res["source"], res["label"], res["confidence"], res["component"])]
 if real:
     st.caption("Real digits are drawn like generated ones; switch 'Colour by' to see their true labels.")
-sel = hover_scatter(res["xy"][:, 0], res["xy"][:, 1], cats, res["png"], text, key=f"map_{model}_{method}_{space}",
+sel = hover_scatter(res["xy"][:, 0], res["xy"][:, 1], cats, res["png"], text,
+                    key=f"map_{model}_{method}_{space}_{n}_{real}_{seed}_{prior}",  # a selection belongs to one map
                     title=f"{model} · {method.upper()} of {space}")
 conf = res["confidence"]
 c1, c2, c3 = st.columns(3)
@@ -50,7 +51,7 @@ c1.metric("digits", len(conf))
 c2.metric("mean confidence", f"{conf.mean():.3f}")
 c3.metric("below 0.5 confidence", f"{(conf < 0.5).mean():.1%}")
 if sel and sel.get("selected"):
-    idx = np.asarray(sel["selected"][:100], dtype=int)
+    idx = np.asarray([i for i in sel["selected"] if 0 <= i < len(res["images"])][:100], dtype=int)
     st.subheader(f"Selected: {len(sel['selected'])} digits" + (" (first 100)" if len(sel["selected"]) > 100 else ""))
     show_grid(res["images"][idx], nrow=10, width=560, download="map_selection")
 else:

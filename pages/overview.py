@@ -3,7 +3,7 @@ import pandas as pd
 import streamlit as st
 
 from core import models as core_models
-from core.score import score_model, score_real
+from core.score import classifier_sha, score_model, score_real
 from ui.common import csv_button, fmt_scores, goto, guard, model_rows
 
 st.title("Latent Lab")
@@ -12,14 +12,14 @@ st.caption("Every GAN variant on real MNIST, scored in the feature space of the 
            "real-data floor: 10k real training digits scored the same way.")
 
 
-@st.cache_data(show_spinner="Scoring the real-data floor (once)…")
-def floor():
+@st.cache_data(show_spinner="Scoring the real-data floor (once per classifier)…")
+def floor(classifier: str):
     return score_real()
 
 
 with guard("Scores"):
     rows = model_rows()
-    table = pd.DataFrame(core_models.leaderboard_rows(rows, floor()))
+    table = pd.DataFrame(core_models.leaderboard_rows(rows, floor(classifier_sha())))
 st.subheader("Leaderboard")
 st.dataframe(fmt_scores(table), hide_index=True, width="stretch",
              column_config={"fid": st.column_config.NumberColumn("FID ↓", help="classifier-feature FID"),

@@ -7,7 +7,7 @@ import torch
 from core import models as core_models
 from core import refine
 from core.score import score_images, score_real
-from ui.common import fmt_scores, guard, pick_model, show_grid
+from ui.common import fmt_scores, guard, pick_model, show_grid, version
 
 st.title("Refine")
 model = pick_model()
@@ -22,7 +22,7 @@ if method.startswith("drs"):
     if mode == "target rate":
         knobs = {"target_rate": sb.slider("Target acceptance rate", 0.05, 0.95, 0.2, 0.05, key="refine_rate")}
     elif method == "drs":
-        knobs = {"percentile": sb.slider("γ = percentile of F̂", 50.0, 99.0, 80.0, 1.0, key="refine_pct")}
+        knobs = {"percentile": sb.slider("γ = percentile of F̂", 50.0, 95.0, 80.0, 1.0, key="refine_pct")}
     else:
         knobs = {"tau": sb.number_input("τ", value=0.0, key="refine_tau")}
     knobs["burn_in"] = 5000
@@ -32,7 +32,7 @@ else:
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def run(model, method, n, seed, knobs_items):
+def run(model, method, n, seed, knobs_items, ver):
     G, D, prior, _, cond = core_models.loaded(model)
     knobs = dict(knobs_items)
     if method.startswith("drs"):
@@ -57,7 +57,8 @@ def run(model, method, n, seed, knobs_items):
 
 
 with guard("Refinement"), st.spinner(f"Running {method} on {n} digits and scoring before/after…"):
-    before, after, sb_, sa_, extra = run(model, method, int(n), int(seed), tuple(sorted(knobs.items())))
+    before, after, sb_, sa_, extra = run(model, method, int(n), int(seed), tuple(sorted(knobs.items())),
+                                         version(model))
 
 floor = score_real()
 keys = ["fid", "precision", "recall", "density", "coverage", "class_kl"]

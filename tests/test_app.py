@@ -99,7 +99,11 @@ def test_latent_map_pca_of_features():
     at.select_slider(key="map_n").set_value(500).run()
     assert not at.exception, [e.message for e in at.exception]
     assert at.metric[0].value == "500"
-    at.radio(key="map_space").set_value("latent").run()
+    key = "map_wgan-gp_pca_features_500_0_0_None"
+    at.session_state[key] = {"selected": [10, 480, 499], "seq": 1}  # a lasso on this map
+    at.run()
+    assert not at.exception and any("Selected: 3 digits" in m.value for m in at.subheader)
+    at.radio(key="map_space").set_value("latent").run()  # another map: the old selection does not apply
     assert not at.exception
 
 
@@ -127,6 +131,11 @@ def test_gmm_editor_drag_moves_a_mean_and_regenerates():
     assert at.session_state["gmm_cwgan-gp"]["selected"] == 3
     at.slider(key="gmm_sigma_cwgan-gp_3").set_value(2.0).run()
     assert not at.exception
+    assert float(at.session_state["gmm_cwgan-gp"]["sigmas"][3]) == pytest.approx(2.0)
+    at.button(key="gmm_reset_cwgan-gp").click().run()  # reset must not replay the last drag or keep σ
+    assert not at.exception
+    assert "nothing yet" in texts(at)
+    assert float(at.session_state["gmm_cwgan-gp"]["sigmas"][3]) != pytest.approx(2.0)
 
 
 @pytest.mark.parametrize("method", ["drs", "dot-latent"])

@@ -2,6 +2,7 @@
 import json
 import shutil
 
+import numpy as np
 import pytest
 import torch
 
@@ -158,3 +159,43 @@ def test_cli_interpolate_json(tmp_path):
     assert len(res["labels"]) == len(res["confidence"]) == 6 and out.is_file()
     r = run_cli("interpolate", "wgan-gp", "--from", "component:2", "--out", str(out))
     assert r.returncode == 2 and "mixture prior" in r.stderr
+
+
+def test_conditional_refit_keeps_every_class():
+    """One mixture per class: BIC in 100-d would otherwise collapse to K = 1 and one label."""
+    G, _, prior, _ = load_model("cwgan-gp")
+    z, y = prior.sample(600, generator=torch.Generator().manual_seed(0))
+    fitted, info = latent.fit_prior(z, labels=y, conditional=True, k_max=3)
+    assert set(fitted.labels.tolist()) == set(range(10)) and info["k"] >= 10
+    assert fitted.weights.sum() == pytest.approx(1)
+    _, lab = fitted.sample(2000, generator=torch.Generator().manual_seed(1))
+    assert np.bincount(lab.numpy(), minlength=10).min() > 120  # every class sampled ≈ 1/10
+    for c in range(10):  # each class's components sit near that class's trained mean
+        near = fitted.means[fitted.labels == c]
+        assert torch.cdist(near, prior.means[c:c + 1].detach()).min() < torch.cdist(
+            near, prior.means.detach()).sort(1).values[:, 1].min()
+
+
+def test_slerp_with_a_zero_endpoint_falls_back_to_lerp():
+    out = latent.slerp(torch.zeros(5), torch.ones(5), torch.linspace(0, 1, 3))
+    assert torch.isfinite(out).all() and torch.allclose(out[1], torch.full((5,), 0.5))
+
+
+def test_interpolation_blends_labels_for_a_conditional_generator():
+    from core.engine import build_models
+    from core.variants import make_config
+    torch.manual_seed(0)
+    G, _, prior = build_models(make_config("gmm-cwgan-gp"))
+    a = latent.endpoint(G, prior, "class:2", conditional=True)
+    b = latent.endpoint(G, prior, "class:7", conditional=True)
+    assert int(a.y) == 2 and int(b.y) == 7
+    out = latent.interpolate(G, a, b, frames=5, mode="lerp")
+    with torch.no_grad():
+        assert torch.allclose(out["images"][0], G(a.z[None], a.y.view(1))[0], atol=1e-5)
+        assert torch.allclose(out["images"][-1], G(b.z[None], b.y.view(1))[0], atol=1e-5)
+
+
+def test_inversion_leaves_the_generator_without_gradients(wgan):
+    G, prior = wgan
+    latent.invert(G, prior, torch.zeros(2, 784), steps=3)
+    assert all(p.grad is None and p.requires_grad for p in G.parameters())

@@ -139,3 +139,24 @@ def test_cli_refine_bad_knobs_exit_2_with_one_line(model_copy, args, match):
     r = run_cli("refine", model_copy, "--n", "50", *args)
     assert r.returncode == 2
     assert match in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_k_eff_pairs_share_the_class_for_a_conditional_generator(monkeypatch):
+    torch.manual_seed(0)
+    G, D, prior = build_models(make_config("gmm-cwgan-gp"))
+    seen = []
+    real = refine.scores_of
+    monkeypatch.setattr(refine, "scores_of", lambda D, x, y=None, **k: seen.append(y) or real(D, x, y))
+    k = refine.k_eff(G, D, prior, "latent", n_pairs=40, generator=torch.Generator().manual_seed(0))
+    assert k > 0 and len(seen) == 2 and torch.equal(seen[0], seen[1]) and len(seen[0]) == 40
+
+
+def test_dot_leaves_the_models_without_gradients(wgan):
+    G, D, prior = wgan
+    refine.dot(G, D, prior, 4, space="latent", steps=2)
+    assert all(p.grad is None and p.requires_grad for p in (*G.parameters(), *D.parameters()))
+
+
+def test_drs_refuses_early_when_the_cap_cannot_suffice(wgan):
+    with pytest.raises(ConfigError, match="proposals"):
+        refine.drs(*wgan, 1000, percentile=99.5, burn_in=500, max_proposals=2000)

@@ -79,12 +79,21 @@ def pick_prior(model: str, where=st.sidebar) -> str | None:
     return None if choice == "trained prior" else choice
 
 
+def version(model: str, prior: str | None = None) -> str:
+    """Changes when the model's checkpoint or prior file is rewritten: part of every cache key."""
+    return core_models.version(model, prior)
+
+
 @st.cache_data(show_spinner=False, max_entries=64)
-def digits(model: str, n: int, seed: int, prior: str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-    """n digits of a model from the seed's noise, as numpy (cached per model/n/seed/prior and
-    checkpoint version via the model list's ttl)."""
+def _digits(model: str, n: int, seed: int, prior: str | None, ver: str):
     x, y = core_models.shared_noise_digits(model, n, seed, prior)
     return x.numpy(), (None if y is None else y.numpy())
+
+
+def digits(model: str, n: int, seed: int, prior: str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """n digits of a model from the seed's noise, as numpy; cached per model, n, seed, prior
+    and checkpoint/prior file version (a training run's digits follow its checkpoints)."""
+    return _digits(model, n, seed, prior, version(model, prior))
 
 
 def show_grid(images, caption: str | None = None, nrow: int = 10, width: int | None = None,
