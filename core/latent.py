@@ -230,7 +230,7 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     """Spherical interpolation on the arc from a to b (lengths blend along with direction);
     falls back to lerp when a and b are (anti)parallel."""
     t = t.reshape(-1, *([1] * a.dim())).double()
-    a64, b64 = a.double(), b.double()
+    a64, b64 = a.detach().double(), b.detach().double()  # codes are data here, not parameters
     if min(float(a64.norm()), float(b64.norm())) < 1e-12:  # no direction to rotate from
         return lerp(a, b, t.float().flatten())
     cos = torch.dot(a64.flatten() / a64.norm(), b64.flatten() / b64.norm()).clamp(-1, 1)
@@ -260,7 +260,7 @@ def endpoint(G, prior, spec: str, conditional: bool = False, device="cpu", steps
     means = getattr(prior, "means", None)
     if kind == "random":
         z, y = prior.sample(1, device=device, generator=torch.Generator().manual_seed(val))
-        return Endpoint(z[0], y[0] if (y is not None and G.n_classes) else None, f"random code (seed {val})")
+        return Endpoint(z[0].detach(), y[0] if (y is not None and G.n_classes) else None, f"random code (seed {val})")
     if kind == "component":
         if means is None or not 0 <= val < prior.k:
             raise ConfigError(f"component:{val} needs a mixture prior with more than {val} components")
