@@ -19,7 +19,8 @@ space = sb.radio("Space", ["features", "pixels", "latent"], key="map_space",
 n = sb.select_slider("Generated digits", [500, 1000, 2000, 5000, 10000], value=2000, key="map_n")
 real = 0 if space == "latent" else sb.select_slider("Real test digits overlaid", [0, 500, 1000, 2000], value=0,
                                                      key="map_real")
-colour = sb.radio("Colour by", ["inferred label", "component / class asked for"], key="map_colour")
+colour = sb.radio("Colour by", ["inferred label", "component / class asked for", "real vs generated"],
+                  key="map_colour", help="for real digits, 'component / class' is their true label")
 seed = sb.number_input("Seed", value=0, step=1, key="map_seed")
 
 
@@ -37,14 +38,20 @@ st.caption({"features": "Digits are placed by the classifier's 128-d features of
                         "neighbours look alike to the classifier.",
             "pixels": "Digits are placed by their raw pixels.",
             "latent": "Digits are placed by the latent code z the generator was given."}[space])
-cats = res["label"] if colour == "inferred label" else res["component"]
+names = None
+if colour == "inferred label":
+    cats = res["label"]
+elif colour == "real vs generated":
+    cats, names = (res["source"] == "real").astype(int), {0: "generated", 1: "real"}
+else:
+    cats = res["component"]
 text = [f"{'real' if s == 'real' else 'generated'} · label {l} ({c:.0%})" + (f" · component {k}" if k >= 0 else "")
         for s, l, c, k in zip(res["source"], res["label"], res["confidence"], res["component"])]
-if real:
-    st.caption("Real digits are drawn like generated ones; switch 'Colour by' to see their true labels.")
+if real and colour != "real vs generated":
+    st.caption("Real and generated digits share the colours; colour by 'real vs generated' to tell them apart.")
 sel = hover_scatter(res["xy"][:, 0], res["xy"][:, 1], cats, res["png"], text,
                     key=f"map_{model}_{method}_{space}_{n}_{real}_{seed}_{prior}",  # a selection belongs to one map
-                    title=f"{model} · {method.upper()} of {space}")
+                    title=f"{model} · {method.upper()} of {space}", category_names=names)
 conf = res["confidence"]
 c1, c2, c3 = st.columns(3)
 c1.metric("digits", len(conf))

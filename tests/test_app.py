@@ -103,6 +103,9 @@ def test_latent_map_pca_of_features():
     at.session_state[key] = {"selected": [10, 480, 499], "seq": 1}  # a lasso on this map
     at.run()
     assert not at.exception and any("Selected: 3 digits" in m.value for m in at.subheader)
+    at.select_slider(key="map_real").set_value(500)
+    at.radio(key="map_colour").set_value("real vs generated").run()
+    assert not at.exception and at.metric[0].value == "1000"  # 500 generated + 500 real
     at.radio(key="map_space").set_value("latent").run()  # another map: the old selection does not apply
     assert not at.exception
 
