@@ -54,6 +54,14 @@ class Variant:
     def critic_head(self) -> str:
         return {"san": "san", "kplus1": "kplus1"}.get(self.loss, "scalar")
 
+    def knobs(self) -> list[str]:
+        """The hyper-parameters that change this variant's training (others are ignored by it)."""
+        keep = {"gp_lambda": self.lipschitz == "gp", "clip": self.lipschitz == "clip",
+                "san_lambda": self.loss == "san", "lr_prior": self.prior == "mixture-learnable",
+                "prior_k": self.prior != "gaussian", "prior_c": self.prior != "gaussian",
+                "prior_sigma": self.prior != "gaussian", "beta1": True, "beta2": True}
+        return [k for k in BASE if keep.get(k, True)]
+
     def catalogue_row(self) -> dict:
         return {"name": self.name, "loss": self.loss, "prior": self.prior, "conditional": self.conditional,
                 "conditioning": self.conditioning, "lipschitz": self.lipschitz, "about": self.about}

@@ -30,7 +30,8 @@ with st.expander("Launch a run", expanded=not launch.active_runs()):
     with st.form("hyper"):
         cols = st.columns(4)
         values = {}
-        for i, key in enumerate(k for k in BASE if k not in ("log_every", "ckpt_every")):
+        st.caption("Only the knobs this variant uses; the seeds' defaults are filled in.")
+        for i, key in enumerate(k for k in get_variant(variant).knobs() if k not in ("log_every", "ckpt_every")):
             d = defaults[key]
             with cols[i % 4]:
                 if isinstance(d, str):

@@ -94,3 +94,12 @@ def test_launch_validates_before_spawning():
         launch.start("wgan-gp", {"lr": 1e-3}, device="cpu")
     with pytest.raises(ConfigError, match="n_critic"):
         launch.start("wgan-gp", {"n_critic": 0}, device="cpu")
+
+
+def test_variant_knobs_are_the_ones_it_uses():
+    from core.variants import get_variant
+    assert "gp_lambda" in get_variant("wgan-gp").knobs() and "clip" not in get_variant("wgan-gp").knobs()
+    assert "clip" in get_variant("wgan-wc").knobs() and "gp_lambda" not in get_variant("wgan-wc").knobs()
+    assert "san_lambda" in get_variant("san").knobs() and "prior_k" not in get_variant("san").knobs()
+    assert {"prior_k", "prior_sigma"} <= set(get_variant("gm-static").knobs())
+    assert "lr_prior" in get_variant("gm-dynamic").knobs() and "lr_prior" not in get_variant("gm-static").knobs()
