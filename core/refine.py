@@ -11,12 +11,10 @@
 """
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 
 import torch
-import torch.nn.functional as F
 
 from .errors import ConfigError
 

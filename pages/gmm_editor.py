@@ -4,11 +4,9 @@ regenerate at once. Per-component σ, reset. The model's own weights are never c
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
-import torch
 
 from core import gmm
 from core import models as core_models
-from core.errors import LabError
 from ui.common import CLASS_COLOURS, guard, model_rows, pick_model, show_grid, usable_models
 from ui.components import drag_points
 

@@ -1,6 +1,5 @@
 """Train: launch a variant in the background, watch it live, cancel or resume it. All state
 comes from the run store, so a reload or a second tab shows the same runs."""
-import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 

@@ -44,6 +44,17 @@ def mnist_ready():
         pytest.exit(f"MNIST is not prepared: {exc}", returncode=3)
 
 
+@pytest.fixture
+def model_copy(tmp_path):
+    """The zoo WGAN-GP's checkpoint copied to tmp_path/m/model.pt, so score caches and fitted
+    priors land there and never in trained/."""
+    import shutil
+    p = tmp_path / "m" / "model.pt"
+    p.parent.mkdir()
+    shutil.copy(ROOT / "trained" / "wgan-gp" / "model.pt", p)
+    return str(p)
+
+
 def run_cli(*args, timeout=300, env=None):
     """`python -m core ARGS` in a subprocess; returns CompletedProcess (text)."""
     return subprocess.run([sys.executable, "-m", "core", *args], cwd=ROOT, capture_output=True, text=True,

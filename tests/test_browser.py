@@ -4,23 +4,14 @@ error box, a full-page screenshot of each lands in artifacts/screens/app_<slug>.
 editor's drag round trip (browser -> component value -> rerun -> new digits) works.
 
 Skips cleanly without /usr/bin/chromium or the playwright package (never `playwright install`)."""
-import os
 import re
-import socket
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from browser_support import ARGS, CHROMIUM, SCREENS, browser_or_skip, streamlit_server
 import ui.components as uic
 
-CHROMIUM = "/usr/bin/chromium"
-SCREENS = ROOT / "artifacts" / "screens"
-ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--enable-unsafe-swiftshader", "--disable-quic",
-        "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 FIRST = 240_000  # ms: the first page scores the real-data floor on a (possibly loaded) CPU
 PAGE = 180_000  # ms: any later page (the latent map runs UMAP on 2000 digits)
 
@@ -31,25 +22,6 @@ WARNING = '[data-testid="stAlertContentWarning"]'
 IMAGE = '[data-testid="stImage"] img'
 DATAFRAME = '[data-testid="stDataFrame"]'
 PLOTLY = '[data-testid="stPlotlyChart"]'
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_port(port, server, logfile, timeout):
-    end = time.time() + timeout
-    while time.time() < end:
-        if server.poll() is not None:
-            raise RuntimeError("streamlit exited: " + Path(logfile).read_text(errors="replace"))
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.3)
-    raise TimeoutError(f"streamlit did not listen on {port} within {timeout}s")
 
 
 class App:
@@ -114,52 +86,27 @@ class App:
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, derived_cache):
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("playwright is not installed (pip install playwright; never `playwright install`)")
-
-    SCREENS.mkdir(parents=True, exist_ok=True)
+    sync_playwright = browser_or_skip()
     tmp = tmp_path_factory.mktemp("browser")
     runs = tmp / "runs"  # an empty run store: the test never sees the user's runs
     runs.mkdir()
-    port = _free_port()
-    env = {**os.environ, "LATENT_LAB_RUNS": str(runs), "LATENT_LAB_CACHE": str(derived_cache),
-           "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
+    env = {"LATENT_LAB_RUNS": str(runs), "LATENT_LAB_CACHE": str(derived_cache)}
     log_path = tmp / "streamlit.log"
-    log = open(log_path, "wb")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     t0 = time.time()
-    try:
-        _wait_port(port, server, log_path, timeout=60)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            try:
-                page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                page.set_default_timeout(30_000)
-                a = App(f"http://127.0.0.1:{port}", page, log_path)
-                page.on("pageerror", lambda e: a.page_errors.append(str(e)))
-                yield a
-                print(f"\nbrowser test: {time.time() - t0:.0f} s in all; per page (s): "
-                      + ", ".join(f"{k} {v:.0f}" for k, v in a.timings.items()))
-                if a.page_errors:
-                    print("uncaught page errors:", a.page_errors)
-            finally:
-                browser.close()
-    finally:
-        server.terminate()
+    with streamlit_server("app.py", log_path, env) as base, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
-        log.close()
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(30_000)
+            a = App(base, page, log_path)
+            page.on("pageerror", lambda e: a.page_errors.append(str(e)))
+            yield a
+            print(f"\nbrowser test: {time.time() - t0:.0f} s in all; per page (s): "
+                  + ", ".join(f"{k} {v:.0f}" for k, v in a.timings.items()))
+            if a.page_errors:
+                print("uncaught page errors:", a.page_errors)
+        finally:
+            browser.close()
 
 
 # ------------------------------------------------------------------ the pages, in sidebar order

@@ -1,28 +1,22 @@
 """The plotly.js custom components in ui/components: files, AppTest round trip, real browser."""
 import base64
 import json
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import textwrap
 import time
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from browser_support import ARGS, CHROMIUM, SCREENS, browser_or_skip, streamlit_server
 from conftest import ROOT
 import ui.components as uic
 
-CHROMIUM = "/usr/bin/chromium"
-SCREENS = ROOT / "artifacts" / "screens"
 
 
 # ------------------------------------------------------------------ files and helpers
 
 def test_component_folder_holds_real_files():
+    uic.ensure_plotly_js()  # copied from the pinned plotly package, not kept in git
     front = uic.FRONTEND
     assert front.is_dir() and front == ROOT / "ui" / "components" / "frontend"
     for name in ("index.html", "main.js", "plotly.min.js"):
@@ -106,21 +100,6 @@ def test_hover_scatter_rejects_ragged_inputs():
 
 # ------------------------------------------------------------------ real browser
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _browser_or_skip():
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)")
-    try:
-        from playwright.sync_api import sync_playwright  # noqa: F401
-    except ImportError:
-        pytest.skip("playwright is not installed (pip install playwright; never `playwright install`)")
-
-
 BROWSER_SCRIPT = """
 import json
 import sys
@@ -145,33 +124,17 @@ st.text("SEL=" + json.dumps(s))
 
 
 def test_components_in_real_browser(tmp_path):
-    _browser_or_skip()
-    from playwright.sync_api import sync_playwright
-
+    sync_playwright = browser_or_skip()
     t0 = time.time()
-    SCREENS.mkdir(parents=True, exist_ok=True)
     script = tmp_path / "components_app.py"
     script.write_text(BROWSER_SCRIPT.format(root=str(ROOT)))
-    port = _free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
-    log = open(tmp_path / "streamlit.log", "wb")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
-         "--server.headless", "true", "--server.address", "127.0.0.1",
-         "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        _wait_port(port, server, tmp_path / "streamlit.log", timeout=30)
+    with streamlit_server(str(script), tmp_path / "streamlit.log", {"PYTHONPATH": str(ROOT)}, timeout=30) as base:
         with sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path=CHROMIUM,
-                args=["--no-sandbox", "--headless", "--disable-gpu", "--disable-quic", "--no-first-run",
-                      "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                      "--enable-unsafe-swiftshader"])
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             try:
                 page = browser.new_page(viewport={"width": 1000, "height": 1100})
                 page.set_default_timeout(30_000)
-                page.goto(f"http://127.0.0.1:{port}/")
+                page.goto(base + "/")
                 page.get_by_text("DRAG=null").wait_for()
                 frames = page.locator(uic.IFRAME_SELECTOR)
                 frames.nth(1).wait_for()
@@ -232,25 +195,4 @@ def test_components_in_real_browser(tmp_path):
                 assert 0 in sel["selected"] and sel["seq"] >= 1, sel
             finally:
                 browser.close()
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
-        log.close()
     assert time.time() - t0 < 90
-
-
-def _wait_port(port, server, logfile, timeout):
-    end = time.time() + timeout
-    while time.time() < end:
-        if server.poll() is not None:
-            raise RuntimeError("streamlit exited: " + Path(logfile).read_text(errors="replace"))
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.3)
-    raise TimeoutError(f"streamlit did not listen on {port} within {timeout}s")

@@ -1,7 +1,6 @@
 """2-D projections and model maps (core/embed.py)."""
 import numpy as np
 import pytest
-import torch
 
 from conftest import run_cli
 from core import embed

@@ -1,12 +1,11 @@
 """Latent inversion, EM refit, fitted priors and interpolation (core/latent.py)."""
 import json
-import shutil
 
 import numpy as np
 import pytest
 import torch
 
-from conftest import ROOT, run_cli
+from conftest import run_cli
 from core import latent
 from core.engine import load_model
 from core.errors import CheckpointError, ConfigError
@@ -108,14 +107,6 @@ def test_endpoint_specs(wgan):
                        ("nonsense", "expected"), ("moon:1", "kind")]:
         with pytest.raises(ConfigError, match=match):
             latent.endpoint(G, prior, bad)
-
-
-@pytest.fixture
-def model_copy(tmp_path):
-    p = tmp_path / "m" / "model.pt"
-    p.parent.mkdir()
-    shutil.copy(ROOT / "trained" / "wgan-gp" / "model.pt", p)
-    return str(p)
 
 
 def test_cli_invert_saves_a_prior_usable_for_sampling_and_scoring(model_copy, tmp_path):

@@ -1,11 +1,10 @@
 """Discriminator rejection sampling and discriminator optimal transport (core/refine.py)."""
 import json
-import shutil
 
 import pytest
 import torch
 
-from conftest import ROOT, run_cli
+from conftest import run_cli
 from core import refine
 from core.engine import build_models, load_model
 from core.errors import ConfigError
@@ -104,15 +103,6 @@ def test_drs_bad_knobs_are_clear_errors(wgan, kwargs, match):
 def test_dot_bad_space_is_a_clear_error(wgan):
     with pytest.raises(ConfigError, match="space"):
         refine.dot(*wgan, 4, space="pixels")
-
-
-@pytest.fixture
-def model_copy(tmp_path):
-    """The zoo WGAN-GP copied to a temp folder, so caches and priors land there."""
-    p = tmp_path / "wgan" / "model.pt"
-    p.parent.mkdir()
-    shutil.copy(ROOT / "trained" / "wgan-gp" / "model.pt", p)
-    return str(p)
 
 
 def test_cli_refine_json_keys(model_copy):

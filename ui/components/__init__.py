@@ -13,12 +13,15 @@ fully-qualified component name, see :data:`COMPONENT_NAME`).
 from __future__ import annotations
 
 import base64
+import os
+import shutil
 import math
 import struct
 import zlib
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
+import plotly
 import streamlit.components.v1 as components
 
 FRONTEND = Path(__file__).resolve().parent / "frontend"
@@ -31,10 +34,24 @@ PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
 NONE_COLOR = "#b0b0b0"
 
 
+def ensure_plotly_js() -> Path:
+    """The component serves plotly.js from its own folder (no CDN is reachable, and the
+    component server refuses symlinks): copy it once from the pinned plotly package rather
+    than keeping a 4.8 MB copy in git."""
+    target = FRONTEND / "plotly.min.js"
+    source = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
+    if not target.is_file() or target.stat().st_size != source.stat().st_size:
+        tmp = target.with_suffix(".tmp")
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, target)  # atomic: a concurrent server never serves half a file
+    return target
+
+
 def _component():
     # Declared on every call: declare_component registers with the running Streamlit instance
     # only when a script-run context exists, so a module imported outside a run (tests, CLI)
     # would otherwise never be registered. Re-registering an equal component is silent.
+    ensure_plotly_js()
     return components.declare_component(_SHORT_NAME, path=str(FRONTEND))
 
 
