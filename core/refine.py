@@ -232,18 +232,17 @@ def dot(G, D, prior, n: int, space: str = "target", steps: int = 20, lr: float =
 METHODS = ("drs", "drs-sigmoid", "dot-latent", "dot-target")
 
 
-def refine_model(model: str, method: str, n: int = 10_000, seed: int = 0, device: str = "cpu", **knobs) -> dict:
-    """Scores of n proposals before and after refinement (the score JSON keys), on the same
-    proposal pool: for DRS, the first n proposals vs the first n accepted ones."""
-    from .engine import load_model
+def before_after(G, D, prior, method: str, n: int, seed: int = 0, conditional: bool = False,
+                 device: str = "cpu", keep_trajectory: int = 0, **knobs) -> dict:
+    """Refine n proposals and score them before and after on the same proposal pool (for DRS:
+    the first n proposals vs the first n accepted). Returns the summary numbers, the scores
+    ("before", "after": the score JSON keys) and, for display, "images" (before, after),
+    "rejected" (up to 100 DRS rejects) and "trajectory" (DOT, `keep_trajectory` digits)."""
     from .score import score_images
-    from .variants import get_variant
     if method not in METHODS:
         raise ConfigError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    G, D, prior, cfg = load_model(model, device)
-    conditional = get_variant(cfg["variant"]).conditional
     t0 = time.perf_counter()
-    out = {"model": model, "method": method, "n": n, "seed": seed}
+    out = {"method": method, "n": n, "seed": seed}
     if method in DRS_RULES:
         r = drs(G, D, prior, n, rule=method, seed=seed, **knobs)
         kept_x, kept_y = r.kept()
@@ -252,15 +251,30 @@ def refine_model(model: str, method: str, n: int = 10_000, seed: int = 0, device
                               f"raise the acceptance (lower percentile/tau or a higher target rate)")
         before_x, before_y = r.images[:n], (None if r.labels is None else r.labels[:n])
         after_x, after_y = kept_x[:n], (None if kept_y is None else kept_y[:n])
-        out.update(acceptance_rate=r.acceptance_rate, proposals=len(r.images), shift=r.shift)
+        out.update(acceptance_rate=r.acceptance_rate, proposals=len(r.images), shift=r.shift,
+                   rejected=r.rejected()[0][:100], trajectory=None)
     else:
-        r = dot(G, D, prior, n, space=method.split("-")[1], seed=seed, **knobs)
+        r = dot(G, D, prior, n, space=method.split("-")[1], seed=seed, keep_trajectory=keep_trajectory, **knobs)
         before_x, after_x, before_y = r.before, r.after, r.labels
         after_y = before_y
         out.update(acceptance_rate=None, k_eff=r.k_eff, mean_cost=float(r.cost.mean()),
-                   objective_start=r.objective[0], objective_end=r.objective[-1])
+                   objective=r.objective, objective_start=r.objective[0], objective_end=r.objective[-1],
+                   rejected=None, trajectory=torch.stack(r.trajectory, 1).reshape(-1, 784) if r.trajectory else None)
     out["refine_seconds"] = round(time.perf_counter() - t0, 2)
     out["before"] = score_images(before_x, before_y if conditional else None, device)
     out["after"] = score_images(after_x, after_y if conditional else None, device)
+    out["images"] = (before_x, after_x)
     out["seconds"] = round(time.perf_counter() - t0, 2)
     return out
+
+
+def refine_model(model: str, method: str, n: int = 10_000, seed: int = 0, device: str = "cpu", **knobs) -> dict:
+    """`before_after` for a model by name, as JSON-ready numbers (no images)."""
+    from .engine import load_model
+    from .variants import get_variant
+    if method not in METHODS:
+        raise ConfigError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    G, D, prior, cfg = load_model(model, device)
+    res = before_after(G, D, prior, method, n, seed, get_variant(cfg["variant"]).conditional, device, **knobs)
+    return {"model": model, **{k: v for k, v in res.items()
+                               if k not in ("images", "rejected", "trajectory", "objective")}}

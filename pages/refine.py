@@ -2,11 +2,10 @@
 after on the same proposals, with metric deltas against the real-data floor."""
 import pandas as pd
 import streamlit as st
-import torch
 
 from core import models as core_models
 from core import refine
-from core.score import score_images, score_real
+from core.score import score_real
 from ui.common import fmt_scores, guard, pick_model, show_grid, version
 
 st.title("Refine")
@@ -34,31 +33,16 @@ else:
 @st.cache_data(show_spinner=False, max_entries=8)
 def run(model, method, n, seed, knobs_items, ver):
     G, D, prior, _, cond = core_models.loaded(model)
-    knobs = dict(knobs_items)
-    if method.startswith("drs"):
-        r = refine.drs(G, D, prior, n, rule=method, seed=seed, **knobs)
-        kept, ky = r.kept()
-        rej, _ = r.rejected()
-        if len(kept) < n:
-            raise refine.ConfigError(f"only {len(kept)} of {len(r.images)} proposals accepted; raise the rate")
-        before, by = r.images[:n], (None if r.labels is None else r.labels[:n])
-        after, ay = kept[:n], (None if ky is None else ky[:n])
-        extra = {"acceptance": r.acceptance_rate, "rejected": rej[:50].numpy(),
-                 "scores_kept": r.scores[r.accepted][:50].numpy(), "traj": None}
-    else:
-        r = refine.dot(G, D, prior, n, space=method.split("-")[1], seed=seed, keep_trajectory=10, **knobs)
-        before, after, by = r.before, r.after, r.labels
-        ay = by
-        extra = {"k_eff": r.k_eff, "cost": r.cost.numpy(), "objective": r.objective,
-                 "traj": torch.stack(r.trajectory, 1).reshape(-1, 784).numpy() if r.trajectory else None}
-    s_before = score_images(before, by if cond else None)
-    s_after = score_images(after, ay if cond else None)
-    return before[:100].numpy(), after[:100].numpy(), s_before, s_after, extra
+    res = refine.before_after(G, D, prior, method, n, seed, cond, keep_trajectory=10, **dict(knobs_items))
+    before, after = res.pop("images")
+    for k in ("rejected", "trajectory"):
+        res[k] = None if res[k] is None else res[k].numpy()
+    return before[:100].numpy(), after[:100].numpy(), res
 
 
 with guard("Refinement"), st.spinner(f"Running {method} on {n} digits and scoring before/after…"):
-    before, after, sb_, sa_, extra = run(model, method, int(n), int(seed), tuple(sorted(knobs.items())),
-                                         version(model))
+    before, after, extra = run(model, method, int(n), int(seed), tuple(sorted(knobs.items())), version(model))
+sb_, sa_ = extra["before"], extra["after"]
 
 floor = score_real()
 keys = ["fid", "precision", "recall", "density", "coverage", "class_kl"]
@@ -70,11 +54,11 @@ for c, k in zip(cols, keys):
     c.metric(k, f"{sa_[k]:.3f}", f"{sa_[k] - sb_[k]:+.3f}",
              delta_color="inverse" if k in ("fid", "class_kl") else "normal")
 st.dataframe(fmt_scores(table), hide_index=True, width="stretch")
-if "acceptance" in extra:
-    st.caption(f"Acceptance rate {extra['acceptance']:.1%}. After = the first {n} accepted proposals; before = the "
+if extra["acceptance_rate"] is not None:
+    st.caption(f"Acceptance rate {extra['acceptance_rate']:.1%}. After = the first {n} accepted proposals; before = the "
                f"first {n} proposals of the same stream.")
 else:
-    st.caption(f"k_eff {extra['k_eff']:.3g}; mean transport cost {extra['cost'].mean():.3f}; objective "
+    st.caption(f"k_eff {extra['k_eff']:.3g}; mean transport cost {extra['mean_cost']:.3f}; objective "
                f"{extra['objective'][0]:.4g} → {extra['objective'][-1]:.4g}. Before and after are the same digits.")
 
 left, right = st.columns(2)
@@ -85,7 +69,7 @@ with right:
 if extra.get("rejected") is not None and len(extra["rejected"]):
     st.subheader("Rejected proposals")
     show_grid(extra["rejected"], nrow=10, width=340, download=f"refine_rejected_{model}")
-if extra.get("traj") is not None:
+if extra["trajectory"] is not None:
     st.subheader("Transport trajectories (10 digits, every step)")
     steps = len(extra["objective"])
-    show_grid(extra["traj"], nrow=steps, width=min(900, 30 * steps), download=f"refine_traj_{model}")
+    show_grid(extra["trajectory"], nrow=steps, width=min(900, 30 * steps), download=f"refine_traj_{model}")
