@@ -192,9 +192,8 @@ def invert_and_refit(model: str, n: int = 1000, k: int | None = None, covariance
                      split: str = "test", score_n: int = 10_000, device: str = "cpu", progress=None) -> dict:
     """Invert n real digits, fit a mixture, save it as a prior of MODEL and score both priors."""
     from .data import load_split, to_model_range
-    from .engine import load_model
+    from .engine import generate, load_model
     from .score import score_images
-    from .engine import generate
     if n < 2:
         raise ConfigError("invert needs at least 2 digits")
     from .variants import get_variant
