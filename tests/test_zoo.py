@@ -7,7 +7,7 @@ import torch
 from conftest import run_cli
 from core import zoo
 from core.score import score_model
-from core.variants import VARIANTS
+from core.variants import VARIANTS, make_config, parse_sets
 
 ENTRIES = sorted(zoo.index())
 
@@ -66,3 +66,22 @@ def test_zoo_cli_leaderboard_starts_with_the_floor(tmp_path):
     assert [r["fid"] for r in rows[1:]] == sorted(r["fid"] for r in rows[1:])
     out = tmp_path / "g.png"
     assert run_cli("sample", ENTRIES[0], "--n", "10", "--out", str(out)).returncode == 0 and out.is_file()
+
+
+def test_shipped_configs_are_the_variant_defaults_plus_the_zoo_settings():
+    """`zoo train` would rebuild what is shipped, and the recorded command says how."""
+    for name in ENTRIES:
+        rec = json.loads((zoo.model_dir(name) / "config.json").read_text())
+        want = make_config(name, {**zoo.ZOO_SETTINGS.get(name, {}), "epochs": zoo.ZOO_EPOCHS[name]})
+        assert rec["config"] == want, name
+        words = rec["command"].split()
+        assert words[:4] == ["python", "-m", "core", "train"]
+        args = dict(zip(words[4::2], words[5::2]))  # --variant X --epochs N --set k=v … --device D
+        sets = [w for flag, w in zip(words[4::2], words[5::2]) if flag == "--set"]
+        assert args["--variant"] == name
+        assert make_config(name, {**parse_sets(sets), "epochs": args["--epochs"]}) == want, name
+
+
+def test_train_command_lists_only_what_differs_from_the_defaults():
+    cfg = make_config("gm-static", {"prior_c": 1.0, "epochs": 7})
+    assert zoo.train_command(cfg, "cpu") == "python -m core train --variant gm-static --epochs 7 --set prior_c=1.0 --device cpu"
