@@ -11,15 +11,17 @@ from core.variants import make_config
 
 
 def test_list_models_has_zoo_runs_and_reports_unreadable(runs_dir):
-    Run.create(make_config("hinge")).set_status("done")
+    run = Run.create(make_config("hinge"))
+    run.set_status("done")
     bad = runs_dir / "20260101-000000-x-dead"
     bad.mkdir(parents=True)
     (bad / "config.json").write_text("{")
     rows = {r["name"]: r for r in core_models.list_models()}
     assert rows["wgan-gp"]["source"] == "zoo" and rows["wgan-gp"]["scores"]["fid"] > 0
     assert rows[bad.name]["status"] == "unreadable" and rows[bad.name]["reason"]
-    run_row = next(r for r in rows.values() if r["variant"] == "hinge")
-    assert run_row["source"] == "run" and run_row["scores"] is None
+    run_row = rows[run.id]
+    assert run_row["source"] == "run" and run_row["variant"] == "hinge" and run_row["scores"] is None
+    assert rows["hinge"]["source"] == "zoo"  # the zoo model of the same variant is a separate row
     usable = core_models.usable(list(rows.values()))
     assert "wgan-gp" in usable and bad.name not in usable and run_row["name"] not in usable  # no checkpoint
     table = core_models.leaderboard_rows(list(rows.values()), {"fid": 0.02})
