@@ -68,14 +68,18 @@ def curves_of(run: Run) -> dict:
     return out
 
 
-def train_command(cfg: dict, device: str | None = None) -> str:
-    """The `python -m core train` line that rebuilds `cfg`: its variant, epochs and every value
-    that differs from the variant's defaults (a resumed or extended run included: resume is
-    bit-exact, so the straight run gives the same weights)."""
+def train_args(cfg: dict) -> list[str]:
+    """`train` arguments that rebuild `cfg`: its variant, epochs and every value that differs
+    from the variant's defaults (a resumed or extended run included: resume is bit-exact, so
+    the straight run gives the same weights)."""
     base = make_config(cfg["variant"])
-    sets = [f"--set {k}={v}" for k, v in cfg.items() if k not in ("variant", "epochs") and v != base[k]]
-    return " ".join(["python -m core train --variant", cfg["variant"], "--epochs", str(cfg["epochs"]), *sets,
-                     *(["--device", device] if device else [])])
+    sets = [arg for k, v in cfg.items() if k not in ("variant", "epochs") and v != base[k]
+            for arg in ("--set", f"{k}={v}")]
+    return ["train", "--variant", cfg["variant"], "--epochs", str(cfg["epochs"]), *sets]
+
+
+def train_command(cfg: dict, device: str | None = None) -> str:
+    return " ".join(["python -m core", *train_args(cfg), *(["--device", device] if device else [])])
 
 
 def export(run_id: str, name: str | None = None, force: bool = False) -> Path:
@@ -145,12 +149,11 @@ def train(variants: list[str] | None = None, epochs: int | None = None, device: 
     export each as soon as it finishes (so an interrupted zoo run keeps what it made)."""
     done = []
     for name in variants or list(VARIANTS):
-        get_variant(name)
         n_ep = epochs or ZOO_EPOCHS[name]
         t0 = time.time()
-        sets = [arg for k, v in ZOO_SETTINGS.get(name, {}).items() for arg in ("--set", f"{k}={v}")]
-        res = subprocess.run([sys.executable, "-m", "core", "train", "--variant", name, "--epochs", str(n_ep),
-                              *sets, "--device", device, "--quiet"], capture_output=True, text=True)
+        cfg = make_config(name, {**ZOO_SETTINGS.get(name, {}), "epochs": n_ep})
+        res = subprocess.run([sys.executable, "-m", "core", *train_args(cfg), "--device", device, "--quiet"],
+                             capture_output=True, text=True)
         if res.returncode != 0:
             last = (res.stderr.strip().splitlines() or ["no output"])[-1]
             raise CheckpointError(f"training {name} did not finish (exit {res.returncode}): {last}")

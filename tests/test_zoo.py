@@ -1,5 +1,6 @@
 """The shipped zoo: every entry loads safely, generates digits, and re-scores to its record."""
 import json
+import subprocess
 
 import pytest
 import torch
@@ -85,3 +86,19 @@ def test_shipped_configs_are_the_variant_defaults_plus_the_zoo_settings():
 def test_train_command_lists_only_what_differs_from_the_defaults():
     cfg = make_config("gm-static", {"prior_c": 1.0, "epochs": 7})
     assert zoo.train_command(cfg, "cpu") == "python -m core train --variant gm-static --epochs 7 --set prior_c=1.0 --device cpu"
+
+
+def test_zoo_train_launches_each_variant_with_its_zoo_settings(monkeypatch):
+    calls, exported = [], []
+
+    def fake_run(cmd, **kw):
+        calls.append(cmd)
+        return subprocess.CompletedProcess(cmd, 0, stdout="RUN-1\n", stderr="")
+
+    monkeypatch.setattr(zoo.subprocess, "run", fake_run)
+    monkeypatch.setattr(zoo, "export", lambda run_id, name: exported.append((run_id, name)))
+    assert zoo.train(["gm-static", "wgan-gp"], epochs=3, device="cpu") == ["gm-static", "wgan-gp"]
+    assert calls[0][1:] == ["-m", "core", "train", "--variant", "gm-static", "--epochs", "3", "--set", "prior_c=1.0",
+                            "--set", "prior_sigma=1.0", "--device", "cpu", "--quiet"]
+    assert calls[1][3:8] == ["train", "--variant", "wgan-gp", "--epochs", "3"] and "--set" not in calls[1]
+    assert exported == [("RUN-1", "gm-static"), ("RUN-1", "wgan-gp")]
