@@ -1,6 +1,9 @@
 """Training in the background, for the dashboard: each run is a detached `python -m core
 train` process (it survives a page reload or the server stopping), and state lives only in the
 run store. One training per device at a time: a second launch is refused with a clear reason.
+The rule holds under concurrency (two tabs launching at the same moment): each launched process
+holds the device's lock (`train --exclusive-device`) for as long as it trains, and a process
+that cannot take it exits before it creates a run, with the holder in its one-line error.
 """
 from __future__ import annotations
 
@@ -29,6 +32,7 @@ def active_runs(device: str | None = None) -> list[Run]:
     out = []
     for run in list_runs():
         try:
+            run.config()  # a run whose config.json is unreadable is skipped like a bad status
             if run.status().get("status") == "running" and device in (None, _device_of(run) or device):
                 out.append(run)
         except (RunError, OSError, ValueError):
@@ -44,7 +48,7 @@ def _resolved(device: str) -> str:
 
 
 def _spawn(args: list[str], device: str, timeout: float) -> str:
-    busy = active_runs(_resolved(device))
+    busy = active_runs(_resolved(device))  # the quick refusal; the device lock is the rule
     if busy:
         r = busy[0]
         raise RunError(f"run {r.id} ({r.config().get('variant')}) is already training on {_resolved(device)}; "
@@ -53,7 +57,8 @@ def _spawn(args: list[str], device: str, timeout: float) -> str:
     logs.mkdir(parents=True, exist_ok=True)
     log = logs / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**6}.log"
     with open(log, "w") as f:
-        proc = subprocess.Popen([sys.executable, "-m", "core", "train", *args, "--device", device, "--quiet"],
+        proc = subprocess.Popen([sys.executable, "-m", "core", "train", *args, "--device", device, "--quiet",
+                                 "--exclusive-device"],
                                 cwd=ROOT, stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     deadline = time.time() + timeout
@@ -84,8 +89,17 @@ def start(variant: str, overrides: dict | None = None, device: str = "auto", tim
 
 
 def resume(run_id: str, epochs: int | None = None, device: str = "auto", timeout: float = 120.0) -> str:
+    """Continue a run from its last checkpoint in the background."""
+    return _again("--resume", run_id, epochs, device, timeout)
+
+
+def restart(run_id: str, device: str = "auto", timeout: float = 120.0) -> str:
+    """Train a run that stopped before its first checkpoint again from scratch, in the background."""
+    return _again("--restart", run_id, None, device, timeout)
+
+
+def _again(flag: str, run_id: str, epochs: int | None, device: str, timeout: float) -> str:
     run = Run.open(run_id)
     if run.status().get("status") == "running":
         raise RunError(f"run {run_id} is still training")
-    args = ["--resume", run_id] + (["--epochs", str(epochs)] if epochs else [])
-    return _spawn(args, device, timeout)
+    return _spawn([flag, run_id] + (["--epochs", str(epochs)] if epochs else []), device, timeout)
