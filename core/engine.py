@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 from . import checkpoint as ckpt_io
 from . import losses
 from .data import DeviceLoader
-from .errors import CheckpointError, ConfigError, TrainingFailed
+from .errors import CheckpointError, ConfigError, LabError, TrainingFailed
 from .images import save_grid
 from .nets import Critic, Generator
 from .perf import count_flops, gemm_peak_gflops, tune_cpu_allocator
@@ -27,6 +27,7 @@ from .store import Run
 from .variants import get_variant, make_config
 
 EVAL_N = 100  # fixed evaluation noise: a 10×10 grid, one row per component/class when there are 10
+_clock = time.monotonic  # when a time-based checkpoint is due (tests substitute a fake clock)
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -76,7 +77,11 @@ def generate(G: Generator, prior: Prior, n: int, y=None, generator=None, batch: 
 class Trainer:
     def __init__(self, cfg: dict, device: str | torch.device = "cpu", run: Run | None = None,
                  progress: bool = True, data_limit: int | None = None):
-        self.cfg = cfg = make_config(cfg["variant"], {k: v for k, v in cfg.items() if k != "variant"})
+        """`data_limit` (train on the first N digits) is a shorthand for the config's own knob."""
+        over = {k: v for k, v in cfg.items() if k != "variant"}
+        if data_limit is not None:
+            over["data_limit"] = data_limit
+        self.cfg = cfg = make_config(cfg["variant"], over)
         self.v = get_variant(cfg["variant"])
         self.device = torch.device(device)
         self.run, self.progress = run, progress
@@ -90,7 +95,7 @@ class Trainer:
         self._d_params = list(self.D.parameters())
         self.opt_d = self._optimizer([{"params": self._d_params, "lr": cfg["lr_d"]}])
         self.data_rng = torch.Generator().manual_seed(cfg["seed"])
-        self.loader = DeviceLoader("train", cfg["batch_size"], self.device, self.data_rng, limit=data_limit)
+        self.loader = DeviceLoader("train", cfg["batch_size"], self.device, self.data_rng, limit=cfg["data_limit"] or None)
         self.step = self.epoch = self.batch_in_epoch = 0
         self.train_seconds = 0.0
         self.epoch_rng_state = self.data_rng.get_state()
@@ -100,6 +105,7 @@ class Trainer:
         self._g_norm_due = True
         self._flops: dict[str, int] = {}
         self._last_ckpt_step: int | None = None
+        self._last_ckpt_time = _clock()
 
     def _optimizer(self, groups):
         c = self.cfg
@@ -189,6 +195,8 @@ class Trainer:
         if self.run:
             self.run.set_status("running", total_steps=total, device=str(self.device))
         gemm_peak_gflops(str(self.device))  # measured once per process, before the clock starts
+        ckpt_s = 60 * c["ckpt_minutes"] if self.run else 0
+        self._last_ckpt_time = _clock()
         old_handlers = _install_stop_handlers(self)
         bar = tqdm(total=total, initial=min(self.step, total), disable=not self.progress, unit="step",
                    desc=c["variant"], dynamic_ncols=True, mininterval=0.5)
@@ -213,6 +221,9 @@ class Trainer:
                         t_last, step_last = time.perf_counter(), self.step
                     if self._stop or self.step >= total:
                         break
+                    if ckpt_s and _clock() - self._last_ckpt_time >= ckpt_s:  # bounds what a kill -9 loses
+                        self.save_checkpoint()
+                        t_last, step_last = time.perf_counter(), self.step
                 if self._stop and self.step < total:
                     status = "cancelled"
                     break
@@ -221,14 +232,19 @@ class Trainer:
                     self.batch_in_epoch = 0
                     self._end_of_epoch(last=self.epoch >= epochs or self.step >= total)
                     t_last, step_last = time.perf_counter(), self.step
-            self._log(bar=bar)
+            # A window of steps cut short (cancel, --max-steps) is not logged: its sums travel in the
+            # checkpoint, so a resumed run logs exactly the rows an uninterrupted one would.
             if self._last_ckpt_step != self.step:
                 self.save_checkpoint()
         except TrainingFailed:
             raise
+        except OSError as exc:  # a full disk, a file-size limit, a folder that became read-only
+            err = CheckpointError(f"could not write {exc.filename or 'to the run folder'} at step {self.step} "
+                                  f"({exc.strerror or exc}); {self._kept()}{self._resume_hint()}")
+            self._mark_failed(str(err))
+            raise err from None
         except BaseException as exc:
-            if self.run:
-                self.run.set_status("failed", reason=f"{type(exc).__name__}: {exc}", step=self.step)
+            self._mark_failed(str(exc) if isinstance(exc, LabError) else f"{type(exc).__name__}: {exc}")
             raise
         finally:
             bar.close()
@@ -279,12 +295,28 @@ class Trainer:
             self.run.log(self.step, epoch_f, row)
             self.run.set_status("running", step=self.step, epoch=self.epoch, train_seconds=self.train_seconds)
 
-    def _fail(self, reason: str):
-        kept = f"; the last good checkpoint (step {self._last_ckpt_step}) is kept" \
-            if self._last_ckpt_step is not None else "; no checkpoint had been written"
-        msg = f"training diverged: {reason}{kept}"
+    def _kept(self) -> str:
+        return (f"the last checkpoint (step {self._last_ckpt_step}) is intact" if self._last_ckpt_step is not None
+                else "no checkpoint had been written yet")
+
+    def _resume_hint(self) -> str:
+        if not self.run:
+            return ""
+        return (f"; free some space, then `python -m core train --resume {self.run.id}`"
+                if self._last_ckpt_step is not None else
+                f"; free some space, then `python -m core train --restart {self.run.id}`")
+
+    def _mark_failed(self, reason: str) -> None:
+        """Record the failure if the disk still takes a small write (a full disk may not)."""
         if self.run:
-            self.run.set_status("failed", reason=msg, step=self.step, epoch=self.epoch)
+            try:
+                self.run.set_status("failed", reason=reason, step=self.step, epoch=self.epoch)
+            except OSError:
+                pass
+
+    def _fail(self, reason: str):
+        msg = f"training diverged: {reason}; {self._kept()}"
+        self._mark_failed(msg)
         raise TrainingFailed(msg)
 
     # ---- checkpoints ------------------------------------------------------------------------
@@ -293,14 +325,17 @@ class Trainer:
                 "batch_in_epoch": self.batch_in_epoch, "train_seconds": self.train_seconds,
                 "G": self.G.state_dict(), "D": self.D.state_dict(), "prior": self.prior.state_dict(),
                 "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+                # the metrics window in progress: sums, counts and pending gradient norms
+                "acc": {k: [torch.as_tensor(v[0]).detach().cpu(), v[1]] for k, v in self._acc.items()},
+                "norms": {k: v.detach().cpu() for k, v in self._norms.items()}, "g_norm_due": self._g_norm_due,
                 "rng": {"torch": torch.get_rng_state(), "data": self.data_rng.get_state(),
                         "data_epoch": self.epoch_rng_state,
                         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}}
 
     def load_state_dict(self, sd: dict) -> None:
-        self.G.load_state_dict(sd["G"])
-        self.D.load_state_dict(sd["D"])
-        self.prior.load_state_dict(sd["prior"])
+        ckpt_io.load_module(self.G, sd["G"], "G")
+        ckpt_io.load_module(self.D, sd["D"], "D")
+        ckpt_io.load_module(self.prior, sd["prior"], "prior")
         self.opt_g.load_state_dict(sd["opt_g"])
         self.opt_d.load_state_dict(sd["opt_d"])
         self.step, self.epoch, self.batch_in_epoch = sd["step"], sd["epoch"], sd["batch_in_epoch"]
@@ -310,6 +345,9 @@ class Trainer:
         self.epoch_rng_state = sd["rng"]["data_epoch"]
         if sd["rng"]["cuda"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(sd["rng"]["cuda"])
+        self._acc = {k: [v[0].to(self.device), v[1]] for k, v in sd.get("acc", {}).items()}
+        self._norms = {k: v.to(self.device) for k, v in sd.get("norms", {}).items()}
+        self._g_norm_due = sd.get("g_norm_due", True)
         self._last_ckpt_step = self.step
 
     def save_checkpoint(self) -> None:
@@ -318,8 +356,13 @@ class Trainer:
         params = [*self.G.parameters(), *self.D.parameters(), *self.prior.parameters()]
         if not torch.stack([torch.isfinite(p).all() for p in params]).all():  # one sync
             self._fail("network weights are not finite")
-        ckpt_io.save_atomic(self.state_dict(), self.run.checkpoint_path)
-        self._last_ckpt_step = self.step
+        try:
+            ckpt_io.save_atomic(self.state_dict(), self.run.checkpoint_path)
+        except OSError as exc:  # the temp file is gone and the old checkpoint untouched
+            raise CheckpointError(f"could not write the checkpoint at step {self.step} ({exc.strerror or exc}); "
+                                  f"{self._kept()}{self._resume_hint()}") from None
+        self._last_ckpt_step, self._last_ckpt_time = self.step, _clock()
+        self.run.set_status("running", ckpt_step=self.step, ckpt_time=time.time())
 
 
 def _grad_norm(module) -> torch.Tensor:
@@ -342,19 +385,63 @@ def _restore_handlers(old: dict) -> None:
         signal.signal(s, h)
 
 
+def _claim(run: Run) -> None:
+    """Become the run's one writer before anything is read or changed: its lock (RunError naming
+    the process that trains it), a status that is not running, a readable metrics database;
+    then the temp files of dead writers go."""
+    fresh = run._lock is None
+    run.acquire()
+    try:
+        st = run.status()
+        if st["status"] == "running":
+            raise ConfigError(f"run {run.id} is still training (pid {st.get('pid')}); cancel it first")
+        run.check_metrics()
+    except LabError:
+        if fresh:
+            run.close()
+        raise
+    run.clean_stale_temp()
+
+
 def resume(run: Run, device="auto", progress: bool = True, data_limit: int | None = None) -> Trainer:
-    """A Trainer restored from a run's last checkpoint."""
-    if run.status()["status"] == "running":
-        raise ConfigError(f"run {run.id} is still training (pid {run.status().get('pid')}); cancel it first")
+    """A Trainer restored from a run's last checkpoint, with the run's own config (its data_limit
+    included; `data_limit` may only repeat it)."""
+    _claim(run)
+    if not run.checkpoint_path.is_file():
+        raise CheckpointError(f"run {run.id} stopped before its first checkpoint (one is written at the end of "
+                              f"each epoch and every ckpt_minutes), so there is nothing to resume from; train it "
+                              f"again from the start with `python -m core train --restart {run.id}`")
     sd = ckpt_io.load(run.checkpoint_path)
-    trainer = Trainer(sd["config"], resolve_device(device), run=run, progress=progress, data_limit=data_limit)
+    cfg = _checkpoint_config(sd)
+    recorded = cfg["data_limit"]
+    if data_limit is not None and data_limit != recorded:
+        raise ConfigError(f"run {run.id} was trained on {f'the first {recorded}' if recorded else 'all'} training "
+                          f"digits; resume continues with its own config (leave out --data-limit)")
+    trainer = Trainer(cfg, resolve_device(device), run=run, progress=progress)
     try:
         trainer.load_state_dict(sd)
+    except CheckpointError:
+        raise
     except (KeyError, RuntimeError, ValueError, TypeError) as exc:
         raise CheckpointError(f"{run.checkpoint_path} cannot be resumed ({type(exc).__name__}: "
                               f"{str(exc).splitlines()[0][:120]})") from None
     run.truncate_metrics(trainer.step)
     run.set_status("running", pid=os.getpid())
+    return trainer
+
+
+def restart(run: Run, device="auto", progress: bool = True) -> Trainer:
+    """A run that stopped before its first checkpoint, trained again from step 0 in its own
+    folder with its recorded config (its partial curves and grids are dropped). A run with a
+    checkpoint is resumed instead, never thrown away."""
+    _claim(run)
+    if run.checkpoint_path.is_file():
+        raise ConfigError(f"run {run.id} has a checkpoint: continue it with `python -m core train --resume {run.id}`")
+    trainer = Trainer(run.config(), resolve_device(device), run=run, progress=progress)
+    run.truncate_metrics(-1)
+    for grid in run.samples_dir.glob("epoch_*.png"):
+        grid.unlink()
+    run.set_status("running", pid=os.getpid(), step=0, epoch=0, train_seconds=0.0)
     return trainer
 
 
@@ -369,14 +456,22 @@ def load_model(model: str, device="cpu", prior: str | None = None) -> tuple[Gene
     return G, D, p, cfg
 
 
-def models_from_checkpoint(sd: dict, device="cpu") -> tuple[Generator, Critic, Prior, dict]:
-    cfg = sd["config"]
-    G, D, prior = build_models(cfg, device)
+def _checkpoint_config(sd: dict) -> dict:
+    """The checkpoint's config, validated and completed with the defaults of newer knobs."""
+    variant = sd["config"].get("variant")
+    if not isinstance(variant, str):
+        raise CheckpointError("the checkpoint's config names no variant")
     try:
-        G.load_state_dict(sd["G"])
-        D.load_state_dict(sd["D"])
-        prior.load_state_dict(sd["prior"])
-    except (RuntimeError, KeyError) as exc:
-        raise ckpt_io.CheckpointError(f"checkpoint does not match its config ({str(exc).splitlines()[0]})") from None
+        return make_config(variant, {k: v for k, v in sd["config"].items() if k != "variant"})
+    except ConfigError as exc:
+        raise CheckpointError(f"the checkpoint's config is not valid here ({exc})") from None
+
+
+def models_from_checkpoint(sd: dict, device="cpu") -> tuple[Generator, Critic, Prior, dict]:
+    cfg = _checkpoint_config(sd)
+    G, D, prior = build_models(cfg, device)
+    ckpt_io.load_module(G, sd["G"], "G")
+    ckpt_io.load_module(D, sd.get("D"), "D")
+    ckpt_io.load_module(prior, sd.get("prior"), "prior")
     return G.eval(), D.eval(), prior.eval(), cfg
 

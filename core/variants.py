@@ -7,6 +7,7 @@ where the seeds are silent (noted per variant in `about`).
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import dataclass, field
 
 from .errors import ConfigError
@@ -31,8 +32,12 @@ BASE: dict = dict(
     prior_k=10, prior_c=1.0, prior_sigma=1.0,  # mixture: K components, μ ~ U[-c,c]^d, σ
     log_every=50,       # steps between metric rows
     ckpt_every=1,       # epochs between checkpoints (and always at the end)
+    ckpt_minutes=5.0,   # also checkpoint mid-epoch after this many minutes (0 = only per epoch)
+    data_limit=0,       # train on the first N training digits (0 = all 50k)
     seed=0,
 )
+# Knobs of the run's bookkeeping rather than of the GAN: not shown among a variant's knobs.
+HOUSEKEEPING = ("log_every", "ckpt_every", "ckpt_minutes", "data_limit")
 
 
 @dataclass(frozen=True)
@@ -127,12 +132,14 @@ def _coerce(key: str, value):
         value = int(value)
     if not isinstance(value, want) or (want is int and isinstance(value, bool)):
         raise ConfigError(f"{key} must be a {want.__name__}, got {value!r}")
+    if want is float and not math.isfinite(value):
+        raise ConfigError(f"{key} must be a finite number, got {value!r}")
     return value
 
 
 _POSITIVE = ("epochs", "batch_size", "n_critic", "lr_g", "lr_d", "clip", "prior_k", "prior_sigma", "z_dim", "log_every",
              "ckpt_every")
-_NON_NEGATIVE = ("lr_prior", "gp_lambda", "san_lambda", "prior_c", "seed")
+_NON_NEGATIVE = ("lr_prior", "gp_lambda", "san_lambda", "prior_c", "seed", "ckpt_minutes", "data_limit")
 
 
 def make_config(variant: str, overrides: dict | None = None) -> dict:
