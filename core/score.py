@@ -4,7 +4,9 @@ and confidence.
 
 Reference statistics of the test split are computed once per classifier (keyed by its
 sha256) and cached next to the MNIST cache; scores of run checkpoints are stored in the run
-folder, keyed by what produced them, so nothing is computed twice.
+folder, keyed by what produced them, so nothing is computed twice. A shipped model's
+`trained/<name>/scores.json` is only read (`zoo export` writes it): scores computed for it
+go to the user's cache, so scoring never modifies tracked files.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import numpy as np
 import torch
 
 from . import metrics
-from .classifier import META, WEIGHTS, file_sha256, load_classifier, predict
+from .classifier import META, TRAINED, WEIGHTS, file_sha256, load_classifier, predict
 from .data import data_dir, load_split, to_model_range
 from .errors import CheckpointError
 
@@ -50,11 +52,13 @@ def _ref_path(sha: str) -> Path:
 
 
 def _read_json(path: Path) -> dict:
-    """A cache file's content, or {} when it is missing or corrupt (then it is rewritten)."""
+    """A cache file's content, or {} when it is missing, corrupt or not an object (then it is
+    rewritten)."""
     try:
-        return json.loads(path.read_text())
+        out = json.loads(path.read_text())
     except (OSError, ValueError):
         return {}
+    return out if isinstance(out, dict) else {}
 
 
 def reference(device: str = "cpu") -> dict:
@@ -118,8 +122,14 @@ def score_real(n: int = 10_000, seed: int = 0, use_cache: bool = True) -> dict:
     return res
 
 
+def _shipped(path: Path) -> bool:
+    return path.resolve().is_relative_to(TRAINED.resolve())
+
+
 def _cache_slot(model: str, n: int, seed: int, prior: str | None):
-    """(checkpoint path, cache key, scores.json path or None) of a model's scores."""
+    """(checkpoint path, cache key, [score files to read], score file to write or None).
+    A run's or a user's model.pt keeps its scores beside it; a shipped model's scores.json is
+    read but new scores go to $LATENT_LAB_CACHE/scores/<name>.json."""
     from .checkpoint import resolve
     ckpt_path = resolve(model)
     key = (f"v{VERSION};ckpt={file_sha256(ckpt_path)[:16]};n={n};seed={seed};"
@@ -128,14 +138,28 @@ def _cache_slot(model: str, n: int, seed: int, prior: str | None):
         from .latent import priors_dir
         prior_file = priors_dir(model) / f"{prior}.pt"
         key += f";prior={prior}:{file_sha256(prior_file)[:16] if prior_file.is_file() else 'missing'}"
-    cache = ckpt_path.parent / "scores.json" if ckpt_path.name in ("checkpoint.pt", "model.pt") else None
-    return ckpt_path, key, cache
+    if ckpt_path.name not in ("checkpoint.pt", "model.pt"):
+        return ckpt_path, key, [], None
+    beside = ckpt_path.parent / "scores.json"
+    if _shipped(ckpt_path):
+        user = cache_dir() / "scores" / f"{ckpt_path.parent.name}.json"
+        return ckpt_path, key, [beside, user], user
+    return ckpt_path, key, [beside], beside
+
+
+def cache_key(model: str, n: int = 10_000, seed: int = 0) -> str:
+    """The key under which a model's scores are stored (what `zoo export` ships)."""
+    return _cache_slot(model, n, seed, None)[1]
+
+
+def _stored(files: list[Path], key: str) -> dict | None:
+    return next((d[key] for d in map(_read_json, files) if key in d), None)
 
 
 def cached_scores(model: str, n: int = 10_000, seed: int = 0, prior: str | None = None) -> dict | None:
     """A model's stored scores, or None if they were never computed (nothing is generated)."""
-    _, key, cache = _cache_slot(model, n, seed, prior)
-    return _read_json(cache).get(key) if cache else None
+    _, key, files, _ = _cache_slot(model, n, seed, prior)
+    return _stored(files, key)
 
 
 def score_model(model: str, n: int = 10_000, seed: int = 0, device: str = "cpu", use_cache: bool = True,
@@ -146,11 +170,9 @@ def score_model(model: str, n: int = 10_000, seed: int = 0, device: str = "cpu",
     classifier and metric version, and reused (use_cache=False neither reads nor writes it)."""
     from .checkpoint import load as load_ckpt
     from .engine import generate, models_from_checkpoint
-    ckpt_path, key, cache = _cache_slot(model, n, seed, prior)
-    cache = cache if use_cache else None
-    stored = _read_json(cache) if cache else {}
-    if key in stored:
-        return stored[key]
+    ckpt_path, key, files, cache = _cache_slot(model, n, seed, prior)
+    if use_cache and (stored := _stored(files, key)) is not None:
+        return stored
     sd = load_ckpt(ckpt_path, map_location=device)
     G, _, p, cfg = models_from_checkpoint(sd, device)
     if prior:
@@ -161,10 +183,10 @@ def score_model(model: str, n: int = 10_000, seed: int = 0, device: str = "cpu",
     requested = y if get_variant(cfg["variant"]).conditional else None
     res = {"model": model, "variant": cfg["variant"], "step": sd["step"], "seed": seed, "prior": prior,
            **score_images(imgs, requested, device)}
-    if cache is not None:
-        stored[key] = res
+    if use_cache and cache is not None:
         from .store import write_json_atomic
-        write_json_atomic(cache, stored)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(cache, {**_read_json(cache), key: res})
     return res
 
 

@@ -85,7 +85,7 @@ def train_command(cfg: dict, device: str | None = None) -> str:
 def export(run_id: str, name: str | None = None, force: bool = False) -> Path:
     """Copy a finished run into trained/<variant>/ (weights in float16 if that leaves the
     scores unchanged, else float32), score it on 10k samples and update zoo.json."""
-    from .score import score_model
+    from .score import cache_key, score_model
     run = Run.open(run_id)
     if run.status()["status"] != "done" and not force:
         raise CheckpointError(f"run {run_id} is {run.status()['status']}, not done: only finished runs are "
@@ -103,14 +103,13 @@ def export(run_id: str, name: str | None = None, force: bool = False) -> Path:
              "D": {k: v.half() if v.is_floating_point() else v for k, v in sd["D"].items()},
              "prior": sd["prior"]}
     save_atomic(model, out / "model.pt")
-    (out / "scores.json").unlink(missing_ok=True)
-    scores = score_model(name, n=SCORE_N, seed=SCORE_SEED)
+    scores = score_model(name, n=SCORE_N, seed=SCORE_SEED, use_cache=False)
     if any(abs(scores[k] - full[k]) > 1e-3 * max(1.0, abs(full[k]))  # float16 changed the scores
            for k in ("fid", "precision", "recall", "density", "coverage", "class_kl")):
         model["G"], model["D"] = sd["G"], sd["D"]
         save_atomic(model, out / "model.pt")
-        (out / "scores.json").unlink(missing_ok=True)
-        scores = score_model(name, n=SCORE_N, seed=SCORE_SEED)
+        scores = score_model(name, n=SCORE_N, seed=SCORE_SEED, use_cache=False)
+    write_json_atomic(out / "scores.json", {cache_key(name, SCORE_N, SCORE_SEED): scores})  # shipped with it
     st = run.status()
     write_json_atomic(out / "config.json", {
         "variant": name, "config": cfg, "epochs": sd["epoch"], "steps": sd["step"], "device": st.get("device"),

@@ -7,6 +7,7 @@ import streamlit as st
 
 from core import gmm
 from core import models as core_models
+from core.errors import LabError
 from ui.common import CLASS_COLOURS, guard, model_rows, pick_model, show_grid, usable_models
 from ui.components import drag_points
 
@@ -27,7 +28,8 @@ reset = st.sidebar.button("Reset all edits", icon=":material/restart_alt:", key=
 if key not in st.session_state or reset:
     last = st.session_state.get(f"drag_{model}")  # the component keeps its last drag: don't replay it
     st.session_state[key] = {"means": prior.means.detach().clone(), "sigmas": prior.sigmas().detach().clone(),
-                             "xy": base_plane["xy"].copy(), "views": {}, "seq": (last or {}).get("seq"),
+                             "xy": base_plane["xy"].copy(), "views": {},
+                             "seq": last.get("seq") if isinstance(last, dict) else None,
                              "selected": 0}
     for j in range(prior.k):
         st.session_state.pop(f"gmm_sigma_{model}_{j}", None)
@@ -55,15 +57,19 @@ with left:
     moved = drag_points(xy.tolist(), labels=labels, colors=[CLASS_COLOURS[k % 10] for k in range(prior.k)],
                         key=f"drag_{model}", xrange=[lo[0], hi[0]], yrange=[lo[1], hi[1]],
                         title=f"{model}: component means (PCA plane)")
-if moved and moved.get("seq") != state["seq"]:  # a new drag
-    k = int(moved["index"])
-    with guard("Edit"):
-        state["means"] = gmm.move_mean(state["means"], {**base_plane, "xy": xy}, k, [moved["x"], moved["y"]])
-    state["xy"] = xy.copy()
-    state["xy"][k] = [moved["x"], moved["y"]]
-    state["views"].pop(k, None)
-    state["seq"], state["selected"] = moved.get("seq"), k
-    st.session_state[f"gmm_k_{model}"] = k  # show the dragged component
+if isinstance(moved, dict) and moved.get("seq") != state["seq"]:  # a new drag
+    state["seq"] = moved.get("seq")
+    try:
+        k, target = gmm.drag_target(moved, prior.k)
+        new_means = gmm.move_mean(state["means"], {**base_plane, "xy": xy}, k, target)
+    except LabError as exc:  # refused: the last good state stays
+        st.error(f"Drag refused: {exc}. The edit before it is kept.", icon=":material/error:")
+    else:
+        state["means"], state["xy"] = new_means, xy.copy()
+        state["xy"][k] = target
+        state["views"].pop(k, None)
+        state["selected"] = k
+        st.session_state[f"gmm_k_{model}"] = k  # show the dragged component
 with right:
     k = st.selectbox("Component", list(range(prior.k)), index=state["selected"], key=f"gmm_k_{model}",
                      format_func=lambda i: labels[i])

@@ -7,7 +7,7 @@ from core import launch
 from core import models as core_models
 from core.errors import LabError
 from core.store import Run, cancel
-from core.variants import BASE, VARIANTS, get_variant, make_config
+from core.variants import BASE, HOUSEKEEPING, VARIANTS, get_variant, make_config
 from ui.common import guard, model_rows
 
 st.title("Train")
@@ -30,7 +30,7 @@ with st.expander("Launch a run", expanded=not launch.active_runs()):
         cols = st.columns(4)
         values = {}
         st.caption("Only the knobs this variant uses; the seeds' defaults are filled in.")
-        for i, key in enumerate(k for k in get_variant(variant).knobs() if k not in ("log_every", "ckpt_every")):
+        for i, key in enumerate(k for k in get_variant(variant).knobs() if k not in HOUSEKEEPING):
             d = defaults[key]
             with cols[i % 4]:
                 if isinstance(d, str):
@@ -88,19 +88,25 @@ def live(run_id: str, polling: bool):
                 cancel(run_id)
             model_rows.clear()
             st.rerun(scope="app")
-    elif state in ("cancelled", "failed") and run.checkpoint_path.is_file():
-        if c2.button("Resume", key=f"resume_{run_id}", icon=":material/play_arrow:"):
+    elif state in ("cancelled", "failed"):
+        has_ckpt = run.checkpoint_path.is_file()
+        if not has_ckpt:
+            st.caption("This run stopped before its first checkpoint, so there is nothing to resume: Restart trains "
+                       "it again from step 0 with the same settings.")
+        if c2.button("Resume" if has_ckpt else "Restart", key=f"resume_{run_id}", icon=":material/play_arrow:"):
             try:
-                launch.resume(run_id)
+                (launch.resume if has_ckpt else launch.restart)(run_id)
                 model_rows.clear()
                 st.rerun(scope="app")
             except LabError as exc:
-                st.error(str(exc))
+                st.error(str(exc), icon=":material/error:")
     elif state == "done":
         if c2.button("Compare", key=f"cmp_{run_id}"):
             st.session_state["model"] = run_id
             st.switch_page("pages/compare.py")
-    metrics = core_models.run_metrics(run_id)
+    metrics = {}
+    with guard("Curves", stop=False):
+        metrics = core_models.run_metrics(run_id)
     left, right = st.columns([2, 1])
     with left:
         shown = 0
