@@ -4,6 +4,7 @@ session state)."""
 import time
 
 import pytest
+import torch
 from streamlit.testing.v1 import AppTest
 
 from conftest import ROOT
@@ -174,3 +175,44 @@ def test_compare_reports_a_corrupt_checkpoint_and_shows_the_rest():
     assert not at.exception, [e.message for e in at.exception]
     assert any(run.id in e.value for e in at.error)
     assert len(at.get("imgs")) + len(at.get("image")) >= 1  # wgan-gp's grid still shows
+
+
+def test_train_page_shows_a_corrupt_metrics_database_as_an_error(runs_dir):
+    run = Run.create(make_config("vanilla"))
+    run.set_status("done")
+    run.close()
+    (run.path / "metrics.sqlite").write_bytes(b"\x13" * 4096)
+    at = page("pages/train.py", train_run=run.id)
+    assert not at.exception, [e.message for e in at.exception]
+    assert any("metrics.sqlite is corrupt" in e.value for e in at.error), texts(at)
+
+
+@pytest.mark.parametrize("name,text", [("status.json", "[1, 2]"), ("config.json", '{"config": null}'),
+                                       ("status.json", '{"status": "running", "pid": "abc"}')])
+def test_every_page_lists_a_wrong_shaped_run_as_unreadable(name, text):
+    run = Run.create(make_config("vanilla"))
+    run.close()
+    (run.path / name).write_text(text)
+    at = page("pages/overview.py")
+    assert any(run.id in w.value and "could not be read" in w.value for w in at.warning)
+    for path in ("pages/train.py", "pages/compare.py"):
+        at.switch_page(path).run()
+        assert not at.exception, (path, [e.message for e in at.exception])
+    at.switch_page("pages/train.py").run()
+    assert any(f"unreadable {name}" in e.value for e in at.error), texts(at)
+
+
+def test_gmm_drag_to_a_non_number_is_refused_and_the_last_good_edit_kept():
+    at = page("pages/gmm_editor.py", model="cwgan-gp")
+    state = at.session_state["gmm_cwgan-gp"]
+    x, y = state["xy"][3]
+    at.session_state["drag_cwgan-gp"] = {"index": 3, "x": float(x) + 0.5, "y": float(y), "seq": 1}
+    at.run()
+    good = at.session_state["gmm_cwgan-gp"]["means"].clone()
+    for seq, bad in enumerate([{"x": "abc", "y": 0.0}, {"x": float("nan"), "y": 0.0}, {"x": 1.0, "y": float("inf")}]):
+        at.session_state["drag_cwgan-gp"] = {"index": 3, **bad, "seq": seq + 2}
+        at.run()
+        assert not at.exception, [e.message for e in at.exception]
+        assert any("Drag refused" in e.value for e in at.error), texts(at)
+        assert torch.equal(at.session_state["gmm_cwgan-gp"]["means"], good)
+    assert "component 3 by" in texts(at)  # the good edit is still shown
