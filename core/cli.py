@@ -130,6 +130,8 @@ def _writable_file(out: str) -> Path:
 def cmd_sample(a):
     if a.n > SAMPLE_MAX:
         raise UserError(f"--n is at most {SAMPLE_MAX} digits for one grid, got {a.n}")
+    if a.nrow is not None and a.nrow > a.n:
+        raise UserError(f"--nrow (digits per row) is at most --n ({a.n}), got {a.nrow}")
     out = _writable_file(a.out)
     import torch
 
@@ -367,4 +369,8 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     except KeyboardInterrupt:
         return 130
+    except OSError as exc:  # the machine, not the code: a full disk, a read-only or vanished folder
+        print(f"error: {exc.strerror or type(exc).__name__}"
+              + (f": {exc.filename}" if exc.filename else ""), file=sys.stderr)
+        return EXIT_USAGE
     return 0

@@ -232,8 +232,11 @@ class Trainer:
                     self.batch_in_epoch = 0
                     self._end_of_epoch(last=self.epoch >= epochs or self.step >= total)
                     t_last, step_last = time.perf_counter(), self.step
-            # A window of steps cut short (cancel, --max-steps) is not logged: its sums travel in the
-            # checkpoint, so a resumed run logs exactly the rows an uninterrupted one would.
+            # A window cut short by a cancel is not logged: its sums travel in the checkpoint, so a
+            # resumed run logs exactly the rows an uninterrupted one would. A run that is done
+            # (--max-steps mid-window) logs it: nothing else would.
+            if status == "done":
+                self._log(bar=bar)
             if self._last_ckpt_step != self.step:
                 self.save_checkpoint()
         except TrainingFailed:
@@ -385,28 +388,32 @@ def _restore_handlers(old: dict) -> None:
         signal.signal(s, h)
 
 
-def _claim(run: Run) -> None:
-    """Become the run's one writer before anything is read or changed: its lock (RunError naming
-    the process that trains it), a status that is not running, a readable metrics database;
-    then the temp files of dead writers go."""
+def _as_writer(run: Run, build):
+    """build() as the run's one writer: take its lock (RunError naming the process that trains
+    it), check that its status is not running and its metrics database is readable, remove the
+    temp files of dead writers. If anything fails, a lock taken here is given back."""
     fresh = run._lock is None
-    run.acquire()
     try:
+        run.acquire()
         st = run.status()
         if st["status"] == "running":
             raise ConfigError(f"run {run.id} is still training (pid {st.get('pid')}); cancel it first")
         run.check_metrics()
-    except LabError:
+        run.clean_stale_temp()
+        return build()
+    except BaseException:
         if fresh:
             run.close()
         raise
-    run.clean_stale_temp()
 
 
 def resume(run: Run, device="auto", progress: bool = True, data_limit: int | None = None) -> Trainer:
     """A Trainer restored from a run's last checkpoint, with the run's own config (its data_limit
     included; `data_limit` may only repeat it)."""
-    _claim(run)
+    return _as_writer(run, lambda: _resume(run, device, progress, data_limit))
+
+
+def _resume(run: Run, device, progress: bool, data_limit: int | None) -> Trainer:
     if not run.checkpoint_path.is_file():
         raise CheckpointError(f"run {run.id} stopped before its first checkpoint (one is written at the end of "
                               f"each epoch and every ckpt_minutes), so there is nothing to resume from; train it "
@@ -414,6 +421,8 @@ def resume(run: Run, device="auto", progress: bool = True, data_limit: int | Non
     sd = ckpt_io.load(run.checkpoint_path)
     cfg = _checkpoint_config(sd)
     recorded = cfg["data_limit"]
+    if data_limit is not None and "data_limit" not in sd["config"]:  # saved before the knob was recorded
+        cfg["data_limit"] = recorded = data_limit
     if data_limit is not None and data_limit != recorded:
         raise ConfigError(f"run {run.id} was trained on {f'the first {recorded}' if recorded else 'all'} training "
                           f"digits; resume continues with its own config (leave out --data-limit)")
@@ -434,7 +443,10 @@ def restart(run: Run, device="auto", progress: bool = True) -> Trainer:
     """A run that stopped before its first checkpoint, trained again from step 0 in its own
     folder with its recorded config (its partial curves and grids are dropped). A run with a
     checkpoint is resumed instead, never thrown away."""
-    _claim(run)
+    return _as_writer(run, lambda: _restart(run, device, progress))
+
+
+def _restart(run: Run, device, progress: bool) -> Trainer:
     if run.checkpoint_path.is_file():
         raise ConfigError(f"run {run.id} has a checkpoint: continue it with `python -m core train --resume {run.id}`")
     trainer = Trainer(run.config(), resolve_device(device), run=run, progress=progress)

@@ -32,7 +32,7 @@ def drag_target(value, n_components: int) -> tuple[int, np.ndarray]:
     event names no component or a position that is not two finite numbers."""
     try:
         k = value["index"]
-        if isinstance(k, bool) or not float(k).is_integer():
+        if not _is_number(k) or not float(k).is_integer():
             raise ValueError
         k = int(k)
     except (TypeError, KeyError, ValueError, OverflowError):
@@ -42,10 +42,17 @@ def drag_target(value, n_components: int) -> tuple[int, np.ndarray]:
     return k, plane_position([value.get("x"), value.get("y")])
 
 
+def _is_number(v) -> bool:
+    """An int or float (numpy's too) — never a string or a bool that would convert quietly."""
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+
+
 def plane_position(xy) -> np.ndarray:
     """xy as two finite floats, or ConfigError (a NaN would silently become a NaN mean)."""
     try:
         out = np.asarray(xy, dtype=np.float64).reshape(2)
+        if isinstance(xy, (list, tuple)) and not all(map(_is_number, xy)):
+            raise ValueError
     except (TypeError, ValueError):
         raise ConfigError(f"a position must be two numbers, got {xy!r}"[:200]) from None
     if not np.isfinite(out).all():
@@ -60,6 +67,8 @@ def move_mean(means: torch.Tensor, plane: dict, k: int, xy) -> torch.Tensor:
     delta = (plane_position(xy) - plane["xy"][k]) @ plane["basis"]
     out = means.detach().clone()
     out[k] += torch.as_tensor(delta, dtype=out.dtype, device=out.device)
+    if not torch.isfinite(out[k]).all():  # finite in float64, beyond float32's range
+        raise ConfigError(f"position {plane_position(xy).tolist()} is too far out: the mean would not be finite")
     return out
 
 

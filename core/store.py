@@ -76,8 +76,12 @@ def proc_start(pid: int) -> int | None:
     return int(st[19]) if st else None
 
 
+PID_MAX = 2 ** 22  # the largest pid Linux hands out (/proc/sys/kernel/pid_max can be at most this)
+INT_MAX = 2 ** 53  # a status or config count beyond this is not a count
+
+
 def _is_pid(pid) -> bool:
-    return isinstance(pid, int) and not isinstance(pid, bool) and pid > 0
+    return isinstance(pid, int) and not isinstance(pid, bool) and 0 < pid <= PID_MAX
 
 
 def pid_alive(pid: int | None, start: int | None = None) -> bool:
@@ -153,8 +157,9 @@ def _check_fields(record: dict, fields: dict) -> None:
     """ValueError naming the first field whose value is not of its type (None = absent)."""
     for key, want in fields.items():
         val = record.get(key)
-        if val is not None and (not isinstance(val, want) or isinstance(val, bool)):
-            raise ValueError(f"{key} is {val!r}")
+        if val is not None and (not isinstance(val, want) or isinstance(val, bool)
+                                or isinstance(val, int) and not -INT_MAX <= val <= INT_MAX):
+            raise ValueError(f"{key} is {str(val)[:40]!r}")
 
 
 class Run:
@@ -407,15 +412,30 @@ def cancel(run_id: str, wait: float = 30.0) -> str:
     pid, start = st.get("pid"), st.get("pid_start")
     if not _is_pid(pid):  # status() refuses such records; never signal a process group
         raise RunError(f"run {run_id} has no valid pid to stop")
+    probe = _flock(run.path / LOCK_NAME)
+    if probe is not None:  # no process trains the run: pid {pid} is someone else's, never signal it
+        try:
+            run.set_status("failed", reason=f"no process was training it (pid {pid} does not hold {LOCK_NAME})")
+        finally:
+            probe.close()
+        return "failed"
     try:
-        os.kill(pid, signal.SIGTERM)  # status() said running: pid and start time match
+        os.kill(pid, signal.SIGTERM)  # the lock is held and status() said running: pid and start time match
     except ProcessLookupError:
         pass
+    except PermissionError:
+        raise RunError(f"run {run_id} is trained by pid {pid}, which this user may not stop") from None
     deadline = time.time() + wait
     while pid_alive(pid, start) and time.time() < deadline:
         time.sleep(0.1)
     if pid_alive(pid, start):
         os.kill(pid, signal.SIGKILL)
-    if run.status()["status"] in ("running", "failed"):
-        run.set_status("cancelled", reason="cancelled by user")
+    writer = _flock(run.path / LOCK_NAME, wait=5.0)  # after the trainer: a resume started since keeps its status
+    if writer is None:
+        return run.status()["status"]
+    try:
+        if run.status()["status"] in ("running", "failed"):
+            run.set_status("cancelled", reason="cancelled by user")
+    finally:
+        writer.close()
     return run.status()["status"]

@@ -88,9 +88,11 @@ def test_data_prepare_with_a_wheel_that_is_not_a_zip(tmp_path):
     (["--out", "tests"], "is a folder; name a file in it"),
     (["--nrow", "-3"], "--nrow must be positive"),
     (["--n", "100000000"], "--n is at most 10000"),
+    (["--n", "10", "--nrow", "10000000000"], "--nrow (digits per row) is at most --n (10)"),
 ])
 def test_sample_refuses_bad_output_before_any_work(args, needle):
     one_line(run_cli("sample", "vanilla", *args), needle)
+    one_line(run_cli("sample", "no-such-model", *args), needle)  # checked before the model is even looked up
 
 
 def test_a_layer_of_the_wrong_shape_is_named_with_both_shapes(tmp_path):
@@ -117,6 +119,8 @@ WRONG_SHAPES = {
     "pid is not a number": ("status.json", '{"status": "running", "pid": "abc"}'),
     "pid is -1": ("status.json", '{"status": "running", "pid": -1}'),
     "step is text": ("status.json", '{"status": "done", "step": "many"}'),
+    "pid is beyond any pid": ("status.json", '{"status": "running", "pid": 1099511627776}'),
+    "step is beyond any count": ("status.json", '{"status": "done", "step": 1' + '0' * 400 + '}'),
 }
 
 
@@ -154,6 +158,10 @@ def test_reading_curves_of_a_corrupt_metrics_database_is_a_lab_error():
     ({"index": "x", "x": 1.0, "y": 0.0}, "must name a component"),
     ({"index": 99, "x": 1.0, "y": 0.0}, "does not exist"),
     ({"x": 1.0, "y": 0.0}, "must name a component"),
+    ({"index": "3", "x": 1.0, "y": 0.0}, "must name a component"),  # text is not quietly converted
+    ({"index": 0, "x": "1.5", "y": 0.0}, "two numbers"),
+    ({"index": 0, "x": 1.0, "y": True}, "two numbers"),
+    ({"index": 0, "x": 1e300, "y": 0.0}, "too far out"),  # finite in float64, inf as a float32 mean
 ])
 def test_a_drag_to_a_non_number_is_refused(event, needle):
     _, _, prior, _, _ = core_models.loaded("cwgan-gp")
@@ -337,3 +345,59 @@ def test_scoring_a_shipped_model_leaves_tracked_files_alone(derived_cache):
     assert cached_scores("vanilla", n=200, seed=5) == res  # cached in the user's cache instead
     assert (derived_cache / "scores" / "vanilla.json").is_file()
     assert cached_scores("vanilla")["n"] == 10_000  # the shipped record is still read
+
+
+def test_cancel_never_signals_a_process_that_does_not_hold_the_run():
+    run = trained_run()
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        run.set_status("running", pid=bystander.pid)  # a stale record naming someone else's live process
+        assert cancel(run.id, wait=1) == "failed"
+        time.sleep(0.3)
+        assert bystander.poll() is None, "cancel signalled a process that was not training the run"
+        assert "does not hold" in Run.open(run.id).status()["reason"]
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+def test_a_refused_resume_gives_the_lock_back():
+    cfg = make_config("vanilla", {**TINY, "data_limit": TINY_DATA})
+    run = Run.create(cfg)
+    run.set_status("cancelled")
+    run.close()
+    mine = Run.open(run.id)
+    with pytest.raises(CheckpointError, match="before its first checkpoint"):
+        engine.resume(mine, device="cpu", progress=False)
+    other = Run.open(run.id)
+    other.acquire(wait=0)  # would raise "being trained by pid <this one>" if the lock had leaked
+    other.close()
+
+
+def test_a_full_disk_on_a_small_write_is_one_line(monkeypatch, capsys):
+    from core import cli, store
+    run = trained_run()
+
+    def full(self, config):
+        raise OSError(28, "No space left on device", str(self.path / "config.json"))
+    monkeypatch.setattr(store.Run, "update_config", full)
+    assert cli.main(["train", "--resume", run.id, "--epochs", "2", "--quiet", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "No space left on device" in err[0] and "config.json" in err[0]
+
+
+def test_a_run_stopped_by_max_steps_logs_its_last_steps():
+    cfg = make_config("vanilla", {**TINY, "log_every": 4})
+    run = Run.create(cfg)
+    engine.Trainer(cfg, "cpu", run=run, progress=False, data_limit=TINY_DATA).fit(max_steps=6)
+    assert sorted({s for s, *_ in run.metrics()}) == [4, 6]  # the window 5–6 is not lost
+
+
+def test_a_checkpoint_from_before_data_limit_was_recorded_takes_the_flag():
+    run = trained_run(data_limit=TINY_DATA)
+    sd = checkpoint.load(run.checkpoint_path)
+    del sd["config"]["data_limit"]  # as written by earlier versions
+    torch.save(sd, run.checkpoint_path)
+    res = run_cli("train", "--resume", run.id, "--epochs", "2", "--quiet", "--data-limit", str(TINY_DATA))
+    assert res.returncode == 0, res.stderr
+    assert Run.open(run.id).status()["step"] == 2 * TINY_DATA // 16

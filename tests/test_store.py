@@ -2,6 +2,7 @@ import os
 import subprocess
 import sys
 
+from conftest import ROOT
 from core.store import Run, cancel, list_runs, pid_alive
 from core.variants import make_config
 
@@ -30,7 +31,11 @@ def test_metrics_are_readable_while_writer_is_open():
 
 def test_cancel_stops_the_process_and_marks_the_run():
     run = Run.create(make_config("vanilla"))
-    p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    run.close()  # a trainer process holds the run's lock
+    p = subprocess.Popen([sys.executable, "-c", "import sys, time; from core.store import Run; "
+                          f"r = Run.open({run.id!r}); r.acquire(); print('held', flush=True); time.sleep(60)"],
+                         cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "held"
     run.set_status("running", pid=p.pid)
     assert cancel(run.id, wait=5) == "cancelled"
     p.wait(timeout=5)
