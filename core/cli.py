@@ -85,7 +85,10 @@ def cmd_train(a):
         if a.exclusive_device:
             claim_device(device.type, run.id)
     print(run.id, flush=True)
-    status = trainer.fit(epochs=a.epochs, max_steps=a.max_steps)
+    try:
+        status = trainer.fit(epochs=a.epochs, max_steps=a.max_steps)
+    finally:
+        run.close()  # the run's lock goes with it (an in-process caller may train it next)
     print(f"{run.id}: {status} at step {trainer.step} (epoch {trainer.epoch}), "
           f"{trainer.train_seconds:.0f} s of training", file=sys.stderr)
     if status != "done":

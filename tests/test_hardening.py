@@ -32,6 +32,21 @@ def trained_run(variant="vanilla", **over) -> Run:
     return run
 
 
+@pytest.fixture
+def cli(capsys):
+    """`python -m core ARGS` in this process (no interpreter start-up): .returncode/.stdout/.stderr."""
+    from types import SimpleNamespace
+
+    from core.cli import main
+
+    def call(*args):
+        capsys.readouterr()
+        rc = main([*args, "--quiet"] if args[0] == "train" else list(args))
+        out = capsys.readouterr()
+        return SimpleNamespace(returncode=rc, stdout=out.out, stderr=out.err)
+    return call
+
+
 def one_line(res, needle: str) -> str:
     lines = res.stderr.strip().splitlines()
     assert res.returncode == 2, res.stderr
@@ -49,14 +64,14 @@ def weights(sd: dict) -> dict:
 
 # ---- one clear line, exit 2, nothing lost --------------------------------------------------------
 @pytest.mark.parametrize("damage", ["random bytes", "truncated"])
-def test_resume_with_a_corrupt_metrics_database_is_one_line_and_changes_nothing(damage):
+def test_resume_with_a_corrupt_metrics_database_is_one_line_and_changes_nothing(damage, cli):
     run = trained_run()
     db = run.path / "metrics.sqlite"
     db.write_bytes(os.urandom(8192) if damage == "random bytes" else db.read_bytes()[:1500])
     for f in run.path.glob("metrics.sqlite-*"):
         f.unlink()
     before = {p.name: p.read_bytes() for p in (db, run.path / "checkpoint.pt", run.path / "status.json")}
-    msg = one_line(run_cli("train", "--resume", run.id, "--epochs", "2", "--quiet"), "metrics.sqlite is corrupt")
+    msg = one_line(cli("train", "--resume", run.id, "--epochs", "2"), "metrics.sqlite is corrupt")
     assert "mv " in msg  # says how to go on
     assert {p: (run.path / p).read_bytes() for p in before} == before
 
@@ -171,13 +186,13 @@ def test_a_drag_to_a_non_number_is_refused(event, needle):
 
 
 # ---- one writer per run, one dashboard training per device ------------------------------------
-def test_a_run_held_by_another_writer_is_refused_with_its_pid():
+def test_a_run_held_by_another_writer_is_refused_with_its_pid(cli):
     run = trained_run()
     holder = Run.open(run.id)
     holder.acquire()  # this process now trains it
-    one_line(run_cli("train", "--resume", run.id, "--epochs", "2", "--quiet"), f"is being trained by pid {os.getpid()}")
+    one_line(cli("train", "--resume", run.id, "--epochs", "2"), f"is being trained by pid {os.getpid()}")
     holder.close()  # released: the resume goes ahead
-    assert run_cli("train", "--resume", run.id, "--epochs", "2", "--quiet").returncode == 0
+    assert cli("train", "--resume", run.id, "--epochs", "2").returncode == 0
 
 
 def test_two_resumes_started_together_train_once():
@@ -226,7 +241,7 @@ def test_two_launches_at_the_same_moment_start_one_training():
 
 
 # ---- lost work and leftovers ---------------------------------------------------------------------
-def test_a_run_killed_before_its_first_checkpoint_can_be_restarted():
+def test_a_run_killed_before_its_first_checkpoint_can_be_restarted(cli):
     cfg = make_config("vanilla", {**TINY, "data_limit": TINY_DATA})
     run = Run.create(cfg)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -234,15 +249,15 @@ def test_a_run_killed_before_its_first_checkpoint_can_be_restarted():
     run.set_status("running", pid=dead.pid)  # the process died before any checkpoint
     run.log(2, 0.25, {"loss_d": 1.0})
     run.close()
-    msg = one_line(run_cli("train", "--resume", run.id, "--quiet"), "stopped before its first checkpoint")
+    msg = one_line(cli("train", "--resume", run.id), "stopped before its first checkpoint")
     assert f"--restart {run.id}" in msg
-    res = run_cli("train", "--restart", run.id, "--quiet")
+    res = cli("train", "--restart", run.id)
     assert res.returncode == 0, res.stderr
     st = Run.open(run.id).status()
     assert st["status"] == "done" and st["step"] == TINY_DATA // 16  # its own config: data_limit kept
     assert checkpoint.load(run.checkpoint_path)["step"] == 8
     assert min(s for s, *_ in Run.open(run.id).metrics()) > 0 and (run.samples_dir / "epoch_0001.png").is_file()
-    one_line(run_cli("train", "--restart", run.id, "--quiet"), "has a checkpoint")  # never thrown away
+    one_line(cli("train", "--restart", run.id), "has a checkpoint")  # never thrown away
 
 
 def test_stale_temp_files_of_dead_writers_are_removed_when_a_run_is_opened():
@@ -278,7 +293,7 @@ def test_time_based_checkpoints_bound_the_work_a_kill_loses(monkeypatch):
     assert run.status()["ckpt_step"] == 16
 
 
-def test_kill_9_after_a_time_based_checkpoint_resumes_bit_exact():
+def test_kill_9_after_a_time_based_checkpoint_resumes_bit_exact(cli):
     over = {"batch_size": 16, "log_every": 5, "epochs": 2, "data_limit": 512, "ckpt_minutes": 0.002, "ckpt_every": 100}
     p = subprocess.Popen([sys.executable, "-m", "core", "train", "--variant", "wgan-gp", "--quiet", "--device", "cpu",
                           *[a for k, v in over.items() for a in ("--set", f"{k}={v}")]],
@@ -292,7 +307,7 @@ def test_kill_9_after_a_time_based_checkpoint_resumes_bit_exact():
         time.sleep(0.01)
     assert p.wait(timeout=60) == -signal.SIGKILL, "the run ended before a mid-epoch checkpoint"
     killed_at = checkpoint.load(run.checkpoint_path)["step"]
-    res = run_cli("train", "--resume", run.id, "--quiet")
+    res = cli("train", "--resume", run.id)
     assert res.returncode == 0, res.stderr
     cfg = make_config("wgan-gp", over)
     straight = engine.Trainer(cfg, "cpu", run=Run.create(cfg), progress=False)
@@ -304,7 +319,7 @@ def test_kill_9_after_a_time_based_checkpoint_resumes_bit_exact():
     assert curves(run) == curves(straight.run)
 
 
-def test_cancel_then_resume_logs_the_curves_of_an_uninterrupted_run():
+def test_cancel_then_resume_logs_the_curves_of_an_uninterrupted_run(cli):
     cfg = make_config("wgan-gp", {**TINY, "log_every": 4, "epochs": 2, "n_critic": 2})
     straight = engine.Trainer(cfg, "cpu", run=Run.create(cfg), progress=False, data_limit=TINY_DATA)
     straight.fit()
@@ -317,21 +332,21 @@ def test_cancel_then_resume_logs_the_curves_of_an_uninterrupted_run():
     t.train_step = cancel_at_6
     assert t.fit() == "cancelled"
     t.run.close()
-    res = run_cli("train", "--resume", t.run.id, "--quiet")
+    res = cli("train", "--resume", t.run.id)
     assert res.returncode == 0, res.stderr
     assert curves(t.run) == curves(straight.run)
     a, b = weights(straight.state_dict()), weights(checkpoint.load(t.run.checkpoint_path))
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_data_limit_is_recorded_and_honoured_on_resume():
-    res = run_cli("train", "--variant", "vanilla", "--max-steps", "3", "--batch-size", "16", "--quiet",
+def test_data_limit_is_recorded_and_honoured_on_resume(cli):
+    res = cli("train", "--variant", "vanilla", "--max-steps", "3", "--batch-size", "16", "--quiet",
                   "--data-limit", str(TINY_DATA), "--epochs", "1")
     assert res.returncode == 0, res.stderr
     run = Run.open(res.stdout.strip())
     assert run.config()["data_limit"] == TINY_DATA
-    one_line(run_cli("train", "--resume", run.id, "--data-limit", "64", "--quiet"), "trained on the first 128")
-    assert run_cli("train", "--resume", run.id, "--quiet").returncode == 0
+    one_line(cli("train", "--resume", run.id, "--data-limit", "64"), "trained on the first 128")
+    assert cli("train", "--resume", run.id).returncode == 0
     st = Run.open(run.id).status()
     assert st["total_steps"] == st["step"] == TINY_DATA // 16  # one epoch of 128 digits, not of 50k
 
@@ -393,11 +408,11 @@ def test_a_run_stopped_by_max_steps_logs_its_last_steps():
     assert sorted({s for s, *_ in run.metrics()}) == [4, 6]  # the window 5–6 is not lost
 
 
-def test_a_checkpoint_from_before_data_limit_was_recorded_takes_the_flag():
+def test_a_checkpoint_from_before_data_limit_was_recorded_takes_the_flag(cli):
     run = trained_run(data_limit=TINY_DATA)
     sd = checkpoint.load(run.checkpoint_path)
     del sd["config"]["data_limit"]  # as written by earlier versions
     torch.save(sd, run.checkpoint_path)
-    res = run_cli("train", "--resume", run.id, "--epochs", "2", "--quiet", "--data-limit", str(TINY_DATA))
+    res = cli("train", "--resume", run.id, "--epochs", "2", "--data-limit", str(TINY_DATA))
     assert res.returncode == 0, res.stderr
     assert Run.open(run.id).status()["step"] == 2 * TINY_DATA // 16
