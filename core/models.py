@@ -26,7 +26,7 @@ def list_models() -> list[dict]:
     for name, e in zoo_models:  # best FID first
         rows.append({"name": name, "source": "zoo", "variant": name, "status": "done", "epochs": e["epochs"],
                      "train_seconds": e.get("train_seconds"), "scores": e.get("scores"),
-                     "grid": str(zoo.model_dir(name) / "samples.png")})
+                     "grid": str(zoo.model_dir(name) / "samples.png"), "command": _zoo_command(name)})
     for run in list_runs():
         try:
             s = run.summary()
@@ -34,11 +34,27 @@ def list_models() -> list[dict]:
             grid = run.latest_sample()
             rows.append({"name": run.id, "source": "run", "variant": s["variant"], "status": s["status"],
                          "epochs": s["epochs"], "epoch": s["epoch"], "train_seconds": s["seconds"],
-                         "scores": scores, "grid": str(grid) if grid else None, "reason": s.get("reason")})
+                         "scores": scores, "grid": str(grid) if grid else None, "reason": s.get("reason"),
+                         "command": _run_command(run)})
         except (LabError, OSError, ValueError, KeyError) as exc:
             rows.append({"name": run.id, "source": "run", "variant": None, "status": "unreadable",
                          "scores": None, "grid": None, "reason": str(exc).splitlines()[0]})
     return rows
+
+
+def _zoo_command(name: str) -> str | None:
+    """The command that trained a shipped model, as recorded by `zoo export`."""
+    from . import zoo
+    try:
+        return json.loads((zoo.model_dir(name) / "config.json").read_text()).get("command")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _run_command(run) -> str | None:
+    """The command line that started a run (as recorded in its config.json)."""
+    argv = run._meta().get("argv")
+    return " ".join(["python -m core", *map(str, argv)]) if isinstance(argv, list) and argv else None
 
 
 def usable(rows: list[dict]) -> list[str]:
@@ -65,8 +81,10 @@ def leaderboard_rows(rows: list[dict], floor: dict | None) -> list[dict]:
                     **{k: floor.get(k) for k in SCORE_KEYS}})
     for r in rows:
         s = r.get("scores") or {}
+        seconds = r.get("train_seconds")
         out.append({"model": r["name"], "source": r["source"], "variant": r.get("variant") or "",
-                    "status": r["status"], **{k: s.get(k) for k in SCORE_KEYS}})
+                    "status": r["status"], **{k: s.get(k) for k in SCORE_KEYS}, "epochs": r.get("epochs"),
+                    "train_min": None if seconds is None else round(seconds / 60, 1), "command": r.get("command")})
     return out
 
 
@@ -129,23 +147,36 @@ def shared_noise_digits(name: str, n: int = 100, seed: int = 0, prior: str | Non
     return generate(G, p, n, y=y, generator=torch.Generator().manual_seed(seed))
 
 
-def class_report(images: torch.Tensor, threshold: float = 0.9, hybrids: int = 20) -> dict:
-    """The classifier's view of a set of digits: the inferred-label histogram (all digits and
-    those at or above the confidence threshold), the least confident ("hybrid") digits, and
-    the indices of each class, most confident first."""
+def classify(images: torch.Tensor) -> dict:
+    """The classifier's reading of each digit: labels, confidence, runner-up label (the
+    expensive part of a class report; everything threshold-dependent is in class_summary)."""
     from .classifier import predict
-    from .metrics import class_histogram, kl_to_uniform
     from .score import classifier
     out = predict(classifier(), images)
-    lab, conf = out["labels"].numpy(), out["confidence"].numpy()
+    return {"labels": out["labels"].numpy(), "confidence": out["confidence"].numpy(),
+            "runner_up": out["probs"].topk(2, dim=1).indices[:, 1].numpy()}
+
+
+def class_summary(cls: dict, threshold: float = 0.9, hybrids: int = 20) -> dict:
+    """From `classify`: the inferred-label histogram (all digits and those at or above the
+    confidence threshold), the least confident ("hybrid") digits, and the indices of each
+    class, most confident first. Milliseconds: reruns on every threshold change."""
+    from .metrics import class_histogram, kl_to_uniform
+    lab, conf = cls["labels"], cls["confidence"]
     sure = conf >= threshold
-    order = np.argsort(conf)
-    by_class = {c: [int(i) for i in np.argsort(-conf) if lab[i] == c] for c in range(10)}
-    second = out["probs"].topk(2, dim=1).indices[:, 1].numpy()
-    return {"labels": lab, "confidence": conf, "hist": class_histogram(lab), "class_kl": kl_to_uniform(
-        class_histogram(lab)), "hist_confident": class_histogram(lab[sure]) if sure.any() else np.zeros(10),
+    order = np.argsort(conf, kind="stable")
+    by_conf = np.argsort(-conf, kind="stable")
+    by_class = {c: [int(i) for i in by_conf[lab[by_conf] == c]] for c in range(10)}
+    hist = class_histogram(lab)
+    return {**cls, "hist": hist, "class_kl": kl_to_uniform(hist),
+            "hist_confident": class_histogram(lab[sure]) if sure.any() else np.zeros(10),
             "confident_fraction": float(sure.mean()), "hybrids": [int(i) for i in order[:hybrids]],
-            "runner_up": second, "by_class": by_class}
+            "by_class": by_class}
+
+
+def class_report(images: torch.Tensor, threshold: float = 0.9, hybrids: int = 20) -> dict:
+    """class_summary(classify(images)): the classifier's whole view of a set of digits."""
+    return class_summary(classify(images), threshold, hybrids)
 
 
 def real_class_hist() -> np.ndarray:

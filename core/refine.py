@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 from .errors import ConfigError
@@ -96,9 +97,11 @@ class DRSResult:
 
 def drs(G, D, prior, n_accept: int, rule: str = "drs", percentile: float | None = 80.0,
         target_rate: float | None = None, tau: float | None = None, eps: float = 1e-6,
-        burn_in: int = 10_000, seed: int = 0, batch: int = 4096, max_proposals: int | None = None) -> DRSResult:
+        burn_in: int = 10_000, seed: int = 0, batch: int = 4096, max_proposals: int | None = None,
+        pool: tuple | None = None) -> DRSResult:
     """Draw proposals until `n_accept` are accepted (or `max_proposals`, default 50×n_accept,
-    are used). `target_rate` overrides `percentile` (drs) / `tau` (drs-sigmoid)."""
+    are used). `target_rate` overrides `percentile` (drs) / `tau` (drs-sigmoid). `pool` =
+    (z, y, x) from `propose`: the first proposals (shared with other methods for a fair baseline)."""
     if rule not in DRS_RULES:
         raise ConfigError(f"unknown DRS rule {rule!r}; choose one of {', '.join(DRS_RULES)}")
     if n_accept < 1 or burn_in < 1 or eps <= 0:
@@ -127,9 +130,14 @@ def drs(G, D, prior, n_accept: int, rule: str = "drs", percentile: float | None 
                           f"{n_accept / max(expected, 1e-9):,.0f} proposals (cap {cap:,}); raise the acceptance "
                           f"or lower n")
     xs, ys, ss, ps, acc, n_ok, used = [], [], [], [], [], 0, 0
+    pending = [pool] if pool is not None else []
     while n_ok < n_accept and used < cap:
-        m = min(batch, cap - used)
-        _, y, x = propose(G, prior, m, g, batch)
+        if pending:
+            _, y, x = pending.pop()
+            m = len(x)
+        else:
+            m = min(batch, cap - used)
+            _, y, x = propose(G, prior, m, g, batch)
         s = scores_of(D, x, y).cpu()
         if rule == "drs":
             if s.max() > d_max:  # D̃_M raised online (per batch), γ recalibrated with it
@@ -182,9 +190,11 @@ class DOTResult:
 
 def dot(G, D, prior, n: int, space: str = "target", steps: int = 20, lr: float = 0.01,
         betas: tuple[float, float] = (0.0, 0.9), delta: float = 1e-3, k: float | None = None,
-        seed: int = 0, batch: int = 2048, keep_trajectory: int = 0, n_pairs: int = 100) -> DOTResult:
-    """Transport n proposals. `keep_trajectory` = how many samples' images to keep at every
-    step (for an animation); 0 keeps none."""
+        seed: int = 0, batch: int = 2048, keep_trajectory: int = 0, n_pairs: int = 100,
+        pool: tuple | None = None) -> DOTResult:
+    """Transport n proposals (`pool` = (z, y, x) from `propose` to transport those instead).
+    `keep_trajectory` = how many samples' images to keep at every step (for an animation); 0
+    keeps none."""
     if space not in DOT_SPACES:
         raise ConfigError(f"DOT space must be one of {', '.join(DOT_SPACES)}, got {space!r}")
     if steps < 0 or lr <= 0 or n < 1 or delta < 0:
@@ -193,7 +203,8 @@ def dot(G, D, prior, n: int, space: str = "target", steps: int = 20, lr: float =
     k = k if k is not None else k_eff(G, D, prior, space, n_pairs, g)
     if not k > 0:
         raise ConfigError(f"k_eff must be positive (got {k}); is the critic constant?")
-    z0, y, x0 = propose(G, prior, n, g)
+    z0, y, x0 = pool if pool is not None else propose(G, prior, n, g)
+    n = len(x0)
     afters, costs, objs = [], [], torch.zeros(steps + 1, dtype=torch.float64)
     traj: list[list[torch.Tensor]] = [[] for _ in range(steps + 1)] if keep_trajectory else []
     # gradients are taken w.r.t. the transported points only: the (possibly shared) models are untouched
@@ -230,6 +241,13 @@ def dot(G, D, prior, n: int, space: str = "target", steps: int = 20, lr: float =
 # ---------------------------------------------------------------- before/after scores
 
 METHODS = ("drs", "drs-sigmoid", "dot-latent", "dot-target")
+POOL_STREAM = 0x5EED  # the proposal pool's own random stream, apart from each method's draws
+
+
+def proposal_pool(G, prior, n: int, seed: int = 0) -> tuple:
+    """The n proposals (z, y, x) that every refinement method starts from for this seed, so
+    DRS and DOT share one "before" and their results can be compared."""
+    return propose(G, prior, n, torch.Generator().manual_seed(seed * 0x10000 + POOL_STREAM))
 
 
 def before_after(G, D, prior, method: str, n: int, seed: int = 0, conditional: bool = False,
@@ -243,8 +261,9 @@ def before_after(G, D, prior, method: str, n: int, seed: int = 0, conditional: b
         raise ConfigError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     t0 = time.perf_counter()
     out = {"method": method, "n": n, "seed": seed}
+    pool = proposal_pool(G, prior, n, seed)  # every method starts from these n digits: one "before"
     if method in DRS_RULES:
-        r = drs(G, D, prior, n, rule=method, seed=seed, **knobs)
+        r = drs(G, D, prior, n, rule=method, seed=seed, pool=pool, **knobs)
         kept_x, kept_y = r.kept()
         if len(kept_x) < n:
             raise ConfigError(f"DRS accepted only {len(kept_x)} of {len(r.images)} proposals; "
@@ -254,7 +273,8 @@ def before_after(G, D, prior, method: str, n: int, seed: int = 0, conditional: b
         out.update(acceptance_rate=r.acceptance_rate, proposals=len(r.images), shift=r.shift,
                    rejected=r.rejected()[0][:100], trajectory=None)
     else:
-        r = dot(G, D, prior, n, space=method.split("-")[1], seed=seed, keep_trajectory=keep_trajectory, **knobs)
+        r = dot(G, D, prior, n, space=method.split("-")[1], seed=seed, keep_trajectory=keep_trajectory, pool=pool,
+                **knobs)
         before_x, after_x, before_y = r.before, r.after, r.labels
         after_y = before_y
         out.update(acceptance_rate=None, k_eff=r.k_eff, mean_cost=float(r.cost.mean()),
@@ -278,3 +298,31 @@ def refine_model(model: str, method: str, n: int = 10_000, seed: int = 0, device
     res = before_after(G, D, prior, method, n, seed, get_variant(cfg["variant"]).conditional, device, **knobs)
     return {"model": model, **{k: v for k, v in res.items()
                                if k not in ("images", "rejected", "trajectory", "objective")}}
+
+
+K_EFF_NOTE = ("k_eff is the critic's steepest slope seen between 100 random pairs (|ΔD| / distance): dividing D by "
+              "it makes one unit of critic gain cost one unit of transport.")
+CRITIC_NOTE = ("DRS assumes the discriminator's logit is log p_data/p_model + const — true at the optimum of a BCE "
+               "discriminator. A Wasserstein, hinge or SAN critic is only a Lipschitz score, not a calibrated "
+               "density-ratio estimator, so rejecting by it can drop good digits and whole classes.")
+
+
+def verdict(res: dict, loss: str | None = None) -> list[str]:
+    """Plain-language warnings about a before/after result: refinement that made FID or the
+    class balance worse, and which digits it kept most. `loss` = the model's loss family
+    (adds why DRS may fail on a critic that is not a density-ratio estimator)."""
+    b, a = res["before"], res["after"]
+    out = []
+    worse_fid = a["fid"] > b["fid"] * 1.02
+    worse_kl = a["class_kl"] > b["class_kl"] + 0.02
+    if worse_fid or worse_kl:
+        what = " and ".join(w for w, bad in ((f"FID ({b['fid']:.3f} → {a['fid']:.3f})", worse_fid),
+                                             (f"class balance (KL {b['class_kl']:.3f} → {a['class_kl']:.3f})",
+                                              worse_kl)) if bad)
+        hist = np.asarray(a.get("class_hist") or [])
+        top = ", ".join(f"{d}s ({hist[d]:.0%})" for d in np.argsort(-hist)[:3]) if hist.size == 10 else ""
+        msg = f"{res['method']} made {what} worse here" + (f"; what it kept is mostly {top}" if top else "") + "."
+        if res["method"] in DRS_RULES and loss not in (None, "bce"):
+            msg += " " + CRITIC_NOTE
+        out.append(msg)
+    return out

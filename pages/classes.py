@@ -5,24 +5,26 @@ import streamlit as st
 import torch
 
 from core import models as core_models
-from ui.common import csv_button, digits, guard, pick_model, pick_prior, show_grid, version
+from ui.common import csv_button, digits, guard, pick_model, pick_prior, show_grid, version, tidy
 
 st.title("Classes")
 model = pick_model()
 prior = pick_prior(model)
-n = st.sidebar.select_slider("Digits", [500, 1000, 2000, 5000], value=2000, key="classes_n")
-threshold = st.sidebar.slider("Confidence threshold", 0.0, 0.99, 0.9, 0.01, key="classes_threshold",
+n = st.sidebar.select_slider("Digits", [500, 1000, 2000, 5000], value=2000, key="classes_n", persist_state="session")
+threshold = st.sidebar.slider("Confidence threshold", 0.0, 0.99, 0.9, 0.01, key="classes_threshold", persist_state="session",
                               help="digits below it count as unsure / hybrid")
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def report(model, n, prior, threshold, ver):
+def classified(model, n, prior, ver):
+    """The slow part, once per model and n: generate and classify. A threshold tick reuses it."""
     x, _ = digits(model, n, 0, prior)
-    return x, core_models.class_report(torch.from_numpy(x), threshold=threshold, hybrids=30)
+    return x, core_models.classify(torch.from_numpy(x))
 
 
 with guard("Classes"), st.spinner(f"Classifying {n} digits…"):
-    x, rep = report(model, int(n), prior, float(threshold), version(model, prior))
+    x, cls = classified(model, int(n), prior, version(model, prior))
+rep = core_models.class_summary(cls, threshold=float(threshold), hybrids=30)
 real = core_models.real_class_hist()
 
 c1, c2, c3 = st.columns(3)
@@ -34,7 +36,7 @@ fig = go.Figure()
 fig.add_bar(x=list(range(10)), y=real, name="real (test split)", marker_color="#bbb")
 fig.add_bar(x=list(range(10)), y=rep["hist"], name=f"{model}: all digits")
 fig.add_bar(x=list(range(10)), y=rep["hist_confident"], name=f"{model}: confident only")
-fig.update_layout(barmode="group", height=330, margin=dict(l=10, r=10, t=10, b=10), xaxis=dict(dtick=1, title="digit"),
+tidy(fig, 330, barmode="group", xaxis=dict(dtick=1, title="digit"),
                   yaxis_title="fraction")
 st.plotly_chart(fig, key="classes_hist")
 table = pd.DataFrame({"digit": range(10), "real": real, "model": rep["hist"], "model_confident": rep["hist_confident"]})
@@ -47,7 +49,7 @@ st.caption("First row, read as (runner-up) with confidence: "
 show_grid(x[h], nrow=10, width=420, download=f"hybrids_{model}")
 
 st.subheader("Per class, most confident first")
-digit = st.segmented_control("Digit", list(range(10)), default=0, key="classes_digit")
+digit = st.segmented_control("Digit", list(range(10)), default=0, key="classes_digit", persist_state="session")
 idx = rep["by_class"].get(digit if digit is not None else 0, [])
 if idx:
     show_grid(x[idx[:50]], nrow=10, width=420, caption=f"{len(idx)} digits read as {digit}",

@@ -8,7 +8,8 @@ import streamlit as st
 from core import models as core_models
 from core.errors import LabError
 from core.score import score_real
-from ui.common import CLASS_COLOURS, csv_button, digits, fmt_scores, guard, model_rows, show_grid, usable_models
+from ui.common import (CLASS_COLOURS, csv_button, digits, fmt_scores, guard, model_rows, show_grid, tidy,
+                       usable_models)
 
 st.title("Compare")
 options = usable_models()
@@ -17,8 +18,8 @@ if len(options) < 2:
     st.stop()
 first = st.session_state.get("model") if st.session_state.get("model") in options else options[0]
 default = [first] + [m for m in ("wgan-gp", "vanilla", "cwgan-gp") if m in options and m != first][:1]
-chosen = st.multiselect("Models (2–4)", options, default=default, max_selections=4, key="compare_models")
-seed = st.sidebar.number_input("Noise seed", value=0, step=1, key="compare_seed")
+chosen = st.multiselect("Models (2–4)", options, default=default, max_selections=4, key="compare_models", persist_state="session")
+seed = st.sidebar.number_input("Noise seed", value=0, step=1, key="compare_seed", persist_state="session")
 if len(chosen) < 2:
     st.info("Pick at least two models.")
     st.stop()
@@ -29,7 +30,7 @@ cols = st.columns(len(chosen))
 for col, name in zip(cols, chosen):
     with col, guard(name, stop=False), st.spinner(f"Sampling {name}…"):
         x, _ = digits(name, 100, int(seed))
-        show_grid(x, caption=name, width=300, download=f"compare_{name}_{seed}")
+        show_grid(x, caption=name, width="stretch", download=f"compare_{name}_{seed}")  # fits its column
 
 rows = {r["name"]: r for r in model_rows()}
 colour = {name: CLASS_COLOURS[i] for i, name in enumerate(chosen)}  # one colour per model in every chart
@@ -42,11 +43,11 @@ missing = [n for n in chosen if not rows[n].get("scores")]
 if missing:
     st.caption(f"Not scored yet: {', '.join(missing)} — score them on the Overview page.")
 metric = st.radio("Metric", ["fid", "precision", "recall", "density", "coverage", "class_kl"], horizontal=True,
-                  key="compare_metric")
+                  key="compare_metric", persist_state="session")
 fig = go.Figure(go.Bar(x=table["model"], y=table[metric], marker_color=["#999"] + [colour[n] for n in chosen],
                        text=[f"{v:.3f}" if v == v and v is not None else "" for v in table[metric]],
                        textposition="outside"))
-fig.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10), yaxis_title=metric)
+tidy(fig, 300, yaxis_title=metric)
 st.plotly_chart(fig, key="compare_bar")
 
 left, right = st.columns(2)
@@ -64,7 +65,7 @@ with left:
                 continue  # reported above, beside its grid
             hist = core_models.class_report(torch.from_numpy(x))["hist"]
         fig.add_bar(x=list(range(10)), y=hist, name=name, marker_color=colour[name])
-    fig.update_layout(barmode="group", height=320, margin=dict(l=10, r=10, t=10, b=10), xaxis_title="digit",
+    tidy(fig, 320, barmode="group", xaxis_title="digit",
                       yaxis_title="fraction", xaxis=dict(dtick=1))
     st.plotly_chart(fig, key="compare_hist")
 with right:
@@ -78,11 +79,11 @@ with right:
     keys = sorted({k for c in curves.values() for k in c})
     if keys:
         key = st.selectbox("Curve", keys, index=keys.index("loss_d") if "loss_d" in keys else 0,
-                           key="compare_curve")
+                           key="compare_curve", persist_state="session")
         fig = go.Figure([go.Scatter(x=[p[0] for p in c[key]], y=[p[1] for p in c[key]], name=n, mode="lines",
                                     line=dict(color=colour[n]))
                          for n, c in curves.items() if key in c])
-        fig.update_layout(height=320, margin=dict(l=10, r=10, t=10, b=10), xaxis_title="epoch", yaxis_title=key)
+        tidy(fig, 320, xaxis_title="epoch", yaxis_title=key)
         st.plotly_chart(fig, key="compare_curves")
     else:
         st.caption("No curves recorded for these models.")

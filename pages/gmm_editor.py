@@ -8,7 +8,7 @@ import streamlit as st
 from core import gmm
 from core import models as core_models
 from core.errors import LabError
-from ui.common import CLASS_COLOURS, guard, model_rows, pick_model, show_grid, usable_models
+from ui.common import CLASS_COLOURS, guard, model_rows, pick_model, show_grid, usable_models, tidy
 from ui.components import drag_points
 
 st.title("GMM editor")
@@ -90,7 +90,7 @@ with st.spinner("Class histogram…"), guard("Histogram"):
 fig = go.Figure()
 fig.add_bar(x=list(range(10)), y=core_models.real_class_hist(), name="real", marker_color="#bbb")
 fig.add_bar(x=list(range(10)), y=hist, name="edited mixture", marker_color="#1f77b4")
-fig.update_layout(barmode="group", height=260, margin=dict(l=10, r=10, t=10, b=10),
+tidy(fig, 260, barmode="group",
                   xaxis=dict(dtick=1, title="inferred digit"), yaxis_title="fraction")
 st.plotly_chart(fig, key="gmm_hist")
 moved_by = (state["means"] - prior.means.detach()).norm(dim=1)

@@ -8,7 +8,7 @@ from core import models as core_models
 from core.data import to_uint8
 from core.images import gif_bytes
 from core.latent import endpoint, interpolate
-from ui.common import guard, pick_model, pick_prior, show_grid, version
+from ui.common import guard, pick_model, pick_prior, show_grid, version, tidy
 
 st.title("Interpolate")
 model = pick_model()
@@ -19,17 +19,17 @@ with guard(model):
 
 def endpoint_picker(side: str, default_seed: int) -> str:
     kinds = ["random", "class"] + (["component"] if prior.k >= 2 else []) + ["real"]
-    kind = st.selectbox(f"{side}: kind", kinds, key=f"ip_{side}_kind",
+    kind = st.selectbox(f"{side}: kind", kinds, key=f"ip_{side}_kind", persist_state="session",
                         format_func={"random": "random code", "class": "a class", "component": "mixture component",
                                      "real": "real test digit (inverted)"}.get)
     if kind == "random":
-        v = st.number_input(f"{side}: seed", value=default_seed, step=1, key=f"ip_{side}_seed")
+        v = st.number_input(f"{side}: seed", value=default_seed, step=1, key=f"ip_{side}_seed", persist_state="session")
     elif kind in ("class", "component"):
         v = st.selectbox(f"{side}: {kind}", list(range(10 if kind == "class" else prior.k)),
-                         index=default_seed % (10 if kind == "class" else prior.k), key=f"ip_{side}_{kind}")
+                         index=default_seed % (10 if kind == "class" else prior.k), key=f"ip_{side}_{kind}", persist_state="session")
     else:
         v = st.number_input(f"{side}: test digit index", value=default_seed, min_value=0, max_value=9999, step=1,
-                            key=f"ip_{side}_real")
+                            key=f"ip_{side}_real", persist_state="session")
     return f"{kind}:{int(v)}"
 
 
@@ -39,8 +39,8 @@ with c1:
 with c2:
     spec_b = endpoint_picker("To", 1)
 with c3:
-    mode = st.radio("Path", ["slerp", "lerp"], key="ip_mode")
-    frames = st.slider("Frames", 4, 24, 12, key="ip_frames")
+    mode = st.radio("Path", ["slerp", "lerp"], key="ip_mode", persist_state="session")
+    frames = st.slider("Frames", 4, 24, 12, key="ip_frames", persist_state="session")
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -57,7 +57,7 @@ with guard("Interpolation"), st.spinner("Building the path (a real digit is inve
                                                 version(model, prior_name))
 
 st.caption(f"{about_a} → {about_b}")
-t = st.slider("Position along the path", 0, int(frames) - 1, 0, key="ip_t")
+t = st.slider("Position along the path", 0, int(frames) - 1, 0, key="ip_t", persist_state="session")
 left, right = st.columns([1, 3])
 with left:
     big = to_uint8(torch.from_numpy(imgs[t])).numpy().reshape(28, 28).repeat(6, 0).repeat(6, 1)  # crisp pixels
@@ -66,7 +66,7 @@ with left:
 with right:
     fig = go.Figure(go.Scatter(x=list(range(len(conf))), y=conf, mode="lines+markers+text",
                                text=[str(v) for v in labels], textposition="top center"))
-    fig.update_layout(height=220, margin=dict(l=10, r=10, t=10, b=10), yaxis=dict(range=[0, 1.1], title="confidence"),
+    tidy(fig, 220, yaxis=dict(range=[0, 1.1], title="confidence"),
                       xaxis=dict(title="frame", dtick=1))
     st.plotly_chart(fig, key="ip_conf")
 show_grid(imgs, nrow=len(imgs), width=min(1000, 56 * len(imgs)), caption="the strip", download=f"interp_{model}")

@@ -4,6 +4,7 @@ shows the chosen digits enlarged."""
 import numpy as np
 import streamlit as st
 
+from core import models as core_models
 from core.embed import model_map
 from ui.common import guard, pick_model, pick_prior, show_grid, version
 from ui.components import digits_to_png_b64, hover_scatter
@@ -12,16 +13,16 @@ st.title("Latent map")
 model = pick_model()
 prior = pick_prior(model)
 sb = st.sidebar
-method = sb.radio("Projection", ["umap", "tsne", "pca"], key="map_method",
-                  format_func={"umap": "UMAP", "tsne": "t-SNE", "pca": "PCA"}.get)
-space = sb.radio("Space", ["features", "pixels", "latent"], key="map_space",
+METHOD_NAMES = {"umap": "UMAP", "tsne": "t-SNE", "pca": "PCA"}
+method = sb.radio("Projection", ["umap", "tsne", "pca"], key="map_method", persist_state="session", format_func=METHOD_NAMES.get)
+space = sb.radio("Space", ["features", "pixels", "latent"], key="map_space", persist_state="session",
                  format_func={"features": "classifier features", "pixels": "pixels", "latent": "latent codes"}.get)
-n = sb.select_slider("Generated digits", [500, 1000, 2000, 5000, 10000], value=2000, key="map_n")
+n = sb.select_slider("Generated digits", [500, 1000, 2000, 5000, 10000], value=2000, key="map_n", persist_state="session")
 real = 0 if space == "latent" else sb.select_slider("Real test digits overlaid", [0, 500, 1000, 2000], value=0,
-                                                     key="map_real")
+                                                     key="map_real", persist_state="session")
 colour = sb.radio("Colour by", ["inferred label", "component / class asked for", "real vs generated"],
-                  key="map_colour", help="for real digits, 'component / class' is their true label")
-seed = sb.number_input("Seed", value=0, step=1, key="map_seed")
+                  key="map_colour", persist_state="session", help="for real digits, 'component / class' is their true label")
+seed = sb.number_input("Seed", value=0, step=1, key="map_seed", persist_state="session")
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -31,7 +32,7 @@ def cached_map(model, n, space, method, real, seed, prior, ver):
     return res
 
 
-with guard("Map"), st.spinner(f"Projecting {n + real} digits with {method.upper()} (cached after the first time)…"):
+with guard("Map"), st.spinner(f"Projecting {n + real} digits with {METHOD_NAMES[method]} (cached after the first time)…"):
     res = cached_map(model, int(n), space, method, int(real), int(seed), prior, version(model, prior))
 
 st.caption({"features": "Digits are placed by the classifier's 128-d features of each generated digit: "
@@ -40,23 +41,29 @@ st.caption({"features": "Digits are placed by the classifier's 128-d features of
             "latent": "Digits are placed by the latent code z the generator was given."}[space])
 names = None
 if colour == "inferred label":
-    cats = res["label"]
+    cats, legend = res["label"], "digit the classifier reads"
 elif colour == "real vs generated":
-    cats, names = (res["source"] == "real").astype(int), {0: "generated", 1: "real"}
+    cats, names, legend = (res["source"] == "real").astype(int), {0: "generated", 1: "real"}, "source"
 else:
     cats = res["component"]
+    legend = "class asked for" if core_models.loaded(model, prior)[4] else "mixture component"
+    if real:
+        legend += " (real: true digit)"
 text = [f"{'real' if s == 'real' else 'generated'} · label {l} ({c:.0%})" + (f" · component {k}" if k >= 0 else "")
         for s, l, c, k in zip(res["source"], res["label"], res["confidence"], res["component"])]
 if real and colour != "real vs generated":
     st.caption("Real and generated digits share the colours; colour by 'real vs generated' to tell them apart.")
 sel = hover_scatter(res["xy"][:, 0], res["xy"][:, 1], cats, res["png"], text,
                     key=f"map_{model}_{method}_{space}_{n}_{real}_{seed}_{prior}",  # a selection belongs to one map
-                    title=f"{model} · {method.upper()} of {space}", category_names=names)
-conf = res["confidence"]
-c1, c2, c3 = st.columns(3)
-c1.metric("digits", len(conf))
-c2.metric("mean confidence", f"{conf.mean():.3f}")
-c3.metric("below 0.5 confidence", f"{(conf < 0.5).mean():.1%}")
+                    title=f"{model} · {METHOD_NAMES[method]} of {space}", category_names=names, legend_title=legend)
+for tag, source in (("fake", "generated"), ("real", "real")):  # never one number for two populations
+    conf = res["confidence"][res["source"] == tag]
+    if not len(conf):
+        continue
+    c1, c2, c3 = st.columns(3)
+    c1.metric(f"{source} digits", len(conf))
+    c2.metric(f"mean confidence ({source})", f"{conf.mean():.3f}")
+    c3.metric(f"below 0.5 confidence ({source})", f"{(conf < 0.5).mean():.1%}")
 if sel and sel.get("selected"):
     idx = np.asarray([i for i in sel["selected"] if 0 <= i < len(res["images"])][:100], dtype=int)
     st.subheader(f"Selected: {len(sel['selected'])} digits" + (" (first 100)" if len(sel["selected"]) > 100 else ""))

@@ -6,28 +6,29 @@ import streamlit as st
 from core import models as core_models
 from core import refine
 from core.score import score_real
+from core.variants import get_variant
 from ui.common import fmt_scores, guard, pick_model, show_grid, version
 
 st.title("Refine")
 model = pick_model()
 sb = st.sidebar
-method = sb.radio("Method", ["drs", "drs-sigmoid", "dot-latent", "dot-target"], key="refine_method",
+method = sb.radio("Method", ["drs", "drs-sigmoid", "dot-latent", "dot-target"], key="refine_method", persist_state="session",
                   format_func={"drs": "DRS (Azadi)", "drs-sigmoid": "DRS, p = σ(D − τ)",
                                "dot-latent": "DOT in latent space", "dot-target": "DOT in image space"}.get)
-n = sb.select_slider("Digits scored", [500, 1000, 2000, 5000], value=1000, key="refine_n")
-seed = sb.number_input("Seed", value=0, step=1, key="refine_seed")
+n = sb.select_slider("Digits scored", [500, 1000, 2000, 5000], value=1000, key="refine_n", persist_state="session")
+seed = sb.number_input("Seed", value=0, step=1, key="refine_seed", persist_state="session")
 if method.startswith("drs"):
-    mode = sb.radio("Acceptance", ["target rate", "percentile γ" if method == "drs" else "τ"], key="refine_mode")
+    mode = sb.radio("Acceptance", ["target rate", "percentile γ" if method == "drs" else "τ"], key="refine_mode", persist_state="session")
     if mode == "target rate":
-        knobs = {"target_rate": sb.slider("Target acceptance rate", 0.05, 0.95, 0.2, 0.05, key="refine_rate")}
+        knobs = {"target_rate": sb.slider("Target acceptance rate", 0.05, 0.95, 0.2, 0.05, key="refine_rate", persist_state="session")}
     elif method == "drs":
-        knobs = {"percentile": sb.slider("γ = percentile of F̂", 50.0, 95.0, 80.0, 1.0, key="refine_pct")}
+        knobs = {"percentile": sb.slider("γ = percentile of F̂", 50.0, 95.0, 80.0, 1.0, key="refine_pct", persist_state="session")}
     else:
-        knobs = {"tau": sb.number_input("τ", value=0.0, key="refine_tau")}
+        knobs = {"tau": sb.number_input("τ", value=0.0, key="refine_tau", persist_state="session")}
     knobs["burn_in"] = 5000
 else:
-    knobs = {"steps": sb.slider("Adam steps", 1, 100, 20, key="refine_steps"),
-             "lr": sb.select_slider("Learning rate", [0.001, 0.003, 0.01, 0.03, 0.1], value=0.01, key="refine_lr")}
+    knobs = {"steps": sb.slider("Adam steps", 1, 100, 20, key="refine_steps", persist_state="session"),
+             "lr": sb.select_slider("Learning rate", [0.001, 0.003, 0.01, 0.03, 0.1], value=0.01, key="refine_lr", persist_state="session")}
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -44,9 +45,10 @@ with guard("Refinement"), st.spinner(f"Running {method} on {n} digits and scorin
     before, after, extra = run(model, method, int(n), int(seed), tuple(sorted(knobs.items())), version(model))
 sb_, sa_ = extra["before"], extra["after"]
 
-floor = score_real()
+with st.spinner(f"Scoring {n} real digits for a floor at the same n (once)…"):
+    floor = score_real(n=int(n))  # at the same n: precision, recall and coverage depend on it
 keys = ["fid", "precision", "recall", "density", "coverage", "class_kl"]
-table = pd.DataFrame([{"": "real-data floor", **{k: floor[k] for k in keys}},
+table = pd.DataFrame([{"": f"real-data floor ({n} digits)", **{k: floor[k] for k in keys}},
                       {"": "before", **{k: sb_[k] for k in keys}},
                       {"": "after", **{k: sa_[k] for k in keys}}])
 cols = st.columns(len(keys))
@@ -54,12 +56,15 @@ for c, k in zip(cols, keys):
     c.metric(k, f"{sa_[k]:.3f}", f"{sa_[k] - sb_[k]:+.3f}",
              delta_color="inverse" if k in ("fid", "class_kl") else "normal")
 st.dataframe(fmt_scores(table), hide_index=True, width="stretch")
+for warning in refine.verdict(extra, get_variant(core_models.loaded(model)[3]["variant"]).loss):
+    st.warning(warning, icon=":material/trending_down:")
 if extra["acceptance_rate"] is not None:
-    st.caption(f"Acceptance rate {extra['acceptance_rate']:.1%}. After = the first {n} accepted proposals; before = the "
-               f"first {n} proposals of the same stream.")
+    st.caption(f"Acceptance rate {extra['acceptance_rate']:.1%}. Before = {n} proposals (the same {n} for every "
+               f"method at this seed); after = the first {n} accepted proposals of a stream that starts with them.")
 else:
     st.caption(f"k_eff {extra['k_eff']:.3g}; mean transport cost {extra['mean_cost']:.3f}; objective "
-               f"{extra['objective'][0]:.4g} → {extra['objective'][-1]:.4g}. Before and after are the same digits.")
+               f"{extra['objective'][0]:.4g} → {extra['objective'][-1]:.4g}. Before = {n} proposals (the same {n} "
+               f"for every method at this seed), after = the same digits transported. {refine.K_EFF_NOTE}")
 
 left, right = st.columns(2)
 with left:

@@ -8,7 +8,7 @@ from core import models as core_models
 from core.errors import LabError
 from core.store import Run, cancel
 from core.variants import BASE, HOUSEKEEPING, VARIANTS, get_variant, make_config
-from ui.common import guard, model_rows
+from ui.common import guard, model_rows, tidy
 
 st.title("Train")
 
@@ -22,7 +22,7 @@ CURVE_GROUPS = {
 }
 
 with st.expander("Launch a run", expanded=not launch.active_runs()):
-    variant = st.selectbox("Variant", list(VARIANTS), key="train_variant",
+    variant = st.selectbox("Variant", list(VARIANTS), key="train_variant", persist_state="session",
                            format_func=lambda v: f"{v} — {VARIANTS[v].about.split('.')[0]}")
     st.caption(get_variant(variant).about)
     defaults = make_config(variant)
@@ -35,13 +35,13 @@ with st.expander("Launch a run", expanded=not launch.active_runs()):
             with cols[i % 4]:
                 if isinstance(d, str):
                     values[key] = st.selectbox(key, ["adam", "rmsprop"], index=["adam", "rmsprop"].index(d),
-                                               key=f"hp_{variant}_{key}")
+                                               key=f"hp_{variant}_{key}", persist_state="session")
                 elif isinstance(d, int):
-                    values[key] = st.number_input(key, value=d, step=1, key=f"hp_{variant}_{key}")
+                    values[key] = st.number_input(key, value=d, step=1, key=f"hp_{variant}_{key}", persist_state="session")
                 else:
-                    values[key] = st.number_input(key, value=float(d), format="%g", key=f"hp_{variant}_{key}")
+                    values[key] = st.number_input(key, value=float(d), format="%g", key=f"hp_{variant}_{key}", persist_state="session")
         max_steps = st.number_input("stop after N steps (0 = run all epochs)", value=0, min_value=0, step=100,
-                                    key="hp_max_steps")
+                                    key="hp_max_steps", persist_state="session")
         submitted = st.form_submit_button("Launch", type="primary", icon=":material/play_arrow:")
     if submitted:
         overrides = {k: v for k, v in values.items() if v != defaults[k]}  # only the difference
@@ -116,7 +116,7 @@ def live(run_id: str, polling: bool):
                 continue
             fig = go.Figure([go.Scatter(x=[r[0] for r in metrics[k]], y=[r[2] for r in metrics[k]], name=k,
                                         mode="lines") for k in present])
-            fig.update_layout(title=title, height=260, margin=dict(l=10, r=10, t=40, b=10), xaxis_title="step")
+            tidy(fig, 260, title=title, xaxis_title="step")
             st.plotly_chart(fig, key=f"curve_{title}")
             shown += 1
         if not shown:

@@ -106,7 +106,10 @@ def test_latent_map_pca_of_features():
     assert not at.exception and any("Selected: 3 digits" in m.value for m in at.subheader)
     at.select_slider(key="map_real").set_value(500)
     at.radio(key="map_colour").set_value("real vs generated").run()
-    assert not at.exception and at.metric[0].value == "1000"  # 500 generated + 500 real
+    assert not at.exception
+    shown = {m.label: m.value for m in at.metric}  # the two populations are never mixed in one number
+    assert shown["generated digits"] == "500" and shown["real digits"] == "500"
+    assert "mean confidence (real)" in shown and "mean confidence (generated)" in shown
     at.radio(key="map_space").set_value("latent").run()  # another map: the old selection does not apply
     assert not at.exception
 
@@ -152,7 +155,10 @@ def test_refine_before_after(method):
     at.run()
     assert not at.exception, [e.message for e in at.exception]
     assert [m.label for m in at.metric][:2] == ["fid", "precision"]
-    assert at.dataframe[0].value.iloc[0, 0] == "real-data floor"
+    floor = at.dataframe[0].value.iloc[0]
+    assert floor.iloc[0] == "real-data floor (500 digits)"  # at the same n as the scores beside it
+    from core.score import score_real
+    assert floor["coverage"] == pytest.approx(score_real(n=500)["coverage"], abs=1e-3)
 
 
 def test_interpolate_classes_and_slider():
@@ -216,3 +222,25 @@ def test_gmm_drag_to_a_non_number_is_refused_and_the_last_good_edit_kept():
         assert any("Drag refused" in e.value for e in at.error), texts(at)
         assert torch.equal(at.session_state["gmm_cwgan-gp"]["means"], good)
     assert "component 3 by" in texts(at)  # the good edit is still shown
+
+
+def test_page_knobs_are_kept_when_the_user_comes_back():
+    at = page("pages/classes.py", model="cwgan-gp")
+    at.select_slider(key="classes_n").set_value(500).run()
+    at.slider(key="classes_threshold").set_value(0.5).run()
+    at.switch_page("pages/overview.py").run()
+    at.switch_page("pages/classes.py").run()
+    assert not at.exception
+    assert at.slider(key="classes_threshold").value == 0.5 and at.select_slider(key="classes_n").value == 500
+    assert not [w.value for w in at.warning if "Session State" in str(w.value)]
+
+
+def test_overview_shows_every_row_with_dashes_not_none():
+    at = page("pages/overview.py")
+    df = at.dataframe[0]
+    board = df.value
+    assert {"epochs", "train_min", "command"} <= set(board.columns)
+    assert board.set_index("model").loc["wgan-gp", "command"].startswith("python -m core train --variant wgan-gp")
+    assert board.set_index("model")["cond_acc"].isna().loc["wgan-gp"]  # not applicable: blank, shown as "–"
+    from core import zoo
+    assert len(board) == 1 + len(zoo.index())  # the floor and every shipped model

@@ -42,6 +42,18 @@ def test_class_report_orders_hybrids_and_classes():
     assert 0 < rep["confident_fraction"] < 1
 
 
+def test_a_threshold_change_reuses_the_classification(monkeypatch):
+    """The Classes page classifies once; the threshold only re-summarises (no classifier call)."""
+    from core import classifier
+    from core.data import load_split, to_model_range
+    imgs = to_model_range(load_split("test")[0][:200])
+    cls = core_models.classify(imgs)
+    monkeypatch.setattr(classifier, "predict", lambda *a, **k: pytest.fail("re-classified on a threshold change"))
+    low, high = core_models.class_summary(cls, 0.5), core_models.class_summary(cls, 0.95)
+    assert low["confident_fraction"] == pytest.approx((cls["confidence"] >= 0.5).mean())
+    assert high["confident_fraction"] < low["confident_fraction"] and (low["hist"] == high["hist"]).all()
+
+
 def test_gmm_plane_move_and_edit_leave_the_model_untouched():
     _, _, prior, _, _ = core_models.loaded("cwgan-gp")
     before = prior.means.detach().clone()

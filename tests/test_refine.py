@@ -150,3 +150,33 @@ def test_dot_leaves_the_models_without_gradients(wgan):
 def test_drs_refuses_early_when_the_cap_cannot_suffice(wgan):
     with pytest.raises(ConfigError, match="proposals"):
         refine.drs(*wgan, 1000, percentile=99.5, burn_in=500, max_proposals=2000)
+
+
+def test_drs_and_dot_start_from_one_proposal_pool(wgan):
+    """One "before" for every method at a seed: their deltas can be compared."""
+    drs_res = refine.before_after(*wgan, "drs", 300, seed=3, target_rate=0.5, burn_in=500)
+    dot_res = refine.before_after(*wgan, "dot-target", 300, seed=3, steps=2)
+    assert torch.equal(drs_res["images"][0], dot_res["images"][0])
+    assert _scores(drs_res["before"]) == _scores(dot_res["before"])
+    other = refine.before_after(*wgan, "dot-target", 300, seed=4, steps=2)
+    assert not torch.equal(other["images"][0], dot_res["images"][0])  # the seed picks the pool
+
+
+def _scores(s: dict) -> dict:
+    return {k: v for k, v in s.items() if k != "seconds"}
+
+
+def _res(method, before, after):
+    keys = ("fid", "class_kl", "class_hist")
+    return {"method": method, "before": dict(zip(keys, before)), "after": dict(zip(keys, after))}
+
+
+def test_verdict_says_when_refinement_made_things_worse():
+    hist = [0.3, 0, 0, 0.3, 0, 0.25, 0, 0, 0.15, 0]
+    worse = _res("drs", (3.18, 0.06, [0.1] * 10), (4.96, 0.27, hist))
+    [msg] = refine.verdict(worse, "wasserstein")
+    assert "FID (3.180 → 4.960)" in msg and "KL 0.060 → 0.270" in msg
+    assert "mostly 0s (30%), 3s (30%), 5s (25%)" in msg and "not a calibrated density-ratio" in msg
+    [msg] = refine.verdict(worse, "bce")  # a BCE logit is the density ratio DRS assumes: no excuse given
+    assert "density-ratio" not in msg
+    assert refine.verdict(_res("dot-target", (3.17, 0.06, [0.1] * 10), (3.05, 0.05, [0.1] * 10))) == []

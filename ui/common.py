@@ -74,7 +74,7 @@ def pick_prior(model: str, where=st.sidebar) -> str | None:
         fitted = []
     if not fitted:
         return None
-    choice = where.selectbox("Prior", ["trained prior", *fitted], key=f"prior_{model}",
+    choice = where.selectbox("Prior", ["trained prior", *fitted], key=f"prior_{model}", persist_state="session",
                              help="priors refitted by EM on inverted real digits")
     return None if choice == "trained prior" else choice
 
@@ -116,6 +116,30 @@ def goto(page: str, model: str | None = None):
     if model:
         st.session_state["model"] = model
     st.switch_page(page)
+
+
+def tidy(fig, height: int, **layout):
+    """One layout for every chart: the mode bar gets the top margin to itself and the legend
+    sits right of the plot, top-aligned, so neither hides the other (or the data)."""
+    top = 44 if layout.get("title") else 30
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=top, b=10),
+                      legend=dict(orientation="v", x=1.02, xanchor="left", y=1, yanchor="top"), **layout)
+    return fig
+
+
+NUMBER_FORMATS = {"fid": "{:.3f}", "precision": "{:.3f}", "recall": "{:.3f}", "density": "{:.3f}",
+                  "coverage": "{:.3f}", "class_kl": "{:.4f}", "cond_acc": "{:.3f}", "epochs": "{:.0f}",
+                  "train_min": "{:.1f}"}
+
+
+def leaderboard_view(df: pd.DataFrame):
+    """Scores formatted for reading, "–" where a value does not apply or is not there yet (never
+    a literal None); the numbers underneath stay numbers, so columns still sort."""
+    df = df.copy()
+    cols = [c for c in NUMBER_FORMATS if c in df.columns]
+    for c in cols:
+        df[c] = pd.to_numeric(df[c], errors="coerce")
+    return df.style.format({c: NUMBER_FORMATS[c] for c in cols}, na_rep="–")
 
 
 def fmt_scores(df: pd.DataFrame) -> pd.DataFrame:

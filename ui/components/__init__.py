@@ -95,7 +95,7 @@ def hover_scatter(x: Sequence[float], y: Sequence[float], color_values: Sequence
                   images_b64: Sequence[str], hover_text: Sequence[str], key: str | None = None,
                   height: int = 560, palette: Sequence[str] | None = None,
                   category_names: dict[int, str] | None = None, title: str = "",
-                  marker_size: int = 5, dragmode: str = "lasso") -> dict | None:
+                  marker_size: int = 5, dragmode: str = "lasso", legend_title: str = "") -> dict | None:
     """A scattergl cloud (one legend entry per category); hovering a point shows its thumbnail.
 
     ``color_values`` are category ints (0-9 take ``palette``, default the 10-colour
@@ -103,7 +103,8 @@ def hover_scatter(x: Sequence[float], y: Sequence[float], color_values: Sequence
     (one per point, e.g. from :func:`digits_to_png_b64`), shown at 84 px, pixelated, with the
     point's ``hover_text``. Returns None until a box/lasso selection, then
     ``{"selected": [point indices, sorted], "seq": n}`` (a cleared selection sends ``[]``).
-    ``dragmode`` is the initial plotly drag mode ("lasso", "select", "zoom", "pan").
+    ``dragmode`` is the initial plotly drag mode ("lasso", "select", "zoom", "pan");
+    ``legend_title`` names what the colours stand for.
     """
     xs, ys = _floats(x), _floats(y)
     n = len(xs)
@@ -116,7 +117,7 @@ def hover_scatter(x: Sequence[float], y: Sequence[float], color_values: Sequence
                         hover_text=[str(t) for t in hover_text], height=int(height),
                         palette=list(palette) if palette is not None else list(PALETTE),
                         category_names=names, title=str(title or ""), marker_size=int(marker_size),
-                        dragmode=str(dragmode), key=key, default=None)
+                        dragmode=str(dragmode), legend_title=str(legend_title or ""), key=key, default=None)
 
 
 def _png(raw_rows: bytes, w: int, h: int) -> bytes:

@@ -150,7 +150,8 @@
       title: args.title ? { text: args.title, font: { size: 15 } } : undefined,
       dragmode: args.dragmode || "lasso", hovermode: "closest", uirevision: "keep",
       legend: { orientation: "v", x: 1.01, xanchor: "left", y: 1, yanchor: "top",
-                itemsizing: "constant" },
+                itemsizing: "constant",
+                title: args.legend_title ? { text: String(args.legend_title) } : undefined },
       xaxis: { zeroline: false }, yaxis: { zeroline: false },
       paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "#fafafa"
     };
