@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from dataclasses import dataclass, field
 
 from .errors import ConfigError
@@ -49,6 +50,14 @@ class Variant:
     lipschitz: str = "none"
     defaults: dict = field(default_factory=dict)
     about: str = ""
+
+    @property
+    def title(self) -> str:
+        """A one-line name for menus: the `about` text up to its first ';' (never cut inside a
+        number like "β (0.5, 0.9)" as a split at '.' would), without its seed reference."""
+        head = re.sub(r"\s*\(seeds? [^)]*\)", "", self.about.split(";")[0]).replace(": ", " — ", 1).strip()
+        head = head.rstrip(".")
+        return head if len(head) <= 70 else head[:69].rstrip(" ,") + "…"
 
     @property
     def conditional(self) -> bool:

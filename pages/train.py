@@ -1,5 +1,7 @@
 """Train: launch a variant in the background, watch it live, cancel or resume it. All state
 comes from the run store, so a reload or a second tab shows the same runs."""
+import math
+
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -21,9 +23,20 @@ CURVE_GROUPS = {
     "Speed": ["img_s"],
 }
 
+notice = st.container()  # launch results show here, above the (collapsible) launch section
+if st.session_state.get("train_notice"):
+    kind, text = st.session_state["train_notice"]
+    (notice.error if kind == "error" else notice.success)(text, icon=":material/error:" if kind == "error" else None)
+
+
+def float_step(value: float) -> float:
+    """A "+" that nudges a value by a tenth of its order of magnitude (0.001 -> 0.0011, not 0.01)."""
+    return 10.0 ** (math.floor(math.log10(abs(value))) - 1) if value else 0.01
+
+
 with st.expander("Launch a run", expanded=not launch.active_runs()):
     variant = st.selectbox("Variant", list(VARIANTS), key="train_variant", persist_state="session",
-                           format_func=lambda v: f"{v} — {VARIANTS[v].about.split('.')[0]}")
+                           format_func=lambda v: f"{v} — {VARIANTS[v].title}")
     st.caption(get_variant(variant).about)
     defaults = make_config(variant)
     with st.form("hyper"):
@@ -39,7 +52,8 @@ with st.expander("Launch a run", expanded=not launch.active_runs()):
                 elif isinstance(d, int):
                     values[key] = st.number_input(key, value=d, step=1, key=f"hp_{variant}_{key}", persist_state="session")
                 else:
-                    values[key] = st.number_input(key, value=float(d), format="%g", key=f"hp_{variant}_{key}", persist_state="session")
+                    values[key] = st.number_input(key, value=float(d), format="%g", step=float_step(float(d)),
+                                                  key=f"hp_{variant}_{key}", persist_state="session")
         max_steps = st.number_input("stop after N steps (0 = run all epochs)", value=0, min_value=0, step=100,
                                     key="hp_max_steps", persist_state="session")
         submitted = st.form_submit_button("Launch", type="primary", icon=":material/play_arrow:")
@@ -50,9 +64,10 @@ with st.expander("Launch a run", expanded=not launch.active_runs()):
             run_id = launch.start(variant, overrides, extra=["--max-steps", str(max_steps)] if max_steps else None)
             st.session_state["train_run"] = run_id
             model_rows.clear()
-            st.success(f"Started {run_id}")
+            st.session_state["train_notice"] = ("success", f"Started {run_id} ({variant}).")
         except LabError as exc:
-            st.error(str(exc), icon=":material/error:")
+            st.session_state["train_notice"] = ("error", f"Launch refused: {exc}")
+        st.rerun()  # the notice shows above, where the eye is; the launch section may collapse
 
 rows = [r for r in model_rows() if r["source"] == "run"]
 if not rows:
@@ -127,8 +142,9 @@ def live(run_id: str, polling: bool):
             st.image(str(grid), caption=f"latest samples ({grid.stem})", width="stretch")
         else:
             st.caption("The first sample grid is written at the end of epoch 1.")
+        st.markdown("**Config** — what this run changed from the variant's defaults")
         st.json({k: v for k, v in cfg.items() if k in BASE and v != make_config(cfg["variant"]).get(k)} or
-                {"config": "the variant's defaults"}, expanded=False)
+                {"config": "the variant's defaults"}, expanded=True)
 
 
 with guard(f"Run {run_id}"):

@@ -74,6 +74,7 @@ def test_train_launch_and_cancel_a_tiny_run():
     # a second launch on the same device is refused clearly
     at.button[[b.label for b in at.button].index("Launch")].click().run()
     assert any("already training" in e.value for e in at.error)
+    assert not any("already training" in e.value for e in at.expander[0].error)  # shown above, not in the section
     deadline = time.time() + 60
     while run.status().get("status") == "running" and not run.status().get("device") and time.time() < deadline:
         time.sleep(0.5)
@@ -81,6 +82,8 @@ def test_train_launch_and_cancel_a_tiny_run():
     at.button(key=f"cancel_{run_id}").click().run()
     assert not at.exception
     assert run.status()["status"] == "cancelled"
+    assert at.selectbox(key="train_variant").value == "wgan-gp"  # the form keeps the user's values
+    assert at.number_input(key="hp_wgan-gp_batch_size").value == 16
 
 
 def test_compare_two_models_same_noise():

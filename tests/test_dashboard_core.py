@@ -117,3 +117,12 @@ def test_variant_knobs_are_the_ones_it_uses():
     assert "san_lambda" in get_variant("san").knobs() and "prior_k" not in get_variant("san").knobs()
     assert {"prior_k", "prior_sigma"} <= set(get_variant("gm-static").knobs())
     assert "lr_prior" in get_variant("gm-dynamic").knobs() and "lr_prior" not in get_variant("gm-static").knobs()
+
+
+def test_variant_titles_are_whole_phrases():
+    """The Train menu once cut "… β (0.5, 0.9)" at its first '.'; titles end at a ';' instead."""
+    from core.variants import VARIANTS
+    for v in VARIANTS.values():
+        assert v.title and len(v.title) <= 70 and not v.title.endswith(("(0", "β (0", ".")), v.title
+        assert "(seed" not in v.title
+    assert VARIANTS["wgan-wc"].title == "WGAN — critic weights clamped to ±c after every critic step"
