@@ -4,6 +4,7 @@ with per-component σ, and the digits / class histogram of the edited prior."""
 from __future__ import annotations
 
 import copy
+import math
 import time
 
 import numpy as np
@@ -142,3 +143,18 @@ def bench_edit(model: str = "gm-dynamic", frames: int = 20) -> dict:
         step.append(time.perf_counter() - t0)
     return {"model": model, "drag_ms": round(1000 * float(np.median(drag)), 1),
             "interpolation_step_ms": round(1000 * float(np.median(step)), 1), "repeats": frames}
+
+
+def reads_as(labels, top: int = 3) -> list[tuple[int, int]]:
+    """The digits a component's samples are read as, most frequent first, with their counts;
+    digits never read are left out (a caption never lists zero counts)."""
+    counts = np.bincount(np.asarray(labels, dtype=int), minlength=10)
+    order = sorted(range(10), key=lambda d: (-counts[d], d))
+    return [(d, int(counts[d])) for d in order[:top] if counts[d] > 0]
+
+
+def drag_scale(prior, k: int) -> float:
+    """How far a sample of component k typically lies from its mean, σ_k·√d: a drag much
+    shorter than this barely changes the digits (on gm-dynamic, σ 1.4 in 100 dimensions ≈ 14)."""
+    sigmas = prior.sigmas().detach()
+    return float(sigmas[k]) * math.sqrt(prior.means.shape[1])

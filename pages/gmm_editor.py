@@ -8,7 +8,7 @@ import streamlit as st
 from core import gmm
 from core import models as core_models
 from core.errors import LabError
-from ui.common import CLASS_COLOURS, guard, model_rows, pick_model, show_grid, usable_models, tidy
+from ui.common import COMPONENT_COLOURS, guard, model_rows, pick_model, show_grid, usable_models, tidy
 from ui.components import drag_points
 
 st.title("GMM editor")
@@ -49,12 +49,20 @@ def view(k: int) -> dict:
 xy = state["xy"]
 pad = 0.35 * max(np.ptp(base_plane["xy"][:, 0]), np.ptp(base_plane["xy"][:, 1]), 1e-3)
 lo, hi = base_plane["xy"].min(0) - pad, base_plane["xy"].max(0) + pad
-labels = [str(k) for k in range(prior.k)]
+with guard("Sampling"):
+    makes = {j: gmm.reads_as(view(j)["labels"], top=1) for j in range(prior.k)}  # the digit each one makes
+# a component is not a digit: its own colour and name, with the digit it makes most
+labels = [f"c{j}→{makes[j][0][0]}" if makes[j] else f"c{j}" for j in range(prior.k)]
+d = prior.means.shape[1]
 left, right = st.columns([3, 2])
 with left:
-    st.caption("Drag a circle to move that component's mean; the other 98 latent directions stay as they were."
+    st.caption(f"Drag a circle to move that component's mean within this plane (2 of the {d} latent directions; "
+               f"the other {d - 2} stay as they were). Labels read 'component → the digit it makes most'. "
+               f"A sample lies about σ·√{d} ≈ {gmm.drag_scale(prior, 0):.1f} from its mean, so drags much "
+               f"shorter than that change the digits little."
                + (" Component k is class k in this conditional model." if cond else ""))
-    moved = drag_points(xy.tolist(), labels=labels, colors=[CLASS_COLOURS[k % 10] for k in range(prior.k)],
+    moved = drag_points(xy.tolist(), labels=labels, colors=[COMPONENT_COLOURS[j % len(COMPONENT_COLOURS)]
+                                                            for j in range(prior.k)],
                         key=f"drag_{model}", xrange=[lo[0], hi[0]], yrange=[lo[1], hi[1]],
                         title=f"{model}: component means (PCA plane)")
 if isinstance(moved, dict) and moved.get("seq") != state["seq"]:  # a new drag
@@ -80,9 +88,13 @@ with right:
         state["views"].pop(k, None)
     with guard("Sampling"):
         v = view(k)
-    show_grid(v["images"], nrow=8, width=300, caption=f"component {k}: 64 digits, labels "
-              + " ".join(str(c) for c in np.bincount(v["labels"], minlength=10).argsort()[::-1][:3]) + " most often",
+    reads = ", ".join(f"{digit} ({count})" for digit, count in gmm.reads_as(v["labels"]))
+    show_grid(v["images"], nrow=8, width=300, caption=f"component {k}: 64 digits, read as {reads}",
               download=f"gmm_{model}_{k}")
+    moved_k = float((state["means"][k] - prior.means.detach()[k]).norm())
+    if moved_k > 1e-6 and moved_k < 0.25 * gmm.drag_scale(current_prior(), k):
+        st.caption(f"This component moved {moved_k:.2f}, small beside its spread σ·√{d} ≈ "
+                   f"{gmm.drag_scale(current_prior(), k):.1f}: expect similar digits. Drag further, or lower σ.")
 
 with st.spinner("Class histogram…"), guard("Histogram"):
     views = {j: view(j) for j in range(prior.k)}

@@ -126,3 +126,14 @@ def test_variant_titles_are_whole_phrases():
         assert v.title and len(v.title) <= 70 and not v.title.endswith(("(0", "β (0", ".")), v.title
         assert "(seed" not in v.title
     assert VARIANTS["wgan-wc"].title == "WGAN — critic weights clamped to ±c after every critic step"
+
+
+def test_a_component_reading_lists_only_digits_it_makes():
+    assert gmm.reads_as([3, 3, 3, 5, 8, 8]) == [(3, 3), (8, 2), (5, 1)]
+    assert gmm.reads_as([7] * 64) == [(7, 64)]  # never "7 0 1" with zero counts
+
+
+def test_drag_scale_is_sigma_sqrt_d():
+    _, _, prior, _, _ = core_models.loaded("gm-dynamic")
+    d = prior.means.shape[1]
+    assert gmm.drag_scale(prior, 2) == pytest.approx(float(prior.sigmas().detach()[2]) * d ** 0.5)

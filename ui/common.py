@@ -23,6 +23,9 @@ PAGES = {  # file -> (title, icon)
     "pages/refine.py": ("Refine", ":material/auto_fix_high:"),
     "pages/interpolate.py": ("Interpolate", ":material/linear_scale:"),
 }
+# components of a mixture prior are not digits: their own palette (dark, unlike the digit colours)
+COMPONENT_COLOURS = ["#000000", "#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6",
+                     "#9a6324", "#808000", "#469990", "#800000"]
 CLASS_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
                  "#bcbd22", "#17becf"]
 
