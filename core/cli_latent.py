@@ -66,9 +66,13 @@ def cmd_interpolate(a):
     ea, eb = endpoint(G, prior, a.start, cond), endpoint(G, prior, a.end, cond)
     res = interpolate(G, ea, eb, frames=a.frames, mode=a.mode)
     path = save_grid(res["images"], a.out, nrow=a.frames)
+    warnings = [f"{side}: {e.warning}" for side, e in (("from", ea), ("to", eb)) if e.warning]
+    for w in warnings:
+        print(f"warning: {w}", file=sys.stderr)
     if a.json:
         print(json.dumps({"out": str(path), "from": ea.about, "to": eb.about, "t": res["t"].tolist(),
-                          "labels": res["labels"].tolist(), "confidence": res["confidence"].tolist()}, indent=2))
+                          "labels": res["labels"].tolist(), "confidence": res["confidence"].tolist(),
+                          "warnings": warnings}, indent=2))
         return
     print(f"{ea.about} → {eb.about} ({a.mode}, {a.frames} frames) -> {path}")
     print("labels      " + " ".join(f"{int(v):>4}" for v in res["labels"]))

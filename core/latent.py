@@ -245,6 +245,20 @@ class Endpoint:
     z: torch.Tensor              # d
     y: torch.Tensor | None       # a class label (conditional G), else None
     about: str
+    real: torch.Tensor | None = None    # for 'real:I': the test digit (784, model range)
+    recon: torch.Tensor | None = None   # ... and G(z), its reconstruction
+    real_label: int | None = None       # the digit's true label
+    recon_label: int | None = None      # what the classifier reads in the reconstruction
+    rms: float | None = None            # reconstruction RMS error (model range)
+
+    @property
+    def warning(self) -> str | None:
+        """Why an inverted real digit should not be trusted as the endpoint: its
+        reconstruction reads as another digit (the generator cannot make this one)."""
+        if self.real_label is None or self.recon_label == self.real_label:
+            return None
+        return (f"the inversion of this {self.real_label} reads as a {self.recon_label} (RMS error {self.rms:.3f}): "
+                f"the generator found no code for this digit, so the path starts from another digit")
 
 
 def endpoint(G, prior, spec: str, conditional: bool = False, device="cpu", steps: int = 300) -> Endpoint:
@@ -289,10 +303,17 @@ def endpoint(G, prior, spec: str, conditional: bool = False, device="cpu", steps
         if not 0 <= val < len(xs):
             raise ConfigError(f"real:{val}: the test split has {len(xs)} digits")
         y = torch.tensor([int(ys[val])], device=device)
-        inv = invert(G, prior, to_model_range(xs[val:val + 1]).to(device), y if conditional else None,
-                     steps=steps, restarts=1)
-        return Endpoint(inv.z[0].to(device), y[0] if G.n_classes else None,
-                        f"test digit {val} (a {int(ys[val])}), inverted, RMS error {float(inv.error[0]):.3f}")
+        real = to_model_range(xs[val:val + 1]).to(device)
+        inv = invert(G, prior, real, y if conditional else None, steps=steps, restarts=1)
+        z, yy = inv.z[0].to(device), (y[0] if G.n_classes else None)
+        from .classifier import predict
+        from .score import classifier
+        with torch.no_grad():
+            recon = G(z[None], None if yy is None else yy[None])
+        read = int(predict(classifier(device), recon)["labels"][0])
+        return Endpoint(z, yy, f"test digit {val} (a {int(ys[val])}), inverted, RMS error {float(inv.error[0]):.3f}, "
+                               f"reads as {read}", real=real[0].cpu(), recon=recon[0].cpu(),
+                        real_label=int(ys[val]), recon_label=read, rms=float(inv.error[0]))
     raise ConfigError(f"endpoint {spec!r}: kind must be random, class, component or real")
 
 

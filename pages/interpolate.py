@@ -49,14 +49,25 @@ def path(model, prior_name, spec_a, spec_b, mode, frames, ver):
     a = endpoint(G, prior, spec_a, cond)
     b = endpoint(G, prior, spec_b, cond)
     out = interpolate(G, a, b, frames=frames, mode=mode)
-    return a.about, b.about, out["images"].numpy(), out["labels"].numpy(), out["confidence"].numpy()
+    ends = [{"about": e.about, "warning": e.warning,
+             "pair": None if e.real is None else torch.stack([e.real, e.recon]).numpy()} for e in (a, b)]
+    return ends, out["images"].numpy(), out["labels"].numpy(), out["confidence"].numpy()
 
 
 with guard("Interpolation"), st.spinner("Building the path (a real digit is inverted first: a few seconds)…"):
-    about_a, about_b, imgs, labels, conf = path(model, prior_name, spec_a, spec_b, mode, int(frames),
-                                                version(model, prior_name))
+    ends, imgs, labels, conf = path(model, prior_name, spec_a, spec_b, mode, int(frames), version(model, prior_name))
 
-st.caption(f"{about_a} → {about_b}")
+st.caption(f"{ends[0]['about']} → {ends[1]['about']}")
+for side, end in zip(("From", "To"), ends):  # an inverted real digit: the digit beside what the generator made
+    if end["pair"] is not None:
+        c1, c2 = st.columns([1, 4])
+        with c1:
+            show_grid(end["pair"], nrow=2, width=112, caption=f"{side}: real | inverted")
+        with c2:
+            if end["warning"]:
+                st.warning(f"{side}: {end['warning']}.", icon=":material/warning:")
+            else:
+                st.caption(f"{side}: the inversion reads as the same digit as the real one.")
 t = st.slider("Position along the path", 0, int(frames) - 1, 0, key="ip_t", persist_state="session")
 left, right = st.columns([1, 3])
 with left:

@@ -175,6 +175,18 @@ def test_interpolate_classes_and_slider():
     assert "class 0" in texts(at) and "class 8" in texts(at)
 
 
+def test_interpolate_shows_an_inverted_real_digit_beside_the_real_one():
+    at = page("pages/interpolate.py", model="hinge")
+    at.selectbox(key="ip_From_kind").set_value("real").run()
+    at.number_input(key="ip_From_real").set_value(1).run()  # a 2
+    assert not at.exception, [e.message for e in at.exception]
+    captions = [i.caption for el in at.get("image") for i in el.proto.imgs]
+    assert "From: real | inverted" in captions, captions  # the pair is shown
+    judged = [w.value for w in at.warning if w.value.startswith("From: the inversion")] + \
+        [c.value for c in at.caption if "reads as the same digit" in c.value]
+    assert len(judged) == 1  # either way, the page says how the inversion reads
+
+
 def test_compare_reports_a_corrupt_checkpoint_and_shows_the_rest():
     run = Run.create(make_config("vanilla"))
     run.set_status("done", pid=None)

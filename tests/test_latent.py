@@ -190,3 +190,14 @@ def test_inversion_leaves_the_generator_without_gradients(wgan):
     G, prior = wgan
     latent.invert(G, prior, torch.zeros(2, 784), steps=3)
     assert all(p.grad is None and p.requires_grad for p in G.parameters())
+
+
+def test_an_inverted_real_digit_comes_with_its_reconstruction_and_a_warning_when_it_reads_otherwise():
+    G, _, prior, cfg = load_model("hinge")
+    e = latent.endpoint(G, prior, "real:1")  # test digit 1 is a 2
+    assert e.real.shape == e.recon.shape == (784,) and e.real_label == 2 and e.rms > 0
+    assert (e.warning is None) == (e.recon_label == 2)
+    assert f"reads as {e.recon_label}" in e.about
+    bad = latent.Endpoint(e.z, None, "x", e.real, e.recon, real_label=2, recon_label=6, rms=0.25)
+    assert "reads as a 6" in bad.warning and "RMS error 0.250" in bad.warning
+    assert latent.Endpoint(e.z, None, "random code").warning is None  # only inverted real digits are judged
