@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .errors import LabError
+from .errors import ConfigError, LabError
 
 SCORE_KEYS = ("fid", "precision", "recall", "density", "coverage", "class_kl", "cond_acc")
 
@@ -102,13 +102,35 @@ def curves(name: str) -> dict[str, list]:
 
 
 def run_metrics(name: str) -> dict[str, list]:
-    """Every logged row of a run, {key: [[step, epoch, value], ...]} (for live curves)."""
+    """Every logged row of a run, {key: [[step, epoch, value, wall], ...]} (for live curves;
+    wall = seconds since the run's first logged row)."""
     from .store import Run
     rows = Run.open(name).metrics()
     out: dict[str, list] = {}
-    for step, epoch, _wall, key, value in rows:
-        out.setdefault(key, []).append([step, epoch, value])
+    t0 = min((r[2] for r in rows), default=0.0)
+    for step, epoch, wall, key, value in rows:
+        out.setdefault(key, []).append([step, epoch, value, wall - t0])
     return out
+
+
+def smooth(values, weight: float) -> list[float]:
+    """TensorBoard's smoothing: an exponential moving average, debiased so the first points
+    are not pulled toward zero. weight 0 = the raw values, 0.99 = very smooth."""
+    if not 0 <= weight < 1:
+        raise ConfigError(f"smoothing must be in [0, 1), got {weight}")
+    out, avg = [], 0.0
+    for i, v in enumerate(values, 1):
+        avg = weight * avg + (1 - weight) * float(v)
+        out.append(avg / (1 - weight ** i) if weight else float(v))
+    return out
+
+
+def eta_seconds(status: dict) -> float | None:
+    """Time left for a running run at its average speed so far (None until it has a pace)."""
+    step, total, secs = status.get("step") or 0, status.get("total_steps") or 0, status.get("train_seconds") or 0
+    if status.get("status") != "running" or step <= 0 or secs <= 0 or total <= step:
+        return None
+    return secs / step * (total - step)
 
 
 def version(name: str, prior: str | None = None) -> str:

@@ -8,7 +8,8 @@ import streamlit as st
 from core import models as core_models
 from core.errors import LabError
 from core.score import score_real
-from ui.common import (CLASS_COLOURS, csv_button, digits, fmt_scores, guard, model_rows, show_grid, tidy,
+from core.variants import VARIANTS
+from ui.common import (CLASS_COLOURS, csv_button, digits, guard, leaderboard_view, model_rows, show_grid, tidy,
                        usable_models)
 
 st.title("Compare")
@@ -37,7 +38,7 @@ colour = {name: CLASS_COLOURS[i] for i, name in enumerate(chosen)}  # one colour
 floor = score_real()
 table = pd.DataFrame(core_models.leaderboard_rows([rows[n] for n in chosen], floor))
 st.subheader("Scores against the real-data floor")
-st.dataframe(fmt_scores(table), hide_index=True, width="stretch")
+st.dataframe(leaderboard_view(table), hide_index=True, width="stretch")
 csv_button(table, "compare_scores")
 missing = [n for n in chosen if not rows[n].get("scores")]
 if missing:
@@ -80,10 +81,20 @@ with right:
     if keys:
         key = st.selectbox("Curve", keys, index=keys.index("loss_d") if "loss_d" in keys else 0,
                            key="compare_curve", persist_state="session")
-        fig = go.Figure([go.Scatter(x=[p[0] for p in c[key]], y=[p[1] for p in c[key]], name=n, mode="lines",
+        a, b = st.columns(2)
+        weight = a.slider("Smoothing", 0.0, 0.99, 0.0, 0.01, key="compare_smooth", persist_state="session")
+        log_y = b.toggle("log y", key="compare_logy", persist_state="session")
+        fig = go.Figure([go.Scatter(x=[p[0] for p in c[key]], y=core_models.smooth([p[1] for p in c[key]], weight),
+                                    name=n, mode="lines+markers" if len(c[key]) < 30 else "lines",
                                     line=dict(color=colour[n]))
                          for n, c in curves.items() if key in c])
-        tidy(fig, 320, xaxis_title="epoch", yaxis_title=key)
+        tidy(fig, 320, xaxis_title="epoch", yaxis_title=key, yaxis_type="log" if log_y else "linear")
+        families = {VARIANTS[v].loss if (v := rows[n].get("variant")) in VARIANTS else None
+                    for n in curves if key in curves[n]}
+        if key.startswith(("loss", "d_real", "d_fake", "wasserstein")) and len(families - {None, ""}) > 1:
+            st.caption(f"These models use different losses ({', '.join(sorted(families - {None, ''}))}): "
+                       f"their {key} values are on different scales and mean different things — compare shapes, "
+                       f"not heights.")
         st.plotly_chart(fig, key="compare_curves")
     else:
         st.caption("No curves recorded for these models.")

@@ -79,6 +79,16 @@ run_id = st.selectbox("Run", ids, index=ids.index(current) if current in ids els
 st.session_state["train_run"] = run_id
 
 
+CURVE_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728"]
+
+
+def eta_text(status: dict) -> str:
+    eta = core_models.eta_seconds(status)
+    if eta is None:
+        return ""
+    return f" · ~{eta / 60:.0f} min left" if eta >= 90 else f" · ~{eta:.0f} s left"
+
+
 def live(run_id: str, polling: bool):
     with guard(f"Run {run_id}"):
         run = Run.open(run_id)
@@ -94,7 +104,7 @@ def live(run_id: str, polling: bool):
     with c1:
         st.progress(min(step / total, 1.0) if total else 0.0,
                     text=f"{cfg['variant']} · {state} · step {step}/{total or '?'} · epoch {status.get('epoch', 0)}"
-                         f"/{cfg['epochs']} · {status.get('train_seconds') or 0:.0f} s")
+                         f"/{cfg['epochs']} · {status.get('train_seconds') or 0:.0f} s" + eta_text(status))
         if status.get("reason"):
             st.caption(status["reason"])
     if state == "running":
@@ -124,14 +134,29 @@ def live(run_id: str, polling: bool):
         metrics = core_models.run_metrics(run_id)
     left, right = st.columns([2, 1])
     with left:
+        k1, k2, k3 = st.columns([2, 2, 1])
+        weight = k1.slider("Smoothing", 0.0, 0.99, 0.6, 0.01, key="train_smooth", persist_state="session",
+                           help="TensorBoard's debiased moving average; the raw curve stays faint behind it")
+        axis = k2.radio("x axis", ["step", "wall time"], horizontal=True, key="train_axis", persist_state="session")
+        log_y = k3.toggle("log y", key="train_logy", persist_state="session")
         shown = 0
         for title, keys in CURVE_GROUPS.items():
             present = [k for k in keys if k in metrics]
             if not present:
                 continue
-            fig = go.Figure([go.Scatter(x=[r[0] for r in metrics[k]], y=[r[2] for r in metrics[k]], name=k,
-                                        mode="lines") for k in present])
-            tidy(fig, 260, title=title, xaxis_title="step")
+            fig = go.Figure()
+            for i, k in enumerate(present):
+                xs = [r[0] if axis == "step" else r[3] for r in metrics[k]]
+                ys = [r[2] for r in metrics[k]]
+                few = len(ys) < 30  # a short run: markers, so a handful of points reads as points
+                colour = CURVE_COLOURS[i % len(CURVE_COLOURS)]
+                if weight and not few:
+                    fig.add_scatter(x=xs, y=ys, mode="lines", line=dict(color=colour, width=1), opacity=0.25,
+                                    showlegend=False, hoverinfo="skip")
+                fig.add_scatter(x=xs, y=ys if few else core_models.smooth(ys, weight), name=k,
+                                mode="lines+markers" if few else "lines", line=dict(color=colour))
+            tidy(fig, 260, title=title, xaxis_title="step" if axis == "step" else "seconds since the first row",
+                 yaxis_type="log" if log_y else "linear")
             st.plotly_chart(fig, key=f"curve_{title}")
             shown += 1
         if not shown:

@@ -137,3 +137,16 @@ def test_drag_scale_is_sigma_sqrt_d():
     _, _, prior, _, _ = core_models.loaded("gm-dynamic")
     d = prior.means.shape[1]
     assert gmm.drag_scale(prior, 2) == pytest.approx(float(prior.sigmas().detach()[2]) * d ** 0.5)
+
+
+def test_smoothing_is_tensorboards_debiased_ema():
+    assert core_models.smooth([1.0, 3.0], 0.0) == [1.0, 3.0]
+    s = core_models.smooth([2.0, 2.0, 2.0], 0.9)
+    assert s == pytest.approx([2.0, 2.0, 2.0])  # debiased: a constant stays constant from the first point
+    assert core_models.smooth([0.0, 10.0], 0.5) == pytest.approx([0.0, (0.5 * 0 * 0.5 + 5.0) / 0.75])
+
+
+def test_eta_is_the_average_pace_times_the_steps_left():
+    assert core_models.eta_seconds({"status": "running", "step": 100, "total_steps": 400, "train_seconds": 50}) == 150
+    assert core_models.eta_seconds({"status": "done", "step": 400, "total_steps": 400, "train_seconds": 200}) is None
+    assert core_models.eta_seconds({"status": "running", "step": 0, "total_steps": 400}) is None
