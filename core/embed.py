@@ -24,6 +24,7 @@ SPACES = ("pixels", "features", "latent")
 PCA_DIMS = 50
 TSNE_ITER = 250
 VERSION = 1
+MAP_VERSION = 2  # 2: maps carry "explained" (PCA's explained variance ratios)
 
 
 def _cache_root() -> Path:
@@ -42,6 +43,14 @@ def _key(*parts) -> str:
             h.update(json.dumps(p, sort_keys=True, default=str).encode())
         h.update(b"|")
     return h.hexdigest()[:24]
+
+
+def explained_variance(x, k: int = 10) -> np.ndarray:
+    """Fraction of the total variance along each of the first k principal axes (what PCA's
+    2-D map keeps is the sum of the first two)."""
+    x = np.asarray(x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x, dtype=np.float64)
+    s = np.linalg.svd(x - x.mean(0), compute_uv=False) ** 2
+    return (s / s.sum())[:k] if s.sum() > 0 else np.zeros(min(k, len(s)))
 
 
 def _pca(x: np.ndarray, dims: int, seed: int) -> np.ndarray:
@@ -141,7 +150,7 @@ def model_map(model: str, n: int = 2000, space: str = "features", method: str = 
         from .latent import priors_dir
         pf = priors_dir(model) / f"{prior}.pt"
         prior_sha = file_sha256(pf) if pf.is_file() else "missing"
-    key = _key({"v": VERSION, "ckpt": file_sha256(resolve(model)), "n": n, "space": space, "method": method,
+    key = _key({"v": VERSION, "map": MAP_VERSION, "ckpt": file_sha256(resolve(model)), "n": n, "space": space, "method": method,
                 "real": real, "seed": seed, "prior": [prior, prior_sha], "classifier": classifier_sha()})
     path = _cache_root() / f"map_{key}.npz"
     if use_cache and path.is_file():
@@ -165,7 +174,8 @@ def model_map(model: str, n: int = 2000, space: str = "features", method: str = 
     data = {"pixels": x, "features": out.get("features"), "latent": z}[space]
     res = {"xy": project(data, method, seed, use_cache=use_cache), "source": src,
            "label": out["labels"].numpy(), "confidence": out["confidence"].numpy(),
-           "component": comp.numpy(), "images": ((x + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy()}
+           "component": comp.numpy(), "images": ((x + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy(),
+           "explained": explained_variance(data) if method == "pca" else np.zeros(0)}
     if use_cache:
         import io
         from .store import write_bytes_atomic
@@ -220,3 +230,32 @@ def bench_embed(n: int = 10_000, model: str | None = None, space: str = "feature
             else:
                 os.environ["LATENT_LAB_CACHE"] = old
     return res
+
+
+def selection_summary(res: dict, idx) -> dict:
+    """What a box/lasso selection on a map holds: how many digits of each source, the labels
+    the classifier reads (counts) and their mean confidence per source, and one row per digit
+    (index, source, label, confidence, component) for export."""
+    idx = np.asarray(idx, dtype=int)
+    src, lab, conf, comp = (np.asarray(res[k])[idx] for k in ("source", "label", "confidence", "component"))
+    out = {"n": len(idx), "by_source": {}, "rows": [
+        {"index": int(i), "source": "generated" if s == "fake" else "real", "label": int(l),
+         "confidence": round(float(c), 4), "component": int(k)} for i, s, l, c, k in zip(idx, src, lab, conf, comp)]}
+    for tag, name in (("fake", "generated"), ("real", "real")):
+        m = src == tag
+        if m.any():
+            counts = np.bincount(lab[m], minlength=10)
+            out["by_source"][name] = {"n": int(m.sum()), "mean_confidence": float(conf[m].mean()),
+                                      "labels": {int(d): int(counts[d]) for d in np.argsort(-counts, kind="stable")
+                                                 if counts[d]}}
+    return out
+
+
+def map_neighbours(xy: np.ndarray, i: int, k: int = 8) -> np.ndarray:
+    """Indices of the k points nearest to point i on the 2-D map (i itself excluded)."""
+    xy = np.asarray(xy, dtype=np.float64)
+    if not 0 <= i < len(xy):
+        raise ConfigError(f"digit #{i} is not on this map (0–{len(xy) - 1})")
+    d = np.linalg.norm(xy - xy[i], axis=1)
+    d[i] = np.inf
+    return np.argsort(d, kind="stable")[:min(k, len(xy) - 1)]

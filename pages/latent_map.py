@@ -2,11 +2,12 @@
 requested class / mixture component); hovering shows the digit; a box or lasso selection
 shows the chosen digits enlarged."""
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 from core import models as core_models
-from core.embed import model_map
-from ui.common import guard, pick_model, pick_prior, show_grid, version
+from core.embed import map_neighbours, model_map, selection_summary
+from ui.common import csv_button, guard, pick_model, pick_prior, show_grid, version
 from ui.components import digits_to_png_b64, hover_scatter
 
 st.title("Latent map")
@@ -49,24 +50,58 @@ else:
     legend = "class asked for" if core_models.loaded(model, prior)[4] else "mixture component"
     if real:
         legend += " (real: true digit)"
-text = [f"{'real' if s == 'real' else 'generated'} · label {l} ({c:.0%})" + (f" · component {k}" if k >= 0 else "")
-        for s, l, c, k in zip(res["source"], res["label"], res["confidence"], res["component"])]
+text = [f"#{i} · {'real' if s == 'real' else 'generated'} · label {l} ({c:.0%})"
+        + (f" · component {k}" if k >= 0 else "")
+        for i, (s, l, c, k) in enumerate(zip(res["source"], res["label"], res["confidence"], res["component"]))]
 if real and colour != "real vs generated":
     st.caption("Real and generated digits share the colours; colour by 'real vs generated' to tell them apart.")
-sel = hover_scatter(res["xy"][:, 0], res["xy"][:, 1], cats, res["png"], text,
-                    key=f"map_{model}_{method}_{space}_{n}_{real}_{seed}_{prior}",  # a selection belongs to one map
-                    title=f"{model} · {METHOD_NAMES[method]} of {space}", category_names=names, legend_title=legend)
-for tag, source in (("fake", "generated"), ("real", "real")):  # never one number for two populations
-    conf = res["confidence"][res["source"] == tag]
-    if not len(conf):
-        continue
-    c1, c2, c3 = st.columns(3)
-    c1.metric(f"{source} digits", len(conf))
-    c2.metric(f"mean confidence ({source})", f"{conf.mean():.3f}")
-    c3.metric(f"below 0.5 confidence ({source})", f"{(conf < 0.5).mean():.1%}")
-if sel and sel.get("selected"):
-    idx = np.asarray([i for i in sel["selected"] if 0 <= i < len(res["images"])][:100], dtype=int)
-    st.subheader(f"Selected: {len(sel['selected'])} digits" + (" (first 100)" if len(sel["selected"]) > 100 else ""))
-    show_grid(res["images"][idx], nrow=10, width=560, download="map_selection")
-else:
-    st.caption("Drag a box or lasso on the map to see those digits enlarged.")
+if len(res["explained"]):
+    ev = res["explained"]
+    st.caption(f"PCA keeps {ev[:2].sum():.1%} of the variance in these two axes (PC1 {ev[0]:.1%}, PC2 {ev[1]:.1%}; "
+               f"the next: " + ", ".join(f"{v:.1%}" for v in ev[2:6]) + ").")
+
+
+@st.fragment  # a lasso, a filter or a search reruns only this part: the map and digits are cached above
+def explore():
+    f1, f2 = st.columns([3, 1])
+    shown_labels = f1.multiselect("Show digits read as", list(range(10)), default=list(range(10)),
+                                  key="map_filter", persist_state="session")
+    find = f2.number_input("Find digit #", min_value=-1, max_value=len(res["xy"]) - 1, value=-1, step=1,
+                           key="map_find", help="its 8 nearest neighbours on the map; -1 = none")
+    where = np.flatnonzero(np.isin(res["label"], shown_labels))
+    if not len(where):
+        st.info("No digit is read as the labels picked: pick at least one.")
+        return
+    sel = hover_scatter(res["xy"][where, 0], res["xy"][where, 1], np.asarray(cats)[where],
+                        [res["png"][i] for i in where], [text[i] for i in where],
+                        key=f"map_{model}_{method}_{space}_{n}_{real}_{seed}_{prior}_{'-'.join(map(str, shown_labels))}",
+                        title=f"{model} · {METHOD_NAMES[method]} of {space}", category_names=names,
+                        legend_title=legend)
+    for tag, source in (("fake", "generated"), ("real", "real")):  # never one number for two populations
+        conf = res["confidence"][res["source"] == tag]
+        if not len(conf):
+            continue
+        c1, c2, c3 = st.columns(3)
+        c1.metric(f"{source} digits", len(conf))
+        c2.metric(f"mean confidence ({source})", f"{conf.mean():.3f}")
+        c3.metric(f"below 0.5 confidence ({source})", f"{(conf < 0.5).mean():.1%}")
+    if find >= 0:
+        with guard("Find", stop=False):
+            near = map_neighbours(res["xy"], int(find))
+            st.subheader(f"Digit #{int(find)} and its {len(near)} nearest neighbours on this map")
+            show_grid(res["images"][[int(find), *near]], nrow=len(near) + 1, width=56 * (len(near) + 1),
+                      caption=" · ".join(f"#{i} {res['label'][i]}" for i in [int(find), *near]))
+    picked = [int(where[i]) for i in (sel or {}).get("selected", []) if 0 <= i < len(where)]
+    if not picked:
+        st.caption("Drag a box or lasso on the map to see those digits enlarged, with their statistics.")
+        return
+    summary = selection_summary(res, picked)
+    st.subheader(f"Selected: {summary['n']} digits" + (" (first 100 shown)" if summary["n"] > 100 else ""))
+    for source, s in summary["by_source"].items():
+        st.caption(f"{source}: {s['n']} digits, mean confidence {s['mean_confidence']:.3f}; read as "
+                   + ", ".join(f"{d} ({c})" for d, c in s["labels"].items()))
+    show_grid(res["images"][picked[:100]], nrow=10, width=560, download="map_selection")
+    csv_button(pd.DataFrame(summary["rows"]), f"map_selection_{model}", "Selection CSV")
+
+
+explore()

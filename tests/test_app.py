@@ -103,10 +103,16 @@ def test_latent_map_pca_of_features():
     at.select_slider(key="map_n").set_value(500).run()
     assert not at.exception, [e.message for e in at.exception]
     assert at.metric[0].value == "500"
-    key = "map_wgan-gp_pca_features_500_0_0_None"
+    assert "PCA keeps" in texts(at)  # explained variance of the two axes
+    key = "map_wgan-gp_pca_features_500_0_0_None_0-1-2-3-4-5-6-7-8-9"
     at.session_state[key] = {"selected": [10, 480, 499], "seq": 1}  # a lasso on this map
     at.run()
     assert not at.exception and any("Selected: 3 digits" in m.value for m in at.subheader)
+    assert any(c.value.startswith("generated: 3 digits, mean confidence") for c in at.caption)
+    at.number_input(key="map_find").set_value(7).run()
+    assert not at.exception and any("Digit #7 and its 8 nearest" in m.value for m in at.subheader)
+    at.multiselect(key="map_filter").set_value([1]).run()  # only the digits read as 1
+    assert not at.exception
     at.select_slider(key="map_real").set_value(500)
     at.radio(key="map_colour").set_value("real vs generated").run()
     assert not at.exception

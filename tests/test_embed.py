@@ -73,3 +73,24 @@ def test_cli_map_writes_csv(tmp_path):
     assert r.returncode == 0, r.stderr
     lines = out.read_text().splitlines()
     assert lines[0] == "x,y,source,label,confidence,component" and len(lines) == 61
+
+
+def test_a_selection_is_summarised_per_source_and_exported_per_digit():
+    from core.embed import selection_summary
+    res = {"source": np.array(["fake", "fake", "real", "fake"]), "label": np.array([3, 3, 5, 8]),
+           "confidence": np.array([0.9, 0.7, 0.95, 0.5]), "component": np.array([1, 1, 5, -1])}
+    s = selection_summary(res, [0, 1, 2])
+    assert s["n"] == 3 and s["by_source"]["generated"] == {"n": 2, "mean_confidence": pytest.approx(0.8),
+                                                           "labels": {3: 2}}
+    assert s["by_source"]["real"]["labels"] == {5: 1}
+    assert [r["index"] for r in s["rows"]] == [0, 1, 2] and s["rows"][2]["source"] == "real"
+
+
+def test_map_neighbours_and_pca_explained_variance():
+    from core.embed import explained_variance, map_neighbours
+    xy = np.array([[0, 0], [1, 0], [5, 5], [0.5, 0]])
+    assert list(map_neighbours(xy, 0, k=2)) == [3, 1]
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(500, 3)) * [10.0, 1.0, 0.1]
+    ev = explained_variance(x)
+    assert ev.sum() == pytest.approx(1.0) and ev[0] > 0.95 and (np.diff(ev) <= 0).all()
