@@ -102,7 +102,7 @@ def app(tmp_path_factory, derived_cache):
             page.on("pageerror", lambda e: a.page_errors.append(str(e)))
             yield a
             print(f"\nbrowser test: {time.time() - t0:.0f} s in all; per page (s): "
-                  + ", ".join(f"{k} {v:.0f}" for k, v in a.timings.items()))
+                  + ", ".join(f"{k} {v:.1f}" for k, v in a.timings.items()))
             if a.page_errors:
                 print("uncaught page errors:", a.page_errors)
         finally:
@@ -121,6 +121,10 @@ def test_overview_shows_the_leaderboard_and_the_zoo_grids(app):
     for name in ("vanilla", "wgan-gp", "cwgan-gp"):
         assert name in captions
     assert page.get_by_role("button", name="Leaderboard CSV").is_visible()
+    # every row shows without an inner scroll bar (header + floor + each model, ~35 px a row)
+    from core import zoo
+    rows = 2 + len(zoo.index())
+    assert page.locator(DATAFRAME).first.bounding_box()["height"] >= 35 * rows
     # the sidebar lists all eight pages
     nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
     for title in ("Overview", "Train", "Compare", "Latent map", "Classes", "GMM editor", "Refine", "Interpolate"):
@@ -144,6 +148,20 @@ def test_compare(app):
     assert page.locator(IMAGE).count() >= 2  # one grid per chosen model
     assert page.locator(DATAFRAME).first.is_visible()
     app.shot("compare")
+    # four models: each grid fits its column (side by side, none overlapping the next)
+    box = page.locator('[data-testid="stMultiSelect"] input').first
+    for name in ("gm-dynamic", "hinge"):
+        box.fill(name)
+        box.press("Enter")
+        page.wait_for_timeout(300)
+    page.keyboard.press("Escape")
+    page.locator(IMAGE).nth(3).wait_for(state="visible", timeout=PAGE)
+    page.locator(RUNNING).wait_for(state="hidden", timeout=PAGE)
+    grids = [page.locator(IMAGE).nth(i).bounding_box() for i in range(4)]
+    for left, right in zip(grids, grids[1:]):
+        assert left["x"] + left["width"] <= right["x"] + 1, grids
+    app.assert_clean("compare_4")
+    app.shot("compare_4_models")
 
 
 def test_latent_map_draws_the_scatter(app):
@@ -163,6 +181,19 @@ def test_classes(app):
     assert app.page.locator(PLOTLY).first.is_visible()
     assert app.page.get_by_text("Least confident digits").is_visible()
     app.shot("classes")
+    # a threshold tick re-summarises the cached classification: time it as the user feels it
+    page = app.page
+    thumb = page.locator('[data-testid="stSlider"] [role="slider"]').first
+    before = page.locator('[data-testid="stMetricValue"]').nth(1).inner_text()
+    thumb.focus()
+    t0 = time.time()
+    for _ in range(10):
+        thumb.press("ArrowLeft")  # 0.90 -> 0.80
+    page.wait_for_function(f"""() => document.querySelectorAll('[data-testid="stMetricValue"]')[1]
+                                          .innerText !== {before!r}""", timeout=PAGE)
+    page.locator(RUNNING).wait_for(state="hidden", timeout=PAGE)
+    app.timings["classes_threshold_tick"] = time.time() - t0
+    app.assert_clean("classes")
 
 
 def test_gmm_editor_drag_regenerates_the_component(app):
