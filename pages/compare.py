@@ -9,8 +9,8 @@ from core import models as core_models
 from core.errors import LabError
 from core.score import score_real
 from core.variants import VARIANTS
-from ui.common import (CLASS_COLOURS, csv_button, digits, guard, leaderboard_view, model_rows, show_grid, tidy,
-                       usable_models)
+from ui.common import (CLASS_COLOURS, MISSING, csv_button, digits, guard, leaderboard_view, model_rows, show_grid,
+                       tidy, usable_models)
 
 st.title("Compare")
 options = usable_models()
@@ -38,7 +38,8 @@ colour = {name: CLASS_COLOURS[i] for i, name in enumerate(chosen)}  # one colour
 floor = score_real()
 table = pd.DataFrame(core_models.leaderboard_rows([rows[n] for n in chosen], floor))
 st.subheader("Scores against the real-data floor")
-st.dataframe(leaderboard_view(table), hide_index=True, width="stretch")
+st.dataframe(leaderboard_view(table), hide_index=True, width="stretch", placeholder=MISSING,
+             column_config={"epochs": st.column_config.NumberColumn("epochs", format="%d")})
 csv_button(table, "compare_scores")
 missing = [n for n in chosen if not rows[n].get("scores")]
 if missing:

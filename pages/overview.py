@@ -4,7 +4,7 @@ import streamlit as st
 
 from core import models as core_models
 from core.score import classifier_sha, score_model, score_real
-from ui.common import csv_button, goto, guard, leaderboard_view, model_rows
+from ui.common import MISSING, csv_button, goto, guard, leaderboard_view, model_rows
 
 st.title("Latent Lab")
 st.caption("Every GAN variant on real MNIST, scored in the feature space of the project's MNIST classifier "
@@ -21,13 +21,14 @@ with guard("Scores"):
     rows = model_rows()
     table = pd.DataFrame(core_models.leaderboard_rows(rows, floor(classifier_sha())))
 st.subheader("Leaderboard")
-st.dataframe(leaderboard_view(table), hide_index=True, width="stretch",
+st.dataframe(leaderboard_view(table), hide_index=True, width="stretch", placeholder=MISSING,
              height=35 * (len(table) + 1) + 3,  # every row, no inner scroll
-             column_config={"model": st.column_config.TextColumn("model", width="large", pinned=True),
+             column_config={"model": st.column_config.TextColumn("model", width="medium", pinned=True),
                             "fid": st.column_config.NumberColumn("FID ↓", help="classifier-feature FID"),
                             "class_kl": st.column_config.NumberColumn("class KL ↓", help="KL(class hist ‖ uniform)"),
                             "cond_acc": st.column_config.NumberColumn(
                                 "cond. acc", help="conditional models only: label read = label asked for"),
+                            "epochs": st.column_config.NumberColumn("epochs", format="%d"),
                             "train_min": st.column_config.NumberColumn("train min", help="minutes of training"),
                             "command": st.column_config.TextColumn(
                                 "command", width="medium", help="the command that trained it (runs: as started)")})

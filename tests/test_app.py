@@ -262,6 +262,7 @@ def test_overview_shows_every_row_with_dashes_not_none():
     board = df.value
     assert {"epochs", "train_min", "command"} <= set(board.columns)
     assert board.set_index("model").loc["wgan-gp", "command"].startswith("python -m core train --variant wgan-gp")
-    assert board.set_index("model")["cond_acc"].isna().loc["wgan-gp"]  # not applicable: blank, shown as "–"
+    assert board.set_index("model")["cond_acc"].isna().loc["wgan-gp"]  # not applicable: missing ...
+    assert df.proto.placeholder == "–"  # ... and shown as "–", never "None"
     from core import zoo
     assert len(board) == 1 + len(zoo.index())  # the floor and every shipped model

@@ -130,19 +130,17 @@ def tidy(fig, height: int, **layout):
     return fig
 
 
-NUMBER_FORMATS = {"fid": "{:.3f}", "precision": "{:.3f}", "recall": "{:.3f}", "density": "{:.3f}",
-                  "coverage": "{:.3f}", "class_kl": "{:.4f}", "cond_acc": "{:.3f}", "epochs": "{:.0f}",
-                  "train_min": "{:.1f}"}
+MISSING = "–"  # what a table shows where a value does not apply or is not there yet (never "None")
 
 
-def leaderboard_view(df: pd.DataFrame):
-    """Scores formatted for reading, "–" where a value does not apply or is not there yet (never
-    a literal None); the numbers underneath stay numbers, so columns still sort."""
+def leaderboard_view(df: pd.DataFrame) -> pd.DataFrame:
+    """Scores rounded for reading, numbers kept numeric (columns still sort); show it with
+    st.dataframe(..., placeholder=MISSING)."""
     df = df.copy()
-    cols = [c for c in NUMBER_FORMATS if c in df.columns]
-    for c in cols:
-        df[c] = pd.to_numeric(df[c], errors="coerce")
-    return df.style.format({c: NUMBER_FORMATS[c] for c in cols}, na_rep="–")
+    for c in ("fid", "precision", "recall", "density", "coverage", "class_kl", "cond_acc", "epochs", "train_min"):
+        if c in df.columns:
+            df[c] = pd.to_numeric(df[c], errors="coerce")
+    return fmt_scores(df)
 
 
 def fmt_scores(df: pd.DataFrame) -> pd.DataFrame:
