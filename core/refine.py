@@ -322,7 +322,7 @@ def verdict(res: dict, loss: str | None = None) -> list[str]:
         hist = np.asarray(a.get("class_hist") or [])
         top = ", ".join(f"{d}s ({hist[d]:.0%})" for d in np.argsort(-hist)[:3]) if hist.size == 10 else ""
         msg = f"{res['method']} made {what} worse here" + (f"; what it kept is mostly {top}" if top else "") + "."
-        if res["method"] in DRS_RULES and loss not in (None, "bce"):
+        if res["method"] in DRS_RULES and loss in ("wasserstein", "hinge", "san"):  # critics, not classifiers
             msg += " " + CRITIC_NOTE
         out.append(msg)
     return out

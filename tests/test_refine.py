@@ -177,6 +177,7 @@ def test_verdict_says_when_refinement_made_things_worse():
     [msg] = refine.verdict(worse, "wasserstein")
     assert "FID (3.180 → 4.960)" in msg and "KL 0.060 → 0.270" in msg
     assert "mostly 0s (30%), 3s (30%), 5s (25%)" in msg and "not a calibrated density-ratio" in msg
-    [msg] = refine.verdict(worse, "bce")  # a BCE logit is the density ratio DRS assumes: no excuse given
-    assert "density-ratio" not in msg
+    for classifier_loss in ("bce", "kplus1"):  # a classifier's logit is the density ratio DRS assumes
+        [msg] = refine.verdict(worse, classifier_loss)
+        assert "density-ratio" not in msg
     assert refine.verdict(_res("dot-target", (3.17, 0.06, [0.1] * 10), (3.05, 0.05, [0.1] * 10))) == []
