@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from .errors import ConfigError
+from .metrics import reads_as
 
 METHODS = ("pca", "tsne", "umap")
 SPACES = ("pixels", "features", "latent")
@@ -150,8 +151,8 @@ def model_map(model: str, n: int = 2000, space: str = "features", method: str = 
         from .latent import priors_dir
         pf = priors_dir(model) / f"{prior}.pt"
         prior_sha = file_sha256(pf) if pf.is_file() else "missing"
-    key = _key({"v": VERSION, "map": MAP_VERSION, "ckpt": file_sha256(resolve(model)), "n": n, "space": space, "method": method,
-                "real": real, "seed": seed, "prior": [prior, prior_sha], "classifier": classifier_sha()})
+    key = _key({"v": VERSION, "map": MAP_VERSION, "ckpt": file_sha256(resolve(model)), "n": n, "space": space,
+                "method": method, "real": real, "seed": seed, "prior": [prior, prior_sha], "classifier": classifier_sha()})
     path = _cache_root() / f"map_{key}.npz"
     if use_cache and path.is_file():
         try:
@@ -244,10 +245,8 @@ def selection_summary(res: dict, idx) -> dict:
     for tag, name in (("fake", "generated"), ("real", "real")):
         m = src == tag
         if m.any():
-            counts = np.bincount(lab[m], minlength=10)
             out["by_source"][name] = {"n": int(m.sum()), "mean_confidence": float(conf[m].mean()),
-                                      "labels": {int(d): int(counts[d]) for d in np.argsort(-counts, kind="stable")
-                                                 if counts[d]}}
+                                      "labels": dict(reads_as(lab[m], top=10))}
     return out
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from .errors import ConfigError
+from .metrics import reads_as  # noqa: F401 - the editor's captions use it as gmm.reads_as
 
 
 def means_plane(means: torch.Tensor) -> dict:
@@ -143,14 +144,6 @@ def bench_edit(model: str = "gm-dynamic", frames: int = 20) -> dict:
         step.append(time.perf_counter() - t0)
     return {"model": model, "drag_ms": round(1000 * float(np.median(drag)), 1),
             "interpolation_step_ms": round(1000 * float(np.median(step)), 1), "repeats": frames}
-
-
-def reads_as(labels, top: int = 3) -> list[tuple[int, int]]:
-    """The digits a component's samples are read as, most frequent first, with their counts;
-    digits never read are left out (a caption never lists zero counts)."""
-    counts = np.bincount(np.asarray(labels, dtype=int), minlength=10)
-    order = sorted(range(10), key=lambda d: (-counts[d], d))
-    return [(d, int(counts[d])) for d in order[:top] if counts[d] > 0]
 
 
 def drag_scale(prior, k: int) -> float:

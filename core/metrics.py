@@ -148,6 +148,14 @@ def prdc(real_feats, fake_feats, k: int = 5, chunk_rows: int | None = None,
 
 
 # ---- class-level scores -------------------------------------------------------------------------
+def reads_as(labels, top: int = 3) -> list[tuple[int, int]]:
+    """The digits a set of samples is read as, most frequent first, with their counts; digits
+    never read are left out (a caption never lists zero counts)."""
+    counts = np.bincount(np.asarray(labels, dtype=int), minlength=10)
+    order = sorted(range(10), key=lambda d: (-counts[d], d))
+    return [(d, int(counts[d])) for d in order[:top] if counts[d] > 0]
+
+
 def class_histogram(labels, n_classes: int = 10) -> np.ndarray:
     """Fraction of samples per class, shape (n_classes,), summing to 1."""
     y = _array(labels).reshape(-1)

@@ -53,8 +53,8 @@ def _zoo_command(name: str) -> str | None:
 
 def _run_command(run) -> str | None:
     """The command line that started a run (as recorded in its config.json)."""
-    argv = run._meta().get("argv")
-    return " ".join(["python -m core", *map(str, argv)]) if isinstance(argv, list) and argv else None
+    argv = run.argv()
+    return " ".join(["python -m core", *argv]) if argv else None
 
 
 def usable(rows: list[dict]) -> list[str]:

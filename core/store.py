@@ -264,6 +264,11 @@ class Run:
     def config(self) -> dict:
         return self._meta()["config"]
 
+    def argv(self) -> list[str]:
+        """The command-line arguments the run was started with (after `python -m core`)."""
+        argv = self._meta().get("argv")
+        return [str(a) for a in argv] if isinstance(argv, list) else []
+
     def update_config(self, config: dict) -> None:
         """Record a changed config (e.g. more epochs on resume), keeping the original argv."""
         write_json_atomic(self.path / "config.json", dict(self._meta(), config=config))
