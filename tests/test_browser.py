@@ -178,6 +178,27 @@ def test_latent_map_draws_the_scatter(app):
     frame.wait_for_selector("body[data-drawn=hover]", timeout=60_000)
     app.assert_clean("latent_map")
     assert app.page.locator('[data-testid="stMetric"]').count() == 3
+    # a box drawn with the lasso over the left half of the plot: the fragment shows the
+    # selection (count, statistics, CSV); timed from mouse-up, as the user feels it
+    page = app.page
+    app.page.locator(uic.IFRAME_SELECTOR).first.scroll_into_view_if_needed()
+    plot = frame.locator(".nsewdrag").first.bounding_box()
+    x0, y0, x1, y1 = (plot["x"] + plot["width"] * 0.02, plot["y"] + plot["height"] * 0.02,
+                      plot["x"] + plot["width"] * 0.5, plot["y"] + plot["height"] * 0.98)
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    for x, y in ((x1, y0), (x1, y1), (x0, y1), (x0, y0 + 2)):
+        page.mouse.move(x, y, steps=6)
+    t0 = time.time()
+    page.mouse.up()
+    selected = page.locator("h3", has_text="Selected")
+    selected.first.wait_for(state="visible", timeout=PAGE)
+    page.locator(RUNNING).wait_for(state="hidden", timeout=PAGE)
+    app.timings["latent_map_lasso"] = time.time() - t0
+    n = int(re.search(r"Selected: (\d+) digits", selected.first.inner_text()).group(1))
+    assert 0 < n < 2000, n  # part of the map, not all of it
+    assert page.get_by_text("Selection CSV").count() == 1
+    app.assert_clean("latent_map")
     app.shot("latent_map")
 
 
