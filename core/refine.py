@@ -161,7 +161,8 @@ def k_eff(G, D, prior, space: str = "latent", n_pairs: int = 100, generator=None
     |D(x₂) − D(x₁)| / ‖·₂ − ·₁‖ over random pairs (latent codes or images)."""
     if space not in DOT_SPACES:
         raise ConfigError(f"DOT space must be one of {', '.join(DOT_SPACES)}, got {space!r}")
-    if G.n_classes:  # a conditional generator: pair codes of the same class (and component)
+    if G.n_classes or D.n_classes:  # labels reach G or the critic: pair codes of the same class
+        # (cwgan-gp has an unconditional G but a conditional critic: D(x, y) differs with y alone)
         z, y, x = propose(G, prior, 6 * n_pairs, generator)
         order = torch.argsort(y.cpu(), stable=True)
         a, b = order[:-1:2], order[1::2]

@@ -181,3 +181,25 @@ def test_verdict_says_when_refinement_made_things_worse():
         [msg] = refine.verdict(worse, classifier_loss)
         assert "density-ratio" not in msg
     assert refine.verdict(_res("dot-target", (3.17, 0.06, [0.1] * 10), (3.05, 0.05, [0.1] * 10))) == []
+
+
+def test_k_eff_pairs_share_the_label_the_critic_is_given(monkeypatch):
+    """cwgan-gp: G is unconditional, the critic D(x, y) is conditional. A pair with two labels
+    measures how D changes with y, not its slope in x or z, so every pair must share its label."""
+    torch.manual_seed(0)
+    G, D, prior = build_models(make_config("cwgan-gp"))
+    assert not G.n_classes and D.n_classes
+    seen = []
+    real_scores = refine.scores_of
+
+    def recording(D_, x, y=None, batch=4096):
+        seen.append(y)
+        return real_scores(D_, x, y, batch)
+
+    monkeypatch.setattr(refine, "scores_of", recording)
+    for space in refine.DOT_SPACES:
+        seen.clear()
+        k = refine.k_eff(G, D, prior, space, n_pairs=50, generator=torch.Generator().manual_seed(1))
+        y2, y1 = seen
+        assert k > 0 and len(y1) >= 40
+        assert torch.equal(y1, y2), f"{(y1 != y2).float().mean():.0%} of the pairs have two labels"
