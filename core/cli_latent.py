@@ -42,13 +42,15 @@ def cmd_invert(a):
             bar.refresh()
 
     res = invert_and_refit(a.model, n=a.n, k=a.components, covariance=a.covariance, steps=a.steps, lr=a.lr,
-                           restarts=a.restarts, seed=a.seed, name=a.name, score_n=a.score_n, progress=progress)
+                           restarts=a.restarts, seed=a.seed, name=a.name, split=a.split, score_n=a.score_n,
+                           progress=progress)
     if bar is not None:
         bar.close()
     if a.json:
         print(json.dumps(res, indent=2))
         return
-    print(f"{res['model']}: inverted {res['n']} test digits in {res['invert_seconds']:.0f} s, RMS error "
+    print(f"{res['model']}: inverted {res['n']} {res['split']} digits (scores below are against the "
+          f"{res['scored_against']} split) in {res['invert_seconds']:.0f} s, RMS error "
           f"mean {res['recon_rmse_mean']:.4f} median {res['recon_rmse_median']:.4f} (pixels in [0, 1])")
     print(f"fitted {res['fit_k']} components ({res['fit_covariance']}) -> prior {res['prior']!r} at {res['path']}")
     print(_score_line("original", res["original"]))
@@ -120,6 +122,9 @@ def add_parsers(sub) -> None:
     s.add_argument("--restarts", type=int, default=1, help="the first starts at the prior's centre, others at draws")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--name", help="save the prior under this name (default em-k<K>-<covariance>)")
+    s.add_argument("--split", default="train", choices=["train", "valid", "test"],
+                   help="the real digits inverted (default train); test is refused: every score is measured "
+                        "against it, so the refit would be judged by digits it has seen")
     s.add_argument("--score-n", type=int, default=10_000)
     s.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_invert)

@@ -187,15 +187,37 @@ def load_prior(model: str, name: str, device="cpu") -> FittedPrior:
         raise CheckpointError(f"{path} is not a readable prior ({type(exc).__name__})") from None
 
 
+def prior_meta(model: str, name: str) -> dict:
+    """What a saved prior records of its fit (split, n, K, steps, …); {} if it records nothing."""
+    path = priors_dir(model) / f"{_check_name(name)}.pt"
+    try:
+        meta = torch.load(path, map_location="cpu", weights_only=True).get("meta", {})
+    except Exception:  # noqa: BLE001 - an unreadable prior is reported by load_prior
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+# The split every score is measured against (core.score.reference): a prior fitted on it would
+# have seen the digits it is judged by, so a refit-vs-original comparison would flatter the refit.
+SCORE_SPLIT = "test"
+FIT_SPLITS = ("train", "valid")
+
+
 def invert_and_refit(model: str, n: int = 1000, k: int | None = None, covariance: str = "diag",
                      steps: int = 1000, lr: float = 0.01, restarts: int = 1, seed: int = 0, name: str | None = None,
-                     split: str = "test", score_n: int = 10_000, device: str = "cpu", progress=None) -> dict:
-    """Invert n real digits, fit a mixture, save it as a prior of MODEL and score both priors."""
+                     split: str = "train", score_n: int = 10_000, device: str = "cpu", progress=None) -> dict:
+    """Invert n real digits of `split` (train by default, never the scoring split), fit a
+    mixture, save it as a prior of MODEL (its metadata names the split) and score both priors."""
     from .data import load_split, to_model_range
     from .engine import generate, load_model
     from .score import score_images
     if n < 2:
         raise ConfigError("invert needs at least 2 digits")
+    if split == SCORE_SPLIT:
+        raise ConfigError(f"scores are measured against the {SCORE_SPLIT} split, so a prior fitted on it would be "
+                          f"judged by the digits it has seen; fit on {' or '.join(FIT_SPLITS)} (--split train)")
+    if split not in FIT_SPLITS:
+        raise ConfigError(f"--split must be one of {', '.join(FIT_SPLITS)}, got {split!r}")
     from .variants import get_variant
     G, _, prior, cfg = load_model(model, device)
     conditional = get_variant(cfg["variant"]).conditional
@@ -209,7 +231,7 @@ def invert_and_refit(model: str, n: int = 1000, k: int | None = None, covariance
             "recon_rmse_mean": float(inv.error.mean())}
     path = save_prior(model, name, fitted.cpu(), meta)
     fitted = fitted.to(device)
-    out = {"model": model, "prior": name, "path": str(path), "n": len(x),
+    out = {"model": model, "prior": name, "path": str(path), "n": len(x), "split": split, "scored_against": SCORE_SPLIT,
            "recon_rmse_mean": float(inv.error.mean()), "recon_rmse_median": float(inv.error.median()),
            "invert_seconds": round(inv.seconds, 2), **{f"fit_{k_}": v for k_, v in info.items() if k_ != "bic"}}
     for label, p in (("original", prior), ("refit", fitted)):

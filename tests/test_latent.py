@@ -118,6 +118,9 @@ def test_cli_invert_saves_a_prior_usable_for_sampling_and_scoring(model_copy, tm
     assert 0 < res["recon_rmse_mean"] < 0.5
     assert {"fid", "precision"} <= set(res["original"]) and {"fid", "precision"} <= set(res["refit"])
     assert latent.list_priors(model_copy) == ["em-k3-diag"]
+    # fitted on train digits (the default), scored against test: never the split it inverted
+    assert res["split"] == "train" and res["scored_against"] == "test"
+    assert latent.prior_meta(model_copy, "em-k3-diag")["split"] == "train"
     p = latent.load_prior(model_copy, "em-k3-diag")
     assert p.k == 3 and p.means.shape == (3, 100)
     out = tmp_path / "g.png"
@@ -201,3 +204,19 @@ def test_an_inverted_real_digit_comes_with_its_reconstruction_and_a_warning_when
     bad = latent.Endpoint(e.z, None, "x", e.real, e.recon, real_label=2, recon_label=6, rms=0.25)
     assert "reads as a 6" in bad.warning and "RMS error 0.250" in bad.warning
     assert latent.Endpoint(e.z, None, "random code").warning is None  # only inverted real digits are judged
+
+
+def test_refitting_on_the_scoring_split_is_refused_and_saves_nothing(model_copy):
+    r = run_cli("invert", model_copy, "--n", "20", "--steps", "5", "--split", "test")
+    assert r.returncode == 2 and "measured against the test split" in r.stderr
+    assert "Traceback" not in r.stderr and latent.list_priors(model_copy) == []
+
+
+def test_the_refit_inverts_digits_of_the_split_it_names(model_copy, monkeypatch):
+    from core import data
+    asked = []
+    real = data.load_split
+    monkeypatch.setattr(data, "load_split", lambda split: asked.append(split) or real(split))
+    res = latent.invert_and_refit(model_copy, n=8, k=1, steps=2, split="valid", score_n=50, name="v")
+    assert asked[0] == "valid" and res["split"] == "valid"
+    assert latent.prior_meta(model_copy, "v")["split"] == "valid"

@@ -77,9 +77,17 @@ def pick_prior(model: str, where=st.sidebar) -> str | None:
         fitted = []
     if not fitted:
         return None
+    from core.latent import prior_meta
     choice = where.selectbox("Prior", ["trained prior", *fitted], key=f"prior_{model}", persist_state="session",
                              help="priors refitted by EM on inverted real digits")
-    return None if choice == "trained prior" else choice
+    if choice == "trained prior":
+        return None
+    meta = prior_meta(model, choice)
+    split = meta.get("split", "unknown")
+    where.caption(f"EM refit on {meta.get('n', '?')} inverted {split} digits"
+                  + (" — the split scores are measured against: its scores flatter it" if split == "test" else
+                     "; scored against the test split"))
+    return choice
 
 
 def version(model: str, prior: str | None = None) -> str:
