@@ -26,6 +26,11 @@ def critic_loss_from(kind: str, r, f, y_real, san_lambda: float = 1.0):
         loss = F.cross_entropy(r, y_real) + F.cross_entropy(f, torch.full((f.shape[0],), k, device=f.device))
         # "D(x)": the probability the critic gives to "real" (any of the K classes).
         return loss, {"d_real": (1 - r.softmax(1)[:, k]).mean(), "d_fake": (1 - f.softmax(1)[:, k]).mean()}
+    if kind == "kplus1-cluster":  # unsupervised: a real digit belongs to *some* cluster, a fake to the fake class
+        k = r.shape[1] - 1
+        real_vs_fake = torch.logsumexp(r[:, :k], dim=1) - r[:, k]  # log Σ_k p_k − log p_fake
+        loss = F.softplus(-real_vs_fake).mean() + F.cross_entropy(f, torch.full((f.shape[0],), k, device=f.device))
+        return loss, {"d_real": (1 - r.softmax(1)[:, k]).mean(), "d_fake": (1 - f.softmax(1)[:, k]).mean()}
     if kind == "bce":  # BCE-with-logits: softplus(-l) = -log σ(l), softplus(l) = -log(1-σ(l))
         loss = F.softplus(-r).mean() + F.softplus(f).mean()
         return loss, {"d_real": torch.sigmoid(r).mean(), "d_fake": torch.sigmoid(f).mean()}
@@ -56,8 +61,8 @@ def generator_loss(kind: str, D, fake, y_fake):
     out = D(fake, y_fake if D.n_classes else None)  # kplus1 uses y_fake as the target only
     if kind == "bce":
         return F.softplus(-out).mean()  # non-saturating: -log σ(D(G(z)))
-    if kind == "kplus1":
-        return F.cross_entropy(out, y_fake)  # toward the component's class
+    if kind in ("kplus1", "kplus1-cluster"):
+        return F.cross_entropy(out, y_fake)  # toward the component's class (cluster)
     return -out.mean()  # wasserstein, hinge, san
 
 

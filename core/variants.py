@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from .errors import ConfigError
 
-LOSSES = ("bce", "wasserstein", "hinge", "san", "kplus1")
+LOSSES = ("bce", "wasserstein", "hinge", "san", "kplus1", "kplus1-cluster")
 LIPSCHITZ = ("none", "clip", "gp", "sn")
 CONDITIONING = ("none", "loss", "critic", "generator+critic")
 OPTIMIZERS = ("adam", "rmsprop")
@@ -66,7 +66,7 @@ class Variant:
 
     @property
     def critic_head(self) -> str:
-        return {"san": "san", "kplus1": "kplus1"}.get(self.loss, "scalar")
+        return {"san": "san", "kplus1": "kplus1", "kplus1-cluster": "kplus1"}.get(self.loss, "scalar")
 
     def knobs(self) -> list[str]:
         """The hyper-parameters that change this variant's training (others are ignored by it)."""
@@ -87,6 +87,9 @@ _CGP = dict(n_critic=3, lr_g=1e-4, lr_d=1e-4, beta1=0.5, beta2=0.9, gp_lambda=10
 VARIANTS: dict[str, Variant] = {v.name: v for v in [
     Variant("vanilla", "bce",
             about="Goodfellow GAN: BCE critic (logit + sigmoid in the loss), non-saturating G loss; lr 2e-4 (seeds 000/003/004)."),
+    Variant("wgan", "wasserstein",
+            about="Plain WGAN: Wasserstein loss with no Lipschitz control (no clipping, penalty or spectral norm); "
+                  "the course's other settings unchanged, lr 2e-4 (seed 003's baseline, FID 89.8 there)."),
     Variant("wgan-wc", "wasserstein", lipschitz="clip",
             defaults=dict(n_critic=5, clip=0.01, optimizer="rmsprop", lr_g=5e-5, lr_d=5e-5),
             about="WGAN: critic weights clamped to ±c after every critic step; c 0.01 (seed 001), n_critic 5, "
@@ -103,6 +106,16 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in [
                   "⟨ω,h⁻⟩; λ 1, batch 64 (seed 003, sony/san simple-san)."),
     Variant("gm-static", "bce", prior="mixture", defaults=dict(prior_k=10, prior_c=0.1, prior_sigma=0.15),
             about="Static GM-GAN: z ~ Σ π_k N(μ_k, σ²I), μ_k ~ U[−c,c]^d fixed; K 10, c 0.1, σ 0.15 (seed 002)."),
+    Variant("gm-static-sup", "kplus1", prior="mixture", conditioning="loss",
+            defaults=dict(prior_k=10, prior_c=1.0, prior_sigma=1.0),
+            about="Supervised static GM-GAN: fixed mixture z ~ Σ π_k N(μ_k, σ²I); D outputs K+1 logits (classes + fake), "
+                  "G loss = CE toward its component's class; K 10, c 1, σ 1 (seed 004 §2.2.1 used K 11, d 200: "
+                  "--set prior_k=11 --set z_dim=200)."),
+    Variant("gm-static-cluster", "kplus1-cluster", prior="mixture",
+            defaults=dict(prior_k=10, prior_c=1.0, prior_sigma=1.0),
+            about="Unsupervised static GM-GAN with a K+1 'cluster' discriminator: no labels; D gives a real digit "
+                  "−log Σ_k p_k (real = any of K clusters) and a fake the fake class; G's component k is pushed "
+                  "toward cluster k; K 10, c 1, σ 1 (seed 004 §2, Ben-Yosef & Weinshall 2018)."),
     Variant("gm-static-wgan", "wasserstein", prior="mixture", lipschitz="gp",
             defaults=dict(_GP, prior_k=10, prior_c=1.0, prior_sigma=1.0),
             about="Static GM prior with the WGAN-GP loss; c 1, σ 1 (seed 004's best σ)."),
@@ -170,8 +183,11 @@ def make_config(variant: str, overrides: dict | None = None) -> dict:
         raise ConfigError("beta1 and beta2 must lie in [0, 1)")
     if cfg["optimizer"] not in OPTIMIZERS:
         raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {cfg['optimizer']!r}")
-    if v.conditional and cfg["prior_k"] != 10:
+    if v.conditioning in ("critic", "generator+critic") and cfg["prior_k"] != 10:
         raise ConfigError(f"{variant} ties one mixture component to each digit: prior_k must be 10")
+    if v.conditioning == "loss" and cfg["prior_k"] < 10:
+        raise ConfigError(f"{variant} gives each digit class its own component: prior_k must be at least 10 "
+                          f"(components past 9 have no real digits; seed 004 used 11)")
     return {"variant": variant, **cfg}
 
 
