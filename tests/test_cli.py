@@ -32,7 +32,7 @@ def test_bad_input_exits_2_with_one_line(args, needle):
 def test_variants_json_catalogue():
     res = run_cli("variants", "--json")
     rows = json.loads(res.stdout)
-    assert len(rows) == 11
+    assert len(rows) == 14
     assert {"name", "loss", "prior", "conditional", "lipschitz"} <= set(rows[0])
     assert {r["name"]: r["conditional"] for r in rows}["cwgan-gp"] is True
 

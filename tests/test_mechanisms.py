@@ -11,6 +11,7 @@ from core import losses
 from core.engine import Trainer
 from core.nets import Critic, Generator
 from core.priors import Prior
+from core.errors import ConfigError
 from core.variants import VARIANTS, make_config
 
 
@@ -25,9 +26,76 @@ def steps(t, n):
             break
 
 
-def test_catalogue_is_exactly_the_eleven_variants():
-    assert list(VARIANTS) == ["vanilla", "wgan-wc", "wgan-gp", "wgan-sn", "hinge", "san", "gm-static",
-                              "gm-static-wgan", "gm-dynamic", "cwgan-gp", "gmm-cwgan-gp"]
+def test_catalogue_is_exactly_the_fourteen_variants():
+    assert list(VARIANTS) == ["vanilla", "wgan", "wgan-wc", "wgan-gp", "wgan-sn", "hinge", "san", "gm-static",
+                              "gm-static-sup", "gm-static-cluster", "gm-static-wgan", "gm-dynamic", "cwgan-gp",
+                              "gmm-cwgan-gp"]
+
+
+# ---- wgan (seed 003's baseline): the Wasserstein loss and nothing keeping the critic Lipschitz -----
+def test_plain_wgan_has_no_lipschitz_control(monkeypatch):
+    t = trainer("wgan", lr_d=0.01)
+    called = []
+    monkeypatch.setattr(losses, "gradient_penalty", lambda *a, **k: called.append("gp"))
+    monkeypatch.setattr(losses, "clip_weights", lambda *a, **k: called.append("clip"))
+    steps(t, 3)
+    assert not called and not any(hasattr(m, "weight_orig") for m in t.D.modules())  # no spectral norm
+    biggest = max(float(p.abs().max()) for p in t.D.parameters())
+    assert math.isfinite(biggest) and biggest > 2 * t.cfg["clip"]  # clipping would have clamped it to c
+    r, f = torch.tensor([2.0, 4.0]), torch.tensor([1.0, -1.0])
+    loss, stats = losses.critic_loss_from("wasserstein", r, f, None)
+    assert loss.item() == pytest.approx(f.mean() - r.mean()) and stats["wasserstein"] == pytest.approx(3.0)
+
+
+# ---- static GM-GANs with a K+1 head: supervised (classes) and unsupervised (clusters) ---------------
+def test_supervised_static_gm_gan_keeps_its_mixture_fixed_and_takes_seed_004s_k_11_d_200():
+    t = trainer("gm-static-sup", prior_k=11, z_dim=200)
+    assert t.D(torch.zeros(2, 784)).shape == (2, 12) and t.prior.means.shape == (11, 200)
+    mu0 = t.prior.means.detach().clone()
+    steps(t, 2)
+    assert torch.equal(mu0, t.prior.means.detach()) and not t.prior.learnable
+    with pytest.raises(ConfigError, match="at least 10"):
+        make_config("gm-static-sup", {"prior_k": 9})
+
+
+def test_cluster_discriminator_calls_a_real_digit_real_whatever_its_cluster():
+    k = 10
+    r = torch.zeros(3, k + 1)
+    r[:, 2] = 4.0
+    permuted = r[:, list(torch.randperm(k)) + [k]]  # which cluster a real digit falls in does not matter
+    f = torch.zeros(3, k + 1)
+    base, _ = losses.critic_loss_from("kplus1-cluster", r, f, None)
+    same, _ = losses.critic_loss_from("kplus1-cluster", permuted, f, None)
+    assert base.item() == pytest.approx(same.item())
+    fake_looking = r.clone()
+    fake_looking[:, k] = 6.0
+    worse, _ = losses.critic_loss_from("kplus1-cluster", fake_looking, f, None)
+    assert worse > base + 1
+    # real term = −log(1 − p_fake) exactly
+    want = -torch.log(1 - r.softmax(1)[:, k]).mean() + F.cross_entropy(f, torch.full((3,), k))
+    assert base.item() == pytest.approx(want.item(), rel=1e-5)
+
+
+def test_cluster_variant_uses_no_labels_and_pushes_components_to_their_cluster():
+    t = trainer("gm-static-cluster")
+    assert not t.v.conditional and t.D.n_classes == 0 and t.v.critic_head == "kplus1"
+    real, y = next(iter(t.loader.batches()))
+    z, yf = t.prior.sample(len(real), generator=torch.Generator().manual_seed(0))
+    fake = t.G(z).detach()
+    with torch.no_grad():
+        given = [losses.critic_loss(kind, t.D, real, labels, fake, yf)[0]
+                 for kind in ("kplus1-cluster", "kplus1") for labels in (y, torch.full_like(y, 9))]
+    assert given[0] == given[1]  # the digit labels never reach the unsupervised loss
+    assert given[2] != given[3]  # (they do reach the supervised one)
+    logits = torch.zeros(4, 11)
+    logits[:, 3] = 5.0
+
+    class Fixed(nn.Module):
+        n_classes = 0
+        def forward(self, x, y=None): return logits
+    low = losses.generator_loss("kplus1-cluster", Fixed(), torch.zeros(4, 784), torch.tensor([3] * 4))
+    high = losses.generator_loss("kplus1-cluster", Fixed(), torch.zeros(4, 784), torch.tensor([7] * 4))
+    assert low < high
 
 
 # ---- vanilla: BCE on logits, non-saturating generator loss ------------------------------------
