@@ -185,7 +185,10 @@ def cmd_score(a):
         raise UserError("score takes MODEL or --real (the real-data floor), not both")
     if not a.real and not a.model:
         raise UserError("score needs MODEL (a run id or checkpoint path) or --real")
-    res = score_real(n=a.n, seed=a.seed) if a.real else score_model(a.model, n=a.n, seed=a.seed, prior=a.prior)
+    if a.real and a.class_weights != "uniform":
+        raise UserError("--class-weights applies to a conditional MODEL, not to --real")
+    res = score_real(n=a.n, seed=a.seed) if a.real else score_model(a.model, n=a.n, seed=a.seed, prior=a.prior,
+                                                                     class_weights=a.class_weights)
     if not a.real:  # every score is shown beside the best any generator could hope for
         res = {**res, "floor": score_real(n=a.n)}
     _print_scores(res, a.json)
@@ -313,6 +316,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--n", type=int, default=10_000)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--prior", help="a prior fitted to this model (`python -m core invert`)")
+    s.add_argument("--class-weights", default="uniform", choices=["uniform", "mnist"],
+                   help="conditional models: ask for classes uniformly (default) or at MNIST's class frequencies "
+                        "(seed 002)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_score)
 

@@ -22,7 +22,7 @@ import torch
 from . import metrics
 from .classifier import META, TRAINED, WEIGHTS, file_sha256, load_classifier, predict
 from .data import data_dir, load_split, to_model_range
-from .errors import CheckpointError
+from .errors import CheckpointError, ConfigError
 
 K = 5  # neighbours for precision / recall / density / coverage
 VERSION = 1  # bump when a metric's definition changes: cached scores carry it in their key
@@ -162,8 +162,27 @@ def cached_scores(model: str, n: int = 10_000, seed: int = 0, prior: str | None 
     return _stored(files, key)
 
 
+CLASS_WEIGHTS = ("uniform", "mnist")
+
+
+def class_frequencies() -> torch.Tensor:
+    """MNIST's digit frequencies (the train split's), for sampling classes as the data has them."""
+    _, y = load_split("train")
+    return torch.from_numpy(np.bincount(y, minlength=10) / len(y)).float()
+
+
+def requested_classes(n: int, class_weights: str, generator: torch.Generator) -> torch.Tensor | None:
+    """The classes asked of a conditional model: None = its prior's own uniform draw; 'mnist'
+    draws them at MNIST's class frequencies (seed 002's alternative)."""
+    if class_weights not in CLASS_WEIGHTS:
+        raise ConfigError(f"--class-weights must be one of {', '.join(CLASS_WEIGHTS)}, got {class_weights!r}")
+    if class_weights == "uniform":
+        return None
+    return torch.multinomial(class_frequencies(), n, replacement=True, generator=generator)
+
+
 def score_model(model: str, n: int = 10_000, seed: int = 0, device: str = "cpu", use_cache: bool = True,
-                prior: str | None = None) -> dict:
+                prior: str | None = None, class_weights: str = "uniform") -> dict:
     """Generate n digits from MODEL (run id, zoo name or checkpoint path) with `seed` and score
     them (from its fitted `prior` when named). For a run or zoo model the result is stored in
     its folder's scores.json, keyed by the checkpoint's (and prior file's) sha256, n, seed,
@@ -171,6 +190,8 @@ def score_model(model: str, n: int = 10_000, seed: int = 0, device: str = "cpu",
     from .checkpoint import load as load_ckpt
     from .engine import generate, models_from_checkpoint
     ckpt_path, key, files, cache = _cache_slot(model, n, seed, prior)
+    if class_weights != "uniform":
+        key += f";classes={class_weights}"
     if use_cache and (stored := _stored(files, key)) is not None:
         return stored
     sd = load_ckpt(ckpt_path, map_location=device)
@@ -179,10 +200,16 @@ def score_model(model: str, n: int = 10_000, seed: int = 0, device: str = "cpu",
         from .latent import load_prior
         p = load_prior(model, prior, device)
     from .variants import get_variant
-    imgs, y = generate(G, p, n, generator=torch.Generator().manual_seed(seed))
-    requested = y if get_variant(cfg["variant"]).conditional else None
+    conditional = get_variant(cfg["variant"]).conditional
+    g = torch.Generator().manual_seed(seed)
+    y = requested_classes(n, class_weights, g)
+    if y is not None and not conditional:
+        raise ConfigError(f"--class-weights {class_weights}: {cfg['variant']} is not conditional, so its classes "
+                          "cannot be asked for")
+    imgs, y = generate(G, p, n, y=y, generator=g)
+    requested = y if conditional else None
     res = {"model": model, "variant": cfg["variant"], "step": sd["step"], "seed": seed, "prior": prior,
-           **score_images(imgs, requested, device)}
+           "class_weights": class_weights, **score_images(imgs, requested, device)}
     if use_cache and cache is not None:
         from .store import write_json_atomic
         cache.parent.mkdir(parents=True, exist_ok=True)

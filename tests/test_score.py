@@ -91,3 +91,24 @@ def test_score_cli_json_keys():
     assert set(score.KEYS) <= set(out) and len(out["class_hist"]) == 10
     bad = run_cli("score")
     assert bad.returncode == 2 and "score needs MODEL" in bad.stderr
+
+
+def test_class_weights_mnist_asks_for_classes_at_mnist_frequencies():
+    from core.score import class_frequencies, requested_classes
+    freq = class_frequencies()
+    assert freq.sum().item() == pytest.approx(1.0) and freq[1] > freq[5] + 0.02  # 1s are commonest, 5s rarest
+    assert requested_classes(100, "uniform", torch.Generator()) is None
+    y = requested_classes(50_000, "mnist", torch.Generator().manual_seed(0))
+    got = torch.bincount(y, minlength=10).float() / len(y)
+    assert (got - freq).abs().max() < 0.006  # binomial noise on 50k draws is ~0.0013
+
+
+def test_score_with_mnist_class_weights_is_its_own_result_and_only_for_conditional_models():
+    from core.errors import ConfigError
+    from core.score import score_model
+    uni = score_model("cwgan-gp", n=300, seed=0)
+    mn = score_model("cwgan-gp", n=300, seed=0, class_weights="mnist")
+    assert uni["class_weights"] == "uniform" and mn["class_weights"] == "mnist"
+    assert mn["fid"] != uni["fid"] and mn["class_hist"] != uni["class_hist"]
+    with pytest.raises(ConfigError, match="not conditional"):
+        score_model("vanilla", n=300, class_weights="mnist")
