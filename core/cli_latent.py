@@ -17,7 +17,7 @@ def cmd_refine(a):
         knobs = {"percentile": a.percentile, "target_rate": a.target_rate, "tau": a.tau, "eps": a.eps,
                  "burn_in": a.burn_in}
     else:
-        knobs = {"steps": a.steps, "lr": a.lr, "delta": a.delta, "k": a.k_eff}
+        knobs = {"steps": a.steps, "lr": a.lr, "optimizer": a.optimizer, "delta": a.delta, "k": a.k_eff}
     res = refine_model(a.model, a.method, n=a.n, seed=a.seed, **knobs)
     if a.json:
         print(json.dumps(res, indent=2))
@@ -105,7 +105,9 @@ def add_parsers(sub) -> None:
     s.add_argument("--tau", type=float, help="drs-sigmoid: p = σ(D(x) − τ)")
     s.add_argument("--eps", type=float, default=1e-6)
     s.add_argument("--burn-in", type=int, default=10_000)
-    s.add_argument("--steps", type=int, default=20, help="dot: Adam updates")
+    s.add_argument("--steps", type=int, default=20, help="dot: updates (seed 001: 20; the official code: 100)")
+    s.add_argument("--optimizer", default="sgd", choices=["sgd", "adam"],
+                   help="dot: plain SGD (the official DOT default) or Adam β (0, 0.9), which moves far more")
     s.add_argument("--lr", type=float, default=0.01)
     s.add_argument("--delta", type=float, default=1e-3)
     s.add_argument("--k-eff", type=float, help="dot: fix k_eff instead of estimating it")

@@ -7,7 +7,8 @@
   mean p equals a target acceptance rate (both recomputed whenever D̃_M rises).
   Rule "drs-sigmoid" (seed 001): p = σ(D̃ − τ), τ given or solved for a target rate.
 - Discriminator optimal transport (Tanaka 2019), in target (image) or latent space:
-  minimise ‖x − y + δ‖₂ − D(x)/k_eff per sample with Adam, starting at x = y.
+  minimise ‖x − y + δ‖₂ − D(x)/k_eff per sample with plain SGD (the official default; Adam
+  is an option), starting at x = y.
 """
 from __future__ import annotations
 
@@ -187,17 +188,41 @@ class DOTResult:
     k_eff: float
     space: str
     trajectory: list[torch.Tensor] = field(default_factory=list)  # images per kept step
+    codes: torch.Tensor | None = None  # latent space: the transported codes
+
+
+DOT_OPTIMIZERS = ("sgd", "adam")
+
+
+def _prior_centres(prior, y: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor:
+    """The centre each code's Gaussian is drawn around: its component's mean, else 0."""
+    means = getattr(prior, "means", None)
+    if y is None or means is None or not getattr(prior, "k", 0):
+        return torch.zeros_like(like)
+    return means.detach()[y.to(means.device)].to(like.device)
+
+
+def tangent(grad: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+    """grad without its component along r (per sample): a step along it keeps ‖r‖ fixed to
+    first order. For a Gaussian code r = z − μ, ‖r‖ ≈ σ√d is where its mass lies, so latent DOT
+    keeps z on the prior's support (the official DOT code removes the same radial part)."""
+    return grad - r * (grad * r).sum(1, keepdim=True) / r.pow(2).sum(1, keepdim=True).clamp_min(1e-12)
 
 
 def dot(G, D, prior, n: int, space: str = "target", steps: int = 20, lr: float = 0.01,
-        betas: tuple[float, float] = (0.0, 0.9), delta: float = 1e-3, k: float | None = None,
-        seed: int = 0, batch: int = 2048, keep_trajectory: int = 0, n_pairs: int = 100,
+        optimizer: str = "sgd", betas: tuple[float, float] = (0.0, 0.9), delta: float = 1e-3,
+        k: float | None = None, seed: int = 0, batch: int = 2048, keep_trajectory: int = 0, n_pairs: int = 100,
         pool: tuple | None = None) -> DOTResult:
     """Transport n proposals (`pool` = (z, y, x) from `propose` to transport those instead).
-    `keep_trajectory` = how many samples' images to keep at every step (for an animation); 0
-    keeps none."""
+    `optimizer`: plain SGD (the official code's default, `--optmode sgd`) or Adam with `betas`
+    (its option; Adam moves every coordinate ~lr per step whatever the gradient, far more
+    transport). Target space clamps x to [-1, 1] after each step (the paper); latent space
+    steps along the prior's sphere (`tangent`). `keep_trajectory` = how many samples' images to
+    keep at every step (for an animation); 0 keeps none."""
     if space not in DOT_SPACES:
         raise ConfigError(f"DOT space must be one of {', '.join(DOT_SPACES)}, got {space!r}")
+    if optimizer not in DOT_OPTIMIZERS:
+        raise ConfigError(f"DOT optimizer must be one of {', '.join(DOT_OPTIMIZERS)}, got {optimizer!r}")
     if steps < 0 or lr <= 0 or n < 1 or delta < 0:
         raise ConfigError("DOT needs steps ≥ 0, lr > 0, delta ≥ 0 and n ≥ 1")
     g = torch.Generator().manual_seed(seed)
@@ -206,14 +231,16 @@ def dot(G, D, prior, n: int, space: str = "target", steps: int = 20, lr: float =
         raise ConfigError(f"k_eff must be positive (got {k}); is the critic constant?")
     z0, y, x0 = pool if pool is not None else propose(G, prior, n, g)
     n = len(x0)
-    afters, costs, objs = [], [], torch.zeros(steps + 1, dtype=torch.float64)
+    afters, costs, codes, objs = [], [], [], torch.zeros(steps + 1, dtype=torch.float64)
     traj: list[list[torch.Tensor]] = [[] for _ in range(steps + 1)] if keep_trajectory else []
     # gradients are taken w.r.t. the transported points only: the (possibly shared) models are untouched
     for i in range(0, n, batch):
         yy = None if y is None else y[i:i + batch]
         start = (z0 if space == "latent" else x0)[i:i + batch]
         v = start.clone().requires_grad_(True)
-        opt = torch.optim.Adam([v], lr=lr, betas=betas)
+        opt = torch.optim.Adam([v], lr=lr, betas=betas) if optimizer == "adam" else torch.optim.SGD([v], lr=lr)
+        centre = _prior_centres(prior, yy, start) if space == "latent" else None
+        radius = (start - centre).norm(dim=1, keepdim=True) if centre is not None else None
 
         def image(v):
             return G(v, yy) if space == "latent" else v
@@ -228,15 +255,23 @@ def dot(G, D, prior, n: int, space: str = "target", steps: int = 20, lr: float =
             if s == steps:
                 break
             v.grad, = torch.autograd.grad(obj.sum(), v)
+            if centre is not None:
+                v.grad = tangent(v.grad, v.detach() - centre)
             opt.step()
-            if space == "target":
-                with torch.no_grad():
+            with torch.no_grad():
+                if space == "target":
                     v.clamp_(-1, 1)
+                else:  # back onto the sphere the step left (a retraction): ‖z − μ‖ stays as drawn
+                    r = v - centre
+                    v.copy_(centre + r * radius / r.norm(dim=1, keepdim=True).clamp_min(1e-12))
         with torch.no_grad():
             afters.append(image(v).clamp(-1, 1).cpu())
             costs.append((v - start).norm(dim=1).cpu())
+            if space == "latent":
+                codes.append(v.detach().cpu())
     return DOTResult(x0.cpu(), torch.cat(afters), None if y is None else y.cpu(), torch.cat(costs),
-                     (objs / n).tolist(), k, space, [torch.cat(t) for t in traj])
+                     (objs / n).tolist(), k, space, [torch.cat(t) for t in traj],
+                     torch.cat(codes) if codes else None)
 
 
 # ---------------------------------------------------------------- before/after scores

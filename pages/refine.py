@@ -27,7 +27,12 @@ if method.startswith("drs"):
         knobs = {"tau": sb.number_input("τ", value=0.0, key="refine_tau", persist_state="session")}
     knobs["burn_in"] = 5000
 else:
-    knobs = {"steps": sb.slider("Adam steps", 1, 100, 20, key="refine_steps", persist_state="session"),
+    knobs = {"optimizer": sb.radio("Optimiser", ["sgd", "adam"], key="refine_opt", persist_state="session",
+                                   format_func={"sgd": "SGD (official DOT)", "adam": "Adam β (0, 0.9)"}.get,
+                                   help="Adam moves every pixel or code ~lr per step whatever the gradient: far more "
+                                        "transport than SGD"),
+             "steps": sb.slider("Steps", 1, 100, 20, key="refine_steps", persist_state="session",
+                                help="seed 001 used 20; the official code 100"),
              "lr": sb.select_slider("Learning rate", [0.001, 0.003, 0.01, 0.03, 0.1], value=0.01, key="refine_lr", persist_state="session")}
 
 

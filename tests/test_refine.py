@@ -203,3 +203,39 @@ def test_k_eff_pairs_share_the_label_the_critic_is_given(monkeypatch):
         y2, y1 = seen
         assert k > 0 and len(y1) >= 40
         assert torch.equal(y1, y2), f"{(y1 != y2).float().mean():.0%} of the pairs have two labels"
+
+
+def test_dot_defaults_to_plain_sgd_one_step_is_minus_lr_times_the_gradient(wgan):
+    """The official DOT (execute_dot.py --optmode sgd) takes plain gradient steps."""
+    import inspect
+    G, D, prior = wgan
+    assert inspect.signature(refine.dot).parameters["optimizer"].default == "sgd"
+    z, y, x = refine.proposal_pool(G, prior, 16, seed=3)
+    k = 2.0
+    v = x.clone().requires_grad_(True)
+    obj = ((v - x + 1e-3).norm(dim=1) - refine.critic_logit(D, v) / k).sum()
+    grad, = torch.autograd.grad(obj, v)
+    want = (x - 0.01 * grad).clamp(-1, 1)
+    got = refine.dot(G, D, prior, 16, space="target", steps=1, lr=0.01, k=k, pool=(z, y, x)).after
+    assert torch.allclose(got, want, atol=1e-6)
+    adam = refine.dot(G, D, prior, 16, space="target", steps=1, lr=0.01, k=k, pool=(z, y, x), optimizer="adam").after
+    assert (adam - x).abs().mean() > 3 * (got - x).abs().mean()  # Adam moves every pixel ~lr at once
+    with pytest.raises(ConfigError, match="optimizer"):
+        refine.dot(G, D, prior, 4, optimizer="lbfgs")
+
+
+@pytest.mark.parametrize("variant", ["wgan-gp", "cwgan-gp"])
+def test_latent_dot_keeps_codes_on_the_priors_sphere(variant):
+    """Steps along the tangent of ‖z − μ_y‖: the codes stay where the prior puts its mass."""
+    G, D, prior, _ = load_model(variant)
+    z, y, x = refine.proposal_pool(G, prior, 64, seed=0)
+    centre = refine._prior_centres(prior, y, z)
+    r0 = (z - centre).norm(dim=1)
+    res = refine.dot(G, D, prior, 64, space="latent", steps=20, lr=0.05, optimizer="adam", pool=(z, y, x), k=0.05)
+    assert res.cost.mean() > 0.5  # the codes did move (Adam, a large step)...
+    r1 = (res.codes - centre).norm(dim=1)
+    assert torch.allclose(r1, r0, rtol=1e-4)  # ...along the sphere they were drawn on
+    g = torch.randn(64, z.shape[1])
+    assert torch.allclose((refine.tangent(g, z - centre) * (z - centre)).sum(1), torch.zeros(64), atol=1e-3)
+    if variant == "cwgan-gp":  # each code circles its own class's mean, not the origin
+        assert (centre.norm(dim=1) > 0).all()
