@@ -13,6 +13,7 @@ import signal
 import time
 
 import torch
+import torch.nn.utils.parametrize
 from tqdm.auto import tqdm
 
 from . import checkpoint as ckpt_io
@@ -49,7 +50,28 @@ def build_models(cfg: dict, device="cpu") -> tuple[Generator, Critic, Prior]:
     D = Critic(v.critic_head, n_classes=cfg["prior_k"] if v.conditioning in ("critic", "generator+critic") else 0,
                spectral=v.lipschitz == "sn", k=cfg["prior_k"])
     prior = Prior(v.prior, cfg["z_dim"], cfg["prior_k"], cfg["prior_c"], cfg["prior_sigma"], seed=cfg["seed"])
+    if cfg.get("init", "default") == "xavier":
+        for net in (G, D):
+            xavier_init(net)
     return G.to(device), D.to(device), prior.to(device)
+
+
+def raw_weight(m: torch.nn.Linear) -> torch.Tensor:
+    """The Linear layer's trained weight parameter (before any spectral normalisation)."""
+    if torch.nn.utils.parametrize.is_parametrized(m, "weight"):
+        return m.parametrizations.weight.original
+    return m.weight
+
+
+@torch.no_grad()
+def xavier_init(net: torch.nn.Module) -> None:
+    """Xavier-uniform weights and zero biases for every Linear layer (a spectral-normed layer's
+    raw weight is its parametrization's `original`); embeddings and SAN's direction keep theirs."""
+    for m in net.modules():
+        if isinstance(m, torch.nn.Linear):
+            torch.nn.init.xavier_uniform_(raw_weight(m))
+            if m.bias is not None:
+                m.bias.zero_()
 
 
 def eval_noise(prior: Prior, seed: int, n: int = EVAL_N):

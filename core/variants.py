@@ -17,6 +17,8 @@ LOSSES = ("bce", "wasserstein", "hinge", "san", "kplus1", "kplus1-cluster")
 LIPSCHITZ = ("none", "clip", "gp", "sn")
 CONDITIONING = ("none", "loss", "critic", "generator+critic")
 OPTIMIZERS = ("adam", "rmsprop")
+INITS = ("default", "xavier")  # PyTorch's Kaiming-uniform Linear init, or Xavier-uniform (seed 001)
+CHOICES = {"optimizer": OPTIMIZERS, "init": INITS}  # the values a text knob may take
 
 # Every knob, with its default. A variant lists only what it changes.
 BASE: dict = dict(
@@ -25,6 +27,7 @@ BASE: dict = dict(
     epochs=30,          # passes over the 50k training digits
     n_critic=1,         # critic steps per generator step
     optimizer="adam",
+    init="default",     # weight init of G and D: "default" (PyTorch) or "xavier" (seed 001's WGAN-GP)
     lr_g=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999,
     lr_prior=0.0,       # learnable prior's learning rate; 0 = same as lr_g
     gp_lambda=10.0,     # WGAN-GP penalty weight
@@ -96,7 +99,7 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in [
                   "RMSprop 5e-5 (Arjovsky et al.)."),
     Variant("wgan-gp", "wasserstein", lipschitz="gp", defaults=dict(_GP),
             about="WGAN-GP: λ·E[(‖∇D(x̂)‖−1)²] at x̂ = εx+(1−ε)G(z); λ 10, n_critic 1, lr_G 1e-3, lr_D 3e-4, "
-                  "β (0.5, 0.9) (seed 001; seed 002 used n_critic 5, lr 1e-4)."),
+                  "β (0.5, 0.9) (seed 001, which also used Xavier init: --set init=xavier; seed 002 used n_critic 5, lr 1e-4)."),
     Variant("wgan-sn", "wasserstein", lipschitz="sn", defaults=dict(n_critic=2, beta1=0.5, beta2=0.9),
             about="WGAN with spectral normalisation on every critic layer (seed 000); Adam 2e-4 β (0.5, 0.9), n_critic 2."),
     Variant("hinge", "hinge",
@@ -181,8 +184,9 @@ def make_config(variant: str, overrides: dict | None = None) -> dict:
             raise ConfigError(f"{key} must not be negative, got {cfg[key]}")
     if not (0 <= cfg["beta1"] < 1 and 0 <= cfg["beta2"] < 1):
         raise ConfigError("beta1 and beta2 must lie in [0, 1)")
-    if cfg["optimizer"] not in OPTIMIZERS:
-        raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {cfg['optimizer']!r}")
+    for key, allowed in CHOICES.items():
+        if cfg[key] not in allowed:
+            raise ConfigError(f"{key} must be one of {', '.join(allowed)}, got {cfg[key]!r}")
     if v.conditioning in ("critic", "generator+critic") and cfg["prior_k"] != 10:
         raise ConfigError(f"{variant} ties one mixture component to each digit: prior_k must be 10")
     if v.conditioning == "loss" and cfg["prior_k"] < 10:

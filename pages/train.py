@@ -9,7 +9,7 @@ from core import launch
 from core import models as core_models
 from core.errors import LabError
 from core.store import Run, cancel
-from core.variants import BASE, HOUSEKEEPING, VARIANTS, get_variant, make_config
+from core.variants import BASE, CHOICES, HOUSEKEEPING, VARIANTS, get_variant, make_config
 from ui.common import guard, model_rows, tidy
 
 st.title("Train")
@@ -47,7 +47,7 @@ with st.expander("Launch a run", expanded=not launch.active_runs()):
             d = defaults[key]
             with cols[i % 4]:
                 if isinstance(d, str):
-                    values[key] = st.selectbox(key, ["adam", "rmsprop"], index=["adam", "rmsprop"].index(d),
+                    values[key] = st.selectbox(key, CHOICES[key], index=CHOICES[key].index(d),
                                                key=f"hp_{variant}_{key}", persist_state="session")
                 elif isinstance(d, int):
                     values[key] = st.number_input(key, value=d, step=1, key=f"hp_{variant}_{key}", persist_state="session")

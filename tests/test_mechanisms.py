@@ -320,3 +320,25 @@ def test_gmm_cwgan_generator_is_conditional_cwgan_is_not():
     G = Generator(100, n_classes=10)
     z = torch.randn(4, 100)
     assert not torch.allclose(G(z, torch.zeros(4, dtype=torch.long)), G(z, torch.ones(4, dtype=torch.long)))
+
+
+# ---- initialisation: PyTorch's default or Xavier (seed 001) -------------------------------------
+@pytest.mark.parametrize("variant", ["wgan-gp", "wgan-sn"])
+def test_xavier_init_gives_every_linear_layer_xavier_bounds_and_zero_bias(variant):
+    from core.engine import build_models, raw_weight
+    torch.manual_seed(0)
+    G, D, _ = build_models(make_config(variant, {"init": "xavier"}))
+    torch.manual_seed(0)
+    G0, _, _ = build_models(make_config(variant))
+    for net in (G, D):
+        layers = [m for m in net.modules() if isinstance(m, nn.Linear)]
+        assert layers
+        for m in layers:
+            w = raw_weight(m)
+            bound = math.sqrt(6 / (w.shape[0] + w.shape[1]))
+            assert w.abs().max() <= bound and w.abs().max() > 0.9 * bound and torch.all(m.bias == 0)
+    # PyTorch's default (Kaiming uniform, a=√5) is bounded by 1/√fan_in and has non-zero biases
+    first = next(m for m in G0.modules() if isinstance(m, nn.Linear))
+    assert first.weight.abs().max() <= 1 / math.sqrt(first.weight.shape[1]) and first.bias.abs().sum() > 0
+    with pytest.raises(ConfigError, match="init must be one of"):
+        make_config(variant, {"init": "orthogonal"})
