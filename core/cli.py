@@ -58,9 +58,9 @@ def cmd_train(a):
     if a.resume and a.restart:
         raise UserError("--resume continues a run from its checkpoint, --restart trains one from scratch: pick one")
     if existing:  # validate everything before the (slow) torch import
-        if a.variant or a.set or a.batch_size or a.seed is not None or (a.restart and a.data_limit is not None):
+        if a.variant or (a.set and a.restart) or a.batch_size or a.seed is not None or (a.restart and a.data_limit is not None):
             raise UserError(f"--{'resume' if a.resume else 'restart'} trains a run with its own config; pass only "
-                            "--epochs/--max-steps/--device")
+                            "--epochs/--max-steps/--device" + (" (and --set for fine-tuning)" if a.resume else ""))
         run = Run.open(existing)
     else:
         if not a.variant:
@@ -76,7 +76,7 @@ def cmd_train(a):
     if a.exclusive_device:  # the dashboard's one training per device, held until this process ends
         claim_device(device.type, existing)
     if a.resume:
-        trainer = resume(run, device=device, progress=not a.quiet, data_limit=a.data_limit)
+        trainer = resume(run, device=device, progress=not a.quiet, data_limit=a.data_limit, changes=parse_sets(a.set))
     elif a.restart:
         trainer = restart(run, device=device, progress=not a.quiet)
     else:  # build the trainer first: a bad start (e.g. missing data) leaves no orphan run

@@ -27,6 +27,9 @@ from .priors import Prior
 from .store import Run
 from .variants import get_variant, make_config
 
+# What `train --resume RUN --set k=v` may change (seed 001's fine-tuning): the optimisers' and
+# the losses' knobs. Anything else (sizes, prior, batch, seed) would be another model.
+FINE_TUNE = ("lr_g", "lr_d", "lr_prior", "beta1", "beta2", "n_critic", "gp_lambda", "clip", "san_lambda")
 EVAL_N = 100  # fixed evaluation noise: a 10×10 grid, one row per component/class when there are 10
 _clock = time.monotonic  # when a time-based checkpoint is due (tests substitute a fake clock)
 
@@ -429,13 +432,38 @@ def _as_writer(run: Run, build):
         raise
 
 
-def resume(run: Run, device="auto", progress: bool = True, data_limit: int | None = None) -> Trainer:
+def resume(run: Run, device="auto", progress: bool = True, data_limit: int | None = None,
+           changes: dict | None = None) -> Trainer:
     """A Trainer restored from a run's last checkpoint, with the run's own config (its data_limit
-    included; `data_limit` may only repeat it)."""
-    return _as_writer(run, lambda: _resume(run, device, progress, data_limit))
+    included; `data_limit` may only repeat it). `changes` fine-tunes it (seed 001): new values
+    of the optimiser knobs in `FINE_TUNE`, applied to the restored optimisers (their moments
+    kept) and recorded in the run's history with the step they took effect at."""
+    return _as_writer(run, lambda: _resume(run, device, progress, data_limit, changes or {}))
 
 
-def _resume(run: Run, device, progress: bool, data_limit: int | None) -> Trainer:
+def _fine_tune(trainer: "Trainer", changes: dict) -> dict:
+    """Apply `changes` to a restored trainer; returns {key: [old, new]} of what changed."""
+    bad = sorted(set(changes) - set(FINE_TUNE))
+    if bad:
+        raise ConfigError(f"a resumed run can change only {', '.join(FINE_TUNE)}; {', '.join(bad)} would make it "
+                          "another model (start a new run instead)")
+    c = trainer.cfg
+    new = make_config(c["variant"], {**{k: v for k, v in c.items() if k != "variant"}, **changes})
+    diff = {k: [c[k], new[k]] for k in changes if new[k] != c[k]}
+    c.update({k: new[k] for k in diff})
+    groups_g = trainer.opt_g.param_groups
+    groups_g[0]["lr"] = c["lr_g"]
+    if len(groups_g) > 1:  # the learnable prior's group
+        groups_g[1]["lr"] = c["lr_prior"] or c["lr_g"]
+    trainer.opt_d.param_groups[0]["lr"] = c["lr_d"]
+    for opt in (trainer.opt_g, trainer.opt_d):
+        for g in opt.param_groups:
+            if "betas" in g:
+                g["betas"] = (c["beta1"], c["beta2"])
+    return diff
+
+
+def _resume(run: Run, device, progress: bool, data_limit: int | None, changes: dict) -> Trainer:
     if not run.checkpoint_path.is_file():
         raise CheckpointError(f"run {run.id} stopped before its first checkpoint (one is written at the end of "
                               f"each epoch and every ckpt_minutes), so there is nothing to resume from; train it "
@@ -456,6 +484,11 @@ def _resume(run: Run, device, progress: bool, data_limit: int | None) -> Trainer
     except (KeyError, RuntimeError, ValueError, TypeError) as exc:
         raise CheckpointError(f"{run.checkpoint_path} cannot be resumed ({type(exc).__name__}: "
                               f"{str(exc).splitlines()[0][:120]})") from None
+    if changes:
+        diff = _fine_tune(trainer, changes)
+        if diff:
+            run.update_config(trainer.cfg)
+            run.record_change({"step": trainer.step, "epoch": trainer.epoch, "changes": diff})
     run.truncate_metrics(trainer.step)
     run.set_status("running", pid=os.getpid())
     return trainer

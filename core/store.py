@@ -273,6 +273,16 @@ class Run:
         """Record a changed config (e.g. more epochs on resume), keeping the original argv."""
         write_json_atomic(self.path / "config.json", dict(self._meta(), config=config))
 
+    def history(self) -> list[dict]:
+        """Changes made on resume (fine-tuning), oldest first: {step, epoch, changes, time}."""
+        hist = self._meta().get("history")
+        return [h for h in hist if isinstance(h, dict)] if isinstance(hist, list) else []
+
+    def record_change(self, entry: dict) -> None:
+        meta = self._meta()
+        write_json_atomic(self.path / "config.json",
+                          dict(meta, history=[*self.history(), {**entry, "time": round(time.time(), 1)}]))
+
     def latest_sample(self) -> Path | None:
         grids = sorted(self.samples_dir.glob("epoch_*.png"))
         return grids[-1] if grids else None

@@ -151,3 +151,31 @@ def test_sigterm_checkpoints_and_marks_cancelled():
     assert run.status()["status"] == "cancelled"
     assert checkpoint.load(run.checkpoint_path)["step"] > 0
     assert [r.id for r in list_runs()] == [run_id]
+
+
+def test_fine_tuning_resumes_a_finished_run_with_new_learning_rates_and_records_it(capsys):
+    """Seed 001: from a checkpoint, more epochs at reduced learning rates."""
+    from core import engine
+    from core.cli import main
+    from core.store import Run
+    cfg = make_config("wgan-gp", {**TINY})
+    run = Run.create(cfg)
+    engine.Trainer(cfg, "cpu", run=run, progress=False, data_limit=TINY_DATA).fit()
+    run.close()
+    rc = main(["train", "--resume", run.id, "--epochs", "2", "--set", "lr_g=5e-4", "--set", "lr_d=1.5e-4",
+               "--quiet", "--device", "cpu", "--data-limit", str(TINY_DATA)])
+    assert rc == 0, capsys.readouterr().err
+    r = Run.open(run.id)
+    assert r.config()["lr_g"] == 5e-4 and r.config()["lr_d"] == 1.5e-4 and r.status()["status"] == "done"
+    (change,) = r.history()
+    assert change["step"] == 8 and change["epoch"] == 1
+    assert change["changes"] == {"lr_g": [1e-3, 5e-4], "lr_d": [3e-4, 1.5e-4]}
+    sd = torch.load(r.checkpoint_path, weights_only=True)
+    assert sd["step"] == 16 and sd["config"]["lr_g"] == 5e-4
+    assert sd["opt_g"]["param_groups"][0]["lr"] == 5e-4 and sd["opt_d"]["param_groups"][0]["lr"] == 1.5e-4
+    # what would make it another model is refused, with one line, and nothing changes
+    capsys.readouterr()
+    rc = main(["train", "--resume", run.id, "--epochs", "3", "--set", "z_dim=50", "--quiet", "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "can change only" in err and "z_dim" in err and len(err.strip().splitlines()) == 1
+    assert Run.open(run.id).config()["z_dim"] == 100 and len(Run.open(run.id).history()) == 1
