@@ -131,6 +131,7 @@ class Trainer:
         self._flops: dict[str, int] = {}
         self._last_ckpt_step: int | None = None
         self._last_ckpt_time = _clock()
+        self._weight_hist: dict | None = None
 
     def _optimizer(self, groups):
         c = self.cfg
@@ -159,6 +160,8 @@ class Trainer:
             self._norms["grad_norm_d"] = _grad_norm(D)
         self.opt_d.step()
         if self.v.lipschitz == "clip":
+            if log:  # the weights as the optimiser left them, before the clamp: written once per epoch
+                self._weight_hist = {"step": self.step + 1, **losses.weight_histograms(D, c["clip"])}
             losses.clip_weights(D, c["clip"])
         stats["loss_d"] = loss
         return stats
@@ -291,6 +294,8 @@ class Trainer:
                 imgs = self.G(z, y)
             self.G.train()
             save_grid(imgs, self.run.samples_dir / f"epoch_{self.epoch:04d}.png", nrow=10)
+            if self._weight_hist is not None:
+                self.run.log_weight_hist({"epoch": self.epoch, "c": self.cfg["clip"], **self._weight_hist})
         if last or self.epoch % self.cfg["ckpt_every"] == 0:
             self.save_checkpoint()
 

@@ -87,3 +87,15 @@ def clip_saturation(D, c: float) -> dict[str, float]:
     """Fraction of each layer's weights sitting at ±c (seed 001's diagnostic)."""
     return {f"clip_sat_l{i}": float((lin.weight.abs() >= c * (1 - 1e-6)).float().mean())
             for i, lin in enumerate(D.linear_layers())}
+
+
+HIST_BINS = 40
+
+
+@torch.no_grad()
+def weight_histograms(D, c: float, bins: int = HIST_BINS) -> dict[str, list[int]]:
+    """Counts of each layer's critic weights over [−2c, 2c] in `bins` bins (values beyond the
+    range land in the end bins) — taken *before* clipping, seed 001's Figure 3: with c too
+    small, the mass piles up past ±c."""
+    return {f"l{i}": torch.histc(lin.weight.detach().float().clamp(-2 * c, 2 * c), bins, -2 * c, 2 * c)
+            .long().tolist() for i, lin in enumerate(D.linear_layers())}

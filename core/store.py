@@ -273,6 +273,25 @@ class Run:
         """Record a changed config (e.g. more epochs on resume), keeping the original argv."""
         write_json_atomic(self.path / "config.json", dict(self._meta(), config=config))
 
+    def log_weight_hist(self, row: dict) -> None:
+        """One epoch's histograms of the critic's weights before clipping (a line of JSON)."""
+        with open(self.path / "weight_hist.jsonl", "a") as f:
+            f.write(json.dumps(row) + "\n")
+
+    def weight_hists(self) -> list[dict]:
+        """The recorded histograms, one per epoch (the last written wins: a resumed epoch is
+        written again), oldest first; unreadable lines are skipped."""
+        path, rows = self.path / "weight_hist.jsonl", {}
+        if not path.is_file():
+            return []
+        for line in path.read_text(errors="replace").splitlines():
+            try:
+                row = json.loads(line)
+                rows[int(row["epoch"])] = row
+            except (ValueError, KeyError, TypeError):
+                continue
+        return [rows[e] for e in sorted(rows)]
+
     def history(self) -> list[dict]:
         """Changes made on resume (fine-tuning), oldest first: {step, epoch, changes, time}."""
         hist = self._meta().get("history")

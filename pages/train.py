@@ -161,6 +161,25 @@ def live(run_id: str, polling: bool):
             shown += 1
         if not shown:
             st.caption("Curves appear after the first logged steps.")
+        hists = run.weight_hists()
+        if hists:  # weight clipping: where the critic's weights sit before the clamp (seed 001, Figure 3)
+            by_epoch = {h["epoch"]: h for h in hists}
+            epoch = st.select_slider("Critic weights before clipping — epoch", list(by_epoch),
+                                     value=list(by_epoch)[-1], key=f"hist_epoch_{run_id}")
+            h, c = by_epoch[epoch], by_epoch[epoch]["c"]
+            layers = sorted(k for k in h if k.startswith("l") and k[1:].isdigit())
+            bins = len(h[layers[0]])
+            centres = [(-2 + (i + 0.5) * 4 / bins) * c for i in range(bins)]
+            fig = go.Figure()
+            for i, name in enumerate(layers):
+                counts = h[name]
+                fig.add_scatter(x=centres, y=[n / max(1, sum(counts)) for n in counts], mode="lines+markers",
+                                name=f"layer {name[1:]}", line=dict(color=CURVE_COLOURS[i % len(CURVE_COLOURS)]))
+            for x in (-c, c):
+                fig.add_vline(x=x, line_dash="dot", line_color="#888")
+            tidy(fig, 260, title=f"Critic weights before clipping, epoch {epoch} (dotted: ±c = ±{c:g})",
+                 xaxis_title="weight (the end bins hold everything beyond ±2c)", yaxis_title="fraction of the layer")
+            st.plotly_chart(fig, key="weight_hist")
     with right:
         grid = run.latest_sample()
         if grid:

@@ -179,3 +179,25 @@ def test_fine_tuning_resumes_a_finished_run_with_new_learning_rates_and_records_
     err = capsys.readouterr().err
     assert rc == 2 and "can change only" in err and "z_dim" in err and len(err.strip().splitlines()) == 1
     assert Run.open(run.id).config()["z_dim"] == 100 and len(Run.open(run.id).history()) == 1
+
+
+def test_weight_clipping_runs_record_the_critics_weights_before_the_clamp_each_epoch():
+    """Seed 001's Figure 3: per layer, where the weights sit before clipping, once per epoch."""
+    from core.losses import HIST_BINS
+    cfg = make_config("wgan-wc", {**TINY, "epochs": 2, "clip": 0.01, "lr_d": 3e-3})
+    run = Run.create(cfg)
+    t = Trainer(cfg, "cpu", run=run, progress=False, data_limit=TINY_DATA)
+    t.fit()
+    run.close()
+    rows = Run.open(run.id).weight_hists()
+    assert [r["epoch"] for r in rows] == [1, 2] and all(r["c"] == 0.01 for r in rows)
+    sizes = [lin.weight.numel() for lin in t.D.linear_layers()]
+    for r in rows:
+        assert [sum(r[f"l{i}"]) for i in range(len(sizes))] == sizes and len(r["l0"]) == HIST_BINS
+    # bins span [−2c, 2c] (width c/10): bins 0–9 hold w < −c and bins 31+ hold w ≥ 1.1c, which
+    # no clamped weight can be; an RMSprop step at lr 3e-3 pushes weights there before the clamp
+    below = sum(sum(r[f"l{i}"][:HIST_BINS // 4]) for r in rows for i in range(len(sizes)))
+    above = sum(sum(r[f"l{i}"][3 * HIST_BINS // 4 + 1:]) for r in rows for i in range(len(sizes)))
+    assert below > 0 and above > 0
+    assert max(float(lin.weight.abs().max()) for lin in t.D.linear_layers()) <= 0.01 + 1e-7
+    assert Run.open(Run.create(make_config("wgan-gp", TINY)).id).weight_hists() == []  # only clipped critics
