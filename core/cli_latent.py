@@ -38,7 +38,7 @@ def cmd_invert(a):
 
     def progress(done, total):
         if bar is not None:
-            bar.n = done
+            bar.total, bar.n = total, done  # --n 0 learns the split's size here
             bar.refresh()
 
     res = invert_and_refit(a.model, n=a.n, k=a.components, covariance=a.covariance, steps=a.steps, lr=a.lr,
@@ -116,7 +116,9 @@ def add_parsers(sub) -> None:
 
     s = sub.add_parser("invert", help="invert real digits, refit the prior by EM, score both priors")
     s.add_argument("model")
-    s.add_argument("--n", type=int, default=1000)
+    s.add_argument("--n", type=int, default=1000, help="digits to invert; 0 = the whole split (50k train digits: "
+                                                        "chunks of 1000 are cached as they finish, so a killed "
+                                                        "run continues where it stopped)")
     s.add_argument("--components", type=int, help="K (per class for a conditional variant; default: BIC over 1..15)")
     s.add_argument("--covariance", default="diag", choices=["full", "diag", "spherical", "tied"])
     s.add_argument("--steps", type=int, default=1000)

@@ -81,6 +81,46 @@ def invert(G, prior, x: torch.Tensor, y: torch.Tensor | None = None, steps: int 
     return Inversion(best_z, y, recon, best_e, time.perf_counter() - t0)
 
 
+def invert_cached(G, prior, x: torch.Tensor, y: torch.Tensor | None, key: str, steps: int = 1000,
+                  lr: float = 0.01, restarts: int = 1, seed: int = 0, chunk: int = 1000, progress=None) -> Inversion:
+    """`invert` chunk by chunk, each chunk's codes saved under `<cache>/inversions/<key>/` as it
+    finishes: a second call with the same key reads them (cached), and a call after a kill
+    inverts only the chunks not yet saved (resumable). `key` must identify the model, the
+    digits and the knobs (see `invert_and_refit`)."""
+    from .score import cache_dir
+    from .store import write_bytes_atomic
+    import io
+    folder = cache_dir() / "inversions" / key
+    folder.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    zs, errs, done = [], [], 0
+    for c, i in enumerate(range(0, len(x), chunk)):
+        path = folder / f"chunk_{c:05d}.pt"
+        part = None
+        if path.is_file():
+            try:
+                part = torch.load(path, map_location="cpu", weights_only=True)
+            except Exception:  # noqa: BLE001 - a chunk cut short by a kill is inverted again
+                part = None
+        if part is None:
+            inv = invert(G, prior, x[i:i + chunk], None if y is None else y[i:i + chunk], steps, lr, restarts,
+                         seed + c, batch=chunk)
+            part = {"z": inv.z, "error": inv.error}
+            buf = io.BytesIO()
+            torch.save(part, buf)
+            write_bytes_atomic(path, buf.getvalue())
+        zs.append(part["z"]), errs.append(part["error"])
+        done += len(part["z"])
+        if progress:
+            progress(done * restarts, len(x) * restarts)
+    z = torch.cat(zs)
+    dev = next(G.parameters()).device
+    with torch.no_grad():
+        recon = torch.cat([G(z[i:i + chunk].to(dev), None if y is None else y[i:i + chunk].to(dev)).cpu()
+                           for i in range(0, len(x), chunk)])
+    return Inversion(z, y, recon, torch.cat(errs), time.perf_counter() - t0)
+
+
 # ---------------------------------------------------------------- EM refit
 
 def _fit_one(Z: np.ndarray, k: int | None, k_max: int, covariance: str, seed: int, reg_covar: float):
@@ -211,8 +251,8 @@ def invert_and_refit(model: str, n: int = 1000, k: int | None = None, covariance
     from .data import load_split, to_model_range
     from .engine import generate, load_model
     from .score import score_images
-    if n < 2:
-        raise ConfigError("invert needs at least 2 digits")
+    if n < 2 and n != 0:
+        raise ConfigError("invert needs at least 2 digits (or --n 0: the whole split)")
     if split == SCORE_SPLIT:
         raise ConfigError(f"scores are measured against the {SCORE_SPLIT} split, so a prior fitted on it would be "
                           f"judged by the digits it has seen; fit on {' or '.join(FIT_SPLITS)} (--split train)")
@@ -222,9 +262,15 @@ def invert_and_refit(model: str, n: int = 1000, k: int | None = None, covariance
     G, _, prior, cfg = load_model(model, device)
     conditional = get_variant(cfg["variant"]).conditional
     xs, ys = load_split(split)
+    n = len(xs) if n == 0 else n  # 0 = every digit of the split (seed 004 inverted all 50k)
     idx = np.sort(np.random.default_rng(seed).choice(len(xs), size=min(n, len(xs)), replace=False))
     x, y = to_model_range(xs[idx]), torch.from_numpy(ys[idx]).long()
-    inv = invert(G, prior, x, y if conditional else None, steps, lr, restarts, seed, progress=progress)
+    from .checkpoint import resolve
+    from .classifier import file_sha256
+    import hashlib
+    key = hashlib.sha256(f"{file_sha256(resolve(model))};{split};{n};{seed};{steps};{lr};{restarts};"
+                         f"{conditional}".encode()).hexdigest()[:20]
+    inv = invert_cached(G, prior, x, y if conditional else None, key, steps, lr, restarts, seed, progress=progress)
     fitted, info = fit_prior(inv.z, k, covariance=covariance, labels=y, conditional=conditional, seed=seed)
     name = name or f"em-k{info['k']}-{covariance}"
     meta = {**info, "steps": steps, "lr": lr, "restarts": restarts, "split": split, "seed": seed,
