@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 import sys
 from pathlib import Path
 
@@ -93,6 +94,23 @@ def cmd_train(a):
           f"{trainer.train_seconds:.0f} s of training", file=sys.stderr)
     if status != "done":
         raise Interrupted(f"{run.id} was {status}; continue with `python -m core train --resume {run.id}`")
+
+
+def cmd_findings(a):
+    from .findings import findings
+    seeds = [int(s) for s in a.seeds.split(",")] if a.seeds else [0, 1, 2]
+    t0 = time.perf_counter()
+    rows = findings(seeds)
+    if a.ship:
+        from .findings import ship
+        ship(rows, seeds)
+    if a.json:
+        print(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        print(f"[{r['seed']}] {r['claim']}\n    {r['verdict'].upper()}: {r['evidence'] or '—'}\n    why: {r['why']}"
+              + (f"\n    basis: {r['basis']}" if r["basis"] else ""))
+    print(f"({len(rows)} claims in {time.perf_counter() - t0:.0f} s)", file=sys.stderr)
 
 
 def cmd_runs(a):
@@ -281,6 +299,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="refuse to start while another --exclusive-device training uses this device (the dashboard "
                         "launches this way: one training per device)")
     s.set_defaults(fn=cmd_train)
+
+    s = sub.add_parser("findings", help="the seeds' claims, each checked on the shipped zoo (cached)")
+    s.add_argument("--seeds", help="sampling seeds for the spread, comma-separated (default 0,1,2)")
+    s.add_argument("--ship", action="store_true", help="also write trained/findings.json (the Findings page shows it)")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_findings)
 
     s = sub.add_parser("runs", help="list runs")
     s.add_argument("--json", action="store_true")

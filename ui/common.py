@@ -22,6 +22,7 @@ PAGES = {  # file -> (title, icon)
     "pages/gmm_editor.py": ("GMM editor", ":material/open_with:"),
     "pages/refine.py": ("Refine", ":material/auto_fix_high:"),
     "pages/interpolate.py": ("Interpolate", ":material/linear_scale:"),
+    "pages/findings.py": ("Findings", ":material/fact_check:"),
 }
 # components of a mixture prior are not digits: their own palette (dark, unlike the digit colours)
 COMPONENT_COLOURS = ["#000000", "#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6",

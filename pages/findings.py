@@ -1,0 +1,51 @@
+"""Findings: the seeds' claims, each checked on this project's shipped models (core/findings.py)."""
+import pandas as pd
+import streamlit as st
+
+from core.findings import CLAIMS, N, REFINE_N, shipped
+from core.findings import findings as compute
+from ui.common import csv_button, guard
+
+st.title("Findings")
+st.caption(f"Each claim of the research write-ups (../shared/seeds) tested on the shipped zoo: scores on {N:,} "
+           f"samples (refinements on {REFINE_N:,} proposals) with three sampling seeds, mean ± spread. A claim is "
+           "supported when it holds on every seed by more than twice the seed-to-seed spread. The spread is "
+           "sampling noise only: each zoo model is one training run, as in the seeds. Same table: "
+           "`python -m core findings`.")
+seeds = st.sidebar.multiselect("Sampling seeds", [0, 1, 2, 3, 4], default=[0, 1, 2], key="findings_seeds",
+                               persist_state="session")
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def rows(seeds: tuple):
+    return compute(seeds)
+
+
+table = None
+ready = shipped()
+if ready and sorted(ready["seeds"]) == sorted(seeds):
+    table = pd.DataFrame(ready["rows"])
+    st.caption("The table shipped with the zoo (`python -m core findings --ship`); it is recomputed when a shipped "
+               "model changes.")
+if len(seeds) < 2:
+    st.info("Pick at least two sampling seeds: a verdict needs a spread.")
+    st.stop()
+if table is None or st.button("Recompute from the models", icon=":material/refresh:"):
+    with guard("Findings"), st.spinner(f"Checking {len(CLAIMS)} claims (every score is cached; a cold run scores "
+                                       "each model on each seed and takes several minutes)…"):
+        table = pd.DataFrame(rows(tuple(sorted(seeds))))
+ICON = {"supported": "✅ supported", "refuted": "❌ refuted", "inconclusive": "❔ inconclusive",
+        "partly supported": "◐ partly supported", "not measured": "⏳ not measured"}
+counts = table["verdict"].value_counts()
+cols = st.columns(len(counts))
+for col, (v, k) in zip(cols, counts.items()):
+    col.metric(ICON.get(v, v), int(k))
+shown = table.assign(verdict=table["verdict"].map(lambda v: ICON.get(v, v)))[
+    ["seed", "claim", "verdict", "evidence", "why", "basis"]]
+st.dataframe(shown, hide_index=True, width="stretch", row_height=70,
+             column_config={"seed": st.column_config.TextColumn("seed", width="small"),
+                            "claim": st.column_config.TextColumn("claim", width="medium"),
+                            "verdict": st.column_config.TextColumn("verdict", width="small"),
+                            "evidence": st.column_config.TextColumn("evidence (mean ± spread)", width="large"),
+                            "why": st.column_config.TextColumn("why", width="medium")})
+csv_button(table, "findings", "Findings CSV")
