@@ -88,9 +88,12 @@ def start(variant: str, overrides: dict | None = None, device: str = "auto", tim
     return _spawn(args + list(extra or []), device, timeout)
 
 
-def resume(run_id: str, epochs: int | None = None, device: str = "auto", timeout: float = 120.0) -> str:
-    """Continue a run from its last checkpoint in the background."""
-    return _again("--resume", run_id, epochs, device, timeout)
+def resume(run_id: str, epochs: int | None = None, device: str = "auto", timeout: float = 120.0,
+           changes: dict | None = None) -> str:
+    """Continue a run from its last checkpoint in the background; `changes` fine-tunes it
+    (`train --resume RUN --set k=v`: only engine.FINE_TUNE keys, checked by the trainer)."""
+    sets = [a for k, v in (changes or {}).items() for a in ("--set", f"{k}={v}")]
+    return _again("--resume", run_id, epochs, device, timeout, sets)
 
 
 def restart(run_id: str, device: str = "auto", timeout: float = 120.0) -> str:
@@ -98,8 +101,9 @@ def restart(run_id: str, device: str = "auto", timeout: float = 120.0) -> str:
     return _again("--restart", run_id, None, device, timeout)
 
 
-def _again(flag: str, run_id: str, epochs: int | None, device: str, timeout: float) -> str:
+def _again(flag: str, run_id: str, epochs: int | None, device: str, timeout: float,
+           extra: list[str] | None = None) -> str:
     run = Run.open(run_id)
     if run.status().get("status") == "running":
         raise RunError(f"run {run_id} is still training")
-    return _spawn([flag, run_id] + (["--epochs", str(epochs)] if epochs else []), device, timeout)
+    return _spawn([flag, run_id] + (["--epochs", str(epochs)] if epochs else []) + list(extra or []), device, timeout)

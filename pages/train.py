@@ -126,6 +126,26 @@ def live(run_id: str, polling: bool):
             except LabError as exc:
                 st.error(str(exc), icon=":material/error:")
     elif state == "done":
+        if run.checkpoint_path.is_file():
+            with st.expander("Fine-tune: more epochs from this checkpoint with new learning rates (seed 001)"):
+                f1, f2, f3, f4 = st.columns(4)
+                more = f1.number_input("total epochs", min_value=cfg["epochs"] + 1, value=cfg["epochs"] + 20, step=1,
+                                       key=f"ft_epochs_{run_id}")
+                lr_g = f2.number_input("lr_g", value=float(cfg["lr_g"]) / 2, format="%g",
+                                       step=float_step(float(cfg["lr_g"])), key=f"ft_lrg_{run_id}")
+                lr_d = f3.number_input("lr_d", value=float(cfg["lr_d"]) / 2, format="%g",
+                                       step=float_step(float(cfg["lr_d"])), key=f"ft_lrd_{run_id}")
+                if f4.button("Fine-tune", key=f"ft_{run_id}", icon=":material/tune:"):
+                    try:
+                        launch.resume(run_id, epochs=int(more), changes={"lr_g": lr_g, "lr_d": lr_d})
+                        model_rows.clear()
+                        st.rerun(scope="app")
+                    except LabError as exc:
+                        st.error(str(exc), icon=":material/error:")
+        for h in run.history():
+            st.caption(f"At step {h['step']} (epoch {h['epoch']}): " + ", ".join(
+                f"{k} {old:g} → {new:g}" if isinstance(old, (int, float)) else f"{k} {old} → {new}"
+                for k, (old, new) in h["changes"].items()))
         if c2.button("Compare", key=f"cmp_{run_id}"):
             st.session_state["model"] = run_id
             st.switch_page("pages/compare.py")

@@ -266,3 +266,19 @@ def test_overview_shows_every_row_with_dashes_not_none():
     assert df.proto.placeholder == "–"  # ... and shown as "–", never "None"
     from core import zoo
     assert len(board) == 1 + len(zoo.index())  # the floor and every shipped model
+
+
+def test_train_page_offers_fine_tuning_of_a_finished_run_and_shows_its_history(runs_dir):
+    from conftest import TINY, TINY_DATA
+    from core.engine import Trainer
+    cfg = make_config("wgan-wc", TINY)
+    run = Run.create(cfg)
+    Trainer(cfg, "cpu", run=run, progress=False, data_limit=TINY_DATA).fit()
+    run.record_change({"step": 8, "epoch": 1, "changes": {"lr_g": [5e-5, 2.5e-5]}})
+    run.close()
+    at = page("pages/train.py", train_run=run.id)
+    assert any("Fine-tune" in e.label for e in at.expander)
+    assert "At step 8 (epoch 1): lr_g 5e-05 → 2.5e-05" in texts(at)
+    assert at.number_input(key=f"ft_lrg_{run.id}").value == pytest.approx(2.5e-5)  # half the run's lr by default
+    # a weight-clipping run shows its critic's weights before the clamp
+    assert at.select_slider(key=f"hist_epoch_{run.id}").value == 1
