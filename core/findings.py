@@ -102,9 +102,10 @@ def _compare(c: dict, seeds) -> dict:
         va, vb = [r[m] for r in ra], [r[m] for r in rb]
         v, why = verdict([_better(m, x, y) for x, y in zip(va, vb)], _spread(ra, rb, metric=m))
         if c.get("expect") == "no gain":  # the claim is that A does *not* beat B
-            v = {"supported": "refuted", "refuted": "supported", "inconclusive": "supported"}[v]
-            why = {"refuted": "the mixture prior is better by more than the spread",
-                   "supported": "no gain beyond the sampling spread"}[v]
+            why = {"supported": f"{c['a']} is better on every seed by more than 2× the spread: a gain",
+                   "refuted": f"{c['a']} is worse on every seed by more than 2× the spread: no gain",
+                   "inconclusive": "no difference beyond 2× the sampling spread: no gain"}[v]
+            v = "refuted" if v == "supported" else "supported"
         parts.append(f"{m}: {c['a']} {_fmt(va)} vs {c['b']} {_fmt(vb)}")
         verdicts.append((v, f"{m}: {why}"))
     return _combine(parts, verdicts, f"n {N}, sampling seeds {list(seeds)}; one training run per model")

@@ -50,3 +50,13 @@ def test_findings_page_shows_the_shipped_table(monkeypatch):
     df = at.dataframe[0].value
     assert list(df["claim"]) == [r["claim"] for r in rows] and df["verdict"].str.contains("supported").any()
     assert {m.label for m in at.metric} >= {"✅ supported", "⏳ not measured"}
+
+
+def test_a_no_gain_claim_is_refuted_only_by_a_gain(monkeypatch):
+    monkeypatch.setattr(findings, "N", 500)
+    claim = {"seed": "000", "claim": "x", "kind": "compare", "a": "vanilla", "b": "gm-dynamic",
+             "metrics": ["class_kl"], "expect": "no gain"}
+    res = findings._compare(claim, (0, 1))
+    assert res["verdict"] == "supported" and "worse" in res["why"]  # vanilla is far worse: no gain
+    res = findings._compare({**claim, "a": "gm-dynamic", "b": "vanilla"}, (0, 1))
+    assert res["verdict"] == "refuted" and "a gain" in res["why"]
