@@ -34,18 +34,15 @@ if table is None or st.button("Recompute from the models", icon=":material/refre
     with guard("Findings"), st.spinner(f"Checking {len(CLAIMS)} claims (every score is cached; a cold run scores "
                                        "each model on each seed and takes several minutes)…"):
         table = pd.DataFrame(rows(tuple(sorted(seeds))))
-ICON = {"supported": "✅ supported", "refuted": "❌ refuted", "inconclusive": "❔ inconclusive",
-        "partly supported": "◐ partly supported", "not measured": "⏳ not measured"}
 counts = table["verdict"].value_counts()
 cols = st.columns(len(counts))
 for col, (v, k) in zip(cols, counts.items()):
-    col.metric(ICON.get(v, v), int(k))
-shown = table.assign(verdict=table["verdict"].map(lambda v: ICON.get(v, v)))[
-    ["seed", "claim", "verdict", "evidence", "why", "basis"]]
-st.dataframe(shown, hide_index=True, width="stretch", row_height=70,
-             column_config={"seed": st.column_config.TextColumn("seed", width="small"),
+    col.metric(v, int(k))
+shown = table[["seed", "claim", "verdict", "evidence", "why", "basis"]]
+st.dataframe(shown, hide_index=True, width="stretch", row_height=96, height=96 * len(shown) + 40,  # every row, no inner scroll
+             column_config={"seed": st.column_config.TextColumn("seed", width=50),
                             "claim": st.column_config.TextColumn("claim", width="medium"),
-                            "verdict": st.column_config.TextColumn("verdict", width="small"),
+                            "verdict": st.column_config.TextColumn("verdict", width=110),
                             "evidence": st.column_config.TextColumn("evidence (mean ± spread)", width="large"),
                             "why": st.column_config.TextColumn("why", width="medium")})
 csv_button(table, "findings", "Findings CSV")

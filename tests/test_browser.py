@@ -286,3 +286,12 @@ def test_interpolate(app):
     assert app.page.locator(PLOTLY).first.is_visible()
     assert app.page.get_by_text("frame 0: reads as").is_visible()
     app.shot("interpolate")
+
+
+def test_findings(app):
+    # the shipped table (trained/findings.json) shows at once: no model is scored on the way
+    app.open("findings", "Findings", DATAFRAME, timeout=60_000)
+    app.assert_clean("findings")
+    app.shot("findings")
+    assert app.page.get_by_text("shipped with the zoo").is_visible()
+    app.page.locator('[data-testid="stMetric"]').nth(2).wait_for(state="visible", timeout=PAGE)  # verdict counts
