@@ -9,7 +9,7 @@ from core.store import Run
 
 
 @pytest.mark.parametrize("args,needle", [
-    (["train", "--variant", "wgan"], "unknown variant 'wgan'"),
+    (["train", "--variant", "wgan-xy"], "unknown variant 'wgan-xy'"),
     (["train", "--variant", "wgan-gp", "--set", "lr_gg=1e-4"], "unknown hyper-parameter 'lr_gg'"),
     (["train", "--variant", "wgan-gp", "--set", "lr_g=-1e-4"], "lr_g must be positive"),
     (["train", "--variant", "wgan-gp", "--set", "n_critic=abc"], "n_critic must be a int"),
