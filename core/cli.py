@@ -378,6 +378,8 @@ def _check_numbers(a) -> None:
     for name in ("epochs", "max_steps", "batch_size", "n", "nrow", "seconds", "rounds", "steps", "restarts", "frames",
                  "burn_in", "score_n", "components", "lr", "eps", "data_limit"):
         val = getattr(a, name, None)
+        if name == "n" and val == 0 and a.fn.__name__ == "cmd_invert":
+            continue  # invert --n 0 = the whole split
         if val is not None and val <= 0:
             raise UserError(f"--{name.replace('_', '-')} must be positive, got {val}")
 

@@ -212,6 +212,17 @@ def test_refitting_on_the_scoring_split_is_refused_and_saves_nothing(model_copy)
     assert "Traceback" not in r.stderr and latent.list_priors(model_copy) == []
 
 
+def test_cli_invert_n_0_inverts_the_whole_split(model_copy):
+    r = run_cli("invert", model_copy, "--n", "0", "--split", "valid", "--steps", "1", "--components", "1",
+                "--score-n", "50", "--json")
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert res["n"] == 10_000 and res["split"] == "valid"
+    assert 0 < res["invert_compute_seconds"]
+    r = run_cli("invert", model_copy, "--n", "-1")
+    assert r.returncode == 2 and "positive" in r.stderr
+
+
 def test_the_refit_inverts_digits_of_the_split_it_names(model_copy, monkeypatch):
     from core import data
     asked = []
