@@ -247,9 +247,11 @@ FIT_SPLITS = ("train", "valid")
 
 def invert_and_refit(model: str, n: int = 1000, k: int | None = None, covariance: str = "diag",
                      steps: int = 1000, lr: float = 0.01, restarts: int = 1, seed: int = 0, name: str | None = None,
-                     split: str = "train", score_n: int = 10_000, device: str = "cpu", progress=None) -> dict:
+                     split: str = "train", score_n: int | None = 10_000, device: str = "cpu",
+                     progress=None) -> dict:
     """Invert n real digits of `split` (train by default, never the scoring split), fit a
-    mixture, save it as a prior of MODEL (its metadata names the split) and score both priors."""
+    mixture, save it as a prior of MODEL (its metadata names the split) and score both priors
+    on score_n digits (None: no scores)."""
     from .data import load_split, to_model_range
     from .engine import generate, load_model
     from .score import score_images
@@ -275,7 +277,7 @@ def invert_and_refit(model: str, n: int = 1000, k: int | None = None, covariance
     inv = invert_cached(G, prior, x, y if conditional else None, key, steps, lr, restarts, seed, progress=progress)
     fitted, info = fit_prior(inv.z, k, covariance=covariance, labels=y, conditional=conditional, seed=seed)
     name = name or f"em-k{info['k']}-{covariance}"
-    meta = {**info, "steps": steps, "lr": lr, "restarts": restarts, "split": split, "seed": seed,
+    meta = {**info, "n": len(x), "steps": steps, "lr": lr, "restarts": restarts, "split": split, "seed": seed,
             "recon_rmse_mean": float(inv.error.mean())}
     path = save_prior(model, name, fitted.cpu(), meta)
     fitted = fitted.to(device)
@@ -283,7 +285,7 @@ def invert_and_refit(model: str, n: int = 1000, k: int | None = None, covariance
            "recon_rmse_mean": float(inv.error.mean()), "recon_rmse_median": float(inv.error.median()),
            "invert_seconds": round(inv.seconds, 2), "invert_compute_seconds": round(inv.compute_seconds, 2),
            **{f"fit_{k_}": v for k_, v in info.items() if k_ != "bic"}}
-    for label, p in (("original", prior), ("refit", fitted)):
+    for label, p in (("original", prior), ("refit", fitted)) if score_n else ():
         imgs, yy = generate(G, p, score_n, generator=torch.Generator().manual_seed(seed))
         out[label] = score_images(imgs, yy if conditional else None, device)
     return out

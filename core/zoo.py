@@ -146,6 +146,17 @@ def leaderboard() -> list[dict]:
     return rows + sorted(models, key=lambda r: r["fid"])
 
 
+def train_subprocess(cfg: dict, device: str = "auto") -> str:
+    """Train `cfg` in its own `python -m core train` process (a crash or an out-of-memory kill
+    stays there); returns the run id."""
+    res = subprocess.run([sys.executable, "-m", "core", *train_args(cfg), "--device", device, "--quiet"],
+                         capture_output=True, text=True)
+    if res.returncode != 0:
+        last = (res.stderr.strip().splitlines() or ["no output"])[-1]
+        raise CheckpointError(f"training {cfg['variant']} did not finish (exit {res.returncode}): {last}")
+    return res.stdout.strip().splitlines()[0]
+
+
 def train(variants: list[str] | None = None, epochs: int | None = None, device: str = "auto") -> list[str]:
     """Retrain zoo models one at a time, each in its own `python -m core train` process, and
     export each as soon as it finishes (so an interrupted zoo run keeps what it made)."""
@@ -154,13 +165,7 @@ def train(variants: list[str] | None = None, epochs: int | None = None, device: 
         n_ep = epochs or ZOO_EPOCHS[name]
         t0 = time.time()
         cfg = make_config(name, {**ZOO_SETTINGS.get(name, {}), "epochs": n_ep})
-        res = subprocess.run([sys.executable, "-m", "core", *train_args(cfg), "--device", device, "--quiet"],
-                             capture_output=True, text=True)
-        if res.returncode != 0:
-            last = (res.stderr.strip().splitlines() or ["no output"])[-1]
-            raise CheckpointError(f"training {name} did not finish (exit {res.returncode}): {last}")
-        run_id = res.stdout.strip().splitlines()[0]
-        export(run_id, name)
+        export(train_subprocess(cfg, device), name)
         print(f"{name}: {n_ep} epochs in {time.time() - t0:.0f} s -> {model_dir(name)}", file=sys.stderr)
         done.append(name)
     return done

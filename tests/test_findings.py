@@ -60,3 +60,45 @@ def test_a_no_gain_claim_is_refuted_only_by_a_gain(monkeypatch):
     assert res["verdict"] == "supported" and "worse" in res["why"]  # vanilla is far worse: no gain
     res = findings._compare({**claim, "a": "gm-dynamic", "b": "vanilla"}, (0, 1))
     assert res["verdict"] == "refuted" and "a gain" in res["why"]
+
+
+def test_a_sweep_claim_names_its_runs_until_they_exist_then_measures_them(monkeypatch):
+    """Seed 002's σ sweep: one run per value, found in the run store by its exact config; without
+    them the row is 'not measured' and says how to train them; `train=True` trains them."""
+    from conftest import TINY, TINY_DATA
+    from core.store import list_runs
+    monkeypatch.setattr(findings, "N", 300)
+    claim = {"seed": "002", "claim": "σ", "kind": "sweep", "variant": "gm-static", "knob": "prior_sigma",
+             "values": [0.15, 1.0], "sets": {**TINY, "data_limit": TINY_DATA}, "trend": {"recall": "up"}}
+    res = findings._sweep(claim, (0, 1))
+    assert res["verdict"] == "not measured" and "findings --train" in res["why"]
+    assert res["why"].count("python -m core train --variant gm-static") == 2 and "--set prior_sigma=1.0" in res["why"]
+    res = findings._sweep(claim, (0, 1), train=True)
+    runs = [r.id for r in list_runs()]
+    assert len(runs) == 2 and res["verdict"] in ("supported", "refuted", "inconclusive"), res
+    assert "prior_sigma 0.15" in res["evidence"] and all(r in res["basis"] for r in runs)
+    again = findings._sweep(claim, (0, 1))  # found, not retrained
+    assert again == res and len(list_runs()) == 2
+    # a run of another σ is not evidence for this sweep
+    res = findings._sweep({**claim, "values": [0.15, 0.7]}, (0, 1))
+    assert res["verdict"] == "not measured" and res["why"].count("python -m core train") == 1
+    assert "prior_sigma=0.7" in res["why"]
+
+
+def test_the_refit_claim_inverts_once_then_compares_both_priors(model_copy, monkeypatch):
+    from core import latent
+    monkeypatch.setattr(findings, "N", 300)
+    claim = {"seed": "004", "claim": "refit", "kind": "refit", "model": model_copy, "components": 2,
+             "covariance": "diag", "n": 40, "steps": 3}
+    res = findings._refit(claim, (0, 1))
+    assert res["verdict"] == "not measured" and f"invert {model_copy} --n 40 --steps 3" in res["why"]
+    assert latent.list_priors(model_copy) == []
+    res = findings._refit(claim, (0, 1), train=True)
+    assert latent.list_priors(model_copy) == ["findings-em-k2-diag-40"]
+    assert res["verdict"] in ("supported", "refuted", "inconclusive")
+    assert "recall:" in res["evidence"] and "drop" in res["evidence"] and "40 inverted train digits" in res["basis"]
+    assert findings._refit(claim, (0, 1)) == res  # the saved prior is found: no second inversion
+    # the refit's scores are its own: they differ from the trained prior's
+    from core.score import score_model
+    assert score_model(model_copy, n=300, seed=0)["fid"] != score_model(
+        model_copy, n=300, seed=0, prior="findings-em-k2-diag-40")["fid"]

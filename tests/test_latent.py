@@ -121,6 +121,7 @@ def test_cli_invert_saves_a_prior_usable_for_sampling_and_scoring(model_copy, tm
     # fitted on train digits (the default), scored against test: never the split it inverted
     assert res["split"] == "train" and res["scored_against"] == "test"
     assert latent.prior_meta(model_copy, "em-k3-diag")["split"] == "train"
+    assert latent.prior_meta(model_copy, "em-k3-diag")["n"] == 60  # the sidebar caption says how many
     p = latent.load_prior(model_copy, "em-k3-diag")
     assert p.k == 3 and p.means.shape == (3, 100)
     out = tmp_path / "g.png"
