@@ -159,14 +159,23 @@ def loaded(name: str, prior: str | None = None):
     return _loaded(name, version(name, prior), prior)
 
 
-def shared_noise_digits(name: str, n: int = 100, seed: int = 0, prior: str | None = None):
+def shared_noise_digits(name: str, n: int = 100, seed: int = 0, prior: str | None = None,
+                        class_weights: str = "uniform"):
     """n digits from the model with the seed's noise; trained mixtures in blocks of equal
     components (so two models of the same prior get the same ε and components; their π is
-    uniform), a fitted prior by its own weights π_k. Returns (images, y)."""
+    uniform), a fitted prior by its own weights π_k. A conditional model with class_weights
+    'mnist' is asked for classes at MNIST's frequencies (sorted). Returns (images, y)."""
     from .engine import generate
-    G, _, p, _, _ = loaded(name, prior)
-    y = torch.arange(n) * p.k // n if (p.k and p.kind != "fitted") else None
-    return generate(G, p, n, y=y, generator=torch.Generator().manual_seed(seed))
+    from .score import check_class_weights, requested_classes
+    G, _, p, cfg, cond = loaded(name, prior)
+    g = torch.Generator().manual_seed(seed)
+    y = requested_classes(n, class_weights, g)
+    if y is not None:
+        check_class_weights(cfg["variant"], cond, prior, class_weights)
+        y = y.sort().values
+    elif p.k and p.kind != "fitted":
+        y = torch.arange(n) * p.k // n
+    return generate(G, p, n, y=y, generator=g)
 
 
 def classify(images: torch.Tensor) -> dict:

@@ -181,6 +181,18 @@ def requested_classes(n: int, class_weights: str, generator: torch.Generator) ->
     return torch.multinomial(class_frequencies(), n, replacement=True, generator=generator)
 
 
+def check_class_weights(variant: str, conditional: bool, prior: str | None, class_weights: str) -> None:
+    """Classes can be asked for only of a conditional model sampled from its trained prior."""
+    if class_weights == "uniform":
+        return
+    if not conditional:
+        raise ConfigError(f"--class-weights {class_weights}: {variant} is not conditional, so its classes "
+                          "cannot be asked for")
+    if prior:
+        raise ConfigError(f"--class-weights {class_weights} asks the trained prior for classes; the fitted prior "
+                          f"{prior!r} draws its components by its own weights")
+
+
 def score_model(model: str, n: int = 10_000, seed: int = 0, device: str = "cpu", use_cache: bool = True,
                 prior: str | None = None, class_weights: str = "uniform") -> dict:
     """Generate n digits from MODEL (run id, zoo name or checkpoint path) with `seed` and score
@@ -203,9 +215,7 @@ def score_model(model: str, n: int = 10_000, seed: int = 0, device: str = "cpu",
     conditional = get_variant(cfg["variant"]).conditional
     g = torch.Generator().manual_seed(seed)
     y = requested_classes(n, class_weights, g)
-    if y is not None and not conditional:
-        raise ConfigError(f"--class-weights {class_weights}: {cfg['variant']} is not conditional, so its classes "
-                          "cannot be asked for")
+    check_class_weights(cfg["variant"], conditional, prior, class_weights)
     imgs, y = generate(G, p, n, y=y, generator=g)
     requested = y if conditional else None
     res = {"model": model, "variant": cfg["variant"], "step": sd["step"], "seed": seed, "prior": prior,

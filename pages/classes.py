@@ -2,28 +2,37 @@
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
-import torch
 
 from core import models as core_models
-from ui.common import csv_button, digits, guard, pick_model, pick_prior, show_grid, version, tidy
+from core.score import score_model
+from ui.common import csv_button, fmt_scores, guard, pick_model, pick_prior, show_grid, version, tidy
 
 st.title("Classes")
 model = pick_model()
 prior = pick_prior(model)
 n = st.sidebar.select_slider("Digits", [500, 1000, 2000, 5000], value=2000, key="classes_n", persist_state="session")
+with guard("Classes"):
+    conditional = core_models.loaded(model)[4]
+weights = "uniform"
+if prior is None and conditional:  # a conditional model is asked for its classes
+    weights = st.sidebar.radio("Classes asked for", ["uniform", "mnist"], key="classes_weights",
+                               persist_state="session", format_func=lambda w: {"uniform": "uniform (1/10 each)",
+                                                                               "mnist": "MNIST's frequencies"}[w],
+                               help="seed 002: sample the classes as the training data has them (the CLI's "
+                                    "score --class-weights)")
 threshold = st.sidebar.slider("Confidence threshold", 0.0, 0.99, 0.9, 0.01, key="classes_threshold", persist_state="session",
                               help="digits below it count as unsure / hybrid")
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def classified(model, n, prior, ver):
+def classified(model, n, prior, weights, ver):
     """The slow part, once per model and n: generate and classify. A threshold tick reuses it."""
-    x, _ = digits(model, n, 0, prior)
-    return x, core_models.classify(torch.from_numpy(x))
+    x, _ = core_models.shared_noise_digits(model, n, 0, prior, class_weights=weights)
+    return x.numpy(), core_models.classify(x)
 
 
 with guard("Classes"), st.spinner(f"Classifying {n} digits…"):
-    x, cls = classified(model, int(n), prior, version(model, prior))
+    x, cls = classified(model, int(n), prior, weights, version(model, prior))
 rep = core_models.class_summary(cls, threshold=float(threshold), hybrids=30)
 real = core_models.real_class_hist()
 
@@ -41,6 +50,17 @@ tidy(fig, 330, barmode="group", xaxis=dict(dtick=1, title="digit"),
 st.plotly_chart(fig, key="classes_hist")
 table = pd.DataFrame({"digit": range(10), "real": real, "model": rep["hist"], "model_confident": rep["hist_confident"]})
 csv_button(table, f"classes_{model}")
+
+if prior is None and conditional:
+    with st.expander("Scores with these classes (10k digits)"):
+        st.caption("FID, precision, recall, density and coverage against the test split when the classes are asked "
+                   "for uniformly and at MNIST's frequencies (cached once computed).")
+        if st.button("Score both (about 30 s)", key="classes_score"):
+            with guard("Scoring"), st.spinner("Scoring 2 × 10k digits…"):
+                rows = [{"classes": w, **{k: v for k, v in score_model(model, class_weights=w).items()
+                                          if k in ("fid", "precision", "recall", "density", "coverage", "class_kl")}}
+                        for w in ("uniform", "mnist")]
+            st.dataframe(fmt_scores(pd.DataFrame(rows)), hide_index=True, width="stretch")
 
 st.subheader("Least confident digits (hybrids)")
 h = rep["hybrids"]

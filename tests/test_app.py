@@ -134,6 +134,33 @@ def test_classes_threshold_and_digit():
     assert not at.exception
 
 
+def test_classes_of_a_conditional_model_can_be_asked_at_mnist_frequencies():
+    import numpy as np
+    at = page("pages/classes.py", model="cwgan-gp")
+    at.select_slider(key="classes_n").set_value(2000).run()
+    def model_hist():  # the chart's "all digits" bars
+        import base64
+        import json
+        y = next(t["y"] for t in json.loads(at.get("plotly_chart")[0].proto.spec)["data"] if "all digits" in t["name"])
+        # plotly ships arrays as base64 with their dtype
+        return np.frombuffer(base64.b64decode(y["bdata"]), dtype=y["dtype"]) if isinstance(y, dict) else np.array(y)
+
+    uniform = model_hist()
+    at.radio(key="classes_weights").set_value("mnist").run()
+    assert not at.exception
+    mnist = model_hist()  # other classes asked for: another histogram (which classes: test_models)
+    assert mnist.shape == (10,) and abs(mnist - uniform).sum() > 0.01, (uniform, mnist)
+    at.button(key="classes_score").click().run()
+    assert not at.exception
+    df = at.dataframe[0].value
+    assert list(df["classes"]) == ["uniform", "mnist"] and df["fid"].notna().all()
+
+
+def test_classes_page_offers_class_weights_only_for_conditional_models():
+    at = page("pages/classes.py", model="wgan-gp")
+    assert not [r for r in at.radio if r.key == "classes_weights"]
+
+
 def test_gmm_editor_drag_moves_a_mean_and_regenerates():
     at = page("pages/gmm_editor.py", model="cwgan-gp")
     assert "nothing yet" in texts(at)

@@ -112,3 +112,17 @@ def test_score_with_mnist_class_weights_is_its_own_result_and_only_for_condition
     assert mn["fid"] != uni["fid"] and mn["class_hist"] != uni["class_hist"]
     with pytest.raises(ConfigError, match="not conditional"):
         score_model("vanilla", n=300, class_weights="mnist")
+
+
+def test_shared_noise_digits_ask_a_conditional_model_for_mnist_frequencies():
+    from core import models
+    from core.errors import ConfigError
+    from core.score import class_frequencies
+    _, y = models.shared_noise_digits("cwgan-gp", n=5000, class_weights="mnist")
+    got = torch.bincount(y.cpu(), minlength=10).float() / 5000
+    assert (got - class_frequencies()).abs().max() < 0.015 and got[1] > got[5]  # 11.4 % vs 9.0 %
+    assert torch.equal(y, y.sort().values)  # in blocks of a class, like the uniform grid
+    _, yu = models.shared_noise_digits("cwgan-gp", n=5000)
+    assert (torch.bincount(yu.cpu(), minlength=10) == 500).all()
+    with pytest.raises(ConfigError, match="not conditional"):
+        models.shared_noise_digits("wgan-gp", n=10, class_weights="mnist")
