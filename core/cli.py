@@ -197,6 +197,19 @@ def cmd_score(a):
     from .score import K, score_model, score_real
     if a.n <= K:
         raise UserError(f"--n must be more than {K} (the k of precision/recall), got {a.n}")
+    if a.samples:
+        if a.model or a.real or a.prior or a.class_weights != "uniform":
+            raise UserError("score --samples PATH scores that file alone: no MODEL, --real, --prior or --class-weights")
+        from .samples import score_samples
+        res = score_samples(a.samples, a.key)
+        res = {**res, "floor": score_real(n=min(res["n"], 50_000))}  # precision and recall depend on n
+        _print_scores(res, a.json)
+        if not a.json:
+            print(f"  read {res['n']} digits ({res['format']}, values {res['range']})")
+            _print_scores(res["floor"], False)
+        return
+    if a.key:
+        raise UserError("--key names an array of a --samples .npz")
     if a.real and a.prior:
         raise UserError("--prior applies to a MODEL, not to --real")
     if a.real and a.model:
@@ -343,6 +356,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--n", type=int, default=10_000)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--prior", help="a prior fitted to this model (`python -m core invert`)")
+    s.add_argument("--samples", metavar="PATH",
+                   help="score a file of digits instead of a model: .npz / .npy / .pt (N×28×28, N×1×28×28 or N×784; "
+                        "uint8 0–255 or float in [0, 1] or [−1, 1], detected) or a folder of 28×28 PNGs")
+    s.add_argument("--key", help="--samples: the array of an .npz that holds several")
     s.add_argument("--class-weights", default="uniform", choices=["uniform", "mnist"],
                    help="conditional models: ask for classes uniformly (default) or at MNIST's class frequencies "
                         "(seed 002)")

@@ -188,14 +188,15 @@ def sweep_configs(c: dict) -> list[dict]:
 
 def _sweep_run(cfg: dict, train: bool) -> str | None:
     """The newest finished run of exactly `cfg` (trained now when `train`), else None."""
-    from .store import RunError, list_runs
+    from .errors import LabError
+    from .store import list_runs
     from .zoo import train_args, train_subprocess
     want = train_args(cfg)
     for run in reversed(list_runs()):
         try:
             if run.status().get("status") == "done" and train_args(run.config()) == want:
                 return run.id
-        except (RunError, KeyError, ValueError):
+        except (LabError, KeyError, ValueError):
             continue  # an unreadable run is listed elsewhere; it is not evidence
     return train_subprocess(cfg) if train else None
 

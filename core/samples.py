@@ -1,0 +1,167 @@
+"""A user's file of generated digits, read, checked and scored like a model's samples.
+
+Accepted (the course's evaluation platform scored folders of samples):
+* `.npz` holding one array (read whatever its name; with several, `key` names one),
+* `.npy`, read without pickles,
+* a folder of 28×28 PNGs (greyscale or RGB; read in name order),
+* `.pt` holding one tensor, read with `weights_only=True`.
+Shapes N×28×28, N×1×28×28 or N×784; values uint8 0–255, or float in [0, 1] or [−1, 1]
+(detected from the values and reported). Anything else is refused with one line.
+"""
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .errors import ConfigError
+
+MAX_BYTES = 512 * 2**20   # a file of samples larger than this is refused before it is read
+MAX_N = 50_000            # the floor is measured on at most the 50k train digits
+RANGES = {"uint8": "uint8 0–255", "0-255": "0–255 (not uint8)", "0-1": "float in [0, 1]", "-1-1": "float in [−1, 1]"}
+
+
+def _npz(path: Path, key: str | None) -> np.ndarray:
+    with np.load(path, allow_pickle=False) as z:
+        keys = list(z.keys())
+        if not keys:
+            raise ConfigError(f"{path.name} holds no array")
+        if key is None and len(keys) > 1:
+            raise ConfigError(f"{path.name} holds {len(keys)} arrays ({', '.join(keys[:8])}); name one with --key")
+        if key is not None and key not in keys:
+            raise ConfigError(f"{path.name} has no array {key!r}; it holds {', '.join(keys[:8])}")
+        return z[key or keys[0]]
+
+
+def _pngs(folder: Path) -> np.ndarray:
+    from PIL import Image
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".png")
+    if not files:
+        raise ConfigError(f"{folder} holds no .png file")
+    if len(files) > MAX_N:
+        raise ConfigError(f"{folder} holds {len(files)} PNGs; at most {MAX_N} are scored")
+    out = np.empty((len(files), 28, 28), np.uint8)
+    for i, f in enumerate(files):
+        try:
+            with Image.open(f) as im:
+                if im.size != (28, 28):
+                    raise ConfigError(f"{f.name} is {im.size[0]}×{im.size[1]} pixels; every digit must be 28×28")
+                out[i] = np.asarray(im.convert("L"))
+        except OSError as exc:
+            raise ConfigError(f"{f.name} is not a readable PNG ({exc})") from None
+    return out
+
+
+def _pt(path: Path) -> np.ndarray:
+    import warnings
+    with warnings.catch_warnings():  # a foreign pickle's protocol warning: the refusal below says it all
+        warnings.simplefilter("ignore", UserWarning)
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    if isinstance(obj, dict):
+        tensors = [v for v in obj.values() if isinstance(v, torch.Tensor)]
+        if len(tensors) != 1:
+            raise ConfigError(f"{path.name} holds a dict with {len(tensors)} tensors; save the samples as one tensor")
+        obj = tensors[0]
+    if not isinstance(obj, torch.Tensor):
+        raise ConfigError(f"{path.name} holds a {type(obj).__name__}, not a tensor of samples")
+    return obj.detach().float().numpy() if obj.dtype != torch.uint8 else obj.numpy()
+
+
+def read_array(path: str | Path, key: str | None = None) -> tuple[np.ndarray, str]:
+    """The raw array of a samples file or folder, and its format's name."""
+    path = Path(path)
+    if path.is_dir():
+        return _pngs(path), "folder of PNGs"
+    if not path.is_file():
+        raise ConfigError(f"no file or folder {path}")
+    size = path.stat().st_size
+    if size == 0:
+        raise ConfigError(f"{path.name} is empty")
+    if size > MAX_BYTES:
+        raise ConfigError(f"{path.name} is {size / 2**20:.0f} MiB; samples files are limited to "
+                          f"{MAX_BYTES // 2**20} MiB")
+    suffix = path.suffix.lower()
+    if suffix not in (".npz", ".npy", ".pt", ".pth"):
+        raise ConfigError(f"{path.name}: expected .npz, .npy, .pt or a folder of PNGs")
+    try:
+        if suffix == ".npz":
+            return _npz(path, key), "npz"
+        if suffix == ".npy":
+            return np.load(path, allow_pickle=False), "npy"
+        return _pt(path), "pt"
+    except ConfigError:
+        raise
+    except ValueError as exc:
+        if "allow_pickle" in str(exc) or "Object arrays" in str(exc):
+            raise ConfigError(f"{path.name} holds Python objects, not numbers; save a numeric array "
+                              "(np.save('x.npy', images.astype(np.uint8)))") from None
+        raise ConfigError(f"{path.name} is not a readable {suffix} file ({exc})") from None
+    except (zipfile.BadZipFile, EOFError, OSError, RuntimeError) as exc:
+        what = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        raise ConfigError(f"{path.name} is not a readable {suffix} file (truncated or not that format: {what})") \
+            from None
+    except Exception as exc:  # noqa: BLE001 - torch's weights_only refusal of code-running pickles, and the like
+        raise ConfigError(f"{path.name} was refused: it is not plain tensor data ({type(exc).__name__}); "
+                          "nothing in it was run") from None
+
+
+def normalise(a: np.ndarray, name: str = "samples") -> tuple[torch.Tensor, str]:
+    """N×784 float32 in [−1, 1] (the generator's range) and the range detected."""
+    if a.dtype.kind not in "uif" and a.dtype != np.bool_:
+        raise ConfigError(f"{name}: values of type {a.dtype} are not pixels")
+    if a.ndim == 4 and a.shape[1] == 1:
+        a = a[:, 0]
+    if not ((a.ndim == 3 and a.shape[1:] == (28, 28)) or (a.ndim == 2 and a.shape[1] == 784)):
+        raise ConfigError(f"{name}: shape {'×'.join(map(str, a.shape))}; expected N×28×28, N×1×28×28 or N×784")
+    n = a.shape[0]
+    if n > MAX_N:
+        raise ConfigError(f"{name}: {n} digits; at most {MAX_N} are scored")
+    if a.dtype == np.uint8:
+        return torch.from_numpy(a.reshape(n, 784).astype(np.float32) / 127.5 - 1.0), RANGES["uint8"]
+    x = a.reshape(n, 784).astype(np.float64)
+    if not np.isfinite(x).all():
+        raise ConfigError(f"{name}: {int((~np.isfinite(x)).sum())} values are NaN or infinite")
+    lo, hi = float(x.min()), float(x.max())
+    if lo >= 0 and hi <= 1:
+        return torch.from_numpy((x * 2 - 1).astype(np.float32)), RANGES["0-1"]
+    if lo >= -1 and hi <= 1:
+        return torch.from_numpy(x.astype(np.float32)), RANGES["-1-1"]
+    if lo >= 0 and hi <= 255:
+        return torch.from_numpy((x / 127.5 - 1).astype(np.float32)), RANGES["0-255"]
+    raise ConfigError(f"{name}: values from {lo:.3g} to {hi:.3g} fit none of uint8 0–255, [0, 1] or [−1, 1]")
+
+
+def load_samples(path: str | Path, key: str | None = None) -> tuple[torch.Tensor, dict]:
+    """(N×784 in [−1, 1], {format, range, n}) of a samples file; at least 2k+1 digits."""
+    from .score import K
+    a, fmt = read_array(path, key)
+    x, rng = normalise(a, Path(path).name)
+    if len(x) < 2 * K + 1:
+        raise ConfigError(f"{Path(path).name}: {len(x)} digits; precision and recall (k = {K}) need at least "
+                          f"{2 * K + 1}")
+    return x, {"format": fmt, "range": rng, "n": len(x)}
+
+
+def score_samples(path: str | Path, key: str | None = None, use_cache: bool = True) -> dict:
+    """Score a file of samples like a model (same keys as `score`, plus format, range and n),
+    cached by the sha256 of the pixels scored (so a PNG folder and an .npy of the same digits
+    share a result)."""
+    import hashlib
+    import json
+    from .score import VERSION, cache_dir, classifier_sha, score_images
+    from .store import write_json_atomic
+    x, info = load_samples(path, key)
+    h = hashlib.sha256(x.numpy().tobytes()).hexdigest()[:20]  # what is scored, however it was stored
+    cache = cache_dir() / "scores" / "samples" / f"{h}_v{VERSION}_{classifier_sha()[:12]}.json"
+    if use_cache and cache.is_file():
+        try:
+            return {**json.loads(cache.read_text()), "model": str(path)}
+        except ValueError:
+            pass
+    res = {"model": str(path), "source": "samples", **info, **score_images(x)}
+    if use_cache:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(cache, res)
+    return res
