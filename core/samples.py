@@ -89,6 +89,9 @@ def read_array(path: str | Path, key: str | None = None) -> tuple[np.ndarray, st
         if suffix == ".npz":
             return _npz(path, key), "npz"
         if suffix == ".npy":
+            with open(path, "rb") as f:
+                if f.read(6) != b"\x93NUMPY":
+                    raise ConfigError(f"{path.name} is not a readable .npy file (no NumPy header)")
             return np.load(path, allow_pickle=False), "npy"
         return _pt(path), "pt"
     except ConfigError:
@@ -165,3 +168,45 @@ def score_samples(path: str | Path, key: str | None = None, use_cache: bool = Tr
         cache.parent.mkdir(parents=True, exist_ok=True)
         write_json_atomic(cache, res)
     return res
+
+
+def save_upload(files: list[tuple[str, bytes]]) -> Path:
+    """Store uploaded files (name, bytes) under `<cache>/uploads/<sha>/` and return what to read:
+    the one .npz/.npy/.pt, or the folder of the PNGs. Sizes and names are checked first."""
+    import hashlib
+    from .score import cache_dir
+    from .store import write_bytes_atomic
+    if not files:
+        raise ConfigError("no file uploaded")
+    total = sum(len(b) for _, b in files)
+    if total > MAX_BYTES:
+        raise ConfigError(f"the upload is {total / 2**20:.0f} MiB; samples are limited to {MAX_BYTES // 2**20} MiB")
+    suffixes = {Path(n).suffix.lower() for n, _ in files}
+    if suffixes != {".png"} and (len(files) != 1 or not suffixes <= {".npz", ".npy", ".pt", ".pth"}):
+        raise ConfigError("upload one .npz, .npy or .pt file, or any number of 28×28 PNGs")
+    if len(files) > MAX_N:
+        raise ConfigError(f"{len(files)} PNGs; at most {MAX_N} are scored")
+    h = hashlib.sha256()
+    for name, data in sorted(files):
+        h.update(Path(name).name.encode() + b"\0" + hashlib.sha256(data).digest())
+    folder = cache_dir() / "uploads" / h.hexdigest()[:20]
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, (name, data) in enumerate(sorted(files)):
+        safe = f"{i:06d}{Path(name).suffix.lower()}"  # the user's names never become paths
+        if not (folder / safe).is_file():
+            write_bytes_atomic(folder / safe, data)
+    return folder if suffixes == {".png"} else folder / f"000000{suffixes.pop()}"
+
+
+def samples_map(x: torch.Tensor, n: int = 2000, method: str = "pca", seed: int = 0) -> dict:
+    """A map of (up to n of) the samples in the classifier's feature space: xy, inferred label,
+    confidence and the digits as uint8 N×784."""
+    from .classifier import predict
+    from .embed import project
+    from .score import classifier
+    if len(x) > n:
+        x = x[np.sort(np.random.default_rng(seed).choice(len(x), size=n, replace=False))]
+    out = predict(classifier(), x, features=True)
+    return {"xy": project(out["features"], method, seed), "label": out["labels"].numpy(),
+            "confidence": out["confidence"].numpy(),
+            "images": ((x + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy()}

@@ -5,6 +5,7 @@ import streamlit as st
 from core import models as core_models
 from core.score import classifier_sha, score_model, score_real
 from ui.common import MISSING, csv_button, goto, guard, leaderboard_view, model_rows
+from ui.samples_panel import samples_panel
 
 st.title("Latent Lab")
 st.caption("Every GAN variant on real MNIST, scored in the feature space of the project's MNIST classifier "
@@ -33,6 +34,7 @@ st.dataframe(leaderboard_view(table), hide_index=True, width="stretch", placehol
                             "command": st.column_config.TextColumn(
                                 "command", width="medium", help="the command that trained it (runs: as started)")})
 csv_button(table, "leaderboard", "Leaderboard CSV")
+samples_panel(table)
 
 unscored = [r["name"] for r in rows if r["source"] == "run" and r["status"] in ("done", "cancelled")
             and not r.get("scores")]

@@ -136,3 +136,39 @@ def test_cli_scores_a_samples_file_beside_the_floor(tmp_path, digits):
     assert {"fid", "precision", "recall", "density", "coverage", "class_hist"} <= set(res)
     r = run_cli("score", "wgan-gp", "--samples", str(tmp_path / "v.npy"))
     assert r.returncode == 2 and "alone" in r.stderr
+
+
+def test_an_upload_is_stored_under_safe_names_and_read_back(digits):
+    import io
+    buf = io.BytesIO()
+    np.save(buf, digits)
+    path = samples.save_upload([("../../evil name.npy", buf.getvalue())])
+    assert path.name == "000000.npy" and "uploads" in str(path) and samples.load_samples(path)[1]["n"] == N
+    pngs = []
+    for i, d in enumerate(digits[:20]):
+        b = io.BytesIO()
+        Image.fromarray(d).save(b, format="PNG")
+        pngs.append((f"{i}.png", b.getvalue()))
+    folder = samples.save_upload(pngs)
+    assert folder.is_dir() and samples.load_samples(folder)[1]["format"] == "folder of PNGs"
+    for bad, match in [([], "no file"), ([("a.npy", b"x"), ("b.npy", b"y")], "one .npz"),
+                       ([("a.exe", b"x")], "one .npz")]:
+        with pytest.raises(ConfigError, match=match):
+            samples.save_upload(bad)
+    m = samples.samples_map(samples.load_samples(path)[0], n=100)
+    assert m["xy"].shape == (100, 2) and m["images"].dtype == np.uint8 and set(m["label"]) <= set(range(10))
+
+
+def test_overview_scores_an_uploaded_samples_file(digits):
+    import io
+    from test_app import page, texts
+    buf = io.BytesIO()
+    np.save(buf, digits)
+    at = page("pages/overview.py")
+    at.file_uploader(key="samples_upload").upload("mine.npy", buf.getvalue()).run()
+    assert not at.exception, at.exception
+    assert "Read 400 digits (npy, values uint8 0–255)" in texts(at)
+    df = next(d.value for d in at.dataframe if "your samples" in list(d.value.get("model", [])))
+    assert list(df["model"][:2]) == ["your samples", "real data (floor)"] and df["fid"].notna().all()
+    at.file_uploader(key="samples_upload").upload("bad.npy", b"not numpy").run()
+    assert not at.exception and "not a readable .npy" in " ".join(e.value for e in at.error)
