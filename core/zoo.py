@@ -33,8 +33,10 @@ ZOO_EPOCHS = {v: 40 for v in VARIANTS} | {
     # the best model got 40 more: FID 0.150 -> 0.103, recall 0.60 -> 0.69 (n 10k, 2026-11-22)
     "gm-dynamic": 80,
     # added 2026-12-02 (issue 14) with less CPU time than the others: shorter, and said so in
-    # the leaderboard's epochs column; gm-static-cluster was stopped early and needs its retrain
-    "wgan": 20, "gm-static-sup": 20, "gm-static-cluster": 6}
+    # the leaderboard's epochs column. gm-static-cluster collapses (FID 45 after 6 epochs, 71
+    # after 20, class KL 1.96: D wins, G's cross-entropy toward its cluster stays ~11), as
+    # seed 004's unsupervised static GM-GAN did (their Table 3: FID 251.6)
+    "wgan": 20, "gm-static-sup": 20, "gm-static-cluster": 20}
 # Where the zoo departs from a variant's seed defaults, and why (measured here, 2026-11-22):
 # gm-static with seed 002's tight prior (c 0.1, σ 0.15) collapsed to one blurred digit within
 # the first epoch (D(fake) → 0, generator gradients → 0; FID 85.8, precision 0 after 40
