@@ -87,6 +87,9 @@ def read_array(path: str | Path, key: str | None = None) -> tuple[np.ndarray, st
         raise ConfigError(f"{path.name}: expected .npz, .npy, .pt or a folder of PNGs")
     try:
         if suffix == ".npz":
+            with open(path, "rb") as f:
+                if f.read(2) != b"PK":
+                    raise ConfigError(f"{path.name} is not a readable .npz file (not a zip archive)")
             return _npz(path, key), "npz"
         if suffix == ".npy":
             with open(path, "rb") as f:

@@ -96,6 +96,8 @@ def test_bad_files_get_one_line_and_nothing_runs(tmp_path, digits):
     np.savez(tmp_path / "t.npz", a=digits)
     (tmp_path / "trunc.npz").write_bytes((tmp_path / "t.npz").read_bytes()[:300])
     cases["trunc.npz"] = "not a readable"
+    (tmp_path / "junk.npz").write_bytes(b"x")
+    cases["junk.npz"] = "not a zip"
     np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
     cases["obj.npy"] = "Python objects"
     with open(tmp_path / "evil.pt", "wb") as f:
