@@ -193,7 +193,13 @@ def test_latent_map_draws_the_scatter(app):
     page.mouse.up()
     selected = page.locator("h3", has_text="Selected")
     selected.first.wait_for(state="visible", timeout=PAGE)
-    page.locator(RUNNING).wait_for(state="hidden", timeout=PAGE)
+    # the fragment streams heading, grid, then the CSV button: the selection is shown when its
+    # last element is (the running indicator may not have appeared yet at the heading)
+    try:
+        page.get_by_text("Selection CSV").first.wait_for(state="visible", timeout=PAGE)
+    except Exception:
+        app.shot("latent_map_selection_failed")
+        raise
     app.timings["latent_map_lasso"] = time.time() - t0
     n = int(re.search(r"Selected: (\d+) digits", selected.first.inner_text()).group(1))
     assert 0 < n < 2000, n  # part of the map, not all of it
