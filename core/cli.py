@@ -202,7 +202,7 @@ def cmd_score(a):
             raise UserError("score --samples PATH scores that file alone: no MODEL, --real, --prior or --class-weights")
         from .samples import score_samples
         res = score_samples(a.samples, a.key)
-        res = {**res, "floor": score_real(n=min(res["n"], 50_000))}  # precision and recall depend on n
+        res = {**res, "floor": score_real(n=res["n"])}  # at the same n: precision and recall depend on it
         _print_scores(res, a.json)
         if not a.json:
             print(f"  read {res['n']} digits ({res['format']}, values {res['range']})")
@@ -398,8 +398,8 @@ def _check_numbers(a) -> None:
     for name in ("epochs", "max_steps", "batch_size", "n", "nrow", "seconds", "rounds", "steps", "restarts", "frames",
                  "burn_in", "score_n", "components", "lr", "eps", "data_limit"):
         val = getattr(a, name, None)
-        if name == "n" and val == 0 and a.fn.__name__ == "cmd_invert":
-            continue  # invert --n 0 = the whole split
+        if val == 0 and name in getattr(a, "zero_ok", ()):
+            continue  # e.g. invert --n 0 = the whole split
         if val is not None and val <= 0:
             raise UserError(f"--{name.replace('_', '-')} must be positive, got {val}")
 

@@ -132,7 +132,7 @@ def add_parsers(sub) -> None:
                         "against it, so the refit would be judged by digits it has seen")
     s.add_argument("--score-n", type=int, default=10_000)
     s.add_argument("--json", action="store_true")
-    s.set_defaults(fn=cmd_invert)
+    s.set_defaults(fn=cmd_invert, zero_ok=("n",))
 
     s = sub.add_parser("interpolate", help="a strip of digits between two codes")
     s.add_argument("model")

@@ -88,9 +88,9 @@ def verdict(diffs: list[float], spread: float) -> tuple[str, str]:
     return "inconclusive", f"the difference is within 2× the sampling spread ({margin:.3g}) on some seed"
 
 
-def _scores(model: str, seeds) -> list[dict]:
+def _scores(model: str, seeds, prior: str | None = None) -> list[dict]:
     from .score import score_model
-    return [score_model(model, n=N, seed=s) for s in seeds]
+    return [score_model(model, n=N, seed=s, prior=prior) for s in seeds]
 
 
 def _spread(*runs: list[dict], metric: str) -> float:
@@ -241,9 +241,7 @@ def _refit(c: dict, seeds, train: bool = False) -> dict:
         invert_and_refit(c["model"], n=n, k=c["components"], covariance=c["covariance"], steps=steps, name=name,
                          score_n=None)
     meta = prior_meta(c["model"], name)
-    orig = _scores(c["model"], seeds)
-    from .score import score_model
-    refit = [score_model(c["model"], n=N, seed=s, prior=name) for s in seeds]
+    orig, refit = _scores(c["model"], seeds), _scores(c["model"], seeds, prior=name)
     drop = {m: [o[m] - r[m] for o, r in zip(orig, refit)] for m in ("precision", "recall")}
     diffs = [dr - dp for dr, dp in zip(drop["recall"], drop["precision"])]
     spread = max(_spread(orig, refit, metric="precision"), _spread(orig, refit, metric="recall"))

@@ -151,22 +151,26 @@ def load_samples(path: str | Path, key: str | None = None) -> tuple[torch.Tensor
 
 
 def score_samples(path: str | Path, key: str | None = None, use_cache: bool = True) -> dict:
-    """Score a file of samples like a model (same keys as `score`, plus format, range and n),
-    cached by the sha256 of the pixels scored (so a PNG folder and an .npy of the same digits
-    share a result)."""
+    """Score a file of samples like a model (same keys as `score`, plus format, range and n)."""
+    x, info = load_samples(path, key)
+    return score_loaded(x, info, str(path), use_cache)
+
+
+def score_loaded(x: torch.Tensor, info: dict, path: str, use_cache: bool = True) -> dict:
+    """`score_samples` of samples already read by `load_samples`, cached by the sha256 of the
+    pixels scored (so a PNG folder and an .npy of the same digits share a result)."""
     import hashlib
     import json
     from .score import VERSION, cache_dir, classifier_sha, score_images
     from .store import write_json_atomic
-    x, info = load_samples(path, key)
     h = hashlib.sha256(x.numpy().tobytes()).hexdigest()[:20]  # what is scored, however it was stored
     cache = cache_dir() / "scores" / "samples" / f"{h}_v{VERSION}_{classifier_sha()[:12]}.json"
     if use_cache and cache.is_file():
         try:
-            return {**json.loads(cache.read_text()), "model": str(path)}
+            return {**json.loads(cache.read_text()), "model": path}
         except ValueError:
             pass
-    res = {"model": str(path), "source": "samples", **info, **score_images(x)}
+    res = {"model": path, "source": "samples", **info, **score_images(x)}
     if use_cache:
         cache.parent.mkdir(parents=True, exist_ok=True)
         write_json_atomic(cache, res)
@@ -202,8 +206,8 @@ def save_upload(files: list[tuple[str, bytes]]) -> Path:
 
 
 def samples_map(x: torch.Tensor, n: int = 2000, method: str = "pca", seed: int = 0) -> dict:
-    """A map of (up to n of) the samples in the classifier's feature space: xy, inferred label,
-    confidence and the digits as uint8 N×784."""
+    """A map of (up to n of) the samples in the classifier's feature space: xy, inferred label
+    and confidence."""
     from .classifier import predict
     from .embed import project
     from .score import classifier
@@ -211,5 +215,4 @@ def samples_map(x: torch.Tensor, n: int = 2000, method: str = "pca", seed: int =
         x = x[np.sort(np.random.default_rng(seed).choice(len(x), size=n, replace=False))]
     out = predict(classifier(), x, features=True)
     return {"xy": project(out["features"], method, seed), "label": out["labels"].numpy(),
-            "confidence": out["confidence"].numpy(),
-            "images": ((x + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy()}
+            "confidence": out["confidence"].numpy()}

@@ -13,8 +13,9 @@ prior = pick_prior(model)
 n = st.sidebar.select_slider("Digits", [500, 1000, 2000, 5000], value=2000, key="classes_n", persist_state="session")
 with guard("Classes"):
     conditional = core_models.loaded(model)[4]
+askable = prior is None and conditional  # a conditional model's trained prior is asked for classes
 weights = "uniform"
-if prior is None and conditional:  # a conditional model is asked for its classes
+if askable:
     weights = st.sidebar.radio("Classes asked for", ["uniform", "mnist"], key="classes_weights",
                                persist_state="session", format_func=lambda w: {"uniform": "uniform (1/10 each)",
                                                                                "mnist": "MNIST's frequencies"}[w],
@@ -51,7 +52,7 @@ st.plotly_chart(fig, key="classes_hist")
 table = pd.DataFrame({"digit": range(10), "real": real, "model": rep["hist"], "model_confident": rep["hist_confident"]})
 csv_button(table, f"classes_{model}")
 
-if prior is None and conditional:
+if askable:
     with st.expander("Scores with these classes (10k digits)"):
         st.caption("FID, precision, recall, density and coverage against the test split when the classes are asked "
                    "for uniformly and at MNIST's frequencies (cached once computed).")

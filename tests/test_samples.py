@@ -158,7 +158,7 @@ def test_an_upload_is_stored_under_safe_names_and_read_back(digits):
         with pytest.raises(ConfigError, match=match):
             samples.save_upload(bad)
     m = samples.samples_map(samples.load_samples(path)[0], n=100)
-    assert m["xy"].shape == (100, 2) and m["images"].dtype == np.uint8 and set(m["label"]) <= set(range(10))
+    assert m["xy"].shape == (100, 2) and m["confidence"].shape == (100,) and set(m["label"]) <= set(range(10))
 
 
 def test_overview_scores_an_uploaded_samples_file(digits):

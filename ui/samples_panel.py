@@ -13,9 +13,9 @@ COLS = ["fid", "precision", "recall", "density", "coverage", "class_kl"]
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _scored(path: str):
-    x, _ = samples.load_samples(path)
-    res = samples.score_samples(path)
-    return res, score_real(n=min(res["n"], samples.MAX_N)), samples.samples_map(x), x[:100].numpy()
+    x, info = samples.load_samples(path)  # read once: scored, mapped and shown
+    res = samples.score_loaded(x, info, path)
+    return res, score_real(n=res["n"]), samples.samples_map(x), x[:100].numpy()
 
 
 def samples_panel(zoo_rows: pd.DataFrame) -> None:
