@@ -1,4 +1,4 @@
-"""Checkpoints: atomic writes, safe loads (`weights_only=True`), and MODEL resolution.
+"""Checkpoint files: atomic writes and safe loads (`weights_only=True`); names are resolved in registry.py.
 
 A checkpoint is a plain dict of tensors and primitives (so `weights_only=True` loads it):
     {"format": 1, "config": {...}, "step", "epoch", "train_seconds",
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import torch
 
-from .errors import CheckpointError, RunError
-from .store import Run, runs_dir, write_bytes_atomic
+from .errors import CheckpointError
+from .store import write_bytes_atomic
 
 FORMAT = 1
 
@@ -61,23 +61,3 @@ def load_module(module: torch.nn.Module, state: dict, what: str) -> None:
         module.load_state_dict(state)
     except (RuntimeError, TypeError, ValueError) as exc:
         raise CheckpointError(f"checkpoint's {what} cannot be loaded ({str(exc).splitlines()[0][:160]})") from None
-
-
-def resolve(model: str) -> Path:
-    """MODEL = a checkpoint path, a zoo name (trained/<variant>/) or a run id -> the file."""
-    from .zoo import model_path
-    p = Path(model)
-    if p.suffix == ".pt" or p.is_file():
-        if not p.is_file():
-            raise CheckpointError(f"no checkpoint at {p}")
-        return p
-    if model_path(model):
-        return model_path(model)
-    try:
-        run = Run.open(model)
-    except RunError:
-        raise CheckpointError(f"{model!r} is not a checkpoint file, a zoo model (`python -m core zoo`) "
-                              f"or a run in {runs_dir()}") from None
-    if not run.checkpoint_path.is_file():
-        raise CheckpointError(f"run {model} has no checkpoint yet")
-    return run.checkpoint_path

@@ -20,8 +20,8 @@ from torch import nn
 
 from .data import load_split, to_model_range
 from .errors import CheckpointError
+from .store import TRAINED
 
-TRAINED = Path(__file__).resolve().parent.parent / "trained"
 WEIGHTS = TRAINED / "classifier.pt"
 META = TRAINED / "classifier.json"
 FEATURE_DIM = 128

@@ -10,6 +10,8 @@ import time
 import sys
 from pathlib import Path
 
+from . import cli_import, cli_latent
+from .cli_latent import MODEL_HELP
 from .errors import LabError, TrainingFailed
 
 EXIT_USAGE = 2
@@ -156,7 +158,9 @@ def cmd_sample(a):
     out = _writable_file(a.out)
     import torch
 
-    from .engine import generate, load_model, resolve_device
+    from .engine import resolve_device
+    from .registry import load_model
+    from .sampling import generate
     from .images import save_grid
     G, _, prior, cfg = load_model(a.model, resolve_device(a.device), prior=a.prior)
     g = torch.Generator().manual_seed(a.seed)
@@ -331,7 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_cancel)
 
     s = sub.add_parser("sample", help="write a grid of generated digits")
-    s.add_argument("model", help="run id or checkpoint path")
+    s.add_argument("model", help=MODEL_HELP)
     s.add_argument("--n", type=int, default=64)
     s.add_argument("--nrow", type=int)
     s.add_argument("--out", default="grid.png")
@@ -351,7 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_classifier)
 
     s = sub.add_parser("score", help="FID / precision / recall / density / coverage in classifier features")
-    s.add_argument("model", nargs="?", help="run id or checkpoint path")
+    s.add_argument("model", nargs="?", help=MODEL_HELP)
     s.add_argument("--real", action="store_true", help="score 10k real training digits: the floor")
     s.add_argument("--n", type=int, default=10_000)
     s.add_argument("--seed", type=int, default=0)
@@ -389,8 +393,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_bench)
 
-    from .cli_latent import add_parsers
-    add_parsers(sub)
+    cli_latent.add_parsers(sub)
+    cli_import.add_parsers(sub)
     return p
 
 
@@ -408,6 +412,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
         a = parser.parse_args(argv)
+        a.argv = list(sys.argv[1:] if argv is None else argv)  # what a record of the command shows
         if not getattr(a, "fn", None):
             parser.print_help()
             return EXIT_USAGE

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import sys
 
+MODEL_HELP = "a zoo name, an imported model, a run id or a checkpoint path"
+
 
 def _score_line(tag: str, s: dict) -> str:
     return (f"{tag:<7} fid {s['fid']:.3f}  precision {s['precision']:.3f}  recall {s['recall']:.3f}  "
@@ -60,7 +62,7 @@ def cmd_invert(a):
 
 
 def cmd_interpolate(a):
-    from .engine import load_model
+    from .registry import load_model
     from .images import save_grid
     from .latent import endpoint, interpolate
     from .variants import get_variant
@@ -97,7 +99,7 @@ def cmd_map(a):
 
 def add_parsers(sub) -> None:
     s = sub.add_parser("refine", help="DRS / discriminator optimal transport: scores before and after")
-    s.add_argument("model", help="zoo name, run id or checkpoint path")
+    s.add_argument("model", help=MODEL_HELP)
     s.add_argument("--method", required=True, choices=["drs", "drs-sigmoid", "dot-latent", "dot-target"])
     s.add_argument("--n", type=int, default=10_000)
     s.add_argument("--seed", type=int, default=0)
@@ -116,7 +118,7 @@ def add_parsers(sub) -> None:
     s.set_defaults(fn=cmd_refine)
 
     s = sub.add_parser("invert", help="invert real digits, refit the prior by EM, score both priors")
-    s.add_argument("model")
+    s.add_argument("model", help=MODEL_HELP)
     s.add_argument("--n", type=int, default=1000, help="digits to invert; 0 = the whole split (50k train digits: "
                                                         "chunks of 1000 are cached as they finish, so a killed "
                                                         "run continues where it stopped)")
@@ -135,7 +137,7 @@ def add_parsers(sub) -> None:
     s.set_defaults(fn=cmd_invert, zero_ok=("n",))
 
     s = sub.add_parser("interpolate", help="a strip of digits between two codes")
-    s.add_argument("model")
+    s.add_argument("model", help=MODEL_HELP)
     s.add_argument("--from", dest="start", default="random:0", help="random:SEED | class:C | component:K | real:I")
     s.add_argument("--to", dest="end", default="random:1")
     s.add_argument("--frames", type=int, default=10)
@@ -146,7 +148,7 @@ def add_parsers(sub) -> None:
     s.set_defaults(fn=cmd_interpolate)
 
     s = sub.add_parser("map", help="a 2-D map (PCA / t-SNE / UMAP) of generated digits, as CSV")
-    s.add_argument("model")
+    s.add_argument("model", help=MODEL_HELP)
     s.add_argument("--method", default="umap", choices=["pca", "tsne", "umap"])
     s.add_argument("--space", default="features", choices=["pixels", "features", "latent"])
     s.add_argument("--n", type=int, default=2000)

@@ -133,11 +133,10 @@ def model_map(model: str, n: int = 2000, space: str = "features", method: str = 
     """Points for a map of MODEL's digits: xy (N×2), source ('fake'/'real'), inferred label,
     confidence, component (the prior's component/requested class, -1 if none, or for real
     digits their true label) and the digits as uint8 N×784. Cached by every input."""
-    from .checkpoint import resolve
     from .classifier import file_sha256, predict
     from .data import load_split, to_model_range
-    from .engine import load_model
-    from .refine import propose
+    from .registry import load_model, prior_token, resolve
+    from .sampling import propose
     from .score import classifier, classifier_sha
     if space not in SPACES:
         raise ConfigError(f"space must be one of {', '.join(SPACES)}, got {space!r}")
@@ -146,11 +145,7 @@ def model_map(model: str, n: int = 2000, space: str = "features", method: str = 
                           "or pick the pixels or features space")
     if n < 3:
         raise ConfigError("a map needs at least 3 digits")
-    prior_sha = None
-    if prior:
-        from .latent import priors_dir
-        pf = priors_dir(model) / f"{prior}.pt"
-        prior_sha = file_sha256(pf) if pf.is_file() else "missing"
+    prior_sha = prior_token(model, prior, file_sha256) if prior else None
     key = _key({"v": VERSION, "map": MAP_VERSION, "ckpt": file_sha256(resolve(model)), "n": n, "space": space,
                 "method": method, "real": real, "seed": seed, "prior": [prior, prior_sha], "classifier": classifier_sha()})
     path = _cache_root() / f"map_{key}.npz"
@@ -200,7 +195,8 @@ def bench_embed(n: int = 10_000, model: str | None = None, space: str = "feature
     import tempfile
     import os
     from .classifier import predict
-    from .engine import build_models, generate, load_model
+    from .registry import build_models, load_model
+    from .sampling import generate
     from .score import classifier
     from .variants import make_config
     if model:

@@ -13,7 +13,6 @@ import signal
 import time
 
 import torch
-import torch.nn.utils.parametrize
 from tqdm.auto import tqdm
 
 from . import checkpoint as ckpt_io
@@ -21,16 +20,15 @@ from . import losses
 from .data import DeviceLoader
 from .errors import CheckpointError, ConfigError, LabError, TrainingFailed
 from .images import save_grid
-from .nets import Critic, Generator
 from .perf import count_flops, gemm_peak_gflops, tune_cpu_allocator
-from .priors import Prior
+from .registry import build_models, checkpoint_config
+from .sampling import eval_noise
 from .store import Run
 from .variants import get_variant, make_config
 
 # What `train --resume RUN --set k=v` may change (seed 001's fine-tuning): the optimisers' and
 # the losses' knobs. Anything else (sizes, prior, batch, seed) would be another model.
 FINE_TUNE = ("lr_g", "lr_d", "lr_prior", "beta1", "beta2", "n_critic", "gp_lambda", "clip", "san_lambda")
-EVAL_N = 100  # fixed evaluation noise: a 10×10 grid, one row per component/class when there are 10
 _clock = time.monotonic  # when a time-based checkpoint is due (tests substitute a fake clock)
 
 
@@ -44,59 +42,6 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     if device != "cpu" and not device.startswith("cuda"):
         raise ConfigError(f"--device must be auto, cpu or cuda, got {device!r}")
     return torch.device(device)
-
-
-def build_models(cfg: dict, device="cpu") -> tuple[Generator, Critic, Prior]:
-    """The three modules of a config, freshly initialised (from the global RNG)."""
-    v = get_variant(cfg["variant"])
-    G = Generator(cfg["z_dim"], n_classes=cfg["prior_k"] if v.conditioning == "generator+critic" else 0)
-    D = Critic(v.critic_head, n_classes=cfg["prior_k"] if v.conditioning in ("critic", "generator+critic") else 0,
-               spectral=v.lipschitz == "sn", k=cfg["prior_k"])
-    prior = Prior(v.prior, cfg["z_dim"], cfg["prior_k"], cfg["prior_c"], cfg["prior_sigma"], seed=cfg["seed"])
-    if cfg.get("init", "default") == "xavier":
-        for net in (G, D):
-            xavier_init(net)
-    return G.to(device), D.to(device), prior.to(device)
-
-
-def raw_weight(m: torch.nn.Linear) -> torch.Tensor:
-    """The Linear layer's trained weight parameter (before any spectral normalisation)."""
-    if torch.nn.utils.parametrize.is_parametrized(m, "weight"):
-        return m.parametrizations.weight.original
-    return m.weight
-
-
-@torch.no_grad()
-def xavier_init(net: torch.nn.Module) -> None:
-    """Xavier-uniform weights and zero biases for every Linear layer (a spectral-normed layer's
-    raw weight is its parametrization's `original`); embeddings and SAN's direction keep theirs."""
-    for m in net.modules():
-        if isinstance(m, torch.nn.Linear):
-            torch.nn.init.xavier_uniform_(raw_weight(m))
-            if m.bias is not None:
-                m.bias.zero_()
-
-
-def eval_noise(prior: Prior, seed: int, n: int = EVAL_N):
-    """The fixed evaluation codes: same ε and components every call; for a learnable prior the
-    codes follow its current μ and σ."""
-    g = torch.Generator().manual_seed(seed + 1)
-    y = (torch.arange(n) * prior.k // n).to(prior.device) if prior.k else None  # rows of equal components
-    return prior.sample(n, y=y, generator=g)
-
-
-def generate(G: Generator, prior: Prior, n: int, y=None, generator=None, batch: int = 2048) -> tuple:
-    """n images (model range, N×784) and their components/labels, without gradients."""
-    dev = next(G.parameters()).device
-    xs, ys = [], []
-    with torch.no_grad():
-        for i in range(0, n, batch):
-            m = min(batch, n - i)
-            yy = None if y is None else y[i:i + m].to(dev)
-            z, yy = prior.sample(m, y=yy, device=dev, generator=generator)
-            xs.append(G(z, yy))  # an unconditional G ignores the labels
-            ys.append(yy)
-    return torch.cat(xs), (None if ys[0] is None else torch.cat(ys))
 
 
 class Trainer:
@@ -474,7 +419,7 @@ def _resume(run: Run, device, progress: bool, data_limit: int | None, changes: d
                               f"each epoch and every ckpt_minutes), so there is nothing to resume from; train it "
                               f"again from the start with `python -m core train --restart {run.id}`")
     sd = ckpt_io.load(run.checkpoint_path)
-    cfg = _checkpoint_config(sd)
+    cfg = checkpoint_config(sd)
     recorded = cfg["data_limit"]
     if data_limit is not None and "data_limit" not in sd["config"]:  # saved before the knob was recorded
         cfg["data_limit"] = recorded = data_limit
@@ -515,35 +460,3 @@ def _restart(run: Run, device, progress: bool) -> Trainer:
         grid.unlink()
     run.set_status("running", pid=os.getpid(), step=0, epoch=0, train_seconds=0.0)
     return trainer
-
-
-def load_model(model: str, device="cpu", prior: str | None = None) -> tuple[Generator, Critic, Prior, dict]:
-    """(G, D, prior, config) from a run id, zoo name or checkpoint path, in eval mode.
-    `prior` = the name of a prior fitted to this model (`python -m core invert`) to use instead
-    of the trained one."""
-    G, D, p, cfg = models_from_checkpoint(ckpt_io.load(ckpt_io.resolve(model), map_location=device), device)
-    if prior:
-        from .latent import load_prior
-        p = load_prior(model, prior, device)
-    return G, D, p, cfg
-
-
-def _checkpoint_config(sd: dict) -> dict:
-    """The checkpoint's config, validated and completed with the defaults of newer knobs."""
-    variant = sd["config"].get("variant")
-    if not isinstance(variant, str):
-        raise CheckpointError("the checkpoint's config names no variant")
-    try:
-        return make_config(variant, {k: v for k, v in sd["config"].items() if k != "variant"})
-    except ConfigError as exc:
-        raise CheckpointError(f"the checkpoint's config is not valid here ({exc})") from None
-
-
-def models_from_checkpoint(sd: dict, device="cpu") -> tuple[Generator, Critic, Prior, dict]:
-    cfg = _checkpoint_config(sd)
-    G, D, prior = build_models(cfg, device)
-    ckpt_io.load_module(G, sd["G"], "G")
-    ckpt_io.load_module(D, sd.get("D"), "D")
-    ckpt_io.load_module(prior, sd.get("prior"), "prior")
-    return G.eval(), D.eval(), prior.eval(), cfg
-

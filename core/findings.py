@@ -139,9 +139,9 @@ def _best(c: dict, seeds) -> dict:
 
 def _refined(model: str, method: str, seed: int) -> dict:
     """refine_model's numbers, cached on disk by the checkpoint's sha256, method, n and seed."""
-    from .checkpoint import resolve
     from .classifier import file_sha256
     from .refine import refine_model
+    from .registry import resolve
     from .score import VERSION, cache_dir
     from .store import write_json_atomic
     path = cache_dir() / "findings" / (f"{method}_{file_sha256(resolve(model))[:16]}_n{REFINE_N}_s{seed}"
@@ -171,8 +171,8 @@ def _refine(c: dict, seeds) -> dict:
 
 
 def _saturation(c: dict, seeds) -> dict:
-    from .zoo import model_dir
-    curves = json.loads((model_dir(c["model"]) / "curves.json").read_text())
+    from .registry import zoo_dir
+    curves = json.loads((zoo_dir(c["model"]) / "curves.json").read_text())
     last = {k: v[-1][1] for k, v in curves.items() if k.startswith("clip_sat_l") and v}
     text = ", ".join(f"layer {k[-1]} {v:.1%}" for k, v in sorted(last.items()))
     return {"evidence": f"weights at ±c at the end of training: {text}", "verdict": "inconclusive",
@@ -226,7 +226,8 @@ def _sweep(c: dict, seeds, train: bool = False) -> dict:
 
 
 def _refit(c: dict, seeds, train: bool = False) -> dict:
-    from .latent import invert_and_refit, list_priors, prior_meta
+    from .latent import invert_and_refit
+    from .registry import list_priors, prior_meta
     from .data import SIZES
     n, steps = c.get("n", 0), c.get("steps", 1000)  # n 0 = every train digit
     name = f"findings-em-k{c['components']}-{c['covariance']}-{n or 'all'}"  # saved beside the model
@@ -287,14 +288,14 @@ def zoo_fingerprint() -> str:
 
 
 def ship(rows: list[dict], seeds) -> None:
-    from .classifier import TRAINED
+    from .store import TRAINED
     from .store import write_json_atomic
     write_json_atomic(TRAINED / SHIPPED, {"seeds": list(seeds), "zoo": zoo_fingerprint(), "rows": rows})
 
 
 def shipped() -> dict | None:
     """The shipped table, or None when there is none or the zoo changed since it was computed."""
-    from .classifier import TRAINED
+    from .store import TRAINED
     try:
         d = json.loads((TRAINED / SHIPPED).read_text())
     except (OSError, ValueError):

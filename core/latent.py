@@ -12,18 +12,24 @@
 """
 from __future__ import annotations
 
-import re
+import hashlib
+import io
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from .errors import CheckpointError, ConfigError
+from .classifier import file_sha256, predict
+from .data import load_split, to_model_range
+from .errors import ConfigError
 from .priors import FittedPrior, Prior
+from .registry import load_model, resolve, save_prior
+from .sampling import generate
+from .score import cache_dir, classifier, score_images
+from .store import write_bytes_atomic
+from .variants import get_variant
 
-PRIOR_FORMAT = "latent-lab-prior/1"
 COVARIANCES = ("full", "diag", "spherical", "tied")
 
 
@@ -88,9 +94,6 @@ def invert_cached(G, prior, x: torch.Tensor, y: torch.Tensor | None, key: str, s
     finishes: a second call with the same key reads them (cached), and a call after a kill
     inverts only the chunks not yet saved (resumable). `key` must identify the model, the
     digits and the knobs (see `invert_and_refit`)."""
-    from .score import cache_dir
-    from .store import write_bytes_atomic
-    import io
     folder = cache_dir() / "inversions" / key
     folder.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -188,57 +191,6 @@ def _cholesky(gm, d: int) -> np.ndarray:
     return np.stack([np.eye(d) * np.sqrt(c) for c in cov])  # spherical
 
 
-def priors_dir(model: str) -> Path:
-    from .checkpoint import resolve
-    return resolve(model).parent / "priors"
-
-
-def _check_name(name: str) -> str:
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", name):
-        raise ConfigError(f"prior name {name!r}: use letters, digits, '.', '_' or '-'")
-    return name
-
-
-def save_prior(model: str, name: str, prior: FittedPrior, meta: dict) -> Path:
-    from .store import write_bytes_atomic
-    import io
-    path = priors_dir(model) / f"{_check_name(name)}.pt"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    buf = io.BytesIO()
-    torch.save({"format": PRIOR_FORMAT, "state": {k: v.cpu() for k, v in prior.state_dict().items()},
-                "conditional": prior.conditional, "meta": meta}, buf)
-    write_bytes_atomic(path, buf.getvalue())
-    return path
-
-
-def list_priors(model: str) -> list[str]:
-    d = priors_dir(model)
-    return sorted(p.stem for p in d.glob("*.pt")) if d.is_dir() else []
-
-
-def load_prior(model: str, name: str, device="cpu") -> FittedPrior:
-    path = priors_dir(model) / f"{_check_name(name)}.pt"
-    if not path.is_file():
-        have = ", ".join(list_priors(model)) or "none yet (run `python -m core invert MODEL`)"
-        raise CheckpointError(f"model {model} has no prior {name!r}; saved priors: {have}")
-    try:
-        sd = torch.load(path, map_location="cpu", weights_only=True)
-        st = sd["state"]
-        return FittedPrior(st["weights"], st["means"], st["chol"], st["labels"], sd["conditional"]).to(device)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file is one clear message
-        raise CheckpointError(f"{path} is not a readable prior ({type(exc).__name__})") from None
-
-
-def prior_meta(model: str, name: str) -> dict:
-    """What a saved prior records of its fit (split, n, K, steps, …); {} if it records nothing."""
-    path = priors_dir(model) / f"{_check_name(name)}.pt"
-    try:
-        meta = torch.load(path, map_location="cpu", weights_only=True).get("meta", {})
-    except Exception:  # noqa: BLE001 - an unreadable prior is reported by load_prior
-        return {}
-    return meta if isinstance(meta, dict) else {}
-
-
 # The split every score is measured against (core.score.reference): a prior fitted on it would
 # have seen the digits it is judged by, so a refit-vs-original comparison would flatter the refit.
 SCORE_SPLIT = "test"
@@ -252,9 +204,6 @@ def invert_and_refit(model: str, n: int = 1000, k: int | None = None, covariance
     """Invert n real digits of `split` (train by default, never the scoring split), fit a
     mixture, save it as a prior of MODEL (its metadata names the split) and score both priors
     on score_n digits (None: no scores)."""
-    from .data import load_split, to_model_range
-    from .engine import generate, load_model
-    from .score import score_images
     if n < 2 and n != 0:
         raise ConfigError("invert needs at least 2 digits (or --n 0: the whole split)")
     if split == SCORE_SPLIT:
@@ -262,16 +211,12 @@ def invert_and_refit(model: str, n: int = 1000, k: int | None = None, covariance
                           f"judged by the digits it has seen; fit on {' or '.join(FIT_SPLITS)} (--split train)")
     if split not in FIT_SPLITS:
         raise ConfigError(f"--split must be one of {', '.join(FIT_SPLITS)}, got {split!r}")
-    from .variants import get_variant
     G, _, prior, cfg = load_model(model, device)
     conditional = get_variant(cfg["variant"]).conditional
     xs, ys = load_split(split)
     n = len(xs) if n == 0 else n  # 0 = every digit of the split (seed 004 inverted all 50k)
     idx = np.sort(np.random.default_rng(seed).choice(len(xs), size=min(n, len(xs)), replace=False))
     x, y = to_model_range(xs[idx]), torch.from_numpy(ys[idx]).long()
-    from .checkpoint import resolve
-    from .classifier import file_sha256
-    import hashlib
     key = hashlib.sha256(f"{file_sha256(resolve(model))};{split};{n};{seed};{steps};{lr};{restarts};"
                          f"{conditional}".encode()).hexdigest()[:20]
     inv = invert_cached(G, prior, x, y if conditional else None, key, steps, lr, restarts, seed, progress=progress)
@@ -363,15 +308,12 @@ def endpoint(G, prior, spec: str, conditional: bool = False, device="cpu", steps
             c = int(comps[0]) if not hasattr(prior, "weights") else int(comps[prior.weights.cpu()[comps].argmax()])
             return Endpoint(means[c].detach().to(device), torch.tensor(val, device=device) if G.n_classes else None,
                             f"class {val} (mean of component {c})")
-        from .classifier import predict
-        from .score import classifier
         z, y = prior.sample(512, device=device, generator=torch.Generator().manual_seed(val))
         with torch.no_grad():
             probs = predict(classifier(device), G(z, y))["probs"]
         i = int(probs[:, val].argmax())
         return Endpoint(z[i], None, f"most confident {val} of 512 draws (p={float(probs[i, val]):.2f})")
     if kind == "real":
-        from .data import load_split, to_model_range
         xs, ys = load_split("test")
         if not 0 <= val < len(xs):
             raise ConfigError(f"real:{val}: the test split has {len(xs)} digits")
@@ -379,8 +321,6 @@ def endpoint(G, prior, spec: str, conditional: bool = False, device="cpu", steps
         real = to_model_range(xs[val:val + 1]).to(device)
         inv = invert(G, prior, real, y if conditional else None, steps=steps, restarts=1)
         z, yy = inv.z[0].to(device), (y[0] if G.n_classes else None)
-        from .classifier import predict
-        from .score import classifier
         with torch.no_grad():
             recon = G(z[None], None if yy is None else yy[None])
         read = int(predict(classifier(device), recon)["labels"][0])
@@ -393,8 +333,6 @@ def endpoint(G, prior, spec: str, conditional: bool = False, device="cpu", steps
 def interpolate(G, a: Endpoint, b: Endpoint, frames: int = 10, mode: str = "slerp") -> dict:
     """Frames along the path a → b, with the classifier's label and confidence for each. For a
     conditional generator the label embedding is blended linearly alongside."""
-    from .classifier import predict
-    from .score import classifier
     if mode not in ("lerp", "slerp"):
         raise ConfigError(f"mode must be lerp or slerp, got {mode!r}")
     if frames < 2:

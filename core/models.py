@@ -1,4 +1,4 @@
-"""Every model the user can look at — the shipped zoo and their own runs — with what the
+"""Every model the user can look at — the shipped zoo, imported models and their own runs — with what the
 dashboard shows about each: status, stored scores, latest grid, curves, digits from shared
 noise, and a per-class report. Reading never trains or scores anything by itself."""
 from __future__ import annotations
@@ -16,17 +16,32 @@ SCORE_KEYS = ("fid", "precision", "recall", "density", "coverage", "class_kl", "
 
 
 def list_models() -> list[dict]:
-    """Zoo models first, then runs (newest last). A run that cannot be read is listed with
+    """Zoo models first, then imported models, then runs (newest last). A run that cannot be read is listed with
     status 'unreadable' and its reason; it never hides the others."""
     from . import zoo
+    from .importer import imported_info
+    from .registry import list_imported, zoo_dir
     from .score import cached_scores
-    from .store import list_runs
+    from .store import imported_dir, list_runs
     rows = []
     zoo_models = sorted(zoo.index().items(), key=lambda kv: (kv[1].get("scores") or {}).get("fid", float("inf")))
     for name, e in zoo_models:  # best FID first
         rows.append({"name": name, "source": "zoo", "variant": name, "status": "done", "epochs": e["epochs"],
                      "train_seconds": e.get("train_seconds"), "scores": e.get("scores"),
-                     "grid": str(zoo.model_dir(name) / "samples.png"), "command": _zoo_command(name)})
+                     "grid": str(zoo_dir(name) / "samples.png"), "command": _zoo_command(name)})
+    for name in list_imported():
+        info = imported_info(name)
+        grid = imported_dir() / name / "samples.png"
+        try:
+            scores = cached_scores(name)
+        except LabError as exc:
+            rows.append({"name": name, "source": "imported", "variant": None, "status": "unreadable",
+                         "scores": None, "grid": None, "reason": str(exc).splitlines()[0]})
+            continue
+        rows.append({"name": name, "source": "imported", "variant": info.get("variant"), "status": "imported",
+                     "epochs": None, "train_seconds": None, "scores": scores,
+                     "grid": str(grid) if grid.is_file() else None, "command": info.get("command"),
+                     "critic": info.get("critic", True), "layout": info.get("layout")})
     for run in list_runs():
         try:
             s = run.summary()
@@ -44,9 +59,9 @@ def list_models() -> list[dict]:
 
 def _zoo_command(name: str) -> str | None:
     """The command that trained a shipped model, as recorded by `zoo export`."""
-    from . import zoo
+    from .registry import zoo_dir
     try:
-        return json.loads((zoo.model_dir(name) / "config.json").read_text()).get("command")
+        return json.loads((zoo_dir(name) / "config.json").read_text()).get("command")
     except (OSError, ValueError, AttributeError):
         return None
 
@@ -59,7 +74,7 @@ def _run_command(run) -> str | None:
 
 def usable(rows: list[dict]) -> list[str]:
     """Names of models that have weights to sample from."""
-    from .checkpoint import resolve
+    from .registry import resolve
     out = []
     for r in rows:
         if r["status"] == "unreadable":
@@ -89,11 +104,15 @@ def leaderboard_rows(rows: list[dict], floor: dict | None) -> list[dict]:
 
 
 def curves(name: str) -> dict[str, list]:
-    """Per-epoch curves {key: [[epoch, value], ...]} of a zoo model or a run."""
+    """Per-epoch curves {key: [[epoch, value], ...]} of a zoo model or a run ({} for an
+    imported model: it was trained elsewhere)."""
     from . import zoo
+    from .registry import imported_checkpoint, zoo_dir
     from .store import Run
+    if imported_checkpoint(name):
+        return {}
     if name in zoo.index():
-        p = zoo.model_dir(name) / "curves.json"
+        p = zoo_dir(name) / "curves.json"
         return json.loads(p.read_text()) if p.is_file() else {}
     run = Run.open(name)
     if not (run.path / "metrics.sqlite").is_file():
@@ -137,18 +156,16 @@ def version(name: str, prior: str | None = None) -> str:
     """A token that changes whenever the model's checkpoint or the named prior file is
     rewritten (a run checkpoints every epoch; `invert` may overwrite a prior): pass it to any
     cache of results derived from the model."""
-    from .checkpoint import resolve
+    from .registry import prior_token, resolve
     token = str(resolve(name).stat().st_mtime_ns)
     if prior:
-        from .latent import priors_dir
-        p = priors_dir(name) / f"{prior}.pt"
-        token += f":{p.stat().st_mtime_ns if p.is_file() else 'missing'}"
+        token += f":{prior_token(name, prior, lambda p: p.stat().st_mtime_ns)}"
     return token
 
 
 @functools.lru_cache(maxsize=16)
 def _loaded(name: str, ver: str, prior: str | None):
-    from .engine import load_model
+    from .registry import load_model
     from .variants import get_variant
     G, D, p, cfg = load_model(name, prior=prior)
     return G, D, p, cfg, get_variant(cfg["variant"]).conditional
@@ -165,7 +182,7 @@ def shared_noise_digits(name: str, n: int = 100, seed: int = 0, prior: str | Non
     components (so two models of the same prior get the same ε and components; their π is
     uniform), a fitted prior by its own weights π_k. A conditional model with class_weights
     'mnist' is asked for classes at MNIST's frequencies (sorted). Returns (images, y)."""
-    from .engine import generate
+    from .sampling import generate
     from .score import check_class_weights, requested_classes
     G, _, p, cfg, cond = loaded(name, prior)
     g = torch.Generator().manual_seed(seed)

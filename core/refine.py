@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from .errors import ConfigError
+from .sampling import propose
 
 DRS_RULES = ("drs", "drs-sigmoid")
 DOT_SPACES = ("target", "latent")
@@ -31,17 +32,6 @@ def critic_logit(D, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Ten
     if out.dim() == 2:  # kplus1 logits
         return torch.logsumexp(out[:, :-1], dim=1) - out[:, -1]
     return out
-
-
-def propose(G, prior, n: int, generator: torch.Generator | None = None, batch: int = 4096):
-    """n proposal codes, components/labels and images (no gradients)."""
-    dev = next(G.parameters()).device
-    zs, ys, xs = [], [], []
-    with torch.no_grad():
-        for i in range(0, n, batch):
-            z, y = prior.sample(min(batch, n - i), device=dev, generator=generator)
-            zs.append(z), ys.append(y), xs.append(G(z, y))
-    return torch.cat(zs), (None if ys[0] is None else torch.cat(ys)), torch.cat(xs)
 
 
 def scores_of(D, x: torch.Tensor, y=None, batch: int = 4096) -> torch.Tensor:
@@ -326,11 +316,12 @@ def before_after(G, D, prior, method: str, n: int, seed: int = 0, conditional: b
 
 def refine_model(model: str, method: str, n: int = 10_000, seed: int = 0, device: str = "cpu", **knobs) -> dict:
     """`before_after` for a model by name, as JSON-ready numbers (no images)."""
-    from .engine import load_model
+    from .registry import load_model, require_critic
     from .variants import get_variant
     if method not in METHODS:
         raise ConfigError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     G, D, prior, cfg = load_model(model, device)
+    require_critic(D, model, method.upper() if method in DRS_RULES else "refinement")
     res = before_after(G, D, prior, method, n, seed, get_variant(cfg["variant"]).conditional, device, **knobs)
     return {"model": model, **{k: v for k, v in res.items()
                                if k not in ("images", "rejected", "trajectory", "objective")}}

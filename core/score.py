@@ -20,9 +20,15 @@ import numpy as np
 import torch
 
 from . import metrics
-from .classifier import META, TRAINED, WEIGHTS, file_sha256, load_classifier, predict
+from .checkpoint import load as load_ckpt
+from .checkpoint import save_atomic
+from .classifier import META, WEIGHTS, file_sha256, load_classifier, predict
 from .data import data_dir, load_split, to_model_range
 from .errors import CheckpointError, ConfigError
+from .registry import build_models, load_model, load_prior, models_from_checkpoint, prior_token, resolve
+from .sampling import generate
+from .store import TRAINED, write_json_atomic
+from .variants import get_variant, make_config
 
 K = 5  # neighbours for precision / recall / density / coverage
 VERSION = 1  # bump when a metric's definition changes: cached scores carry it in their key
@@ -78,7 +84,6 @@ def reference(device: str = "cpu") -> dict:
     mu, sigma = metrics.feature_stats(feats)
     ref = {"classifier_sha256": sha, "features": feats, "mu": torch.as_tensor(mu), "sigma": torch.as_tensor(sigma),
            "labels": torch.as_tensor(y)}
-    from .checkpoint import save_atomic
     path.parent.mkdir(parents=True, exist_ok=True)
     save_atomic(ref, path)
     return ref
@@ -116,7 +121,6 @@ def score_real(n: int = 10_000, seed: int = 0, use_cache: bool = True) -> dict:
     idx = np.random.default_rng(seed).choice(len(x), size=min(n, len(x)), replace=False)
     res = {"model": "real (train split)", "seed": seed, **score_images(to_model_range(x[np.sort(idx)]))}
     if use_cache:
-        from .store import write_json_atomic
         path.parent.mkdir(parents=True, exist_ok=True)
         write_json_atomic(path, res)
     return res
@@ -130,14 +134,11 @@ def _cache_slot(model: str, n: int, seed: int, prior: str | None):
     """(checkpoint path, cache key, [score files to read], score file to write or None).
     A run's or a user's model.pt keeps its scores beside it; a shipped model's scores.json is
     read but new scores go to $LATENT_LAB_CACHE/scores/<name>.json."""
-    from .checkpoint import resolve
     ckpt_path = resolve(model)
     key = (f"v{VERSION};ckpt={file_sha256(ckpt_path)[:16]};n={n};seed={seed};"
            f"classifier={classifier_sha()[:16]}")
     if prior:
-        from .latent import priors_dir
-        prior_file = priors_dir(model) / f"{prior}.pt"
-        key += f";prior={prior}:{file_sha256(prior_file)[:16] if prior_file.is_file() else 'missing'}"
+        key += f";prior={prior}:{prior_token(model, prior, lambda p: file_sha256(p)[:16])}"
     if ckpt_path.name not in ("checkpoint.pt", "model.pt"):
         return ckpt_path, key, [], None
     beside = ckpt_path.parent / "scores.json"
@@ -195,12 +196,10 @@ def check_class_weights(variant: str, conditional: bool, prior: str | None, clas
 
 def score_model(model: str, n: int = 10_000, seed: int = 0, device: str = "cpu", use_cache: bool = True,
                 prior: str | None = None, class_weights: str = "uniform") -> dict:
-    """Generate n digits from MODEL (run id, zoo name or checkpoint path) with `seed` and score
+    """Generate n digits from MODEL (a zoo, imported or run name, or a checkpoint path) with `seed` and score
     them (from its fitted `prior` when named). For a run or zoo model the result is stored in
     its folder's scores.json, keyed by the checkpoint's (and prior file's) sha256, n, seed,
     classifier and metric version, and reused (use_cache=False neither reads nor writes it)."""
-    from .checkpoint import load as load_ckpt
-    from .engine import generate, models_from_checkpoint
     ckpt_path, key, files, cache = _cache_slot(model, n, seed, prior)
     if class_weights != "uniform":
         key += f";classes={class_weights}"
@@ -209,9 +208,7 @@ def score_model(model: str, n: int = 10_000, seed: int = 0, device: str = "cpu",
     sd = load_ckpt(ckpt_path, map_location=device)
     G, _, p, cfg = models_from_checkpoint(sd, device)
     if prior:
-        from .latent import load_prior
         p = load_prior(model, prior, device)
-    from .variants import get_variant
     conditional = get_variant(cfg["variant"]).conditional
     g = torch.Generator().manual_seed(seed)
     y = requested_classes(n, class_weights, g)
@@ -221,7 +218,6 @@ def score_model(model: str, n: int = 10_000, seed: int = 0, device: str = "cpu",
     res = {"model": model, "variant": cfg["variant"], "step": sd["step"], "seed": seed, "prior": prior,
            "class_weights": class_weights, **score_images(imgs, requested, device)}
     if use_cache and cache is not None:
-        from .store import write_json_atomic
         cache.parent.mkdir(parents=True, exist_ok=True)
         write_json_atomic(cache, {**_read_json(cache), key: res})
     return res
@@ -230,13 +226,10 @@ def score_model(model: str, n: int = 10_000, seed: int = 0, device: str = "cpu",
 def bench_score(model: str | None = None, n: int = 10_000) -> dict:
     """Seconds to score n generated digits against the test split, from a cold reference
     cache (features of the test split recomputed) and a warm one."""
-    from .engine import build_models, generate
-    from .variants import make_config
     if model is None:  # any generator will do for timing: an untrained one needs no files
         torch.manual_seed(0)
         G, _, prior = build_models(make_config("wgan-gp"))
     else:
-        from .engine import load_model
         G, _, prior, _ = load_model(model)
     make = lambda: generate(G, prior, n, generator=torch.Generator().manual_seed(0))[0]  # noqa: E731
     classifier()  # loading the weights is not part of either timing

@@ -1,4 +1,5 @@
-"""The run store: one folder per run under runs/ (or $LATENT_LAB_RUNS).
+"""Where things live on disk (trained/, imported/, runs/) and the run store: one folder per
+run under runs/ (or $LATENT_LAB_RUNS).
 
     runs/<run_id>/config.json      resolved hyper-parameters + the command line
     runs/<run_id>/status.json      status (running|done|failed|cancelled), pid, reason, progress
@@ -37,9 +38,19 @@ _STATUS_FIELDS = {"status": str, "pid": int, "pid_start": int, "step": int, "epo
                   "ckpt_step": int, "ckpt_time": _NUM}
 
 
+ROOT = Path(__file__).resolve().parent.parent
+TRAINED = ROOT / "trained"  # shipped weights: the classifier and the zoo
+
+
 def runs_dir() -> Path:
     env = os.environ.get("LATENT_LAB_RUNS")
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "runs"
+    return Path(env) if env else ROOT / "runs"
+
+
+def imported_dir() -> Path:
+    """Models the user brought (`python -m core import`): imported/<name>/ or $LATENT_LAB_IMPORTED."""
+    env = os.environ.get("LATENT_LAB_IMPORTED")
+    return Path(env) if env else ROOT / "imported"
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:

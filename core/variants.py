@@ -23,6 +23,8 @@ CHOICES = {"optimizer": OPTIMIZERS, "init": INITS}  # the values a text knob may
 # Every knob, with its default. A variant lists only what it changes.
 BASE: dict = dict(
     z_dim=100,          # latent size (the course generator)
+    g_hidden="256,512,1024",  # the generator's hidden layer sizes (the course MLP's)
+    d_hidden="1024,512,256",  # the critic's
     batch_size=64,
     epochs=30,          # passes over the 50k training digits
     n_critic=1,         # critic steps per generator step
@@ -42,6 +44,22 @@ BASE: dict = dict(
 )
 # Knobs of the run's bookkeeping rather than of the GAN: not shown among a variant's knobs.
 HOUSEKEEPING = ("log_every", "ckpt_every", "ckpt_minutes", "data_limit")
+ARCHITECTURE = ("g_hidden", "d_hidden")  # the networks' shape: set with --set, not on the Train form
+MAX_LAYERS, MAX_WIDTH = 8, 8192
+
+
+def hidden_sizes(text: str) -> tuple[int, ...]:
+    """'256,512,1024' -> (256, 512, 1024)."""
+    return tuple(int(s) for s in text.split(","))
+
+
+def _check_hidden(key: str, text: str) -> str:
+    parts = text.replace(" ", "").split(",")
+    if not all(p.isdigit() for p in parts) or not 1 <= len(parts) <= MAX_LAYERS \
+            or not all(1 <= int(p) <= MAX_WIDTH for p in parts):
+        raise ConfigError(f"{key} must be 1 to {MAX_LAYERS} comma-separated layer sizes of 1 to {MAX_WIDTH}, "
+                          f"like 256,512,1024; got {text!r}")
+    return ",".join(str(int(p)) for p in parts)
 
 
 @dataclass(frozen=True)
@@ -184,6 +202,8 @@ def make_config(variant: str, overrides: dict | None = None) -> dict:
             raise ConfigError(f"{key} must not be negative, got {cfg[key]}")
     if not (0 <= cfg["beta1"] < 1 and 0 <= cfg["beta2"] < 1):
         raise ConfigError("beta1 and beta2 must lie in [0, 1)")
+    for key in ARCHITECTURE:
+        cfg[key] = _check_hidden(key, cfg[key])
     for key, allowed in CHOICES.items():
         if cfg[key] not in allowed:
             raise ConfigError(f"{key} must be one of {', '.join(allowed)}, got {cfg[key]!r}")

@@ -21,9 +21,11 @@ from pathlib import Path
 import torch
 
 from .checkpoint import FORMAT, load, save_atomic
-from .classifier import TRAINED
 from .errors import CheckpointError
-from .store import Run, write_bytes_atomic, write_json_atomic
+from .registry import load_model, zoo_dir
+from .sampling import generate
+from .score import cache_key, score_model, score_real
+from .store import TRAINED, Run, write_bytes_atomic, write_json_atomic
 from .variants import VARIANTS, get_variant, make_config
 
 INDEX = TRAINED / "zoo.json"
@@ -44,16 +46,6 @@ ZOO_EPOCHS = {v: 40 for v in VARIANTS} | {
 # (c 0.1, σ 0.15, seed 1), 23.7 (σ 0.5) and 31.9 (c 1, σ 0.5).
 ZOO_SETTINGS: dict[str, dict] = {"gm-static": {"prior_c": 1.0, "prior_sigma": 1.0}}
 SCORE_N, SCORE_SEED = 10_000, 0
-
-
-def model_dir(name: str) -> Path:
-    return TRAINED / name
-
-
-def model_path(name: str) -> Path | None:
-    """trained/<name>/model.pt if `name` is a zoo model."""
-    p = model_dir(name) / "model.pt"
-    return p if name in VARIANTS and p.is_file() else None
 
 
 def index() -> dict:
@@ -90,7 +82,6 @@ def train_command(cfg: dict, device: str | None = None) -> str:
 def export(run_id: str, name: str | None = None, force: bool = False) -> Path:
     """Copy a finished run into trained/<variant>/ (weights in float16 if that leaves the
     scores unchanged, else float32), score it on 10k samples and update zoo.json."""
-    from .score import cache_key, score_model
     run = Run.open(run_id)
     if run.status()["status"] != "done" and not force:
         raise CheckpointError(f"run {run_id} is {run.status()['status']}, not done: only finished runs are "
@@ -99,7 +90,7 @@ def export(run_id: str, name: str | None = None, force: bool = False) -> Path:
     cfg = sd["config"]
     name = name or cfg["variant"]
     get_variant(name)
-    out = model_dir(name)
+    out = zoo_dir(name)
     out.mkdir(parents=True, exist_ok=True)
     full = score_model(str(run.checkpoint_path), n=SCORE_N, seed=SCORE_SEED, use_cache=False)
     half = {k: v.half() if v.is_floating_point() else v for k, v in sd["G"].items()}
@@ -139,7 +130,6 @@ LEADER_COLS = ["variant", "epochs", "device", "train_seconds", "fid", "precision
 
 def leaderboard() -> list[dict]:
     """The real-data floor first, then every zoo model by FID."""
-    from .score import score_real
     floor = score_real(n=SCORE_N, seed=SCORE_SEED)
     rows = [{"variant": "real data (floor)", "epochs": None, "device": None, "train_seconds": None,
              **{k: floor[k] for k in LEADER_COLS[4:]}}]
@@ -168,13 +158,12 @@ def train(variants: list[str] | None = None, epochs: int | None = None, device: 
         t0 = time.time()
         cfg = make_config(name, {**ZOO_SETTINGS.get(name, {}), "epochs": n_ep})
         export(train_subprocess(cfg, device), name)
-        print(f"{name}: {n_ep} epochs in {time.time() - t0:.0f} s -> {model_dir(name)}", file=sys.stderr)
+        print(f"{name}: {n_ep} epochs in {time.time() - t0:.0f} s -> {zoo_dir(name)}", file=sys.stderr)
         done.append(name)
     return done
 
 
 def check_loadable(name: str) -> torch.Tensor:
     """Load a zoo model with weights_only=True and generate 8 digits (N×784, in [-1, 1])."""
-    from .engine import generate, load_model
     G, _, prior, _ = load_model(name)
     return generate(G, prior, 8, generator=torch.Generator().manual_seed(0))[0]

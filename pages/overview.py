@@ -5,6 +5,7 @@ import streamlit as st
 from core import models as core_models
 from core.score import classifier_sha, score_model, score_real
 from ui.common import MISSING, csv_button, goto, guard, leaderboard_view, model_rows
+from ui.import_panel import import_panel
 from ui.samples_panel import samples_panel
 
 st.title("Latent Lab")
@@ -34,13 +35,14 @@ st.dataframe(leaderboard_view(table), hide_index=True, width="stretch", placehol
                             "command": st.column_config.TextColumn(
                                 "command", width="medium", help="the command that trained it (runs: as started)")})
 csv_button(table, "leaderboard", "Leaderboard CSV")
+import_panel()
 samples_panel(table)
 
-unscored = [r["name"] for r in rows if r["source"] == "run" and r["status"] in ("done", "cancelled")
-            and not r.get("scores")]
+unscored = [r["name"] for r in rows if r["source"] in ("run", "imported")
+            and r["status"] in ("done", "cancelled", "imported") and not r.get("scores")]
 if unscored:
-    with st.expander(f"{len(unscored)} run(s) not scored yet"):
-        pick = st.selectbox("Run", unscored, key="score_run")
+    with st.expander(f"{len(unscored)} model(s) not scored yet"):
+        pick = st.selectbox("Model", unscored, key="score_run")
         if st.button("Score it (10k digits, ~15 s)", key="score_btn"):
             with st.spinner(f"Scoring {pick}…"), guard("Scoring"):
                 score_model(pick)
@@ -49,7 +51,7 @@ if unscored:
 
 bad = [r for r in rows if r["status"] == "unreadable"]
 for r in bad:
-    st.warning(f"Run {r['name']} could not be read and is skipped: {r['reason']}", icon=":material/warning:")
+    st.warning(f"{'Imported model' if r['source'] == 'imported' else 'Run'} {r['name']} could not be read and is skipped: {r['reason']}", icon=":material/warning:")
 
 st.subheader("Samples")
 shown = [r for r in rows if core_models.grid_path_ok(r.get("grid"))]

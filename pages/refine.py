@@ -11,6 +11,13 @@ from ui.common import fmt_scores, guard, pick_model, show_grid, version
 
 st.title("Refine")
 model = pick_model()
+with guard("Model"):
+    has_critic = core_models.loaded(model)[1] is not None
+if not has_critic:
+    st.info(f"**{model}** has no critic, and DRS and DOT both need one: import it again with its discriminator "
+            "(Overview → Import a model, or `python -m core import --generator G.pth --critic D.pth --name "
+            f"{model} --force`).", icon=":material/info:")
+    st.stop()
 sb = st.sidebar
 method = sb.radio("Method", ["drs", "drs-sigmoid", "dot-latent", "dot-target"], key="refine_method", persist_state="session",
                   format_func={"drs": "DRS (Azadi)", "drs-sigmoid": "DRS, p = σ(D − τ)",

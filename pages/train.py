@@ -9,7 +9,7 @@ from core import launch
 from core import models as core_models
 from core.errors import LabError
 from core.store import Run, cancel
-from core.variants import BASE, CHOICES, HOUSEKEEPING, VARIANTS, get_variant, make_config
+from core.variants import ARCHITECTURE, BASE, CHOICES, HOUSEKEEPING, VARIANTS, get_variant, make_config
 from ui.common import guard, model_rows, tidy
 
 st.title("Train")
@@ -43,7 +43,7 @@ with st.expander("Launch a run", expanded=not launch.active_runs()):
         cols = st.columns(4)
         values = {}
         st.caption("Only the knobs this variant uses; the seeds' defaults are filled in.")
-        for i, key in enumerate(k for k in get_variant(variant).knobs() if k not in HOUSEKEEPING):
+        for i, key in enumerate(k for k in get_variant(variant).knobs() if k not in HOUSEKEEPING + ARCHITECTURE):
             d = defaults[key]
             with cols[i % 4]:
                 if isinstance(d, str):

@@ -15,9 +15,10 @@ TINY_DATA = 128  # digits -> 8 steps per epoch at batch 16
 
 @pytest.fixture(autouse=True)
 def runs_dir(tmp_path, monkeypatch):
-    """Every test gets its own run store."""
+    """Every test gets its own run store (and store of imported models)."""
     d = tmp_path / "runs"
     monkeypatch.setenv("LATENT_LAB_RUNS", str(d))
+    monkeypatch.setenv("LATENT_LAB_IMPORTED", str(tmp_path / "imported"))
     return d
 
 

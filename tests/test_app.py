@@ -309,3 +309,54 @@ def test_train_page_offers_fine_tuning_of_a_finished_run_and_shows_its_history(r
     assert at.number_input(key=f"ft_lrg_{run.id}").value == pytest.approx(2.5e-5)  # half the run's lr by default
     # a weight-clipping run shows its critic's weights before the clamp
     assert at.select_slider(key=f"hist_epoch_{run.id}").value == 1
+
+
+@pytest.fixture
+def imported(tmp_path):
+    """A course-format G.pth + D.pth (random weights) and a G.pth alone, imported."""
+    from core import importer
+    from course_nets import save_pair
+    save_pair(tmp_path)
+    importer.import_model(tmp_path / "G.pth", tmp_path / "D.pth", name="course")
+    importer.import_model(tmp_path / "G.pth", name="course-g")
+    return tmp_path
+
+
+def test_an_imported_course_model_renders_on_every_page(imported):
+    at = page("pages/overview.py")
+    board = at.dataframe[0].value.set_index("model")
+    assert board.loc["course", "source"] == "imported"
+    at.button(key="cls_course").click().run()  # its grid is on the Overview, with the click-through
+    assert at.session_state["model"] == "course"
+    for path in ("pages/compare.py", "pages/latent_map.py", "pages/classes.py", "pages/interpolate.py",
+                 "pages/train.py", "pages/findings.py", "pages/gmm_editor.py"):
+        at.switch_page(path).run()
+        assert not at.exception, (path, [e.message for e in at.exception])
+        if path in ("pages/compare.py", "pages/latent_map.py", "pages/classes.py", "pages/interpolate.py"):
+            assert at.session_state["model"] == "course", path  # the picker offers it
+    # (the GMM editor offers only mixture priors: N(0, I) has no means to drag)
+    at.session_state["model"] = "course"
+    at.switch_page("pages/refine.py")
+    at.session_state["refine_n"] = 500
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert [m.label for m in at.metric][:2] == ["fid", "precision"]  # DRS through its critic
+    at.selectbox(key="pick_model").set_value("course-g").run()
+    assert any("has no critic" in i.value for i in at.info), texts(at)
+    assert not at.metric
+
+
+def test_overview_import_form_registers_an_upload(imported):
+    at = page("pages/overview.py")
+    assert "Import a model" in " ".join(e.label for e in at.expander)
+    from core import importer
+    res = importer.import_upload(("G.pth", (imported / "G.pth").read_bytes()),
+                                 ("D.pth", (imported / "D.pth").read_bytes()), name="up")
+    assert res["files"]["generator"]["file"] == "G.pth"  # the upload's name, not a temp path
+    at.run()
+    assert "up" in at.selectbox(key="import_remove_pick").options
+    at.selectbox(key="import_remove_pick").set_value("up")
+    at.button(key="import_remove").click().run()
+    assert not at.exception
+    from core.registry import list_imported
+    assert list_imported() == ["course", "course-g"]

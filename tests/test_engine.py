@@ -10,7 +10,8 @@ import torch
 
 from conftest import ROOT, TINY, TINY_DATA
 from core import checkpoint, losses
-from core.engine import Trainer, TrainingFailed, load_model, resume
+from core.engine import Trainer, TrainingFailed, resume
+from core.registry import load_model
 from core.store import Run, list_runs
 from core.variants import VARIANTS, make_config
 

@@ -1,7 +1,6 @@
 """The seeds' claims checked on the shipped zoo (core/findings.py) and the Findings page."""
-import pytest
 
-from core import findings
+from core import findings, registry
 
 
 def test_a_verdict_needs_every_seed_beyond_twice_the_spread():
@@ -86,15 +85,14 @@ def test_a_sweep_claim_names_its_runs_until_they_exist_then_measures_them(monkey
 
 
 def test_the_refit_claim_inverts_once_then_compares_both_priors(model_copy, monkeypatch):
-    from core import latent
     monkeypatch.setattr(findings, "N", 300)
     claim = {"seed": "004", "claim": "refit", "kind": "refit", "model": model_copy, "components": 2,
              "covariance": "diag", "n": 40, "steps": 3}
     res = findings._refit(claim, (0, 1))
     assert res["verdict"] == "not measured" and f"invert {model_copy} --n 40 --steps 3" in res["why"]
-    assert latent.list_priors(model_copy) == []
+    assert registry.list_priors(model_copy) == []
     res = findings._refit(claim, (0, 1), train=True)
-    assert latent.list_priors(model_copy) == ["findings-em-k2-diag-40"]
+    assert registry.list_priors(model_copy) == ["findings-em-k2-diag-40"]
     assert res["verdict"] in ("supported", "refuted", "inconclusive")
     assert "recall:" in res["evidence"] and "drop" in res["evidence"] and "40 inverted train digits" in res["basis"]
     assert findings._refit(claim, (0, 1)) == res  # the saved prior is found: no second inversion

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from conftest import ROOT, TINY, TINY_DATA, run_cli
-from core import checkpoint, engine, gmm, launch
+from core import checkpoint, engine, gmm, launch, registry
 from core import models as core_models
 from core.errors import CheckpointError, ConfigError, RunError
 from core.store import Run, cancel, list_runs, pid_alive
@@ -117,7 +117,7 @@ def test_a_layer_of_the_wrong_shape_is_named_with_both_shapes(tmp_path):
     bad = tmp_path / "bad.pt"
     torch.save(sd, bad)
     with pytest.raises(CheckpointError, match=rf"G {first} is 256×50 in the checkpoint but 256×100 for its config"):
-        engine.load_model(str(bad))
+        registry.load_model(str(bad))
 
 
 @pytest.mark.parametrize("value", ["inf", "nan", "-inf"])

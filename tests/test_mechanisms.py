@@ -325,7 +325,8 @@ def test_gmm_cwgan_generator_is_conditional_cwgan_is_not():
 # ---- initialisation: PyTorch's default or Xavier (seed 001) -------------------------------------
 @pytest.mark.parametrize("variant", ["wgan-gp", "wgan-sn"])
 def test_xavier_init_gives_every_linear_layer_xavier_bounds_and_zero_bias(variant):
-    from core.engine import build_models, raw_weight
+    from core.nets import raw_weight
+    from core.registry import build_models
     torch.manual_seed(0)
     G, D, _ = build_models(make_config(variant, {"init": "xavier"}))
     torch.manual_seed(0)

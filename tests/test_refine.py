@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from conftest import run_cli
-from core import refine
-from core.engine import build_models, load_model
+from core import refine, sampling
 from core.errors import ConfigError
+from core.registry import build_models, load_model
 from core.variants import make_config
 
 
@@ -83,8 +83,8 @@ def test_k_eff_is_the_largest_slope_over_pairs(wgan):
     G, D, prior = wgan
     k = refine.k_eff(G, D, prior, "latent", n_pairs=50, generator=torch.Generator().manual_seed(0))
     g = torch.Generator().manual_seed(0)
-    z1, y1, x1 = refine.propose(G, prior, 50, g)
-    z2, y2, x2 = refine.propose(G, prior, 50, g)
+    z1, y1, x1 = sampling.propose(G, prior, 50, g)
+    z2, y2, x2 = sampling.propose(G, prior, 50, g)
     slopes = (refine.scores_of(D, x2) - refine.scores_of(D, x1)).abs() / (z2 - z1).norm(dim=1)
     assert k == pytest.approx(float(slopes.max()), rel=1e-5)
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from conftest import run_cli
-from core import zoo
+from core import registry, zoo
 from core.score import score_model
 from core.variants import VARIANTS, make_config, parse_sets
 
@@ -18,14 +18,14 @@ def test_index_matches_shipped_folders():
     shipped = sorted(p.parent.name for p in zoo.TRAINED.glob("*/model.pt"))
     assert shipped == ENTRIES and set(ENTRIES) <= set(VARIANTS)
     for name in ENTRIES:
-        d = zoo.model_dir(name)
+        d = registry.zoo_dir(name)
         assert {"config.json", "curves.json", "samples.png", "scores.json"} <= {p.name for p in d.iterdir()}
         assert json.loads((d / "config.json").read_text())["command"].startswith("python -m core train")
 
 
 @pytest.mark.parametrize("name", ENTRIES)
 def test_zoo_model_loads_with_weights_only_and_generates_digits(name):
-    sd = torch.load(zoo.model_path(name), weights_only=True)
+    sd = torch.load(registry.zoo_checkpoint(name), weights_only=True)
     assert sd["config"]["variant"] == name and "opt_g" not in sd
     x = zoo.check_loadable(name)
     assert x.shape == (8, 784) and x.min() >= -1 and x.max() <= 1 and x.std() > 0.05
@@ -72,7 +72,7 @@ def test_zoo_cli_leaderboard_starts_with_the_floor(tmp_path):
 def test_shipped_configs_are_the_variant_defaults_plus_the_zoo_settings():
     """`zoo train` would rebuild what is shipped, and the recorded command says how."""
     for name in ENTRIES:
-        rec = json.loads((zoo.model_dir(name) / "config.json").read_text())
+        rec = json.loads((registry.zoo_dir(name) / "config.json").read_text())
         want = make_config(name, {**zoo.ZOO_SETTINGS.get(name, {}), "epochs": zoo.ZOO_EPOCHS[name]})
         shipped = make_config(name, {k: v for k, v in rec["config"].items() if k != "variant"})  # + newer knobs' defaults
         assert shipped == want and set(rec["config"]) <= set(want), name

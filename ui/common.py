@@ -71,14 +71,14 @@ def pick_model(label: str = "Model", key: str = "model", options: list[str] | No
 
 def pick_prior(model: str, where=st.sidebar) -> str | None:
     """The model's own prior or one refitted by EM (`python -m core invert`)."""
-    from core.latent import list_priors
+    from core.registry import list_priors
     try:
         fitted = list_priors(model)
     except LabError:
         fitted = []
     if not fitted:
         return None
-    from core.latent import prior_meta
+    from core.registry import prior_meta
     choice = where.selectbox("Prior", ["trained prior", *fitted], key=f"prior_{model}", persist_state="session",
                              help="priors refitted by EM on inverted real digits")
     if choice == "trained prior":
