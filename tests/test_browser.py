@@ -90,7 +90,8 @@ def app(tmp_path_factory, derived_cache):
     tmp = tmp_path_factory.mktemp("browser")
     runs = tmp / "runs"  # an empty run store: the test never sees the user's runs
     runs.mkdir()
-    env = {"LATENT_LAB_RUNS": str(runs), "LATENT_LAB_CACHE": str(derived_cache)}
+    env = {"LATENT_LAB_RUNS": str(runs), "LATENT_LAB_CACHE": str(derived_cache),
+           "LATENT_LAB_IMPORTED": str(tmp / "imported")}
     log_path = tmp / "streamlit.log"
     t0 = time.time()
     with streamlit_server("app.py", log_path, env) as base, sync_playwright() as p:
@@ -301,3 +302,37 @@ def test_findings(app):
     app.shot("findings")
     assert app.page.get_by_text("shipped with the zoo").is_visible()
     app.page.locator('[data-testid="stMetric"]').nth(2).wait_for(state="visible", timeout=PAGE)  # verdict counts
+
+
+def test_import_a_course_model_from_the_overview(app, tmp_path):
+    """Last: the imported model becomes the session's model for every later page."""
+    from course_nets import save_pair
+    save_pair(tmp_path)
+    app.open("", "Latent Lab", IMAGE, min_count=3)
+    page = app.page
+    page.get_by_text("Import a model").click()
+    form = page.locator('[data-testid="stForm"]')
+    inputs = form.locator('input[type="file"]')
+    (tmp_path / "bad.pth").write_text("not a network")
+    inputs.nth(0).set_input_files(str(tmp_path / "bad.pth"))
+    form.get_by_role("button", name="Import").click()
+    page.locator(ERROR).filter(has_text="truncated or not a PyTorch file").wait_for(state="visible", timeout=PAGE)
+    assert not page.locator(EXCEPTION).count()  # one line, no traceback
+    inputs.nth(0).set_input_files(str(tmp_path / "G.pth"))
+    inputs.nth(1).set_input_files(str(tmp_path / "D.pth"))
+    form.get_by_label("Name", exact=True).and_(form.locator("input")).fill("course-upload")
+    form.get_by_role("button", name="Import").click()
+    page.get_by_text("Imported course-upload").wait_for(state="visible", timeout=PAGE)
+    page.locator(RUNNING).wait_for(state="hidden", timeout=PAGE)
+    app.assert_clean("overview")
+    captions = " ".join(page.locator('[data-testid="stImageCaption"]').all_inner_texts())
+    assert "course-upload (imported" in captions  # its grid joins the others
+    app.shot("overview_import")
+    page.locator('[data-testid="stSidebarNav"]').get_by_text("Refine").click()  # same session
+    page.locator("h1", has_text="Refine").wait_for(state="visible", timeout=PAGE)
+    page.locator('[data-testid="stMetric"]').nth(5).wait_for(state="visible", timeout=PAGE)  # DRS through its D
+    page.locator(RUNNING).wait_for(state="hidden", timeout=PAGE)
+    app.assert_clean("refine")
+    app.shot("refine_imported")
+    picker = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first
+    assert "course-upload" in picker.inner_html()  # the model picker holds the imported model

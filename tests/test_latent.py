@@ -8,7 +8,7 @@ import torch
 from conftest import run_cli
 from core import latent, registry
 from core.registry import load_model
-from core.errors import CheckpointError, ConfigError
+from core.errors import ConfigError
 from core.priors import FittedPrior
 
 

@@ -8,7 +8,10 @@ from ui.common import guard, model_rows, usable_models
 
 
 def import_panel() -> None:
-    with st.expander("Import a model (your own G.pth, and D.pth for refinement)"):
+    flash = st.session_state.pop("import_flash", None)  # set before the rerun that lists the new model
+    with st.expander("Import a model (your own G.pth, and D.pth for refinement)", expanded=flash is not None):
+        if flash:
+            st.success(flash, icon=":material/check:")
         st.caption("A `state_dict` per network, saved with `torch.save(G.state_dict(), 'G.pth')`: the course's "
                    "layout (fc1 … fcN: G z → … → 784 with LeakyReLU 0.2 and tanh, D 784 → … → 1) or this "
                    "project's; one file holding {'G': …, 'D': …}; or a Latent Lab checkpoint. Hidden and z sizes "
@@ -37,9 +40,10 @@ def import_panel() -> None:
                     model_rows.clear()
                     usable_models.clear()
                     st.session_state["model"] = res["name"]
-                    st.success(f"Imported **{res['name']}** ({res['layout']} layout, z {res['z_dim']}, "
-                               f"{'with' if res['critic'] else 'no'} critic): it is now in every model picker.",
-                               icon=":material/check:")
+                    st.session_state["import_flash"] = (
+                        f"Imported **{res['name']}** ({res['layout']} layout, z {res['z_dim']}, "
+                        f"{'with' if res['critic'] else 'no'} critic): it is now in every model picker and below.")
+                    st.rerun()  # the leaderboard and grids above were drawn before the import
         have = list_imported()
         if have:
             c1, c2 = st.columns([3, 1])
