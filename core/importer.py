@@ -33,7 +33,7 @@ from .errors import ConfigError
 from .nets import IMG
 from .registry import NAME_RE, imported_checkpoint, models_from_checkpoint, zoo_checkpoint
 from .sampling import eval_noise
-from .store import imported_dir, runs_dir
+from .store import check_user_file, imported_dir, runs_dir
 from .variants import MAX_LAYERS, MAX_WIDTH, VARIANTS, make_config
 
 MAX_BYTES = 256 * 2**20  # a network file larger than this is refused before it is read
@@ -75,14 +75,7 @@ def read_file(path: str | Path, what: str) -> object:
     """torch.load(weights_only=True) of a user's file, or ImportRefused saying in one line why
     not: missing, empty, too large, truncated, a pickled module, or a pickle that would run code."""
     path = Path(path)
-    if not path.is_file():
-        raise ImportRefused(f"{what}: no file at {path}")
-    size = path.stat().st_size
-    if size == 0:
-        raise ImportRefused(f"{what}: {path.name} is empty")
-    if size > MAX_BYTES:
-        raise ImportRefused(f"{what}: {path.name} is {size / 2**20:.0f} MiB; network files are limited to "
-                           f"{MAX_BYTES // 2**20} MiB")
+    check_user_file(path, MAX_BYTES, "network files", f"{what}: ")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from .errors import ConfigError
+from .store import check_user_file
 
 MAX_BYTES = 512 * 2**20   # a file of samples larger than this is refused before it is read
 MAX_N = 50_000            # the floor is measured on at most the 50k train digits
@@ -76,12 +77,7 @@ def read_array(path: str | Path, key: str | None = None) -> tuple[np.ndarray, st
         return _pngs(path), "folder of PNGs"
     if not path.is_file():
         raise ConfigError(f"no file or folder {path}")
-    size = path.stat().st_size
-    if size == 0:
-        raise ConfigError(f"{path.name} is empty")
-    if size > MAX_BYTES:
-        raise ConfigError(f"{path.name} is {size / 2**20:.0f} MiB; samples files are limited to "
-                          f"{MAX_BYTES // 2**20} MiB")
+    check_user_file(path, MAX_BYTES, "samples files")
     suffix = path.suffix.lower()
     if suffix not in (".npz", ".npy", ".pt", ".pth"):
         raise ConfigError(f"{path.name}: expected .npz, .npy, .pt or a folder of PNGs")

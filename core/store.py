@@ -53,6 +53,19 @@ def imported_dir() -> Path:
     return Path(env) if env else ROOT / "imported"
 
 
+def check_user_file(path: Path, limit: int, kind: str, what: str = "") -> None:
+    """A file the user gave: it exists, is not empty and has at most `limit` bytes; else a
+    ConfigError naming it (`what` prefixes the message, `kind` names such files)."""
+    from .errors import ConfigError
+    if not path.is_file():
+        raise ConfigError(f"{what}no file at {path}")
+    size = path.stat().st_size
+    if size == 0:
+        raise ConfigError(f"{what}{path.name} is empty")
+    if size > limit:
+        raise ConfigError(f"{what}{path.name} is {size / 2**20:.0f} MiB; {kind} are limited to {limit // 2**20} MiB")
+
+
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Temp file in the same folder, fsync, rename: readers see the old file or the new one."""
     path = Path(path)
