@@ -10,8 +10,8 @@ import time
 import sys
 from pathlib import Path
 
-from . import cli_import, cli_latent
-from .cli_latent import MODEL_HELP
+from . import cli_import, cli_latent, cli_sweep
+from .cli_common import MODEL_HELP, table
 from .errors import LabError, TrainingFailed
 
 EXIT_USAGE = 2
@@ -31,21 +31,12 @@ class _Parser(argparse.ArgumentParser):
                         if " " in self.prog else message)
 
 
-def _table(rows: list[dict], cols: list[str]) -> str:
-    cells = [[("" if r.get(c) is None else (f"{r[c]:.4g}" if isinstance(r[c], float) else str(r[c])))
-              for c in cols] for r in rows]
-    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(cols)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(cols, widths))]
-    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in cells]
-    return "\n".join(lines)
-
-
 # ---- commands -------------------------------------------------------------------------------
 def cmd_variants(a):
     from .variants import VARIANTS
     rows = [v.catalogue_row() for v in VARIANTS.values()]
     print(json.dumps(rows, indent=2, ensure_ascii=False) if a.json else
-          _table(rows, ["name", "loss", "prior", "conditional", "lipschitz"]))
+          table(rows, ["name", "loss", "prior", "conditional", "lipschitz"]))
 
 
 def cmd_data(a):
@@ -128,7 +119,7 @@ def cmd_runs(a):
     elif not rows:
         print("no runs yet: `python -m core train --variant wgan-gp`")
     else:
-        print(_table(rows, ["run_id", "variant", "status", "epoch", "epochs", "step", "device", "reason"]))
+        print(table(rows, ["run_id", "variant", "status", "epoch", "epochs", "step", "device", "reason"]))
 
 
 def cmd_cancel(a):
@@ -247,7 +238,7 @@ def cmd_zoo(a):
         print(zoo.export(a.run))
         return
     rows = zoo.leaderboard()
-    print(json.dumps(rows, indent=2) if a.json else _table(rows, zoo.LEADER_COLS))
+    print(json.dumps(rows, indent=2) if a.json else table(rows, zoo.LEADER_COLS))
 
 
 def cmd_bench(a):
@@ -395,6 +386,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_latent.add_parsers(sub)
     cli_import.add_parsers(sub)
+    cli_sweep.add_parsers(sub)
     return p
 
 

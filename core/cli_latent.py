@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-MODEL_HELP = "a zoo name, an imported model, a run id or a checkpoint path"
+from .cli_common import MODEL_HELP
 
 
 def _score_line(tag: str, s: dict) -> str:

@@ -72,6 +72,10 @@ class Trainer:
         self._acc: dict[str, list] = {}
         self._norms: dict[str, torch.Tensor] = {}
         self._stop = False
+        # Hooks for a driver (a sweep): on_epoch(trainer) after each epoch's checkpoint (a score
+        # to report), stop_requested() -> True ends the run like SIGTERM (checkpoint, cancelled).
+        self.on_epoch = None
+        self.stop_requested = None
         self._g_norm_due = True
         self._flops: dict[str, int] = {}
         self._last_ckpt_step: int | None = None
@@ -192,6 +196,8 @@ class Trainer:
                         self._log(img_s=(self.step - step_last) * c["batch_size"] / (time.perf_counter() - t_last),
                                   bar=bar)
                         t_last, step_last = time.perf_counter(), self.step
+                        if self.stop_requested and self.stop_requested():
+                            self._stop = True
                     if self._stop or self.step >= total:
                         break
                     if ckpt_s and _clock() - self._last_ckpt_time >= ckpt_s:  # bounds what a kill -9 loses
@@ -243,6 +249,8 @@ class Trainer:
                 self.run.log_weight_hist({"epoch": self.epoch, "c": self.cfg["clip"], **self._weight_hist})
         if last or self.epoch % self.cfg["ckpt_every"] == 0:
             self.save_checkpoint()
+        if self.on_epoch:
+            self.on_epoch(self)
 
     def _log(self, img_s: float | None = None, bar=None) -> None:
         if not self._acc:

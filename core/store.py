@@ -195,14 +195,16 @@ class Run:
 
     # ---- creation and lookup -------------------------------------------------------
     @classmethod
-    def create(cls, config: dict, argv: list[str] | None = None) -> "Run":
+    def create(cls, config: dict, argv: list[str] | None = None, tags: dict | None = None) -> "Run":
+        """A new run folder, held by this process. `tags` (e.g. {"sweep": …, "trial": …}) are
+        recorded in config.json beside the config."""
         root = runs_dir()
         root.mkdir(parents=True, exist_ok=True)
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         run = cls(root / f"{stamp}-{config['variant']}-{secrets.token_hex(2)}")
         (run.path / "samples").mkdir(parents=True)
         run.acquire()  # the creating process is the run's writer
-        write_json_atomic(run.path / "config.json", {"config": config, "argv": argv or []})
+        write_json_atomic(run.path / "config.json", {"config": config, "argv": argv or [], **(tags or {})})
         run.set_status("running", created=time.time(), pid=os.getpid())
         return run
 
@@ -292,6 +294,10 @@ class Run:
         """The command-line arguments the run was started with (after `python -m core`)."""
         argv = self._meta().get("argv")
         return [str(a) for a in argv] if isinstance(argv, list) else []
+
+    def tags(self) -> dict:
+        """What config.json records besides the config, the argv and the history (e.g. the sweep)."""
+        return {k: v for k, v in self._meta().items() if k not in ("config", "argv", "history")}
 
     def update_config(self, config: dict) -> None:
         """Record a changed config (e.g. more epochs on resume), keeping the original argv."""

@@ -1,0 +1,510 @@
+"""Sweeps on Ray Tune: one variant trained over a grid (and random draws) of knobs × seeds, or
+one model's post-training knob swept (EM components, DRS/DOT knobs). Ray runs embedded on this
+machine when no address is given (`ray.init()` starts it) and joins a cluster with `address`.
+
+    runs/.sweeps/<name>/sweep.json        the spec, its status, the driver's pid, times
+    runs/.sweeps/<name>/trials/<id>.json  each trial: its knobs, status, quick scores, final scores
+    runs/.sweeps/<name>/ray/              Ray Tune's experiment storage (restored after a kill)
+    runs/.sweeps/<name>/cancel            present: cancel requested (trials checkpoint and stop)
+    runs/<run id>/                        a training trial: an ordinary run tagged with its sweep
+
+Each training trial reports a quick score (classifier-feature FID on `quick_n` digits) at every
+epoch's checkpoint, so ASHA can stop the bad ones early; the final score is `score_model`'s.
+A trial that diverges ends `failed` and the sweep goes on. Running the same sweep again after
+its driver was killed restores it: finished trials are not rerun, interrupted ones resume from
+their run's checkpoint.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import os
+import re
+import signal
+import time
+from pathlib import Path
+
+from .errors import ConfigError, LabError, RunError, TrainingFailed
+from .store import ROOT, Run, list_runs, pid_alive, runs_dir, write_json_atomic
+
+INTERRUPTED = "the training process exited without finishing"  # what Run.status says of a dead writer
+from .variants import make_config
+
+KINDS = ("train", "refit", "refine")
+SCHEDULERS = ("none", "asha")
+METRICS = ("fid", "precision", "recall", "density", "coverage", "class_kl")
+MAXIMISE = ("precision", "recall", "density", "coverage")
+DISTRIBUTIONS = ("loguniform", "uniform")
+ENV_KEYS = ("LATENT_LAB_RUNS", "LATENT_LAB_CACHE", "LATENT_LAB_DATA", "LATENT_LAB_IMPORTED")
+NAME_RE = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,79}"
+REFINE_KNOBS = ("percentile", "target_rate", "tau", "eps", "burn_in", "steps", "lr", "optimizer", "delta", "k")
+
+
+def sweeps_dir() -> Path:
+    return runs_dir() / ".sweeps"
+
+
+def sweep_dir(name: str) -> Path:
+    if not re.fullmatch(NAME_RE, name or ""):
+        raise ConfigError(f"sweep name {name!r}: use letters, digits, '.', '_' or '-'")
+    return sweeps_dir() / name
+
+
+# ---------------------------------------------------------------- the spec
+
+def _value(text: str):
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_grid(pairs: list[str]) -> dict[str, list]:
+    """['prior_sigma=0.2,0.5', 'clip=0.01,0.1'] -> {'prior_sigma': [0.2, 0.5], 'clip': [0.01, 0.1]}."""
+    out = {}
+    for pair in pairs or []:
+        key, sep, values = pair.partition("=")
+        vals = [v.strip() for v in values.split(",") if v.strip()] if sep else []
+        if not key.strip() or not vals:
+            raise ConfigError(f"--grid takes key=v1,v2,…; got {pair!r}")
+        out[key.strip()] = [_value(v) for v in vals]
+    return out
+
+
+def parse_random(pairs: list[str]) -> dict[str, list]:
+    """['lr_g=loguniform:1e-5:1e-3'] -> {'lr_g': ['loguniform', 1e-05, 0.001]}."""
+    out = {}
+    for pair in pairs or []:
+        key, _, spec = pair.partition("=")
+        parts = spec.split(":")
+        try:
+            dist, lo, hi = parts[0], float(parts[1]), float(parts[2])
+        except (IndexError, ValueError):
+            raise ConfigError(f"--random takes key=loguniform:LOW:HIGH or key=uniform:LOW:HIGH; got {pair!r}") from None
+        if dist not in DISTRIBUTIONS or len(parts) != 3 or not lo < hi or (dist == "loguniform" and lo <= 0):
+            raise ConfigError(f"--random {pair}: a {' or '.join(DISTRIBUTIONS)} range LOW < HIGH "
+                              "(LOW > 0 for loguniform)")
+        out[key.strip()] = [dist, lo, hi]
+    return out
+
+
+def parse_range(text: str) -> list[int]:
+    """'1..20' or '1,2,5' -> [1, …]."""
+    m = re.fullmatch(r"(\d+)\.\.(\d+)", text.strip())
+    try:
+        vals = list(range(int(m.group(1)), int(m.group(2)) + 1)) if m else [int(v) for v in text.split(",")]
+    except ValueError:
+        raise ConfigError(f"expected A..B or a,b,c (integers); got {text!r}") from None
+    if not vals or min(vals) < 1:
+        raise ConfigError(f"expected positive integers; got {text!r}")
+    return vals
+
+
+def make_spec(kind: str = "train", variant: str | None = None, model: str | None = None, grid: dict | None = None,
+              random: dict | None = None, samples: int = 1, seeds: list[int] | None = None,
+              epochs: int | None = None, max_steps: int | None = None, scheduler: str = "none",
+              metric: str = "fid", cpus_per_trial: int = 1, quick_n: int = 2000, score_n: int = 10_000,
+              data_limit: int = 0, fixed: dict | None = None, name: str | None = None, method: str | None = None,
+              n: int = 1000) -> dict:
+    """A sweep's spec, checked: every trial's config is validated before anything starts."""
+    if kind not in KINDS:
+        raise ConfigError(f"sweep kind must be one of {', '.join(KINDS)}")
+    if scheduler not in SCHEDULERS:
+        raise ConfigError(f"--scheduler must be one of {', '.join(SCHEDULERS)}, got {scheduler!r}")
+    if metric not in METRICS:
+        raise ConfigError(f"--metric must be one of {', '.join(METRICS)}, got {metric!r}")
+    grid, random, fixed, seeds = dict(grid or {}), dict(random or {}), dict(fixed or {}), list(seeds or [0])
+    if not grid and not random and len(seeds) < 2:
+        raise ConfigError("a sweep needs something to vary: --grid key=v1,v2, --random key=…, or --seeds 0,1")
+    if cpus_per_trial < 1 or samples < 1 or quick_n < 11 or score_n < 11:
+        raise ConfigError("--cpus-per-trial and --samples must be positive, --quick-n and --score-n at least 11")
+    if kind == "train":
+        make_config(variant or "", {**fixed, "data_limit": data_limit})  # the variant and fixed knobs
+        for combo in itertools.product(*grid.values()):
+            make_config(variant, {**fixed, **dict(zip(grid, combo)), "seed": seeds[0]})
+        for key, (dist, lo, hi) in random.items():
+            make_config(variant, {**fixed, key: lo if isinstance(make_config(variant)[key], float) else int(lo)})
+            make_config(variant, {**fixed, key: hi if isinstance(make_config(variant)[key], float) else int(hi)})
+        epochs = epochs or make_config(variant, fixed)["epochs"]
+    elif not model:
+        raise ConfigError(f"a {kind} sweep needs a MODEL")
+    elif kind == "refine" and (bad := sorted(set(grid) - set(REFINE_KNOBS))):
+        raise ConfigError(f"sweep-refine: {bad[0]} is not a refine knob; sweep any of {', '.join(REFINE_KNOBS)}")
+    name = name or "-".join([variant or Path(str(model)).stem, *grid, *random] + (["seeds"] if len(seeds) > 1 else [])
+                            + [time.strftime("%Y%m%d-%H%M%S")])
+    sweep_dir(name)  # checks the name
+    return {"name": name, "kind": kind, "variant": variant, "model": model, "method": method, "grid": grid,
+            "random": random, "samples": samples, "seeds": seeds, "epochs": epochs, "max_steps": max_steps,
+            "scheduler": scheduler, "metric": metric, "cpus_per_trial": cpus_per_trial, "quick_n": quick_n,
+            "score_n": score_n, "data_limit": data_limit, "fixed": fixed, "n": n}
+
+
+def n_trials(spec: dict) -> int:
+    return math.prod(len(v) for v in spec["grid"].values()) * len(spec["seeds"]) * spec["samples"]
+
+
+# ---------------------------------------------------------------- records on disk
+
+def read_spec(name: str) -> dict:
+    path = sweep_dir(name) / "sweep.json"
+    try:
+        rec = json.loads(path.read_text())
+        if not isinstance(rec, dict) or not isinstance(rec.get("spec"), dict):
+            raise ValueError("no spec")
+        return rec
+    except FileNotFoundError:
+        raise RunError(f"no sweep {name!r} (see `python -m core sweep list`)") from None
+    except (OSError, ValueError) as exc:
+        raise RunError(f"sweep {name}: unreadable sweep.json ({exc})") from None
+
+
+def _write_record(name: str, **fields) -> dict:
+    path = sweep_dir(name) / "sweep.json"
+    rec = {**(json.loads(path.read_text()) if path.is_file() else {}), **fields}
+    write_json_atomic(path, rec)
+    return rec
+
+
+def trial_records(name: str) -> list[dict]:
+    """Every trial of a sweep, with its run's live status (a training trial), oldest first."""
+    out = []
+    for p in sorted((sweep_dir(name) / "trials").glob("*.json")):
+        try:
+            t = json.loads(p.read_text())
+        except (OSError, ValueError):
+            continue  # being written: the next read has it
+        if t.get("run_id"):
+            try:
+                st = Run.open(t["run_id"]).status()
+                t["progress"] = (st.get("step") or 0) / max(1, st.get("total_steps") or 1)
+                if t.get("status") == "running" and st.get("status") != "running":
+                    # a process killed mid-training (its driver killed): the same sweep resumes it
+                    t["status"] = "interrupted" if st.get("reason") == INTERRUPTED else st["status"]
+            except (RunError, OSError, ValueError):
+                t["status"] = "unreadable"
+        out.append(t)
+    return sorted(out, key=lambda t: t.get("started") or 0)
+
+
+def _load_trial(name: str, trial_id: str) -> dict:
+    path = sweep_dir(name) / "trials" / f"{trial_id}.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _save_trial(name: str, trial_id: str, **fields) -> dict:
+    path = sweep_dir(name) / "trials" / f"{trial_id}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rec = {**_load_trial(name, trial_id), **fields, "trial": trial_id}
+    write_json_atomic(path, rec)
+    return rec
+
+
+def status(name: str) -> dict:
+    """The sweep's record with its trial counts by status and its driver's liveness."""
+    rec = read_spec(name)
+    trials = trial_records(name)
+    counts: dict[str, int] = {}
+    for t in trials:
+        counts[t.get("status", "?")] = counts.get(t.get("status", "?"), 0) + 1
+    state = rec.get("status", "?")
+    if state == "running" and not pid_alive(rec.get("pid"), rec.get("pid_start")):
+        state = "interrupted"  # the driver died: the same command resumes it
+    return {**rec, "name": name, "status": state, "trials": len(trials), "expected": n_trials(rec["spec"]),
+            "counts": counts}
+
+
+def list_sweeps() -> list[dict]:
+    root = sweeps_dir()
+    out = []
+    for p in sorted(root.iterdir()) if root.is_dir() else []:
+        if (p / "sweep.json").is_file():
+            try:
+                out.append(status(p.name))
+            except (LabError, OSError, ValueError) as exc:
+                out.append({"name": p.name, "status": "unreadable", "reason": str(exc)})
+    return out
+
+
+def cancel(name: str) -> str:
+    """Ask a sweep to stop: running trials checkpoint and end `cancelled`; none starts after."""
+    rec = read_spec(name)
+    (sweep_dir(name) / "cancel").write_text(str(time.time()))
+    if rec.get("status") == "running" and pid_alive(rec.get("pid"), rec.get("pid_start")):
+        return "cancel requested: running trials checkpoint at their next log row and stop"
+    return "cancel recorded (the sweep's driver is not running)"
+
+
+def _cancelled(name: str) -> bool:
+    return (sweep_dir(name) / "cancel").is_file()
+
+
+# ---------------------------------------------------------------- one trial (in a Ray worker)
+
+def quick_scores(G, prior, n: int, seed: int = 0) -> dict:
+    """Scores of n digits from G (classifier-feature FID and the rest at that n)."""
+    import torch
+
+    from .sampling import generate
+    from .score import score_images
+    was = G.training
+    G.eval()
+    try:
+        x, _ = generate(G, prior, n, generator=torch.Generator().manual_seed(seed))
+        return {k: v for k, v in score_images(x, None, str(x.device)).items() if k in METRICS}
+    finally:
+        G.train(was)
+
+
+def _trial_run(name: str, trial_id: str) -> Run | None:
+    for run in list_runs():
+        try:
+            t = run.tags()
+        except (RunError, OSError):
+            continue
+        if t.get("sweep") == name and t.get("trial") == trial_id:
+            return run
+    return None
+
+
+def _report(metrics: dict) -> None:
+    from ray import tune
+    tune.report({k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
+
+
+def _train_trial(spec: dict, params: dict, trial_id: str) -> dict:
+    from . import engine
+    name = spec["name"]
+    run = _trial_run(name, trial_id)
+    if run is not None and run.status().get("status") == "done":  # trained, not yet scored, when it was killed
+        return _save_trial(name, trial_id, status="done", scores=_final(run, spec))
+    over = {**spec["fixed"], **params, "data_limit": spec["data_limit"], "epochs": spec["epochs"]}
+    cfg = make_config(spec["variant"], over)
+    argv = ["sweep", spec["variant"], "--name", name]
+    if run is not None:  # interrupted (its driver was killed): from its checkpoint, or from step 0 if none
+        trainer = engine.restart(run, device="auto", progress=False)
+        run = trainer.run
+    else:
+        run = Run.create(cfg, argv=argv, tags={"sweep": name, "trial": trial_id})
+        trainer = engine.Trainer(cfg, engine.resolve_device("auto"), run=run, progress=False)
+    _save_trial(name, trial_id, run_id=run.id, status="running")
+    history = [q for q in _load_trial(name, trial_id).get("quick", []) if q["epoch"] <= trainer.epoch]
+
+    def on_epoch(t):
+        q = quick_scores(t.G, t.prior, spec["quick_n"], seed=t.cfg["seed"])
+        history.append({"epoch": t.epoch, **q})
+        _save_trial(name, trial_id, quick=history, quick_n=spec["quick_n"])
+        _report({**q, "epoch": t.epoch})
+
+    trainer.on_epoch = on_epoch
+    trainer.stop_requested = lambda: _cancelled(name)
+    try:
+        state = trainer.fit(max_steps=spec["max_steps"])
+    except SystemExit:  # Ray ends a trial its scheduler stopped at its report (the epoch's checkpoint is written)
+        reason = f"stopped early by ASHA after epoch {trainer.epoch}"
+        run.set_status("cancelled", reason=reason, step=trainer.step, epoch=trainer.epoch,
+                       train_seconds=trainer.train_seconds)
+        _save_trial(name, trial_id, status="stopped", reason=reason, train_seconds=trainer.train_seconds)
+        raise
+    except TrainingFailed as exc:
+        _report({spec["metric"]: float("inf") if spec["metric"] not in MAXIMISE else 0.0, "epoch": trainer.epoch})
+        return _save_trial(name, trial_id, status="failed", reason=str(exc).splitlines()[0])
+    finally:
+        run.close()
+    if state != "done":
+        return _save_trial(name, trial_id, status=state)
+    return _save_trial(name, trial_id, status="done", scores=_final(run, spec), train_seconds=trainer.train_seconds)
+
+
+def _final(run: Run, spec: dict) -> dict:
+    from .score import score_model
+    final = score_model(run.id, n=spec["score_n"], seed=0)
+    return {k: final[k] for k in (*METRICS, "class_hist", "n")}
+
+
+def _refit_trial(spec: dict, params: dict, trial_id: str) -> dict:
+    from .latent import invert_and_refit
+    k = int(params["components"])
+    res = invert_and_refit(spec["model"], n=spec["n"], k=k, steps=spec["fixed"].get("steps", 1000),
+                           seed=int(params.get("seed", 0)), name=f"{spec['name']}-k{k}", score_n=spec["score_n"])
+    scores = {k_: res["refit"][k_] for k_ in (*METRICS, "class_hist", "n")}
+    _report({k_: scores[k_] for k_ in METRICS})
+    return _save_trial(spec["name"], trial_id, status="done", scores=scores,
+                       original={k_: res["original"][k_] for k_ in METRICS}, prior=res["prior"])
+
+
+def _refine_trial(spec: dict, params: dict, trial_id: str) -> dict:
+    from .refine import refine_model
+    knobs = {k: v for k, v in params.items() if k != "seed"}
+    res = refine_model(spec["model"], spec["method"], n=spec["score_n"], seed=int(params.get("seed", 0)), **knobs)
+    scores = {k: res["after"][k] for k in (*METRICS, "class_hist", "n")}
+    _report({k: scores[k] for k in METRICS})
+    return _save_trial(spec["name"], trial_id, status="done", scores=scores,
+                       original={k: res["before"][k] for k in METRICS})
+
+
+def trial(params: dict) -> None:
+    """Ray Tune's trainable: one trial of the sweep named in params['_sweep']."""
+    import torch
+    from ray import tune
+    params = dict(params)
+    name = params.pop("_sweep")
+    spec = read_spec(name)["spec"]
+    torch.set_num_threads(spec["cpus_per_trial"])
+    trial_id = tune.get_context().get_trial_id()
+    done = _load_trial(name, trial_id)
+    if done.get("status") in ("done", "failed", "stopped"):  # ended before the driver was killed: not rerun
+        _report({**(done.get("scores") or {}), "epoch": (done.get("quick") or [{}])[-1].get("epoch", 0)})
+        return
+    t0 = time.time()
+    _save_trial(name, trial_id, params=params, status="running", started=t0, node=os.uname().nodename)
+    if _cancelled(name):
+        _save_trial(name, trial_id, status="cancelled", reason="the sweep was cancelled before it started")
+        _report({"epoch": 0})
+        return
+    try:
+        {"train": _train_trial, "refit": _refit_trial, "refine": _refine_trial}[spec["kind"]](spec, params, trial_id)
+    except LabError as exc:
+        _save_trial(name, trial_id, status="failed", reason=str(exc).splitlines()[0])
+        _report({"epoch": 0})
+    finally:
+        _save_trial(name, trial_id, wall_seconds=round(time.time() - t0, 2), ended=time.time())
+
+
+# ---------------------------------------------------------------- the driver
+
+def ray_init(address: str | None = None, num_cpus: int | None = None) -> float:
+    """Start Ray on this machine (no address) or join a cluster; returns the seconds it took.
+    Workers see this project's code and stores through their environment."""
+    import ray
+    if ray.is_initialized():
+        return 0.0
+    t0 = time.perf_counter()
+    env = {k: os.environ[k] for k in ENV_KEYS if k in os.environ}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    kw = {} if address else {"num_cpus": num_cpus or os.cpu_count(), "include_dashboard": False}
+    ray.init(address=address, runtime_env={"env_vars": env}, log_to_driver=False, logging_level="ERROR",
+             configure_logging=True, **kw)
+    return time.perf_counter() - t0
+
+
+def _param_space(spec: dict) -> dict:
+    from ray import tune
+    space = {k: tune.grid_search(v) for k, v in spec["grid"].items()}
+    for k, (dist, lo, hi) in spec["random"].items():
+        space[k] = tune.loguniform(lo, hi) if dist == "loguniform" else tune.uniform(lo, hi)
+    if len(spec["seeds"]) > 1 or spec["kind"] == "train":
+        space["seed"] = tune.grid_search(spec["seeds"])
+    return {**space, "_sweep": spec["name"]}
+
+
+def _scheduler(spec: dict):
+    if spec["scheduler"] != "asha" or spec["kind"] != "train":
+        return None
+    from ray.tune.schedulers import ASHAScheduler
+    return ASHAScheduler(time_attr="epoch", max_t=spec["epochs"], grace_period=1, reduction_factor=2)
+
+
+def run_sweep(spec: dict, address: str | None = None, progress: bool = True) -> dict:
+    """Run (or, with the same spec, resume) a sweep to its end; returns `status(name)` plus the
+    seconds Ray took to start and the sweep's wall time."""
+    from ray import tune
+    name = spec["name"]
+    folder = sweep_dir(name)
+    if (folder / "sweep.json").is_file():
+        old = read_spec(name)
+        if old["spec"] != spec:
+            raise ConfigError(f"a sweep named {name} with other settings exists; choose another --name")
+        st = status(name)
+        if st["status"] == "running":
+            raise RunError(f"sweep {name} is running (pid {st.get('pid')}); `python -m core sweep cancel {name}` "
+                           "stops it")
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "cancel").unlink(missing_ok=True)
+    from .store import proc_start
+    _write_record(name, spec=spec, status="running", pid=os.getpid(), pid_start=proc_start(os.getpid()),
+                  started=time.time(), address=address or os.environ.get("RAY_ADDRESS"))
+    t0 = time.perf_counter()
+    old_term = signal.getsignal(signal.SIGTERM)
+    if old_term is not None:
+        signal.signal(signal.SIGTERM, lambda *_: (folder / "cancel").write_text("SIGTERM"))
+    try:
+        start_s = ray_init(address)
+        trainable = tune.with_resources(trial, {"cpu": spec["cpus_per_trial"]})
+        storage = folder / "ray"
+        mode = "max" if spec["metric"] in MAXIMISE else "min"
+        if tune.Tuner.can_restore(str(storage / name)):
+            tuner = tune.Tuner.restore(str(storage / name), trainable, resume_unfinished=True, resume_errored=False)
+            resumed = True
+        else:
+            from ray.tune import RunConfig
+            tuner = tune.Tuner(trainable, param_space=_param_space(spec),
+                               tune_config=tune.TuneConfig(metric=spec["metric"], mode=mode,
+                                                           scheduler=_scheduler(spec), num_samples=spec["samples"]),
+                               run_config=RunConfig(name=name, storage_path=str(storage), verbose=1 if progress else 0))
+            resumed = False
+        t_fit = time.perf_counter()
+        tuner.fit()
+        fit_s = time.perf_counter() - t_fit
+        _mark_early_stopped(name)
+        state = "cancelled" if _cancelled(name) else "done"
+        _write_record(name, status=state, ended=time.time(), ray_start_seconds=round(start_s, 2),
+                      fit_seconds=round(fit_s, 2), resumed=resumed)
+    except BaseException as exc:
+        _write_record(name, status="failed", ended=time.time(), reason=f"{type(exc).__name__}: {exc}"[:300])
+        raise
+    finally:
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
+    return {**status(name), "wall_seconds": round(time.perf_counter() - t0, 2)}
+
+
+def _mark_early_stopped(name: str) -> None:
+    """A trial ASHA stopped was ended by Ray between reports: its run says so."""
+    for t in trial_records(name):
+        if t.get("status") in ("running", "interrupted") and t.get("run_id"):
+            try:
+                run = Run.open(t["run_id"])
+                if not pid_alive(run.status().get("pid"), run.status().get("pid_start")):
+                    reason = "stopped early by ASHA" if not _cancelled(name) else "the sweep was cancelled"
+                    run.set_status("cancelled", reason=reason)
+                    _save_trial(name, t["trial"], status="stopped" if "ASHA" in reason else "cancelled",
+                                reason=reason)
+            except (RunError, OSError):
+                continue
+
+
+def shutdown() -> None:
+    import ray
+    if ray.is_initialized():
+        ray.shutdown()
+
+
+def table(name: str) -> list[dict]:
+    """One flat row per trial: knobs, status, final scores (quick ones while it trains)."""
+    rows = []
+    for t in trial_records(name):
+        s = t.get("scores") or (t.get("quick") or [{}])[-1]
+        rows.append({"trial": t.get("trial"), **{k: v for k, v in (t.get("params") or {}).items()},
+                     "status": t.get("status"), "run_id": t.get("run_id"),
+                     "epoch": (t.get("quick") or [{}])[-1].get("epoch"), "progress": t.get("progress"),
+                     **{k: s.get(k) for k in METRICS}, "scored_n": (t.get("scores") or {}).get("n") or t.get("quick_n"),
+                     "wall_s": t.get("wall_seconds"), "reason": t.get("reason")})
+    return rows
+
+
+def efficiency(name: str, concurrency: int) -> dict:
+    """(sum of trial wall times ÷ concurrency) ÷ the sweep's fit wall time."""
+    rec = read_spec(name)
+    walls = [t.get("wall_seconds") or 0 for t in trial_records(name)]
+    fit = rec.get("fit_seconds") or float("nan")
+    return {"trials": len(walls), "trial_seconds": round(sum(walls), 2), "concurrency": concurrency,
+            "fit_seconds": fit, "ray_start_seconds": rec.get("ray_start_seconds"),
+            "efficiency": round(sum(walls) / concurrency / fit, 3) if fit == fit and fit > 0 else None}
+
