@@ -257,6 +257,14 @@ def cmd_bench(a):
               f"t-SNE {res['tsne_s']:.1f} s, UMAP {res['umap_s']:.1f} s cold; cached {res['cached_s']:.3f} s "
               f"(after a one-time {res['warm_up_s']:.1f} s warm-up of umap's compiled kernels)")
         return
+    if a.what == "sweep":
+        from .sweep import bench_sweep
+        res = bench_sweep()
+        print(json.dumps(res, indent=2) if a.json else
+              f"{res['trials']} tiny trials, {res['concurrency']} at a time: Ray started in {res['ray_start_seconds']} s; "
+              f"trials {res['trial_seconds']} s in all, sweep {res['fit_seconds']} s -> efficiency "
+              f"{res['efficiency']} ({res['efficiency_with_start']} counting Ray's start)")
+        return
     if a.what == "score":
         from .score import bench_score
         res = bench_score(model=a.model, n=a.n)
@@ -371,7 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_zoo)
 
     s = sub.add_parser("bench", help="benchmarks")
-    s.add_argument("what", choices=["train", "score", "embed", "ui"])
+    s.add_argument("what", choices=["train", "score", "embed", "ui", "sweep"])
     s.add_argument("--model", help="score/embed: the generator to time (default: an untrained one); "
                                    "ui: a mixture-prior model (default cwgan-gp)")
     s.add_argument("--n", type=int, default=10_000)

@@ -98,10 +98,9 @@ def cmd_sweep_refit(a):
 
 def _warm_inversion(spec: dict) -> None:
     """Invert the digits once, here, so every trial reads the same cached codes."""
-    from .latent import invert_and_refit
+    from .latent import invert_split
     print(f"inverting {spec['n'] or 'all'} train digits once (cached for every trial)…", file=sys.stderr)
-    invert_and_refit(spec["model"], n=spec["n"], k=1, steps=spec["fixed"]["steps"], seed=spec["seeds"][0],
-                     name=f"{spec['name']}-warm", score_n=None)
+    invert_split(spec["model"], n=spec["n"], steps=spec["fixed"]["steps"], seed=spec["seeds"][0])
 
 
 def cmd_sweep_refine(a):

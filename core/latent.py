@@ -197,13 +197,10 @@ SCORE_SPLIT = "test"
 FIT_SPLITS = ("train", "valid")
 
 
-def invert_and_refit(model: str, n: int = 1000, k: int | None = None, covariance: str = "diag",
-                     steps: int = 1000, lr: float = 0.01, restarts: int = 1, seed: int = 0, name: str | None = None,
-                     split: str = "train", score_n: int | None = 10_000, device: str = "cpu",
-                     progress=None) -> dict:
-    """Invert n real digits of `split` (train by default, never the scoring split), fit a
-    mixture, save it as a prior of MODEL (its metadata names the split) and score both priors
-    on score_n digits (None: no scores)."""
+def invert_split(model: str, n: int = 1000, steps: int = 1000, lr: float = 0.01, restarts: int = 1, seed: int = 0,
+                 split: str = "train", device: str = "cpu", progress=None) -> dict:
+    """n real digits of `split` (train by default, never the scoring split; 0 = all) inverted
+    through MODEL's generator, cached per chunk: {G, prior, conditional, inv, y, n}."""
     if n < 2 and n != 0:
         raise ConfigError("invert needs at least 2 digits (or --n 0: the whole split)")
     if split == SCORE_SPLIT:
@@ -220,17 +217,32 @@ def invert_and_refit(model: str, n: int = 1000, k: int | None = None, covariance
     key = hashlib.sha256(f"{file_sha256(resolve(model))};{split};{n};{seed};{steps};{lr};{restarts};"
                          f"{conditional}".encode()).hexdigest()[:20]
     inv = invert_cached(G, prior, x, y if conditional else None, key, steps, lr, restarts, seed, progress=progress)
+    return {"G": G, "prior": prior, "conditional": conditional, "inv": inv, "y": y, "n": len(x)}
+
+
+def invert_and_refit(model: str, n: int = 1000, k: int | None = None, covariance: str = "diag",
+                     steps: int = 1000, lr: float = 0.01, restarts: int = 1, seed: int = 0, name: str | None = None,
+                     split: str = "train", score_n: int | None = 10_000, device: str = "cpu",
+                     progress=None, score_original: bool = True) -> dict:
+    """Invert n real digits of `split` (`invert_split`), fit a mixture, save it as a prior of
+    MODEL (its metadata names the split) and score the refit (and, with score_original, the
+    trained prior) on score_n digits (None: no scores)."""
+    d = invert_split(model, n, steps, lr, restarts, seed, split, device, progress)
+    G, prior, conditional, inv, y = d["G"], d["prior"], d["conditional"], d["inv"], d["y"]
     fitted, info = fit_prior(inv.z, k, covariance=covariance, labels=y, conditional=conditional, seed=seed)
     name = name or f"em-k{info['k']}-{covariance}"
-    meta = {**info, "n": len(x), "steps": steps, "lr": lr, "restarts": restarts, "split": split, "seed": seed,
+    meta = {**info, "n": d["n"], "steps": steps, "lr": lr, "restarts": restarts, "split": split, "seed": seed,
             "recon_rmse_mean": float(inv.error.mean())}
     path = save_prior(model, name, fitted.cpu(), meta)
     fitted = fitted.to(device)
-    out = {"model": model, "prior": name, "path": str(path), "n": len(x), "split": split, "scored_against": SCORE_SPLIT,
-           "recon_rmse_mean": float(inv.error.mean()), "recon_rmse_median": float(inv.error.median()),
-           "invert_seconds": round(inv.seconds, 2), "invert_compute_seconds": round(inv.compute_seconds, 2),
+    out = {"model": model, "prior": name, "path": str(path), "n": d["n"], "split": split,
+           "scored_against": SCORE_SPLIT, "recon_rmse_mean": float(inv.error.mean()),
+           "recon_rmse_median": float(inv.error.median()), "invert_seconds": round(inv.seconds, 2),
+           "invert_compute_seconds": round(inv.compute_seconds, 2),
            **{f"fit_{k_}": v for k_, v in info.items() if k_ != "bic"}}
     for label, p in (("original", prior), ("refit", fitted)) if score_n else ():
+        if label == "original" and not score_original:
+            continue
         imgs, yy = generate(G, p, score_n, generator=torch.Generator().manual_seed(seed))
         out[label] = score_images(imgs, yy if conditional else None, device)
     return out

@@ -107,3 +107,34 @@ def _again(flag: str, run_id: str, epochs: int | None, device: str, timeout: flo
     if run.status().get("status") == "running":
         raise RunError(f"run {run_id} is still training")
     return _spawn([flag, run_id] + (["--epochs", str(epochs)] if epochs else []) + list(extra or []), device, timeout)
+
+
+def start_sweep(variant: str, grid: dict, seeds: list[int], epochs: int, scheduler: str = "none",
+                name: str | None = None, fixed: dict | None = None, timeout: float = 60.0) -> str:
+    """Launch `python -m core sweep` in the background (it outlives the page); returns the
+    sweep's name once its driver has recorded it. The spec is checked here first."""
+    from . import sweep
+    spec = sweep.make_spec("train", variant=variant, grid=grid, seeds=seeds, epochs=epochs, scheduler=scheduler,
+                           fixed=fixed, name=name)
+    args = [variant, "--name", spec["name"], "--epochs", str(epochs),
+            "--scheduler", scheduler, "--seeds", ",".join(map(str, seeds))]
+    args += [a for k, vs in grid.items() for a in ("--grid", f"{k}={','.join(map(str, vs))}")]
+    args += [a for k, v in (fixed or {}).items() for a in ("--set", f"{k}={v}")]
+    logs = runs_dir() / ".logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    log = logs / f"sweep-{spec['name']}.log"
+    with open(log, "w") as f:
+        proc = subprocess.Popen([sys.executable, "-m", "core", "sweep", *args], cwd=ROOT, stdout=f,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    deadline = time.time() + timeout
+    record = sweep.sweep_dir(spec["name"]) / "sweep.json"
+    while time.time() < deadline:
+        if record.is_file():
+            return spec["name"]
+        if proc.poll() is not None:
+            last = (log.read_text().strip().splitlines() or ["no output"])[-1]
+            raise RunError(f"the sweep did not start: {last.removeprefix('error: ')}")
+        time.sleep(0.2)
+    proc.terminate()
+    raise RunError(f"the sweep did not start within {timeout:.0f} s (log: {log})")

@@ -331,11 +331,12 @@ def _refit_trial(spec: dict, params: dict, trial_id: str) -> dict:
     from .latent import invert_and_refit
     k = int(params["components"])
     res = invert_and_refit(spec["model"], n=spec["n"], k=k, steps=spec["fixed"].get("steps", 1000),
-                           seed=int(params.get("seed", 0)), name=f"{spec['name']}-k{k}", score_n=spec["score_n"])
+                           seed=int(params.get("seed", 0)), name=f"{spec['name']}-k{k}", score_n=spec["score_n"],
+                           score_original=False)  # the trained prior's score is the same for every trial
     scores = {k_: res["refit"][k_] for k_ in (*METRICS, "class_hist", "n")}
     _report({k_: scores[k_] for k_ in METRICS})
-    return _save_trial(spec["name"], trial_id, status="done", scores=scores,
-                       original={k_: res["original"][k_] for k_ in METRICS}, prior=res["prior"])
+    return _save_trial(spec["name"], trial_id, status="done", scores=scores, prior=res["prior"],
+                       recon_rmse=res["recon_rmse_mean"])
 
 
 def _refine_trial(spec: dict, params: dict, trial_id: str) -> dict:
@@ -388,9 +389,10 @@ def ray_init(address: str | None = None, num_cpus: int | None = None) -> float:
     env = {k: os.environ[k] for k in ENV_KEYS if k in os.environ}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
     address = address or os.environ.get("RAY_ADDRESS") or None
+    # no address: a new Ray of our own ("local"), never a leftover `ray start` cluster found on disk
     kw = {} if address else {"num_cpus": num_cpus or os.cpu_count(), "include_dashboard": False}
-    ray.init(address=address, runtime_env={"env_vars": env}, log_to_driver=False, logging_level="ERROR",
-             configure_logging=True, **kw)
+    ray.init(address=address or "local", runtime_env={"env_vars": env}, log_to_driver=False,
+             logging_level="ERROR", configure_logging=True, **kw)
     return time.perf_counter() - t0
 
 
@@ -449,6 +451,10 @@ def run_sweep(spec: dict, address: str | None = None, progress: bool = True) -> 
                                                            scheduler=_scheduler(spec), num_samples=spec["samples"]),
                                run_config=RunConfig(name=name, storage_path=str(storage), verbose=1 if progress else 0))
             resumed = False
+        if spec["kind"] != "train" and not read_spec(name).get("baseline"):
+            from .score import score_model  # what each trial is compared with: the model as it is
+            base = score_model(spec["model"], n=spec["score_n"], seed=0)
+            _write_record(name, baseline={k: base[k] for k in (*METRICS, "n")})
         t_fit = time.perf_counter()
         tuner.fit()
         fit_s = time.perf_counter() - t_fit
@@ -508,3 +514,101 @@ def efficiency(name: str, concurrency: int) -> dict:
             "fit_seconds": fit, "ray_start_seconds": rec.get("ray_start_seconds"),
             "efficiency": round(sum(walls) / concurrency / fit, 3) if fit == fit and fit > 0 else None}
 
+
+
+# ---------------------------------------------------------------- reading results (CLI, page)
+
+def shipped_dir() -> Path:
+    from .store import TRAINED
+    return TRAINED / "sweeps"
+
+
+def names() -> list[str]:
+    """Every sweep to show: this machine's, then the shipped ones it does not have."""
+    live = [s["name"] for s in list_sweeps()]
+    root = shipped_dir()
+    ship = sorted(p.name for p in root.iterdir() if (p / "sweep.json").is_file()) if root.is_dir() else []
+    return live + [n for n in ship if n not in live]
+
+
+def view(name: str) -> dict:
+    """A sweep as the page shows it: spec, status, rows, each trial's sample grid, the baseline
+    (refit / refine sweeps) and its note; from this machine's run store, else from trained/sweeps/."""
+    if (sweep_dir(name) / "sweep.json").is_file():
+        st = status(name)
+        grids = {}
+        for t in trial_records(name):
+            try:
+                g = Run.open(t["run_id"]).latest_sample() if t.get("run_id") else None
+            except RunError:
+                g = None
+            if g:
+                grids[t["trial"]] = str(g)
+        return {**st, "source": "live", "rows": table(name), "grids": grids}
+    path = shipped_dir() / name / "sweep.json"
+    if not path.is_file():
+        raise RunError(f"no sweep {name!r} here or shipped (see `python -m core sweep list`)")
+    rec = json.loads(path.read_text())
+    grids = {p.stem: str(p) for p in sorted((path.parent / "grids").glob("*.png"))}
+    return {**rec, "source": "shipped", "grids": grids}
+
+
+def export(name: str, note: str = "") -> Path:
+    """Ship a finished sweep: trained/sweeps/<name>/sweep.json (spec, scores, no weights) and
+    each trial's last sample grid."""
+    import shutil
+    st = status(name)
+    if st["status"] not in ("done", "cancelled"):
+        raise RunError(f"sweep {name} is {st['status']}: only a finished sweep is shipped")
+    out = shipped_dir() / name
+    (out / "grids").mkdir(parents=True, exist_ok=True)
+    v = view(name)
+    for trial_id, grid in v["grids"].items():
+        shutil.copyfile(grid, out / "grids" / f"{trial_id}.png")
+    keep = ("name", "spec", "status", "counts", "trials", "expected", "baseline", "ray_start_seconds",
+            "fit_seconds", "started", "ended")
+    write_json_atomic(out / "sweep.json", {**{k: st.get(k) for k in keep}, "rows": v["rows"], "note": note,
+                                           "exported": time.time()})
+    return out
+
+
+def knob_curve(rows: list[dict], knob: str, metric: str) -> list[dict]:
+    """The metric against one knob, with its spread over the other knobs and the seeds: per
+    value its mean, min, max and count (finished trials only) — the shape of seed 004's Fig. 2."""
+    by: dict = {}
+    for r in rows:
+        v = r.get(metric)
+        if r.get("status") == "done" and isinstance(v, (int, float)) and math.isfinite(v) and knob in r:
+            by.setdefault(r[knob], []).append(v)
+    return [{"value": k, "mean": sum(vs) / len(vs), "min": min(vs), "max": max(vs), "n": len(vs)}
+            for k, vs in sorted(by.items(), key=lambda kv: kv[0])]
+
+
+def swept_knobs(spec: dict) -> list[str]:
+    return [*spec["grid"], *spec["random"]] + (["seed"] if len(spec["seeds"]) > 1 else [])
+
+
+def bench_sweep(trials: int = 4, epochs: int = 2, data_limit: int = 3200) -> dict:
+    """Ray's start-up cost and a sweep's efficiency for `trials` tiny wgan-gp trials, one CPU
+    each, in a temporary run store: (sum of trial wall times ÷ concurrency) ÷ the sweep's wall."""
+    import tempfile
+    old = os.environ.get("LATENT_LAB_RUNS")
+    with tempfile.TemporaryDirectory(prefix="latent-lab-bench-sweep-") as tmp:
+        os.environ["LATENT_LAB_RUNS"] = tmp
+        try:
+            spec = make_spec(variant="wgan-gp", grid={"lr_g": [1e-4 * (i + 1) for i in range(trials)]}, epochs=epochs,
+                             fixed={"batch_size": 32}, data_limit=data_limit, quick_n=200, score_n=200, name="bench")
+            t0 = time.perf_counter()
+            res = run_sweep(spec, progress=False)
+            wall = time.perf_counter() - t0
+            import ray
+            concurrency = int(ray.cluster_resources().get("CPU", 1)) // spec["cpus_per_trial"]
+            out = efficiency("bench", min(concurrency, trials))
+            shutdown()
+            return {**out, "wall_seconds_with_start": round(wall, 2), "status": res["status"],
+                    "efficiency_with_start": round(out["trial_seconds"] / out["concurrency"] / wall, 3)}
+        finally:
+            if old is None:
+                os.environ.pop("LATENT_LAB_RUNS", None)
+            else:
+                os.environ["LATENT_LAB_RUNS"] = old

@@ -22,6 +22,7 @@ PAGES = {  # file -> (title, icon)
     "pages/gmm_editor.py": ("GMM editor", ":material/open_with:"),
     "pages/refine.py": ("Refine", ":material/auto_fix_high:"),
     "pages/interpolate.py": ("Interpolate", ":material/linear_scale:"),
+    "pages/sweep.py": ("Sweeps", ":material/grid_view:"),
     "pages/findings.py": ("Findings", ":material/fact_check:"),
 }
 # components of a mixture prior are not digits: their own palette (dark, unlike the digit colours)
