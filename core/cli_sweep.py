@@ -2,6 +2,7 @@
 `sweep-refit` (EM components) and `sweep-refine` (DRS / DOT knobs)."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -9,7 +10,7 @@ import sys
 from .cli_common import MODEL_HELP, table
 from .errors import ConfigError
 
-ACTIONS = ("list", "show", "cancel")
+ACTIONS = ("list", "show", "cancel", "export")
 CPU_HELP = ("CPU cores each trial holds (default 1: on this machine's {n} cores, {n} trials run at once, each "
             "with torch using 1 thread, so trials × threads never exceed the cores)")
 
@@ -47,6 +48,9 @@ def cmd_sweep(a):
         if a.what == "cancel":
             print(f"{a.target}: {sweep.cancel(a.target)}")
             return
+        if a.what == "export":
+            print(f"{a.target} -> {sweep.export(a.target, a.note or '')}")
+            return
         st, rows = sweep.status(a.target), sweep.table(a.target)
         if a.json:
             print(json.dumps({**st, "rows": rows}, indent=2))
@@ -75,7 +79,8 @@ def _run(spec: dict, a) -> None:
     print(f"sweep {spec['name']}: {sweep.n_trials(spec)} trials on Ray "
           f"({a.address or os.environ.get('RAY_ADDRESS') or 'started on this machine'})", file=sys.stderr)
     try:
-        res = sweep.run_sweep(spec, address=a.address, progress=not a.json)
+        with contextlib.redirect_stdout(sys.stderr) if a.json else contextlib.nullcontext():  # Tune's tables
+            res = sweep.run_sweep(spec, address=a.address, progress=not a.json)
     finally:
         sweep.shutdown()
     if a.json:
@@ -126,9 +131,11 @@ def add_parsers(sub) -> None:
     cpus = os.cpu_count() or 1
     s = sub.add_parser("sweep", help="train a variant over a grid of knobs × seeds on Ray Tune; list / show / cancel",
                        description="`sweep VARIANT --grid k=v1,v2 …` runs one ordinary run per trial (every page can "
-                                   "open it). `sweep list`, `sweep show NAME`, `sweep cancel NAME`.")
-    s.add_argument("what", metavar="VARIANT|list|show|cancel")
-    s.add_argument("target", nargs="?", metavar="NAME", help="show / cancel: the sweep")
+                                   "open it). `sweep list`, `sweep show NAME`, `sweep cancel NAME`, `sweep export "
+                                   "NAME` (ship its scores and grids in trained/sweeps/).")
+    s.add_argument("what", metavar="VARIANT|list|show|cancel|export")
+    s.add_argument("target", nargs="?", metavar="NAME", help="show / cancel / export: the sweep")
+    s.add_argument("--note", help="export: how this sweep differs from the seed's setting (shown on the page)")
     s.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2", help="values to sweep (repeatable)")
     s.add_argument("--random", action="append", default=[], metavar="KEY=loguniform:LO:HI",
                    help="a random draw per sample (uniform:LO:HI too)")

@@ -272,6 +272,12 @@ def _trial_run(name: str, trial_id: str) -> Run | None:
     return None
 
 
+def _worst(spec: dict) -> dict:
+    """A report for a trial with no score (failed, cancelled): the metric's worst value, which
+    Tune's strict metric check and a scheduler both accept."""
+    return {spec["metric"]: 0.0 if spec["metric"] in MAXIMISE else float("inf")}
+
+
 def _report(metrics: dict) -> None:
     from ray import tune
     tune.report({k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
@@ -287,7 +293,8 @@ def _train_trial(spec: dict, params: dict, trial_id: str) -> dict:
     cfg = make_config(spec["variant"], over)
     argv = ["sweep", spec["variant"], "--name", name]
     if run is not None:  # interrupted (its driver was killed): from its checkpoint, or from step 0 if none
-        trainer = engine.restart(run, device="auto", progress=False)
+        again = engine.resume if run.checkpoint_path.is_file() else engine.restart
+        trainer = again(run, device="auto", progress=False)
         run = trainer.run
     else:
         run = Run.create(cfg, argv=argv, tags={"sweep": name, "trial": trial_id})
@@ -299,7 +306,8 @@ def _train_trial(spec: dict, params: dict, trial_id: str) -> dict:
         q = quick_scores(t.G, t.prior, spec["quick_n"], seed=t.cfg["seed"])
         history.append({"epoch": t.epoch, **q})
         _save_trial(name, trial_id, quick=history, quick_n=spec["quick_n"])
-        _report({**q, "epoch": t.epoch})
+        if t.epoch < spec["epochs"]:  # the last epoch is reported with the final score, after training
+            _report({**q, "epoch": t.epoch})
 
     trainer.on_epoch = on_epoch
     trainer.stop_requested = lambda: _cancelled(name)
@@ -312,13 +320,17 @@ def _train_trial(spec: dict, params: dict, trial_id: str) -> dict:
         _save_trial(name, trial_id, status="stopped", reason=reason, train_seconds=trainer.train_seconds)
         raise
     except TrainingFailed as exc:
-        _report({spec["metric"]: float("inf") if spec["metric"] not in MAXIMISE else 0.0, "epoch": trainer.epoch})
+        _report({**_worst(spec), "epoch": trainer.epoch})
         return _save_trial(name, trial_id, status="failed", reason=str(exc).splitlines()[0])
     finally:
         run.close()
     if state != "done":
+        if not history:
+            _report({**_worst(spec), "epoch": trainer.epoch})
         return _save_trial(name, trial_id, status=state)
-    return _save_trial(name, trial_id, status="done", scores=_final(run, spec), train_seconds=trainer.train_seconds)
+    rec = _save_trial(name, trial_id, status="done", scores=_final(run, spec), train_seconds=trainer.train_seconds)
+    _report({**rec["scores"], "epoch": trainer.epoch})  # a scheduler stops a trial at max_t here: it is done
+    return rec
 
 
 def _final(run: Run, spec: dict) -> dict:
@@ -360,28 +372,37 @@ def trial(params: dict) -> None:
     trial_id = tune.get_context().get_trial_id()
     done = _load_trial(name, trial_id)
     if done.get("status") in ("done", "failed", "stopped"):  # ended before the driver was killed: not rerun
-        _report({**(done.get("scores") or {}), "epoch": (done.get("quick") or [{}])[-1].get("epoch", 0)})
+        _report({**_worst(spec), **(done.get("scores") or {}),
+                 "epoch": (done.get("quick") or [{}])[-1].get("epoch", 0)})
         return
     t0 = time.time()
     _save_trial(name, trial_id, params=params, status="running", started=t0, node=os.uname().nodename)
     if _cancelled(name):
         _save_trial(name, trial_id, status="cancelled", reason="the sweep was cancelled before it started")
-        _report({"epoch": 0})
+        _report({**_worst(spec), "epoch": 0})
         return
     try:
         {"train": _train_trial, "refit": _refit_trial, "refine": _refine_trial}[spec["kind"]](spec, params, trial_id)
     except LabError as exc:
         _save_trial(name, trial_id, status="failed", reason=str(exc).splitlines()[0])
-        _report({"epoch": 0})
+        _report({**_worst(spec), "epoch": 0})
     finally:
         _save_trial(name, trial_id, wall_seconds=round(time.time() - t0, 2), ended=time.time())
 
 
 # ---------------------------------------------------------------- the driver
 
+def _token_auth(address: str | None) -> None:
+    """A cluster started with `ray start` wants its token (token authentication stays on); Ray
+    reads the mode when it is imported, so this runs before the first `import ray`."""
+    if address or os.environ.get("RAY_ADDRESS"):
+        os.environ.setdefault("RAY_AUTH_MODE", "token")
+
+
 def ray_init(address: str | None = None, num_cpus: int | None = None) -> float:
     """Start Ray on this machine (no address) or join a cluster; returns the seconds it took.
     Workers see this project's code and stores through their environment."""
+    _token_auth(address)
     import ray
     if ray.is_initialized():
         return 0.0
@@ -391,8 +412,12 @@ def ray_init(address: str | None = None, num_cpus: int | None = None) -> float:
     address = address or os.environ.get("RAY_ADDRESS") or None
     # no address: a new Ray of our own ("local"), never a leftover `ray start` cluster found on disk
     kw = {} if address else {"num_cpus": num_cpus or os.cpu_count(), "include_dashboard": False}
-    ray.init(address=address or "local", runtime_env={"env_vars": env}, log_to_driver=False,
-             logging_level="ERROR", configure_logging=True, **kw)
+    try:
+        ray.init(address=address or "local", runtime_env={"env_vars": env}, log_to_driver=False,
+                 logging_level="ERROR", configure_logging=True, **kw)
+    except ConnectionError as exc:
+        raise RunError(f"could not join the Ray cluster at {address}: {str(exc).splitlines()[0][:200]} (is it "
+                       "running, and is its token in $RAY_AUTH_TOKEN or ~/.ray/auth_token?)") from None
     return time.perf_counter() - t0
 
 
@@ -416,6 +441,7 @@ def _scheduler(spec: dict):
 def run_sweep(spec: dict, address: str | None = None, progress: bool = True) -> dict:
     """Run (or, with the same spec, resume) a sweep to its end; returns `status(name)` plus the
     seconds Ray took to start and the sweep's wall time."""
+    _token_auth(address)
     from ray import tune
     name = spec["name"]
     folder = sweep_dir(name)
