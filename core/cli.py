@@ -404,7 +404,7 @@ def _check_numbers(a) -> None:
         val = getattr(a, name, None)
         if val == 0 and name in getattr(a, "zero_ok", ()):
             continue  # e.g. invert --n 0 = the whole split
-        if val is not None and val <= 0:
+        if isinstance(val, (int, float)) and val <= 0:  # (sweep-refit's --components is a range, text)
             raise UserError(f"--{name.replace('_', '-')} must be positive, got {val}")
 
 

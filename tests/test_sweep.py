@@ -184,3 +184,20 @@ def test_a_killed_driver_resumes_without_rerunning_finished_trials():
             assert after[tid]["started"] == t["started"] and after[tid]["wall_seconds"] == t["wall_seconds"]
     resumed = next(tid for tid, t in before.items() if t["status"] == "interrupted")
     assert [q["epoch"] for q in after[resumed]["quick"]] == [1, 2, 3]  # its curve continues, not restarted
+
+
+def test_post_training_sweeps_run_on_the_same_engine(model_copy):
+    """EM components (seed 004 Fig. 4) and a DRS knob: one trial per value, each scored."""
+    res = json.loads(run_cli("sweep-refit", model_copy, "--components", "1..2", "--n", "30", "--steps", "5",
+                             "--score-n", "60", "--name", "em", "--json", timeout=400).stdout)
+    assert res["counts"] == {"done": 2} and res["baseline"]["n"] == 60
+    assert sorted(r["components"] for r in res["rows"]) == [1, 2] and all(r["fid"] > 0 for r in res["rows"])
+    from core.registry import list_priors
+    assert list_priors(model_copy) == ["em-k1", "em-k2"]  # each trial's prior, beside the model
+    r = run_cli("sweep-refine", model_copy, "--method", "drs", "--grid", "percentile=50,90", "--n", "200",
+                "--name", "drs", "--json", timeout=400)
+    assert r.returncode == 0, r.stderr[-2000:]
+    res = json.loads(r.stdout)
+    assert res["counts"] == {"done": 2} and sorted(r["percentile"] for r in res["rows"]) == [50, 90]
+    r = run_cli("sweep-refine", model_copy, "--method", "drs", "--grid", "stepz=1,2")
+    assert r.returncode == 2 and "stepz is not a refine knob" in r.stderr
