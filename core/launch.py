@@ -47,6 +47,14 @@ def _resolved(device: str) -> str:
     return device.split(":")[0]
 
 
+def _detached(args: list[str], log: Path) -> subprocess.Popen:
+    """`python -m core ARGS` in its own session (it outlives the page and the server), output in `log`."""
+    with open(log, "w") as f:
+        return subprocess.Popen([sys.executable, "-m", "core", *args], cwd=ROOT, stdout=f, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
 def _spawn(args: list[str], device: str, timeout: float) -> str:
     busy = active_runs(_resolved(device))  # the quick refusal; the device lock is the rule
     if busy:
@@ -56,22 +64,24 @@ def _spawn(args: list[str], device: str, timeout: float) -> str:
     logs = runs_dir() / ".logs"
     logs.mkdir(parents=True, exist_ok=True)
     log = logs / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**6}.log"
-    with open(log, "w") as f:
-        proc = subprocess.Popen([sys.executable, "-m", "core", "train", *args, "--device", device, "--quiet",
-                                 "--exclusive-device"],
-                                cwd=ROOT, stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    proc = _detached(["train", *args, "--device", device, "--quiet", "--exclusive-device"], log)
+    # warnings may come before the run id (stderr is merged)
+    return _started(proc, log, lambda: next((ln.strip() for ln in log.read_text().splitlines()
+                                             if _RUN_ID.match(ln.strip())), None), "training", timeout)
+
+
+def _started(proc: subprocess.Popen, log: Path, ready, what: str, timeout: float) -> str:
+    """ready()'s answer once it has one; RunError with the process's last line if it exits first."""
     deadline = time.time() + timeout
     while time.time() < deadline:
-        for line in log.read_text().splitlines():  # warnings may come first (stderr is merged)
-            if _RUN_ID.match(line.strip()):
-                return line.strip()
+        if found := ready():
+            return found
         if proc.poll() is not None:
             last = (log.read_text().strip().splitlines() or ["no output"])[-1]
-            raise RunError(f"training did not start: {last.removeprefix('error: ')}")
+            raise RunError(f"{what} did not start: {last.removeprefix('error: ')}")
         time.sleep(0.1)
     proc.terminate()
-    raise RunError(f"training did not report a run id within {timeout:.0f} s (log: {log})")
+    raise RunError(f"{what} did not start within {timeout:.0f} s (log: {log})")
 
 
 def start(variant: str, overrides: dict | None = None, device: str = "auto", timeout: float = 120.0,
@@ -123,18 +133,6 @@ def start_sweep(variant: str, grid: dict, seeds: list[int], epochs: int, schedul
     logs = runs_dir() / ".logs"
     logs.mkdir(parents=True, exist_ok=True)
     log = logs / f"sweep-{spec['name']}.log"
-    with open(log, "w") as f:
-        proc = subprocess.Popen([sys.executable, "-m", "core", "sweep", *args], cwd=ROOT, stdout=f,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    deadline = time.time() + timeout
+    proc = _detached(["sweep", *args], log)
     record = sweep.sweep_dir(spec["name"]) / "sweep.json"
-    while time.time() < deadline:
-        if record.is_file():
-            return spec["name"]
-        if proc.poll() is not None:
-            last = (log.read_text().strip().splitlines() or ["no output"])[-1]
-            raise RunError(f"the sweep did not start: {last.removeprefix('error: ')}")
-        time.sleep(0.2)
-    proc.terminate()
-    raise RunError(f"the sweep did not start within {timeout:.0f} s (log: {log})")
+    return _started(proc, log, lambda: spec["name"] if record.is_file() else None, "the sweep", timeout)
