@@ -126,9 +126,10 @@ def test_overview_shows_the_leaderboard_and_the_zoo_grids(app):
     from core import zoo
     rows = 2 + len(zoo.index())
     assert page.locator(DATAFRAME).first.bounding_box()["height"] >= 35 * rows
-    # the sidebar lists all eight pages
+    # the sidebar lists every page
     nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
-    for title in ("Overview", "Train", "Compare", "Latent map", "Classes", "GMM editor", "Refine", "Interpolate"):
+    for title in ("Overview", "Train", "Compare", "Latent map", "Classes", "GMM editor", "Refine", "Interpolate",
+                  "Sweeps", "Findings"):
         assert title in nav
     app.shot("overview")
 
@@ -302,6 +303,16 @@ def test_findings(app):
     app.shot("findings")
     assert app.page.get_by_text("shipped with the zoo").is_visible()
     app.page.locator('[data-testid="stMetric"]').nth(2).wait_for(state="visible", timeout=PAGE)  # verdict counts
+
+
+def test_sweeps_shows_a_shipped_sweep(app):
+    # an empty run store: the sweeps shipped in trained/sweeps/ show at once, with their plots and grids
+    app.open("sweep", "Sweeps", PLOTLY, min_count=2)
+    app.assert_clean("sweep")
+    assert app.page.locator(DATAFRAME).first.is_visible()
+    assert app.page.get_by_text("shipped with the project").first.is_visible()
+    assert app.page.locator(IMAGE).count() >= 2  # the trials' digits side by side
+    app.shot("sweep")
 
 
 def test_import_a_course_model_from_the_overview(app, tmp_path):

@@ -239,3 +239,15 @@ def test_an_upload_is_size_checked_before_it_is_written(course, monkeypatch):
     with pytest.raises(ImportRefused, match="limited to"):
         importer.import_upload(("G.pth", (d / "G.pth").read_bytes()))
     assert nothing_registered()
+
+
+def test_the_zoo_vanilla_saved_in_the_course_layout_scores_exactly_like_the_zoo_model(tmp_path):
+    """The zoo's vanilla GAN is the course's MLP: saved with the course's key names and imported,
+    it draws the same digits and so gets the same scores."""
+    sd = torch.load(ROOT / "trained" / "vanilla" / "model.pt", weights_only=True)
+    g = {f"fc{i + 1}.{p}": sd["G"][f"net.{2 * i}.{p}"].float() for i in range(4) for p in ("weight", "bias")}
+    torch.save(g, tmp_path / "G.pth")
+    importer.import_model(tmp_path / "G.pth", name="course-vanilla")
+    mine, zoo = score_model("course-vanilla", n=2000, use_cache=False), score_model("vanilla", n=2000, use_cache=False)
+    for k in ("fid", "precision", "recall", "density", "coverage", "class_kl"):
+        assert mine[k] == pytest.approx(zoo[k], abs=1e-6), k
