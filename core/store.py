@@ -438,6 +438,8 @@ class Run:
             q += f" WHERE key IN ({','.join('?' * len(keys))})"
         try:
             with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30) as db:
+                if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'metrics'").fetchone():
+                    return []  # the writer has created the file but not yet its table
                 return db.execute(q + " ORDER BY step", keys or []).fetchall()
         except sqlite3.Error as exc:
             raise self._metrics_error(exc) from None
