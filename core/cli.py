@@ -258,8 +258,10 @@ def cmd_bench(a):
               f"(after a one-time {res['warm_up_s']:.1f} s warm-up of umap's compiled kernels)")
         return
     if a.what == "sweep":
+        import contextlib
         from .sweep import bench_sweep
-        res = bench_sweep()
+        with contextlib.redirect_stdout(sys.stderr):  # Tune's tables
+            res = bench_sweep()
         print(json.dumps(res, indent=2) if a.json else
               f"{res['trials']} tiny trials, {res['concurrency']} at a time: Ray started in {res['ray_start_seconds']} s; "
               f"trials {res['trial_seconds']} s in all, sweep {res['fit_seconds']} s -> efficiency "

@@ -614,7 +614,7 @@ def swept_knobs(spec: dict) -> list[str]:
     return [*spec["grid"], *spec["random"]] + (["seed"] if len(spec["seeds"]) > 1 else [])
 
 
-def bench_sweep(trials: int = 4, epochs: int = 2, data_limit: int = 3200) -> dict:
+def bench_sweep(trials: int = 4, epochs: int = 2, data_limit: int = 12800) -> dict:
     """Ray's start-up cost and a sweep's efficiency for `trials` tiny wgan-gp trials, one CPU
     each, in a temporary run store: (sum of trial wall times ÷ concurrency) ÷ the sweep's wall."""
     import tempfile
