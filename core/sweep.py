@@ -205,10 +205,11 @@ def _save_trial(name: str, trial_id: str, **fields) -> dict:
     return rec
 
 
-def status(name: str) -> dict:
-    """The sweep's record with its trial counts by status and its driver's liveness."""
+def status(name: str, trials: list[dict] | None = None) -> dict:
+    """The sweep's record with its trial counts by status and its driver's liveness (`trials`:
+    its trial_records, when the caller has read them)."""
     rec = read_spec(name)
-    trials = trial_records(name)
+    trials = trial_records(name) if trials is None else trials
     counts: dict[str, int] = {}
     for t in trials:
         counts[t.get("status", "?")] = counts.get(t.get("status", "?"), 0) + 1
@@ -518,10 +519,10 @@ def shutdown() -> None:
         ray.shutdown()
 
 
-def table(name: str) -> list[dict]:
+def table(name: str, records: list[dict] | None = None) -> list[dict]:
     """One flat row per trial: knobs, status, final scores (quick ones while it trains)."""
     rows = []
-    for t in trial_records(name):
+    for t in trial_records(name) if records is None else records:
         s = t.get("scores") or (t.get("quick") or [{}])[-1]
         rows.append({"trial": t.get("trial"), **{k: v for k, v in (t.get("params") or {}).items()},
                      "status": t.get("status"), "run_id": t.get("run_id"),
@@ -561,16 +562,17 @@ def view(name: str) -> dict:
     """A sweep as the page shows it: spec, status, rows, each trial's sample grid, the baseline
     (refit / refine sweeps) and its note; from this machine's run store, else from trained/sweeps/."""
     if (sweep_dir(name) / "sweep.json").is_file():
-        st = status(name)
+        records = trial_records(name)  # read once: each reads every trial's run status
+        st = status(name, records)
         grids = {}
-        for t in trial_records(name):
+        for t in records:
             try:
                 g = Run.open(t["run_id"]).latest_sample() if t.get("run_id") else None
             except RunError:
                 g = None
             if g:
                 grids[t["trial"]] = str(g)
-        return {**st, "source": "live", "rows": table(name), "grids": grids}
+        return {**st, "source": "live", "rows": table(name, records), "grids": grids}
     path = shipped_dir() / name / "sweep.json"
     if not path.is_file():
         raise RunError(f"no sweep {name!r} here or shipped (see `python -m core sweep list`)")
