@@ -7,6 +7,7 @@ training digits (drop-last batches).
 """
 from __future__ import annotations
 
+import copy
 import math
 import os
 import signal
@@ -59,6 +60,10 @@ class Trainer:
             tune_cpu_allocator()
         torch.manual_seed(cfg["seed"])
         self.G, self.D, self.prior = build_models(cfg, self.device)
+        # The generator EMA (cfg ema = its decay): a shadow copy that follows G's weights and is what
+        # the grids, the timeline, scoring and the zoo sample. It never feeds back into training.
+        self.G_ema = copy.deepcopy(self.G).requires_grad_(False).eval() if cfg["ema"] else None
+        self.g_updates = 0  # generator updates so far (the EMA's warm-up counts them)
         self.opt_g = self._optimizer([{"params": list(self.G.parameters()), "lr": cfg["lr_g"]}]
                                      + ([{"params": list(self.prior.parameters()),
                                           "lr": cfg["lr_prior"] or cfg["lr_g"]}] if self.prior.learnable else []))
@@ -81,6 +86,7 @@ class Trainer:
         self._last_ckpt_step: int | None = None
         self._last_ckpt_time = _clock()
         self._weight_hist: dict | None = None
+        self.recorder = None  # the timeline's (cfg eval_every), made at the first record of a run
 
     def _optimizer(self, groups):
         c = self.cfg
@@ -126,7 +132,16 @@ class Trainer:
         if log:
             self._norms["grad_norm_g"] = _grad_norm(self.G)
         self.opt_g.step()
+        self.g_updates += 1
+        if self.G_ema is not None:
+            d = ema_decay(self.cfg["ema"], self.g_updates)
+            torch._foreach_lerp_(list(self.G_ema.parameters()), list(self.G.parameters()), 1.0 - d)
         return {"loss_g": loss}
+
+    @property
+    def sampler(self):
+        """The generator that is sampled: the EMA one when it is on."""
+        return self.G_ema if self.G_ema is not None else self.G
 
     def train_step(self, real, y_real, log: bool = False) -> None:
         self._accumulate(self._counted("critic", lambda: self.critic_step(real, y_real, log)))
@@ -239,14 +254,20 @@ class Trainer:
     def _end_of_epoch(self, last: bool) -> None:
         self._log()
         if self.run:
-            self.G.eval()
+            G = self.sampler
+            G.eval()
             z, y = eval_noise(self.prior, self.cfg["seed"])
             with torch.no_grad():
-                imgs = self.G(z, y)
+                imgs = G(z, y)
             self.G.train()
             save_grid(imgs, self.run.samples_dir / f"epoch_{self.epoch:04d}.png", nrow=10)
             if self._weight_hist is not None:
                 self.run.log_weight_hist({"epoch": self.epoch, "c": self.cfg["clip"], **self._weight_hist})
+            if self.cfg["eval_every"] and self.recorder is None:
+                from .timeline import Recorder
+                self.recorder = Recorder(self.cfg, self.device)
+            if self.recorder and self.recorder.due(self.epoch, last):
+                self.recorder.record(self)
         if last or self.epoch % self.cfg["ckpt_every"] == 0:
             self.save_checkpoint()
         if self.on_epoch:
@@ -310,6 +331,7 @@ class Trainer:
         return {"format": ckpt_io.FORMAT, "config": self.cfg, "step": self.step, "epoch": self.epoch,
                 "batch_in_epoch": self.batch_in_epoch, "train_seconds": self.train_seconds,
                 "G": self.G.state_dict(), "D": self.D.state_dict(), "prior": self.prior.state_dict(),
+                **({"G_ema": self.G_ema.state_dict()} if self.G_ema is not None else {}), "g_updates": self.g_updates,
                 "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
                 # the metrics window in progress: sums, counts and pending gradient norms
                 "acc": {k: [torch.as_tensor(v[0]).detach().cpu(), v[1]] for k, v in self._acc.items()},
@@ -322,6 +344,9 @@ class Trainer:
         ckpt_io.load_module(self.G, sd["G"], "G")
         ckpt_io.load_module(self.D, sd["D"], "D")
         ckpt_io.load_module(self.prior, sd["prior"], "prior")
+        if self.G_ema is not None:
+            ckpt_io.load_module(self.G_ema, sd["G_ema"], "G_ema")
+        self.g_updates = sd.get("g_updates", sd["step"] // self.cfg["n_critic"])
         self.opt_g.load_state_dict(sd["opt_g"])
         self.opt_d.load_state_dict(sd["opt_d"])
         self.step, self.epoch, self.batch_in_epoch = sd["step"], sd["epoch"], sd["batch_in_epoch"]
@@ -339,7 +364,8 @@ class Trainer:
     def save_checkpoint(self) -> None:
         if not self.run:
             return
-        params = [*self.G.parameters(), *self.D.parameters(), *self.prior.parameters()]
+        params = [*self.G.parameters(), *self.D.parameters(), *self.prior.parameters(),
+                  *(self.G_ema.parameters() if self.G_ema is not None else ())]
         if not torch.stack([torch.isfinite(p).all() for p in params]).all():  # one sync
             self._fail("network weights are not finite")
         try:
@@ -349,6 +375,13 @@ class Trainer:
                                   f"{self._kept()}{self._resume_hint()}") from None
         self._last_ckpt_step, self._last_ckpt_time = self.step, _clock()
         self.run.set_status("running", ckpt_step=self.step, ckpt_time=time.time())
+
+
+def ema_decay(decay: float, n: int) -> float:
+    """The EMA's decay at the n-th generator update: min(decay, (1 + n) / (10 + n)), a warm-up
+    so the average is not dominated by the random initial weights (TensorFlow's
+    ExponentialMovingAverage with num_updates). Each update: ema ← d·ema + (1 − d)·θ."""
+    return min(decay, (1 + n) / (10 + n))
 
 
 def _grad_norm(module) -> torch.Tensor:

@@ -108,10 +108,10 @@ def checkpoint_config(sd: dict) -> dict:
 
 def models_from_checkpoint(sd: dict, device="cpu") -> tuple[Generator, Critic | None, Prior, dict]:
     """(G, D, prior, config) of a loaded checkpoint, in eval mode; D is None when the checkpoint
-    has no critic (an imported generator on its own)."""
+    has no critic (an imported generator on its own). G is the generator EMA when the run kept one."""
     cfg = checkpoint_config(sd)
     G, D, prior = build_models(cfg, device)
-    load_module(G, sd["G"], "G")
+    load_module(G, sd["G_ema"] if sd.get("G_ema") is not None else sd["G"], "G")  # the EMA is what is sampled
     if sd.get("D") is None:
         D = None
     else:

@@ -93,20 +93,28 @@ def score_images(images: torch.Tensor, requested: torch.Tensor | None = None, de
     """Score N digits in the generator's range (N×784). `requested` = the labels a
     conditional model was asked for (then cond_acc is reported, else null)."""
     t0 = time.perf_counter()
-    ref = reference(device)
     out = predict(classifier(device), images, features=True)
+    res = score_predictions(out, requested, device=device)
+    res["seconds"] = round(time.perf_counter() - t0, 3)
+    return res
+
+
+def score_predictions(out: dict, requested: torch.Tensor | None = None, real_feats: torch.Tensor | None = None,
+                      device: str = "cpu") -> dict:
+    """The scores of digits the classifier has read (`predict(..., features=True)`'s output):
+    FID against the test split's Gaussian fit, precision / recall / density / coverage against
+    `real_feats` (default: all 10k test digits), class histogram and its KL, confidence."""
+    ref = reference(device)
     feats = out["features"].double()
     mu, sigma = metrics.feature_stats(feats)
     hist = metrics.class_histogram(out["labels"].numpy())
-    res = {"fid": metrics.frechet_distance(ref["mu"].numpy(), ref["sigma"].numpy(), mu, sigma),
-           **metrics.prdc(ref["features"], feats, k=K),
-           "class_hist": [round(float(h), 6) for h in hist],
-           "class_kl": metrics.kl_to_uniform(hist),
-           "cond_acc": None if requested is None else metrics.conditional_accuracy(out["labels"], requested.cpu()),
-           "confidence": metrics.mean_confidence(out["probs"]),
-           "n": int(len(images))}
-    res["seconds"] = round(time.perf_counter() - t0, 3)
-    return res
+    return {"fid": metrics.frechet_distance(ref["mu"].numpy(), ref["sigma"].numpy(), mu, sigma),
+            **metrics.prdc(ref["features"] if real_feats is None else real_feats, feats, k=K),
+            "class_hist": [round(float(h), 6) for h in hist],
+            "class_kl": metrics.kl_to_uniform(hist),
+            "cond_acc": None if requested is None else metrics.conditional_accuracy(out["labels"], requested.cpu()),
+            "confidence": metrics.mean_confidence(out["probs"]),
+            "n": int(len(feats))}
 
 
 def score_real(n: int = 10_000, seed: int = 0, use_cache: bool = True) -> dict:

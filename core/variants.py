@@ -40,10 +40,13 @@ BASE: dict = dict(
     ckpt_every=1,       # epochs between checkpoints (and always at the end)
     ckpt_minutes=5.0,   # also checkpoint mid-epoch after this many minutes (0 = only per epoch)
     data_limit=0,       # train on the first N training digits (0 = all 50k)
+    ema=0.0,            # generator EMA decay (0 = off); when on, the EMA generator is sampled, scored, shipped
+    eval_every=1,       # epochs between timeline records (quality on fixed noise; 0 = off; always at the end)
+    eval_n=2000,        # digits per timeline record
     seed=0,
 )
 # Knobs of the run's bookkeeping rather than of the GAN: not shown among a variant's knobs.
-HOUSEKEEPING = ("log_every", "ckpt_every", "ckpt_minutes", "data_limit")
+HOUSEKEEPING = ("log_every", "ckpt_every", "ckpt_minutes", "data_limit", "eval_every", "eval_n")
 ARCHITECTURE = ("g_hidden", "d_hidden")  # the networks' shape: set with --set, not on the Train form
 MAX_LAYERS, MAX_WIDTH = 8, 8192
 
@@ -182,7 +185,7 @@ def _coerce(key: str, value):
 
 _POSITIVE = ("epochs", "batch_size", "n_critic", "lr_g", "lr_d", "clip", "prior_k", "prior_sigma", "z_dim", "log_every",
              "ckpt_every")
-_NON_NEGATIVE = ("lr_prior", "gp_lambda", "san_lambda", "prior_c", "seed", "ckpt_minutes", "data_limit")
+_NON_NEGATIVE = ("lr_prior", "gp_lambda", "san_lambda", "prior_c", "seed", "ckpt_minutes", "data_limit", "eval_every")
 
 
 def make_config(variant: str, overrides: dict | None = None) -> dict:
@@ -202,6 +205,10 @@ def make_config(variant: str, overrides: dict | None = None) -> dict:
             raise ConfigError(f"{key} must not be negative, got {cfg[key]}")
     if not (0 <= cfg["beta1"] < 1 and 0 <= cfg["beta2"] < 1):
         raise ConfigError("beta1 and beta2 must lie in [0, 1)")
+    if not 0 <= cfg["ema"] < 1:
+        raise ConfigError(f"ema is the generator EMA's decay: 0 (off) or in (0, 1), like 0.999; got {cfg['ema']}")
+    if not 10 <= cfg["eval_n"] <= 10_000:
+        raise ConfigError(f"eval_n (digits per timeline record) must lie in 10..10000, got {cfg['eval_n']}")
     for key in ARCHITECTURE:
         cfg[key] = _check_hidden(key, cfg[key])
     for key, allowed in CHOICES.items():

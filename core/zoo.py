@@ -6,6 +6,7 @@
     trained/<variant>/curves.json  per-epoch means of the logged training curves
     trained/<variant>/samples.png  a 10×10 grid from the fixed evaluation noise
     trained/<variant>/scores.json  scores on 10k samples (seed 0), keyed like a run's
+    trained/<variant>/timeline.*   the training timeline (core/timeline.py), if it was recorded
 
 A zoo name (= the variant name) is accepted wherever a MODEL is.
 """
@@ -58,7 +59,7 @@ def curves_of(run: Run) -> dict:
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
         # a row logged at fractional epoch 3.4 belongs to epoch 4; one at exactly 3.0 to epoch 3
         rows = db.execute("SELECT MAX(1, CAST(epoch + 0.999999 AS INTEGER)) AS e, key, AVG(value) FROM metrics "
-                          "WHERE step > 0 GROUP BY e, key ORDER BY e").fetchall()
+                          "WHERE step > 0 AND key NOT LIKE 'tl!_%' ESCAPE '!' GROUP BY e, key ORDER BY e").fetchall()
     out: dict[str, list] = {}
     for e, k, v in rows:
         out.setdefault(k, []).append([e, round(v, 6)])
@@ -93,7 +94,8 @@ def export(run_id: str, name: str | None = None, force: bool = False) -> Path:
     out = zoo_dir(name)
     out.mkdir(parents=True, exist_ok=True)
     full = score_model(str(run.checkpoint_path), n=SCORE_N, seed=SCORE_SEED, use_cache=False)
-    half = {k: v.half() if v.is_floating_point() else v for k, v in sd["G"].items()}
+    g = sd["G_ema"] if sd.get("G_ema") is not None else sd["G"]  # with ema on, the EMA generator is shipped
+    half = {k: v.half() if v.is_floating_point() else v for k, v in g.items()}
     model = {"format": FORMAT, "config": cfg, "step": sd["step"], "epoch": sd["epoch"],
              "train_seconds": sd["train_seconds"], "G": half,
              "D": {k: v.half() if v.is_floating_point() else v for k, v in sd["D"].items()},
@@ -102,7 +104,7 @@ def export(run_id: str, name: str | None = None, force: bool = False) -> Path:
     scores = score_model(name, n=SCORE_N, seed=SCORE_SEED, use_cache=False)
     if any(abs(scores[k] - full[k]) > 1e-3 * max(1.0, abs(full[k]))  # float16 changed the scores
            for k in ("fid", "precision", "recall", "density", "coverage", "class_kl")):
-        model["G"], model["D"] = sd["G"], sd["D"]
+        model["G"], model["D"] = g, sd["D"]
         save_atomic(model, out / "model.pt")
         scores = score_model(name, n=SCORE_N, seed=SCORE_SEED, use_cache=False)
     write_json_atomic(out / "scores.json", {cache_key(name, SCORE_N, SCORE_SEED): scores})  # shipped with it
@@ -112,6 +114,10 @@ def export(run_id: str, name: str | None = None, force: bool = False) -> Path:
         "train_seconds": round(sd["train_seconds"], 1), "run_id": run.id,
         "command": train_command(cfg, st.get("device"))})
     write_json_atomic(out / "curves.json", curves_of(run))
+    from .timeline import export as export_timeline
+    if not export_timeline(run, out):  # a model retrained without the recorder keeps no stale timeline
+        for f in ("timeline.json", "timeline.npz"):
+            (out / f).unlink(missing_ok=True)
     grid = run.latest_sample()
     if grid:
         write_bytes_atomic(out / "samples.png", grid.read_bytes())

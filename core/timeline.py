@@ -1,0 +1,336 @@
+"""The training timeline: how a run's quality, classes and latent map changed, epoch by epoch.
+
+Recorded by `Recorder`, which the trainer calls at the end of every `eval_every`-th epoch and of
+the last one. On fixed noise (`eval_n` codes drawn from the prior with a seeded generator: the
+same ε and components at every record; a learnable prior's codes follow its current μ, σ) the
+sampled generator (the EMA one when `ema` is on) makes digits that the classifier reads:
+- scores: FID against the 10k test digits' Gaussian fit; precision / recall / density /
+  coverage against the frame's N_FRAME test digits (a real set as large as the default
+  eval_n); the class histogram, its KL to uniform, mean confidence, conditional accuracy.
+  With `ema` on, the live (raw) generator is scored on the same noise too (`tl_raw_*`, twice
+  the cost): the EMA's effect at every epoch of one training run.
+  They are rows of the run's metrics store under `tl_*` keys at the step of the epoch's end,
+  so a resume (which drops the rows after its checkpoint) keeps the timeline whole. At n 2000
+  they are not the leaderboard's n 10k numbers: FID is biased upward at small n.
+- the map: one fixed 2-D frame per classifier, UMAP fitted once on the classifier features of
+  N_FRAME test digits (cached on disk). Each record places its first MAP_N digits in that frame
+  with UMAP's transform initialisation: each new point goes to the membership-weighted mean
+  of the frame positions of its FRAME_K nearest real digits (weights exp(−d/σ), σ chosen so they
+  sum to log2 k, as umap-learn's `transform` starts), without the refinement epochs that make
+  `transform` 4 s per record here. The real digits never move: the frame is fitted once.
+  runs/<id>/timeline/epoch_XXXX.npz holds xy (float16), label, confidence (uint8, ×255) and
+  component: about 11 KB per record at MAP_N 1000; frame.npz holds the real digits' positions.
+The sample grid of each epoch is the run's samples/epoch_XXXX.png (fixed evaluation noise).
+
+A shipped zoo model keeps its timeline in trained/<name>/timeline.json (the rows) and
+timeline.npz (the points, the frame and the grids as PNG bytes), written by `zoo export`.
+"""
+from __future__ import annotations
+
+import io
+import json
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .errors import CheckpointError, ConfigError
+
+N_FRAME = 2000  # real test digits: the frame of the map and the real set of precision / recall
+FRAME_K = 15  # neighbours: of the frame's UMAP and of each placed digit
+MAP_N = 1000  # digits per record placed on the map (scores use all eval_n)
+SHARE = 0.05  # a class "appears" when it first exceeds this share of the samples
+VERSION = 1
+SCALARS = ("fid", "precision", "recall", "density", "coverage", "class_kl", "confidence", "cond_acc")
+PREFIX = "tl_"
+RAW = PREFIX + "raw_"  # with ema on, the raw (live) generator's scores on the same noise: EMA's effect, per epoch
+KEYS = ([PREFIX + k for k in (*SCALARS, "n", "seconds", "train_s")] + [f"{PREFIX}hist_{d}" for d in range(10)]
+        + [RAW + k for k in SCALARS])
+
+
+# ---------------------------------------------------------------- the fixed frame
+def _frame_path(sha: str) -> Path:
+    from .score import cache_dir
+    return cache_dir() / "timeline" / f"frame_v{VERSION}_{sha[:16]}.npz"
+
+
+def frame() -> dict:
+    """The map's fixed frame: {idx, xy (N_FRAME×2), label, features (N_FRAME×d)} of the test
+    digits that define it. The UMAP fit (a few seconds) is done once per classifier and cached."""
+    from .embed import _umap
+    from .score import classifier_sha, reference
+    from .store import write_bytes_atomic
+    sha = classifier_sha()
+    ref = reference()
+    idx = np.sort(np.random.default_rng(0).choice(len(ref["features"]), size=N_FRAME, replace=False))
+    feats = ref["features"][idx].float()
+    path = _frame_path(sha)
+    xy = None
+    if path.is_file():
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                if np.array_equal(f["idx"], idx):
+                    xy = f["xy"]
+        except (OSError, ValueError, KeyError):
+            xy = None  # a damaged cache is refitted
+    if xy is None:
+        xy = np.ascontiguousarray(_umap(feats.numpy(), 0, FRAME_K), dtype=np.float32)
+        buf = io.BytesIO()
+        np.savez(buf, idx=idx, xy=xy)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_bytes_atomic(path, buf.getvalue())
+    return {"idx": idx, "xy": xy, "label": ref["labels"][idx].numpy().astype(np.uint8), "features": feats}
+
+
+def _sigmas(d: torch.Tensor, iters: int = 64) -> torch.Tensor:
+    """Per row of distances d (N×k), σ with Σ_j exp(−d_j/σ) = log2 k (umap-learn's
+    smooth_knn_dist with local connectivity 0, as its transform uses), by bisection."""
+    target = math.log2(d.shape[1])
+    lo, hi = torch.zeros(len(d), dtype=d.dtype), torch.full((len(d),), float("inf"), dtype=d.dtype)
+    mid = torch.ones(len(d), dtype=d.dtype)
+    for _ in range(iters):
+        s = torch.exp(-d / mid[:, None]).sum(1)
+        big = s > target  # too wide a kernel: shrink σ
+        hi = torch.where(big, mid, hi)
+        lo = torch.where(big, lo, mid)
+        mid = torch.where(torch.isinf(hi), mid * 2, (lo + hi) / 2)
+    return torch.maximum(mid, 1e-3 * d.mean(1))
+
+
+def place(features, fr: dict, k: int = FRAME_K) -> np.ndarray:
+    """Positions (N×2 float32) in the frame `fr` of digits with these classifier features."""
+    q = torch.as_tensor(np.asarray(features), dtype=torch.float64)
+    r = fr["features"].double()
+    d2 = (q * q).sum(1, keepdim=True) + (r * r).sum(1)[None] - 2 * q @ r.T
+    d, j = d2.clamp_min(0).topk(k, dim=1, largest=False)
+    d = d.sqrt()
+    w = torch.exp(-d / _sigmas(d)[:, None])
+    w = w / w.sum(1, keepdim=True)
+    xy = torch.as_tensor(fr["xy"], dtype=torch.float64)[j]  # N×k×2
+    return (w[..., None] * xy).sum(1).float().numpy()
+
+
+# ---------------------------------------------------------------- recording
+class Recorder:
+    """Scores the sampled generator on fixed noise at the trainer's end of epoch."""
+
+    def __init__(self, cfg: dict, device: torch.device):
+        from .variants import get_variant
+        self.cfg, self.device = cfg, torch.device(device)
+        self.conditional = get_variant(cfg["variant"]).conditional
+        self.disabled = False
+        self._frame: dict | None = None
+
+    def due(self, epoch: int, last: bool) -> bool:
+        return not self.disabled and (last or epoch % self.cfg["eval_every"] == 0)
+
+    def noise(self, prior):
+        g = torch.Generator().manual_seed(self.cfg["seed"] + 2)  # never the training RNG
+        return prior.sample(self.cfg["eval_n"], generator=g, device=self.device)
+
+    def record(self, trainer) -> dict | None:
+        """Score, place and write one record for the trainer's current epoch; the row."""
+        from .classifier import predict
+        from .score import classifier, score_predictions
+        t0 = time.perf_counter()
+        try:
+            clf = classifier(str(self.device))
+            self._frame = self._frame or frame()
+        except CheckpointError as exc:  # no classifier: train on, without a timeline
+            print(f"timeline off: {exc}", file=sys.stderr)
+            self.disabled = True
+            return None
+        z, y = self.noise(trainer.prior)
+
+        def scores(G):
+            G.eval()
+            with torch.no_grad():
+                imgs = torch.cat([G(z[i:i + 1024], None if y is None else y[i:i + 1024])
+                                  for i in range(0, len(z), 1024)])
+            trainer.G.train()
+            out = predict(clf, imgs, features=True)
+            return out, score_predictions(out, y if self.conditional else None, self._frame["features"],
+                                          str(self.device))
+        out, res = scores(trainer.sampler)
+        raw = scores(trainer.G)[1] if trainer.G_ema is not None else {}
+        m = min(MAP_N, len(z))
+        pts = {"xy": place(out["features"][:m], self._frame).astype(np.float16),
+               "label": out["labels"][:m].numpy().astype(np.uint8),
+               "conf": (out["confidence"][:m].numpy() * 255).round().astype(np.uint8),
+               "comp": (y[:m].cpu().numpy() if y is not None else np.full(m, -1)).astype(np.int16)}
+        run, epoch = trainer.run, trainer.epoch
+        folder = run.path / "timeline"
+        folder.mkdir(exist_ok=True)
+        if not (folder / "frame.npz").is_file():
+            _write_npz(folder / "frame.npz", xy=self._frame["xy"], label=self._frame["label"])
+        _write_npz(folder / f"epoch_{epoch:04d}.npz", **pts)
+        row = {PREFIX + k: res[k] for k in SCALARS if res[k] is not None}
+        row.update({f"{PREFIX}hist_{d}": h for d, h in enumerate(res["class_hist"])})
+        row.update({RAW + k: raw[k] for k in SCALARS if raw.get(k) is not None})
+        row.update({PREFIX + "n": res["n"], PREFIX + "train_s": trainer.train_seconds,
+                    PREFIX + "seconds": time.perf_counter() - t0})
+        run.log(trainer.step, float(epoch), row)
+        return row
+
+
+def _write_npz(path: Path, **arrays) -> None:
+    from .store import write_bytes_atomic
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    write_bytes_atomic(path, buf.getvalue())
+
+
+# ---------------------------------------------------------------- reading
+@dataclass
+class Timeline:
+    """One model's recorded epochs. rows: one dict per record, oldest first (epoch, step, the
+    scores, class_hist, seconds = the record's own cost, train_seconds = training time so far)."""
+    name: str
+    rows: list[dict]
+    frame_xy: np.ndarray
+    frame_label: np.ndarray
+    _points: dict = field(repr=False)  # epoch -> Path of its npz, or the arrays themselves
+    _grids: dict = field(repr=False)  # epoch -> Path of its PNG, or its bytes
+
+    @property
+    def epochs(self) -> list[int]:
+        return [r["epoch"] for r in self.rows]
+
+    def points(self, epoch: int) -> dict:
+        """{xy, label, conf (0..1), comp} of the epoch's placed digits."""
+        src = self._points.get(epoch)
+        if src is None:
+            raise ConfigError(f"{self.name} has no map for epoch {epoch}")
+        if isinstance(src, Path):
+            with np.load(src, allow_pickle=False) as f:
+                src = {k: f[k] for k in f.files}
+        return {"xy": src["xy"].astype(np.float32), "label": src["label"].astype(int),
+                "conf": src["conf"].astype(np.float32) / 255, "comp": src["comp"].astype(int)}
+
+    def grid(self, epoch: int) -> bytes | None:
+        """The epoch's 10×10 sample grid (PNG), if it was kept."""
+        src = self._grids.get(epoch)
+        if isinstance(src, Path):
+            return src.read_bytes() if src.is_file() else None
+        return src
+
+
+def _row(epoch: int, step: int, vals: dict) -> dict:
+    row = {"epoch": epoch, "step": step, **{k: vals.get(PREFIX + k) for k in SCALARS},
+           "class_hist": [vals.get(f"{PREFIX}hist_{d}", 0.0) for d in range(10)],
+           "n": int(vals.get(PREFIX + "n", 0)), "seconds": vals.get(PREFIX + "seconds"),
+           "train_seconds": vals.get(PREFIX + "train_s")}
+    if any(RAW + k in vals for k in SCALARS):  # the run kept an EMA: the live generator's scores too
+        row["raw"] = {k: vals.get(RAW + k) for k in SCALARS}
+    return row
+
+
+def run_rows(run) -> list[dict]:
+    """A run's records from its metrics store, one per epoch (the latest row wins)."""
+    by_epoch: dict[int, tuple[int, dict]] = {}
+    for step, epoch, _, key, value in run.metrics(KEYS):
+        e = int(round(epoch))
+        st, vals = by_epoch.get(e, (step, {}))
+        if step > st:  # a later row for the same epoch replaces the old one
+            st, vals = step, {}
+        vals[key] = value
+        by_epoch[e] = (st, vals)
+    return [_row(e, st, vals) for e, (st, vals) in sorted(by_epoch.items())]
+
+
+def _zoo_files(name: str) -> tuple[Path, Path] | None:
+    from .registry import zoo_dir
+    try:
+        d = zoo_dir(name)
+    except ConfigError:
+        return None
+    return (d / "timeline.json", d / "timeline.npz") if (d / "timeline.json").is_file() else None
+
+
+def load(model: str) -> Timeline:
+    """The timeline of a run or a zoo model; ConfigError when none was recorded."""
+    from .store import Run
+    from .errors import RunError
+    files = _zoo_files(model)
+    if files:
+        rows = json.loads(files[0].read_text())
+        with np.load(files[1], allow_pickle=False) as f:
+            data = {k: f[k] for k in f.files}
+        epochs = [int(e) for e in data["epochs"]]
+        pts = {e: {k: data[k][i] for k in ("xy", "label", "conf", "comp")} for i, e in enumerate(epochs)}
+        grids = {e: data[f"grid_{e:04d}"].tobytes() for e in epochs if f"grid_{e:04d}" in data}
+        return Timeline(model, rows, data["frame_xy"], data["frame_label"], pts, grids)
+    try:
+        run = Run.open(model)
+    except RunError:
+        raise ConfigError(f"{model!r} is neither a run nor a zoo model with a timeline "
+                          f"(see `python -m core timeline --list`)") from None
+    rows = run_rows(run)
+    folder = run.path / "timeline"
+    if not rows or not (folder / "frame.npz").is_file():
+        raise ConfigError(f"run {model} has no timeline: it was trained with eval_every 0, or before its first "
+                          f"record (train with --set eval_every=1)")
+    with np.load(folder / "frame.npz", allow_pickle=False) as f:
+        fxy, flab = f["xy"], f["label"]
+    pts = {r["epoch"]: folder / f"epoch_{r['epoch']:04d}.npz" for r in rows
+           if (folder / f"epoch_{r['epoch']:04d}.npz").is_file()}
+    grids = {r["epoch"]: run.samples_dir / f"epoch_{r['epoch']:04d}.png" for r in rows}
+    return Timeline(model, rows, fxy, flab, pts, grids)
+
+
+def available() -> list[str]:
+    """Zoo models with a shipped timeline, then runs with records (newest first)."""
+    from .store import list_runs
+    from .variants import VARIANTS
+    names = [v for v in VARIANTS if _zoo_files(v)]
+    for run in reversed(list_runs()):
+        if (run.path / "timeline" / "frame.npz").is_file():
+            names.append(run.id)
+    return names
+
+
+def export(run, out_dir: Path) -> bool:
+    """Pack a run's timeline into out_dir/timeline.json + timeline.npz (for the zoo); False if
+    the run has none."""
+    try:
+        tl = load(run.id)
+    except ConfigError:
+        return False
+    eps = [e for e in tl.epochs if e in tl._points]
+    pts = [tl.points(e) for e in eps]
+    arrays = {"epochs": np.array(eps, dtype=np.int32), "frame_xy": tl.frame_xy, "frame_label": tl.frame_label,
+              "xy": np.stack([p["xy"] for p in pts]).astype(np.float16),
+              "label": np.stack([p["label"] for p in pts]).astype(np.uint8),
+              "conf": np.stack([(p["conf"] * 255).round() for p in pts]).astype(np.uint8),
+              "comp": np.stack([p["comp"] for p in pts]).astype(np.int16)}
+    for e in eps:
+        png = tl.grid(e)
+        if png:
+            arrays[f"grid_{e:04d}"] = np.frombuffer(png, dtype=np.uint8)
+    from .store import write_json_atomic
+    write_json_atomic(out_dir / "timeline.json", [r for r in tl.rows if r["epoch"] in eps])
+    _write_npz(out_dir / "timeline.npz", **arrays)
+    return True
+
+
+# ---------------------------------------------------------------- what it shows
+def summary(tl: Timeline) -> dict:
+    """What a reader asks of a timeline: the epoch each class first exceeds SHARE of the
+    samples (None = never), the best FID and its epoch, the last record, and the recorder's
+    cost as a share of the training time between records."""
+    first = {}
+    for d in range(10):
+        first[d] = next((r["epoch"] for r in tl.rows if r["class_hist"][d] > SHARE), None)
+    best = min(tl.rows, key=lambda r: r["fid"] if r["fid"] is not None else math.inf)
+    costs, prev = [], 0.0
+    for r in tl.rows:
+        if r["seconds"] is not None and r["train_seconds"] is not None and r["train_seconds"] > prev:
+            costs.append(r["seconds"] / (r["train_seconds"] - prev))
+            prev = r["train_seconds"]
+    return {"model": tl.name, "epochs": tl.epochs, "first_epoch_over_5pct": first,
+            "best_fid": best["fid"], "best_fid_epoch": best["epoch"], "last": tl.rows[-1],
+            "record_cost": float(np.median(costs)) if costs else None}
