@@ -10,7 +10,7 @@ import time
 import sys
 from pathlib import Path
 
-from . import cli_import, cli_latent, cli_sweep
+from . import cli_import, cli_latent, cli_sweep, cli_timeline
 from .cli_common import MODEL_HELP, table
 from .errors import LabError, TrainingFailed
 
@@ -397,6 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_latent.add_parsers(sub)
     cli_import.add_parsers(sub)
     cli_sweep.add_parsers(sub)
+    cli_timeline.add_parsers(sub)
     return p
 
 

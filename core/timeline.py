@@ -10,7 +10,7 @@ sampled generator (the EMA one when `ema` is on) makes digits that the classifie
   With `ema` on, the live (raw) generator is scored on the same noise too (`tl_raw_*`, twice
   the cost): the EMA's effect at every epoch of one training run.
   They are rows of the run's metrics store under `tl_*` keys at the step of the epoch's end,
-  so a resume (which drops the rows after its checkpoint) keeps the timeline whole. At n 2000
+  so a resume (which drops the rows after its checkpoint) keeps the timeline whole. At n 1000
   they are not the leaderboard's n 10k numbers: FID is biased upward at small n.
 - the map: one fixed 2-D frame per classifier, UMAP fitted once on the classifier features of
   N_FRAME test digits (cached on disk). Each record places its first MAP_N digits in that frame
@@ -40,7 +40,7 @@ import torch
 
 from .errors import CheckpointError, ConfigError
 
-N_FRAME = 2000  # real test digits: the frame of the map and the real set of precision / recall
+N_FRAME = 2000  # real test digits: the frame of the map (and the real set of precision / recall)
 FRAME_K = 15  # neighbours: of the frame's UMAP and of each placed digit
 MAP_N = 1000  # digits per record placed on the map (scores use all eval_n)
 SHARE = 0.05  # a class "appears" when it first exceeds this share of the samples
@@ -153,7 +153,7 @@ class Recorder:
                                   for i in range(0, len(z), 1024)])
             trainer.G.train()
             out = predict(clf, imgs, features=True)
-            return out, score_predictions(out, y if self.conditional else None, self._frame["features"],
+            return out, score_predictions(out, y if self.conditional else None, self._frame["features"][:len(z)],
                                           str(self.device))
         out, res = scores(trainer.sampler)
         raw = scores(trainer.G)[1] if trainer.G_ema is not None else {}
@@ -334,3 +334,50 @@ def summary(tl: Timeline) -> dict:
     return {"model": tl.name, "epochs": tl.epochs, "first_epoch_over_5pct": first,
             "best_fid": best["fid"], "best_fid_epoch": best["epoch"], "last": tl.rows[-1],
             "record_cost": float(np.median(costs)) if costs else None}
+
+
+# ---------------------------------------------------------------- playback
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+           "#bcbd22", "#17becf"]  # tab10: the class colours of every map
+
+
+def _map_image(tl: Timeline, epoch: int, size: int) -> "Image.Image":
+    from PIL import Image, ImageDraw
+    img = Image.new("RGB", (size, size), "white")
+    draw = ImageDraw.Draw(img)
+    lo, hi = tl.frame_xy.min(0), tl.frame_xy.max(0)
+    span = np.maximum(hi - lo, 1e-6)
+
+    def px(xy):
+        return np.clip((xy - lo) / span * (size - 12) + 6, 0, size - 1)
+    for x, y in px(tl.frame_xy):
+        draw.point((x, size - y), fill=(215, 215, 215))
+    p = tl.points(epoch)
+    for (x, y), lab in zip(px(p["xy"]), p["label"]):
+        draw.ellipse((x - 1.5, size - y - 1.5, x + 1.5, size - y + 1.5), fill=PALETTE[lab % 10])
+    return img
+
+
+def animation(tl: Timeline, ms: int = 400) -> bytes:
+    """An animated GIF of the timeline: per recorded epoch, the sample grid beside the map of
+    that epoch's digits (grey: the frame's real digits; colour: the class read), titled with
+    the epoch and its FID."""
+    from PIL import Image, ImageDraw
+    frames = []
+    for r in tl.rows:
+        if r["epoch"] not in tl._points:
+            continue
+        png = tl.grid(r["epoch"])
+        grid = Image.open(io.BytesIO(png)).convert("RGB") if png else Image.new("RGB", (302, 302), "black")
+        size = grid.size[1]
+        canvas = Image.new("RGB", (grid.size[0] + size + 8, size + 22), "white")
+        canvas.paste(grid, (0, 22))
+        canvas.paste(_map_image(tl, r["epoch"], size), (grid.size[0] + 8, 22))
+        fid = f"FID {r['fid']:.2f}" if r["fid"] is not None else ""
+        ImageDraw.Draw(canvas).text((4, 5), f"{tl.name} · epoch {r['epoch']} · {fid} (n {r['n']})", fill="black")
+        frames.append(canvas.convert("P", palette=Image.ADAPTIVE, colors=64))
+    if not frames:
+        raise ConfigError(f"{tl.name} has no recorded maps to animate")
+    buf = io.BytesIO()
+    frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:], duration=ms, loop=0)
+    return buf.getvalue()
