@@ -133,7 +133,15 @@ class Recorder:
         return prior.sample(self.cfg["eval_n"], generator=g, device=self.device)
 
     def record(self, trainer) -> dict | None:
-        """Score, place and write one record for the trainer's current epoch; the row."""
+        """Score, place and write one record for the trainer's current epoch; the row. The
+        global RNGs (CPU and the device's) are forked: what the record draws — the classifier's
+        construction, loaded lazily at the first record of a process, draws its initial weights —
+        never shifts training, so a resumed run matches an uninterrupted one bit for bit."""
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices, device_type="cuda"):
+            return self._record(trainer)
+
+    def _record(self, trainer) -> dict | None:
         from .classifier import predict
         from .score import classifier, score_predictions
         t0 = time.perf_counter()

@@ -9,7 +9,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 # Tiny configs: a few hundred digits, small batches, frequent logs.
-TINY = {"batch_size": 16, "log_every": 2, "epochs": 1}
+# The timeline recorder is off in them (its cost is per epoch); tests/test_timeline.py and the resume
+# tests turn it on.
+TINY = {"batch_size": 16, "log_every": 2, "epochs": 1, "eval_every": 0}
 TINY_DATA = 128  # digits -> 8 steps per epoch at batch 16
 
 

@@ -20,7 +20,7 @@ from core.errors import CheckpointError, ConfigError, RunError
 from core.store import Run, cancel, list_runs, pid_alive
 from core.variants import make_config
 
-SPEED = {"img_s", "gflops", "mfu"}  # wall-clock measures: never equal between two runs
+SPEED = {"img_s", "gflops", "mfu", "tl_seconds", "tl_train_s"}  # wall-clock measures: never equal between two runs
 
 
 def trained_run(variant="vanilla", **over) -> Run:
