@@ -290,6 +290,34 @@ def load(model: str) -> Timeline:
     return Timeline(model, rows, fxy, flab, pts, grids)
 
 
+def version(model: str) -> str:
+    """A token that changes whenever the model's timeline grows or is rewritten (a training
+    run adds a record every eval_every epochs): the cache key of views derived from it."""
+    from .store import Run
+    from .errors import RunError
+    files = _zoo_files(model)
+    if files:
+        return ":".join(str(f.stat().st_mtime_ns) for f in files if f.is_file())
+    try:
+        folder = Run.open(model).path / "timeline"
+    except RunError:
+        return "none"
+    return f"{len(list(folder.glob('epoch_*.npz')))}:{folder.stat().st_mtime_ns if folder.is_dir() else 0}"
+
+
+def curves(models: list[str], keys: tuple[str, ...] = ("fid", "class_kl")) -> dict[str, dict]:
+    """Per-epoch curves of several models for an overlay: {model: {"epoch": [...], key: [...]}}
+    for each model that has a timeline (the others are left out)."""
+    out = {}
+    for m in models:
+        try:
+            rows = load(m).rows
+        except ConfigError:
+            continue
+        out[m] = {"epoch": [r["epoch"] for r in rows], **{k: [r.get(k) for r in rows] for k in keys}}
+    return out
+
+
 def available() -> list[str]:
     """Zoo models with a shipped timeline, then runs with records (newest first)."""
     from .store import list_runs

@@ -6,6 +6,7 @@ import torch
 import streamlit as st
 
 from core import models as core_models
+from core import timeline as core_timeline
 from core.errors import LabError
 from core.score import score_real
 from core.variants import VARIANTS
@@ -99,3 +100,18 @@ with right:
         st.plotly_chart(fig, key="compare_curves")
     else:
         st.caption("No curves recorded for these models.")
+
+st.subheader("Quality over training")
+timelines = core_timeline.curves(chosen)
+if timelines:
+    st.caption("From each model's training timeline: scored on the same fixed noise at every recorded epoch "
+               "(n 1k: higher than the leaderboard's n 10k). Step through one model on the Timeline page.")
+    left, right = st.columns(2)
+    for col, k, title in ((left, "fid", "FID over epochs"), (right, "class_kl", "class KL to uniform over epochs")):
+        fig = go.Figure([go.Scatter(x=c["epoch"], y=c[k], name=n, mode="lines+markers" if len(c["epoch"]) < 30 else "lines",
+                                    line=dict(color=colour[n])) for n, c in timelines.items()])
+        tidy(fig, 320, title=title, xaxis_title="epoch", yaxis_title=k)
+        col.plotly_chart(fig, key=f"compare_tl_{k}")
+no_tl = [n for n in chosen if n not in timelines]
+if no_tl:
+    st.caption(f"No timeline recorded for: {', '.join(no_tl)} (trained before the recorder, or with eval_every 0).")

@@ -396,3 +396,42 @@ def test_sweeps_page_refuses_a_bad_launch_in_one_line(finished_sweep):
     at.button[[b.label for b in at.button].index("Launch sweep")].click().run()
     assert not at.exception
     assert any("prior_sigma must be a float" in e.value for e in at.error), texts(at)
+
+
+def test_timeline_slider_changes_the_grid_the_map_and_the_marker():
+    at = page("pages/timeline.py", model="vanilla")
+    assert at.selectbox(key="tl_model").value == "vanilla"
+    slider = at.select_slider(key="tl_epoch_vanilla")
+    assert slider.value == 40 and slider.options[0] == "1"
+
+    def shown():
+        charts = {c.proto.id: c.proto.spec for c in at.get("plotly_chart")}
+        spec = next(s for s in charts.values() if "fixed map" in s)
+        return at.get("image")[0].proto.imgs[0].url, spec, [m.value for m in at.metric]
+    grid40, map40, metrics40 = shown()
+    at.select_slider(key="tl_epoch_vanilla").set_value(5).run()
+    assert not at.exception
+    grid5, map5, metrics5 = shown()
+    assert grid5 != grid40 and "epoch 5 on the fixed map" in map5 and map5 != map40
+    assert metrics5 != metrics40 and float(metrics5[0]) > float(metrics40[0])  # FID at epoch 5 is worse
+    # the curves' marker follows the slider
+    fid = next(c.proto.spec for c in at.get("plotly_chart") if "FID so far" in c.proto.spec)
+    import json
+    assert [s["x0"] for s in json.loads(fid)["layout"]["shapes"]] == [5]
+    # play: a rerun of the view steps to the next epoch
+    at.button(key="tl_play").click().run()
+    assert at.session_state["tl_playing"] and at.button(key="tl_play").label == "Pause"
+    assert at.select_slider(key="tl_epoch_vanilla").value == 6
+    at.run()
+    assert at.select_slider(key="tl_epoch_vanilla").value == 7
+    at.button(key="tl_play").click().run()  # pause: it stays
+    assert at.select_slider(key="tl_epoch_vanilla").value == 7 and not at.session_state["tl_playing"]
+
+
+def test_compare_overlays_the_timelines():
+    at = page("pages/compare.py", compare_models=["vanilla", "gm-dynamic"])
+    specs = [c.proto.spec for c in at.get("plotly_chart")]
+    import json
+    fid = json.loads(next(s for s in specs if "FID over epochs" in s))
+    assert [t["name"] for t in fid["data"]] == ["vanilla", "gm-dynamic"]
+    assert any("class KL to uniform over epochs" in s for s in specs)

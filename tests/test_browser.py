@@ -128,7 +128,7 @@ def test_overview_shows_the_leaderboard_and_the_zoo_grids(app):
     assert page.locator(DATAFRAME).first.bounding_box()["height"] >= 35 * rows
     # the sidebar lists every page
     nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
-    for title in ("Overview", "Train", "Compare", "Latent map", "Classes", "GMM editor", "Refine", "Interpolate",
+    for title in ("Overview", "Train", "Compare", "Timeline", "Latent map", "Classes", "GMM editor", "Refine", "Interpolate",
                   "Sweeps", "Findings"):
         assert title in nav
     app.shot("overview")
@@ -170,6 +170,36 @@ def test_compare(app):
         assert g["x"] >= g["colx"] - 1 and g["x"] + g["w"] <= g["colx"] + g["colw"] + 1, grids  # inside its column
     app.assert_clean("compare_4")
     app.shot("compare_4_models")
+
+
+def test_timeline_slider_and_playback_move_the_grid_and_the_map(app):
+    app.open("timeline", "Timeline", PLOTLY, min_count=4)
+    app.assert_clean("timeline")
+    page = app.page
+    slider = page.locator('[data-testid="stSlider"]').first
+    grid = page.locator(IMAGE).first
+
+    def state():
+        return (grid.get_attribute("src"), page.locator(PLOTLY).first.inner_text(),
+                slider.locator('[data-testid="stSliderThumbValue"]').inner_text())
+    before = state()
+    assert before[2].strip() == "40"  # the zoo vanilla's last record is shown first
+    slider.get_by_role("slider").focus()
+    for _ in range(30):
+        page.keyboard.press("ArrowLeft")
+    page.locator('[data-testid="stSliderThumbValue"]', has_text=re.compile(r"^10$")).wait_for(timeout=PAGE)
+    page.wait_for_function("s => document.querySelector('[data-testid=\"stImage\"] img').src != s", arg=before[0],
+                           timeout=PAGE)
+    page.locator(RUNNING).wait_for(state="hidden", timeout=PAGE)
+    after = state()
+    assert after[0] != before[0] and "epoch 10" in after[1]  # the grid and the map's title follow the slider
+    app.assert_clean("timeline_epoch_10")
+    app.shot("timeline")
+    page.get_by_role("button", name="Play").click()  # playback steps on by itself
+    page.locator('[data-testid="stSliderThumbValue"]', has_text=re.compile(r"^1[2-9]$")).wait_for(timeout=60_000)
+    page.get_by_role("button", name="Pause").click()
+    page.get_by_role("button", name="Play").wait_for(timeout=PAGE)
+    app.assert_clean("timeline_played")
 
 
 def test_latent_map_draws_the_scatter(app):

@@ -17,6 +17,7 @@ PAGES = {  # file -> (title, icon)
     "pages/overview.py": ("Overview", ":material/leaderboard:"),
     "pages/train.py": ("Train", ":material/model_training:"),
     "pages/compare.py": ("Compare", ":material/compare:"),
+    "pages/timeline.py": ("Timeline", ":material/timeline:"),
     "pages/latent_map.py": ("Latent map", ":material/scatter_plot:"),
     "pages/classes.py": ("Classes", ":material/bar_chart:"),
     "pages/gmm_editor.py": ("GMM editor", ":material/open_with:"),

@@ -1,0 +1,146 @@
+"""Timeline: watch a GAN learn. An epoch slider over a run's (or a zoo model's) records: the
+sample grid of that epoch, its class histogram, the quality curves so far, and that epoch's
+digits on one fixed 2-D map of real digits; play/pause and an animated GIF."""
+import plotly.graph_objects as go
+import streamlit as st
+
+from core import timeline as tl_mod
+from ui.common import CLASS_COLOURS, MISSING, csv_button, guard, tidy
+
+st.title("Timeline")
+st.caption("Every recorded epoch of a training run, scored on the same fixed noise: FID / precision / recall / "
+           "density / coverage, the classes the classifier reads, and where the digits fall on a map of real "
+           "digits that never moves. Runs record every epoch by default (`eval_every`).")
+
+
+@st.cache_data(ttl=5, show_spinner=False)
+def names() -> list[str]:
+    return tl_mod.available()
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def loaded(model: str, ver: str) -> tl_mod.Timeline:
+    return tl_mod.load(model)
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def gif(model: str, ver: str) -> bytes:
+    return tl_mod.animation(loaded(model, ver))
+
+
+options = names()
+if not options:
+    st.info("No timelines yet: train a run on the Train page (it records every epoch unless eval_every is 0).")
+    st.stop()
+current = st.session_state.get("model")
+model = st.sidebar.selectbox("Model with a timeline", options, index=options.index(current) if current in options else 0,
+                             key="tl_model", help="zoo models that ship a timeline, then your runs")
+st.session_state["model"] = model
+ver = tl_mod.version(model)
+with guard("Timeline"):
+    tl = loaded(model, ver)
+if not tl.rows:
+    st.info(f"{model} has no records yet.")
+    st.stop()
+summ = tl_mod.summary(tl)
+epochs = tl.epochs
+key = f"tl_epoch_{model}"
+if st.session_state.get(key) not in epochs:
+    st.session_state[key] = epochs[-1]
+
+first = summ["first_epoch_over_5pct"]
+st.caption(f"**{model}**: {len(epochs)} records, epochs {epochs[0]}–{epochs[-1]}, {tl.rows[-1]['n']} digits each "
+           f"(n 1k scores run higher than the leaderboard's n 10k). Best FID {summ['best_fid']:.2f} at epoch "
+           f"{summ['best_fid_epoch']}. Each class first above 5 % of the digits: "
+           + ", ".join(f"{d} @ {e if e is not None else 'never'}" for d, e in first.items())
+           + (f". The recorder cost {summ['record_cost']:.1%} of the training time." if summ["record_cost"] else "."))
+
+playing = st.session_state.get("tl_playing", False)
+c1, c2, c3 = st.columns([1, 1, 4])
+if c1.button("Pause" if playing else "Play", icon=":material/pause:" if playing else ":material/play_arrow:",
+             key="tl_play", help="step through the epochs, one a second"):
+    st.session_state["tl_playing"] = not playing
+    st.rerun()
+with c2:
+    st.download_button("GIF", lambda: gif(model, ver), file_name=f"timeline_{model}.gif", mime="image/gif",
+                       key="tl_gif", icon=":material/download:", help="grid and map of every recorded epoch")
+
+
+def curve_fig(keys: tuple[str, ...], epoch: int, title: str, height: int = 260):
+    fig = go.Figure()
+    for i, k in enumerate(keys):
+        pts = [(r["epoch"], r[k]) for r in tl.rows if r.get(k) is not None]
+        if pts:
+            fig.add_scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], name=k, mode="lines+markers",
+                            line=dict(color=CLASS_COLOURS[i]), marker=dict(size=4))
+        raw = [(r["epoch"], r["raw"][k]) for r in tl.rows if r.get("raw") and r["raw"].get(k) is not None]
+        if raw:
+            fig.add_scatter(x=[p[0] for p in raw], y=[p[1] for p in raw], name=f"{k} (raw G, no EMA)",
+                            mode="lines", line=dict(color=CLASS_COLOURS[i], dash="dot"))
+    fig.add_vline(x=epoch, line=dict(color="#444", dash="dash"))
+    return tidy(fig, height, title=title, xaxis_title="epoch")
+
+
+@st.fragment(run_every=1.0 if playing else None)
+def view():
+    if st.session_state.get("tl_playing"):
+        i = epochs.index(st.session_state[key])
+        st.session_state[key] = epochs[(i + 1) % len(epochs)]
+    epoch = st.select_slider("Epoch", epochs, key=key)
+    row = tl.rows[epochs.index(epoch)]
+    m = st.columns(6)
+    for col, k in zip(m, ("fid", "precision", "recall", "density", "coverage", "class_kl")):
+        v = row.get(k)
+        col.metric(k, MISSING if v is None else f"{v:.3f}")
+    left, right = st.columns(2)
+    with left:
+        png = tl.grid(epoch)
+        if png:
+            st.image(png, caption=f"epoch {epoch}: 100 digits from the fixed evaluation noise", width="stretch")
+        else:
+            st.caption(f"No sample grid was kept for epoch {epoch}.")
+    with right:
+        p = tl.points(epoch) if epoch in tl._points else None
+        fig = go.Figure()
+        fig.add_scattergl(x=tl.frame_xy[:, 0], y=tl.frame_xy[:, 1], mode="markers", name="real test digits",
+                          marker=dict(color="#d0d0d0", size=4), hoverinfo="skip")
+        if p is not None:
+            for d in range(10):
+                sel = p["label"] == d
+                if sel.any():
+                    fig.add_scattergl(x=p["xy"][sel, 0], y=p["xy"][sel, 1], mode="markers", name=f"read as {d}",
+                                      marker=dict(color=CLASS_COLOURS[d], size=5, opacity=0.8),
+                                      text=[f"read as {d} ({c:.0%})" for c in p["conf"][sel]], hoverinfo="text")
+        lo, hi = tl.frame_xy.min(0), tl.frame_xy.max(0)
+        pad = 0.05 * (hi - lo)
+        tidy(fig, 460, title=f"epoch {epoch} on the fixed map",
+             xaxis=dict(range=[lo[0] - pad[0], hi[0] + pad[0]], showticklabels=False),
+             yaxis=dict(range=[lo[1] - pad[1], hi[1] + pad[1]], showticklabels=False))
+        fig.update_layout(legend=dict(orientation="h", x=0, xanchor="left", y=-0.02, yanchor="top"),
+                          margin=dict(b=60))
+        st.plotly_chart(fig, key="tl_map")
+        st.caption("Grey: real test digits, placed once by UMAP of their classifier features. Colour: this "
+                   "epoch's digits, each placed among its nearest real digits, coloured by the class read.")
+    left, right = st.columns(2)
+    with left:
+        fig = go.Figure(go.Bar(x=list(range(10)), y=row["class_hist"], marker_color=CLASS_COLOURS,
+                               text=[f"{h:.0%}" for h in row["class_hist"]], textposition="outside"))
+        fig.add_hline(y=0.1, line=dict(color="#888", dash="dot"), annotation_text="uniform", annotation_position="top left")
+        tidy(fig, 300, title=f"classes read at epoch {epoch} (KL to uniform {row['class_kl']:.3f})",
+             xaxis=dict(dtick=1, title="digit"), yaxis=dict(title="fraction", range=[0, max(0.3, max(row['class_hist']) * 1.2)]))
+        st.plotly_chart(fig, key="tl_hist")
+    with right:
+        st.plotly_chart(curve_fig(("fid",), epoch, "FID so far"), key="tl_fid")
+    st.plotly_chart(curve_fig(("precision", "recall", "density", "coverage"), epoch,
+                              "precision / recall / density / coverage so far", 280), key="tl_prdc")
+
+
+view()
+
+with st.expander("Every record"):
+    import pandas as pd
+    table = pd.DataFrame([{k: r.get(k) for k in ("epoch", "fid", "precision", "recall", "density", "coverage",
+                                                   "class_kl", "confidence", "cond_acc", "seconds")} for r in tl.rows])
+    st.dataframe(table, hide_index=True, width="stretch", placeholder=MISSING)
+    csv_button(table, f"timeline_{model}")
+    st.caption(f"The same rows: `python -m core timeline {model} --json`.")
