@@ -3,6 +3,11 @@
 A checkpoint is a plain dict of tensors and primitives (so `weights_only=True` loads it):
     {"format": 1, "config": {...}, "step", "epoch", "train_seconds",
      "G", "D", "prior", "opt_g", "opt_d", "rng": {...}}
+
+A shipped (zoo) model may keep its networks compact (`compact`): each 2-D weight as int8 with one
+float32 scale per output row (symmetric, scale = max|row| / 127), under the keys
+"<name>:q8" and "<name>:scale"; `load` expands them back to float32, so every reader sees an
+ordinary state dict.
 """
 from __future__ import annotations
 
@@ -15,6 +20,44 @@ from .errors import CheckpointError
 from .store import write_bytes_atomic
 
 FORMAT = 1
+Q8, SCALE = ":q8", ":scale"
+
+
+def compact(state: dict) -> dict:
+    """A state dict with every 2-D float weight quantised to int8 per output row (half the
+    bytes of float16) and the other float tensors in float16."""
+    out = {}
+    for k, v in state.items():
+        if isinstance(v, torch.Tensor) and v.is_floating_point() and v.dim() == 2:
+            w = v.detach().float()
+            scale = w.abs().amax(1).clamp_min(1e-12) / 127
+            out[k + Q8] = torch.round(w / scale[:, None]).clamp(-127, 127).to(torch.int8)
+            out[k + SCALE] = scale
+        elif isinstance(v, torch.Tensor) and v.is_floating_point():
+            out[k] = v.half()
+        else:
+            out[k] = v
+    return out
+
+
+def expand(state: dict) -> dict:
+    """The inverse of `compact` (float32 weights); any other state dict is returned as it is."""
+    if not isinstance(state, dict) or not any(isinstance(k, str) and k.endswith(Q8) for k in state):
+        return state
+    out = {}
+    for k, v in state.items():
+        if k.endswith(SCALE) and k[:-len(SCALE)] + Q8 in state:
+            continue
+        if k.endswith(Q8):
+            name = k[:-len(Q8)]
+            scale = state.get(name + SCALE)
+            if not isinstance(scale, torch.Tensor) or v.dtype != torch.int8 or v.dim() != 2 \
+                    or scale.shape != (v.shape[0],):
+                raise CheckpointError(f"the compact weight {name} has no matching per-row scale")
+            out[name] = v.float() * scale.float()[:, None]
+        else:
+            out[k] = v
+    return out
 
 
 def save_atomic(obj: dict, path: str | Path) -> None:
@@ -36,6 +79,9 @@ def load(path: str | Path, map_location="cpu") -> dict:
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT or "G" not in ckpt \
             or not isinstance(ckpt.get("config"), dict):
         raise CheckpointError(f"{path} is not a Latent Lab checkpoint")
+    for key in ("G", "D", "G_ema"):
+        if key in ckpt:
+            ckpt[key] = expand(ckpt[key])
     return ckpt
 
 

@@ -232,6 +232,11 @@ def cmd_zoo(a):
                 raise UserError(f"unknown variant {n!r} in --variants")
         zoo.train(names, epochs=a.epochs, device=a.device)
         return
+    if a.action == "compact":
+        rows = zoo.compact_shipped(a.variants.split(",") if a.variants else None)
+        print(json.dumps(rows, indent=2) if a.json else table(rows, ["model", "dtype", "bytes_before", "bytes",
+                                                                      "fid_before", "fid", "recall_before", "recall"]))
+        return
     if a.action == "export":
         if not a.run:
             raise UserError("zoo export needs --run RUN_ID")
@@ -372,9 +377,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_score)
 
     s = sub.add_parser("zoo", help="the pretrained models: leaderboard, retrain, export a run")
-    s.add_argument("action", nargs="?", choices=["list", "train", "export"], default="list")
+    s.add_argument("action", nargs="?", choices=["list", "train", "export", "compact"], default="list",
+                   help="compact: rewrite shipped models as int8 where their scores stay within sampling noise")
     s.add_argument("--json", action="store_true")
-    s.add_argument("--variants", help="train: comma-separated names (default: all)")
+    s.add_argument("--variants", help="train, compact: comma-separated names (default: all)")
     s.add_argument("--epochs", type=int, help="train: override each variant's zoo epochs")
     s.add_argument("--device", default="auto")
     s.add_argument("--run", help="export: the finished run to ship as trained/<variant>/")

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import FORMAT, save_atomic
+from .checkpoint import FORMAT, expand, save_atomic
 from .errors import ConfigError
 from .nets import IMG
 from .registry import NAME_RE, imported_checkpoint, models_from_checkpoint, zoo_checkpoint
@@ -79,7 +79,7 @@ def read_file(path: str | Path, what: str) -> object:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return torch.load(path, map_location="cpu", weights_only=True)
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - classified below, from the file's bytes
         refs = _pickle_globals(path)
         if any(r.startswith("torch.nn.modules.") for r in refs):
@@ -92,6 +92,12 @@ def read_file(path: str | Path, what: str) -> object:
                                f"it was not loaded. {SAVE_HINT[0].upper() + SAVE_HINT[1:]}") from None
         raise ImportRefused(f"{what}: {path.name} is truncated or not a PyTorch file "
                            f"({type(exc).__name__})") from None
+    if isinstance(obj, dict):  # a compact (int8) state dict, or a checkpoint holding some, as float32
+        obj = expand(obj)
+        for key in ("G", "D", "G_ema"):
+            if isinstance(obj.get(key), dict):
+                obj[key] = expand(obj[key])
+    return obj
 
 
 # ---------------------------------------------------------------- layouts

@@ -1,7 +1,7 @@
 """The pretrained zoo: one model per variant in trained/<variant>/, indexed by trained/zoo.json.
 
-    trained/<variant>/model.pt     generator + critic (float16) + prior, in checkpoint format
-                                   (no optimiser state), loadable with weights_only=True
+    trained/<variant>/model.pt     generator + critic (int8 per row, else float16) + prior, in
+                                   checkpoint format (no optimiser state), weights_only=True
     trained/<variant>/config.json  the full config, the command that made it, device, seconds
     trained/<variant>/curves.json  per-epoch means of the logged training curves
     trained/<variant>/samples.png  a 10×10 grid from the fixed evaluation noise
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import FORMAT, load, save_atomic
+from .checkpoint import FORMAT, compact, load, save_atomic
 from .errors import CheckpointError
 from .registry import load_model, zoo_dir
 from .sampling import generate
@@ -47,6 +47,65 @@ ZOO_EPOCHS = {v: 40 for v in VARIANTS} | {
 # (c 0.1, σ 0.15, seed 1), 23.7 (σ 0.5) and 31.9 (c 1, σ 0.5).
 ZOO_SETTINGS: dict[str, dict] = {"gm-static": {"prior_c": 1.0, "prior_sigma": 1.0}}
 SCORE_N, SCORE_SEED = 10_000, 0
+# How far a compact (int8) model's scores may move from the full-precision ones on the same
+# noise (n 10k, seed 0): |Δ| ≤ absolute + relative·|score|. Within the sampling noise at n 10k:
+# between noise seeds 0 and 1, vanilla, gm-dynamic, wgan-sn and gm-static-wgan moved by
+# 0.001–0.16 FID, 0.003–0.011 precision, 0.001–0.10 recall, 0.001–0.013 coverage (2026-12-04).
+NOISE = {"fid": (0.02, 0.01), "precision": (0.01, 0.0), "recall": (0.01, 0.0), "density": (0.01, 0.01),
+         "coverage": (0.01, 0.0), "class_kl": (0.003, 0.02)}
+
+
+def within_noise(a: dict, b: dict) -> bool:
+    """Scores `a` match `b` within NOISE (a compact model against its full-precision self)."""
+    return all(abs(a[k] - b[k]) <= tol + rel * abs(b[k]) for k, (tol, rel) in NOISE.items())
+
+
+def _save_smallest(model: dict, g: dict, d: dict, name: str, full: dict) -> dict:
+    """Save `model` with G and D int8 (`compact`) if that keeps its scores within NOISE of
+    `full`, else float16 if that keeps them (to 1e-3), else float32; returns the final scores."""
+    out = zoo_dir(name) / "model.pt"
+    half = {k: v.half() if v.is_floating_point() else v for k, v in g.items()}, \
+        {k: v.half() if v.is_floating_point() else v for k, v in d.items()}
+    for G, D, ok in ((compact(g), compact(d), within_noise),
+                     (*half, lambda a, b: all(abs(a[k] - b[k]) <= 1e-3 * max(1.0, abs(b[k])) for k in NOISE)),
+                     (g, d, None)):
+        save_atomic({**model, "G": G, "D": D}, out)
+        scores = score_model(name, n=SCORE_N, seed=SCORE_SEED, use_cache=False)
+        if ok is None or ok(scores, full):
+            return scores
+    raise AssertionError("unreachable")
+
+
+def _dtype(name: str) -> str:
+    sd = torch.load(zoo_dir(name) / "model.pt", map_location="cpu", weights_only=True)
+    return "int8" if any(k.endswith(":q8") for k in sd["G"]) else str(next(iter(sd["G"].values())).dtype)
+
+
+def compact_shipped(names: list[str] | None = None) -> list[dict]:
+    """Rewrite shipped models in the smallest form that keeps their scores (`_save_smallest`);
+    their scores before (the full-precision file's, rescored now) and after go in zoo.json."""
+    idx, report = index(), []
+    for name in names or list(idx):
+        path = zoo_dir(name) / "model.pt"
+        raw = torch.load(path, map_location="cpu", weights_only=True)
+        if any(k.endswith(":q8") for k in raw["G"]):
+            continue
+        size0 = path.stat().st_size
+        full = score_model(name, n=SCORE_N, seed=SCORE_SEED, use_cache=False)
+        sd = load(path)
+        scores = _save_smallest({k: v for k, v in raw.items() if k not in ("G", "D")}, sd["G"], sd["D"], name, full)
+        entry = idx[name]
+        entry["dtype"] = _dtype(name)
+        entry["scores"] = {k: scores[k] for k in ("fid", "precision", "recall", "density", "coverage",
+                                                  "class_kl", "cond_acc", "n", "seed")}
+        entry["scores_full_precision"] = {k: full[k] for k in NOISE}
+        write_json_atomic(zoo_dir(name) / "scores.json", {cache_key(name, SCORE_N, SCORE_SEED): scores})
+        write_json_atomic(INDEX, idx)
+        report.append({"model": name, "dtype": entry["dtype"], "bytes_before": size0, "bytes": path.stat().st_size,
+                       **{f"{k}_before": full[k] for k in NOISE}, **{k: scores[k] for k in NOISE}})
+        print(f"{name}: {size0 / 1e6:.2f} MB -> {path.stat().st_size / 1e6:.2f} MB ({entry['dtype']}), FID "
+              f"{full['fid']:.4f} -> {scores['fid']:.4f}", file=sys.stderr)
+    return report
 
 
 def index() -> dict:
@@ -95,18 +154,9 @@ def export(run_id: str, name: str | None = None, force: bool = False) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     full = score_model(str(run.checkpoint_path), n=SCORE_N, seed=SCORE_SEED, use_cache=False)
     g = sd["G_ema"] if sd.get("G_ema") is not None else sd["G"]  # with ema on, the EMA generator is shipped
-    half = {k: v.half() if v.is_floating_point() else v for k, v in g.items()}
     model = {"format": FORMAT, "config": cfg, "step": sd["step"], "epoch": sd["epoch"],
-             "train_seconds": sd["train_seconds"], "G": half,
-             "D": {k: v.half() if v.is_floating_point() else v for k, v in sd["D"].items()},
-             "prior": sd["prior"]}
-    save_atomic(model, out / "model.pt")
-    scores = score_model(name, n=SCORE_N, seed=SCORE_SEED, use_cache=False)
-    if any(abs(scores[k] - full[k]) > 1e-3 * max(1.0, abs(full[k]))  # float16 changed the scores
-           for k in ("fid", "precision", "recall", "density", "coverage", "class_kl")):
-        model["G"], model["D"] = g, sd["D"]
-        save_atomic(model, out / "model.pt")
-        scores = score_model(name, n=SCORE_N, seed=SCORE_SEED, use_cache=False)
+             "train_seconds": sd["train_seconds"], "prior": sd["prior"]}
+    scores = _save_smallest(model, g, sd["D"], name, full)
     write_json_atomic(out / "scores.json", {cache_key(name, SCORE_N, SCORE_SEED): scores})  # shipped with it
     st = run.status()
     write_json_atomic(out / "config.json", {
@@ -123,7 +173,7 @@ def export(run_id: str, name: str | None = None, force: bool = False) -> Path:
         write_bytes_atomic(out / "samples.png", grid.read_bytes())
     idx = index()
     idx[name] = {"path": f"{name}/model.pt", "epochs": sd["epoch"], "device": st.get("device"),
-                 "train_seconds": round(sd["train_seconds"], 1), "dtype": str(next(iter(model["G"].values())).dtype),
+                 "train_seconds": round(sd["train_seconds"], 1), "dtype": _dtype(name),
                  "scores": {k: scores[k] for k in ("fid", "precision", "recall", "density", "coverage",
                                                    "class_kl", "cond_acc", "n", "seed")}}
     write_json_atomic(INDEX, dict(sorted(idx.items(), key=lambda kv: list(VARIANTS).index(kv[0]))))

@@ -103,3 +103,47 @@ def test_zoo_train_launches_each_variant_with_its_zoo_settings(monkeypatch):
                             "--set", "prior_sigma=1.0", "--device", "cpu", "--quiet"]
     assert calls[1][3:8] == ["train", "--variant", "wgan-gp", "--epochs", "3"] and "--set" not in calls[1]
     assert exported == [("RUN-1", "gm-static"), ("RUN-1", "wgan-gp")]
+
+
+def test_compact_weights_are_int8_per_row_and_load_back_within_half_a_step(tmp_path):
+    from core.checkpoint import FORMAT, compact, expand, load, save_atomic
+    torch.manual_seed(0)
+    state = {"net.0.weight": torch.randn(64, 32) * torch.logspace(-3, 0, 64)[:, None], "net.0.bias": torch.randn(64),
+             "steps": torch.tensor(3)}
+    small = compact(state)
+    assert small["net.0.weight:q8"].dtype == torch.int8 and small["net.0.weight:scale"].shape == (64,)
+    assert small["net.0.bias"].dtype == torch.float16 and "net.0.weight" not in small
+    back = expand(small)
+    step = state["net.0.weight"].abs().amax(1, keepdim=True) / 127  # per row: rows of 1e-3 keep their precision
+    assert ((back["net.0.weight"] - state["net.0.weight"]).abs() <= step / 2 + 1e-7).all()
+    assert back.keys() == state.keys() and expand(state) is state
+    save_atomic({"format": FORMAT, "config": {}, "G": small, "D": small}, tmp_path / "m.pt")
+    sd = load(tmp_path / "m.pt")  # weights_only=True, expanded on load
+    assert torch.equal(sd["G"]["net.0.weight"], back["net.0.weight"])
+    bad = dict(small)
+    bad.pop("net.0.weight:scale")
+    with pytest.raises(Exception, match="no matching per-row scale"):
+        expand(bad)
+
+
+def test_compact_zoo_models_score_within_sampling_noise_of_their_full_precision_selves():
+    idx = zoo.index()
+    compacted = [n for n in ENTRIES if idx[n]["dtype"] == "int8"]
+    assert compacted, "no shipped model is compact"
+    for name in compacted:
+        assert zoo.within_noise(idx[name]["scores"], idx[name]["scores_full_precision"]), name
+        assert registry.zoo_checkpoint(name).stat().st_size < 3.2e6
+    assert not zoo.within_noise({**idx[compacted[0]]["scores"], "fid": idx[compacted[0]]["scores"]["fid"] + 1},
+                                idx[compacted[0]]["scores"])
+
+
+def test_the_tracked_tree_stays_under_56_mib():
+    """The device machine takes at most 64 MiB of working tree; 8 MiB are kept for what a GPU
+    check carries beside it."""
+    from conftest import ROOT
+    res = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True)
+    files = [ROOT / f for f in res.stdout.decode().split("\0") if f]
+    if not files:
+        pytest.skip("not a git checkout")
+    size = sum(f.stat().st_size for f in files if f.is_file())
+    assert size < 56 * 2**20, f"tracked files take {size / 2**20:.1f} MiB (limit 56)"
