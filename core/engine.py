@@ -25,7 +25,7 @@ from .perf import count_flops, gemm_peak_gflops, tune_cpu_allocator
 from .registry import build_models, checkpoint_config
 from .sampling import eval_noise
 from .store import Run
-from .variants import get_variant, make_config
+from .variants import complete_saved, get_variant, make_config
 
 # What `train --resume RUN --set k=v` may change (seed 001's fine-tuning): the optimisers' and
 # the losses' knobs. Anything else (sizes, prior, batch, seed) would be another model.
@@ -495,7 +495,7 @@ def restart(run: Run, device="auto", progress: bool = True) -> Trainer:
 def _restart(run: Run, device, progress: bool) -> Trainer:
     if run.checkpoint_path.is_file():
         raise ConfigError(f"run {run.id} has a checkpoint: continue it with `python -m core train --resume {run.id}`")
-    trainer = Trainer(run.config(), resolve_device(device), run=run, progress=progress)
+    trainer = Trainer(complete_saved(run.config()), resolve_device(device), run=run, progress=progress)
     run.truncate_metrics(-1)
     for grid in run.samples_dir.glob("epoch_*.png"):
         grid.unlink()

@@ -182,19 +182,20 @@ def _saturation(c: dict, seeds) -> dict:
 
 
 def sweep_configs(c: dict) -> list[dict]:
-    from .variants import make_config
-    return [make_config(c["variant"], {**c.get("sets", {}), c["knob"]: v}) for v in c["values"]]
+    from .variants import make_config  # the seeds trained without a generator EMA: their recipe has none
+    return [make_config(c["variant"], {"ema": 0.0, **c.get("sets", {}), c["knob"]: v}) for v in c["values"]]
 
 
 def _sweep_run(cfg: dict, train: bool) -> str | None:
     """The newest finished run of exactly `cfg` (trained now when `train`), else None."""
     from .errors import LabError
     from .store import list_runs
+    from .variants import complete_saved
     from .zoo import train_args, train_subprocess
     want = train_args(cfg)
     for run in reversed(list_runs()):
         try:
-            if run.status().get("status") == "done" and train_args(run.config()) == want:
+            if run.status().get("status") == "done" and train_args(complete_saved(run.config())) == want:
                 return run.id
         except (LabError, KeyError, ValueError):
             continue  # an unreadable run is listed elsewhere; it is not evidence

@@ -241,7 +241,7 @@ def build_checkpoint(generator: str | Path, critic: str | Path | None = None, pr
     got_z = g_layers[0][0].shape[1]
     if z_dim is not None and z_dim != got_z:
         raise ImportRefused(f"--z-dim {z_dim}: G's first layer reads {got_z} inputs")
-    over = {"z_dim": got_z, "g_hidden": _sizes(g_layers, "G")}
+    over = {"z_dim": got_z, "g_hidden": _sizes(g_layers, "G"), "ema": 0.0}  # a bare generator: no EMA of it
     state = {"G": _ours(g_layers, "G"), "D": None}
     d_layout = None
     if d_obj is not None:

@@ -23,7 +23,7 @@ from .errors import CheckpointError, ConfigError, RunError
 from .nets import Critic, Generator, xavier_init
 from .priors import FittedPrior, Prior
 from .store import TRAINED, Run, imported_dir, runs_dir, write_bytes_atomic
-from .variants import VARIANTS, get_variant, hidden_sizes, make_config
+from .variants import VARIANTS, complete_saved, get_variant, hidden_sizes, make_config
 
 SOURCES = ("path", "zoo", "imported", "run")
 PRIOR_FORMAT = "latent-lab-prior/1"
@@ -101,7 +101,7 @@ def checkpoint_config(sd: dict) -> dict:
     if not isinstance(variant, str):
         raise CheckpointError("the checkpoint's config names no variant")
     try:
-        return make_config(variant, {k: v for k, v in sd["config"].items() if k != "variant"})
+        return make_config(variant, {k: v for k, v in complete_saved(sd["config"]).items() if k != "variant"})
     except ConfigError as exc:
         raise CheckpointError(f"the checkpoint's config is not valid here ({exc})") from None
 

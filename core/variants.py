@@ -40,11 +40,22 @@ BASE: dict = dict(
     ckpt_every=1,       # epochs between checkpoints (and always at the end)
     ckpt_minutes=5.0,   # also checkpoint mid-epoch after this many minutes (0 = only per epoch)
     data_limit=0,       # train on the first N training digits (0 = all 50k)
-    ema=0.0,            # generator EMA decay (0 = off); when on, the EMA generator is sampled, scored, shipped
+    ema=0.999,          # generator EMA decay (0 = off); when on, the EMA generator is sampled, scored, shipped.
+                        # On since 2026-12-04: at epoch 10 (n 10k) FID 4.10 vs 8.91 raw (wgan-gp), 9.63 vs 12.79 (vanilla)
     eval_every=1,       # epochs between timeline records (quality on fixed noise; 0 = off; always at the end)
     eval_n=1000,        # digits per timeline record (1000: ~6% of a vanilla epoch on 2 CPU cores)
     seed=0,
 )
+# Saved configs predate some knobs; where a knob's default is not what such a run did, a saved
+# config without the key gets this value (runs from before the generator EMA trained without one).
+SAVED_BEFORE = {"ema": 0.0}
+
+
+def complete_saved(saved: dict) -> dict:
+    """A saved (run or checkpoint) config with the knobs it predates set to what it did."""
+    return {**saved, **{k: v for k, v in SAVED_BEFORE.items() if k not in saved}}
+
+
 # Knobs of the run's bookkeeping rather than of the GAN: not shown among a variant's knobs.
 HOUSEKEEPING = ("log_every", "ckpt_every", "ckpt_minutes", "data_limit", "eval_every", "eval_n")
 ARCHITECTURE = ("g_hidden", "d_hidden")  # the networks' shape: set with --set, not on the Train form

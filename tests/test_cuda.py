@@ -36,7 +36,12 @@ def _state(sd: dict) -> dict:
     return {f"{m}.{k}": v.cpu() for m in ("G", "D", "prior", "G_ema") if m in sd for k, v in sd[m].items()}
 
 
-@pytest.mark.parametrize("variant", list(VARIANTS))
+# On an H200 (2026-12-04) wgan-sn's resumed weights differed from the straight run's (spectral
+# norm's power-iteration vectors first); bit-exact on the CPU. Not yet understood: kept visible.
+SN_CUDA = pytest.mark.xfail(DEVICE == "cuda", strict=True, reason="wgan-sn does not resume bit-exactly on CUDA")
+
+
+@pytest.mark.parametrize("variant", [pytest.param(v, marks=SN_CUDA) if v == "wgan-sn" else v for v in VARIANTS])
 def test_every_variant_trains_checkpoints_resumes_and_scores_on_the_device(variant):
     run, t = _train(variant, epochs=6)  # ~200 steps
     assert t.step == 6 * DATA // 64 and next(t.G.parameters()).device.type == torch.device(DEVICE).type

@@ -8,7 +8,7 @@ import torch
 from conftest import run_cli
 from core import registry, zoo
 from core.score import score_model
-from core.variants import VARIANTS, make_config, parse_sets
+from core.variants import VARIANTS, complete_saved, make_config, parse_sets
 
 ENTRIES = sorted(zoo.index())
 
@@ -74,7 +74,7 @@ def test_shipped_configs_are_the_variant_defaults_plus_the_zoo_settings():
     for name in ENTRIES:
         rec = json.loads((registry.zoo_dir(name) / "config.json").read_text())
         want = make_config(name, {**zoo.ZOO_SETTINGS.get(name, {}), "epochs": zoo.ZOO_EPOCHS[name]})
-        shipped = make_config(name, {k: v for k, v in rec["config"].items() if k != "variant"})  # + newer knobs' defaults
+        shipped = make_config(name, {k: v for k, v in complete_saved(rec["config"]).items() if k != "variant"})
         assert shipped == want and set(rec["config"]) <= set(want), name
         words = rec["command"].split()
         assert words[:4] == ["python", "-m", "core", "train"]
@@ -100,8 +100,8 @@ def test_zoo_train_launches_each_variant_with_its_zoo_settings(monkeypatch):
     monkeypatch.setattr(zoo, "export", lambda run_id, name: exported.append((run_id, name)))
     assert zoo.train(["gm-static", "wgan-gp"], epochs=3, device="cpu") == ["gm-static", "wgan-gp"]
     assert calls[0][1:] == ["-m", "core", "train", "--variant", "gm-static", "--epochs", "3", "--set", "prior_c=1.0",
-                            "--set", "prior_sigma=1.0", "--device", "cpu", "--quiet"]
-    assert calls[1][3:8] == ["train", "--variant", "wgan-gp", "--epochs", "3"] and "--set" not in calls[1]
+                            "--set", "prior_sigma=1.0", "--set", "ema=0.0", "--device", "cpu", "--quiet"]
+    assert calls[1][3:10] == ["train", "--variant", "wgan-gp", "--epochs", "3", "--set", "ema=0.0"]
     assert exported == [("RUN-1", "gm-static"), ("RUN-1", "wgan-gp")]
 
 
