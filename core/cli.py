@@ -213,8 +213,10 @@ def cmd_score(a):
         raise UserError("score needs MODEL (a run id or checkpoint path) or --real")
     if a.real and a.class_weights != "uniform":
         raise UserError("--class-weights applies to a conditional MODEL, not to --real")
+    if a.raw and (a.real or a.prior):
+        raise UserError("--raw scores a MODEL's live generator beside its EMA: not with --real or --prior")
     res = score_real(n=a.n, seed=a.seed) if a.real else score_model(a.model, n=a.n, seed=a.seed, prior=a.prior,
-                                                                     class_weights=a.class_weights)
+                                                                     class_weights=a.class_weights, raw=a.raw)
     if not a.real:  # every score is shown beside the best any generator could hope for
         res = {**res, "floor": score_real(n=a.n)}
     _print_scores(res, a.json)
@@ -370,6 +372,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="score a file of digits instead of a model: .npz / .npy / .pt (N×28×28, N×1×28×28 or N×784; "
                         "uint8 0–255 or float in [0, 1] or [−1, 1], detected) or a folder of 28×28 PNGs")
     s.add_argument("--key", help="--samples: the array of an .npz that holds several")
+    s.add_argument("--raw", action="store_true", help="score the live generator of a run that keeps an EMA (the "
+                                                     "EMA is what is scored by default): the EMA's effect")
     s.add_argument("--class-weights", default="uniform", choices=["uniform", "mnist"],
                    help="conditional models: ask for classes uniformly (default) or at MNIST's class frequencies "
                         "(seed 002)")

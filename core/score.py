@@ -203,17 +203,24 @@ def check_class_weights(variant: str, conditional: bool, prior: str | None, clas
 
 
 def score_model(model: str, n: int = 10_000, seed: int = 0, device: str = "cpu", use_cache: bool = True,
-                prior: str | None = None, class_weights: str = "uniform") -> dict:
+                prior: str | None = None, class_weights: str = "uniform", raw: bool = False) -> dict:
     """Generate n digits from MODEL (a zoo, imported or run name, or a checkpoint path) with `seed` and score
     them (from its fitted `prior` when named). For a run or zoo model the result is stored in
     its folder's scores.json, keyed by the checkpoint's (and prior file's) sha256, n, seed,
-    classifier and metric version, and reused (use_cache=False neither reads nor writes it)."""
+    classifier and metric version, and reused (use_cache=False neither reads nor writes it).
+    `raw`: score the live generator of a run that keeps an EMA, not the EMA (its effect at equal epochs)."""
     ckpt_path, key, files, cache = _cache_slot(model, n, seed, prior)
     if class_weights != "uniform":
         key += f";classes={class_weights}"
+    if raw:
+        key += ";raw"
     if use_cache and (stored := _stored(files, key)) is not None:
         return stored
     sd = load_ckpt(ckpt_path, map_location=device)
+    if raw:
+        if sd.get("G_ema") is None:
+            raise ConfigError(f"{model} keeps no generator EMA: its generator is the raw one (score it without --raw)")
+        sd = {**sd, "G_ema": None}
     G, _, p, cfg = models_from_checkpoint(sd, device)
     if prior:
         p = load_prior(model, prior, device)
@@ -224,7 +231,8 @@ def score_model(model: str, n: int = 10_000, seed: int = 0, device: str = "cpu",
     imgs, y = generate(G, p, n, y=y, generator=g)
     requested = y if conditional else None
     res = {"model": model, "variant": cfg["variant"], "step": sd["step"], "seed": seed, "prior": prior,
-           "class_weights": class_weights, **score_images(imgs, requested, device)}
+           "class_weights": class_weights, **({"generator": "raw"} if raw else {}),
+           **score_images(imgs, requested, device)}
     if use_cache and cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
         write_json_atomic(cache, {**_read_json(cache), key: res})

@@ -147,6 +147,11 @@ def test_ema_run_records_the_raw_generator_too_and_resumes_its_average():
     run, t = train("vanilla", epochs=2, ema=0.99)
     rows = timeline.load(run.id).rows
     assert all(r["raw"]["fid"] > 0 and r["raw"]["fid"] != r["fid"] for r in rows)
+    from core.score import score_model
+    ema, raw = (score_model(run.id, n=200, use_cache=False, raw=r) for r in (False, True))
+    assert raw["generator"] == "raw" and raw["fid"] != ema["fid"]  # `score RUN --raw`: the live generator
+    with pytest.raises(Exception, match="keeps no generator EMA"):
+        score_model("vanilla", n=200, raw=True)
     from core.engine import resume
     t2 = resume(Run.open(run.id), device="cpu", progress=False)
     for a, b in zip(t2.G_ema.parameters(), t.G_ema.parameters()):
