@@ -22,7 +22,7 @@ def page(path: str, **state) -> AppTest:
         at.session_state[k] = v
     at.run()
     assert not at.exception, at.exception
-    if path != "pages/overview.py":
+    if path != "views/overview.py":
         at.switch_page(path).run()
     assert not at.exception, [e.message for e in at.exception]
     return at
@@ -35,7 +35,7 @@ def texts(at) -> str:
 
 def test_overview_leaderboard_floor_first_and_zoo_models():
     Run.create(make_config("wgan-gp")).set_status("done")
-    at = page("pages/overview.py")
+    at = page("views/overview.py")
     board = at.dataframe[0].value
     assert board["model"].iloc[0] == "real data (floor)"
     assert {"wgan-gp", "vanilla", "cwgan-gp"} <= set(board["model"])
@@ -47,20 +47,20 @@ def test_overview_reports_a_corrupt_run_and_keeps_working(runs_dir):
     bad = runs_dir / "20260101-000000-wgan-gp-dead"
     bad.mkdir(parents=True)
     (bad / "config.json").write_text("{not json")
-    at = page("pages/overview.py")
+    at = page("views/overview.py")
     assert any("could not be read" in w.value for w in at.warning)
     assert "wgan-gp" in set(at.dataframe[0].value["model"])
 
 
 def test_overview_click_through_selects_the_model():
-    at = page("pages/overview.py")
+    at = page("views/overview.py")
     at.button(key="cls_vanilla").click().run()
     assert not at.exception
     assert at.session_state["model"] == "vanilla"
 
 
 def test_train_launch_and_cancel_a_tiny_run():
-    at = page("pages/train.py")
+    at = page("views/train.py")
     assert any("No runs yet" in i.value for i in at.info)
     at.selectbox(key="train_variant").set_value("wgan-gp").run()
     at.number_input(key="hp_wgan-gp_batch_size").set_value(16)
@@ -87,7 +87,7 @@ def test_train_launch_and_cancel_a_tiny_run():
 
 
 def test_compare_two_models_same_noise():
-    at = page("pages/compare.py", model="wgan-gp")
+    at = page("views/compare.py", model="wgan-gp")
     assert at.multiselect(key="compare_models").value[:2] == ["wgan-gp", "vanilla"]
     assert len(at.get("imgs")) + len(at.get("image")) >= 2
     table = at.dataframe[0].value
@@ -98,7 +98,7 @@ def test_compare_two_models_same_noise():
 
 
 def test_latent_map_pca_of_features():
-    at = page("pages/latent_map.py", model="wgan-gp")
+    at = page("views/latent_map.py", model="wgan-gp")
     at.radio(key="map_method").set_value("pca")
     at.select_slider(key="map_n").set_value(500).run()
     assert not at.exception, [e.message for e in at.exception]
@@ -124,7 +124,7 @@ def test_latent_map_pca_of_features():
 
 
 def test_classes_threshold_and_digit():
-    at = page("pages/classes.py", model="cwgan-gp")
+    at = page("views/classes.py", model="cwgan-gp")
     at.select_slider(key="classes_n").set_value(500).run()
     first = at.metric[1].value
     at.slider(key="classes_threshold").set_value(0.99).run()
@@ -136,7 +136,7 @@ def test_classes_threshold_and_digit():
 
 def test_classes_of_a_conditional_model_can_be_asked_at_mnist_frequencies():
     import numpy as np
-    at = page("pages/classes.py", model="cwgan-gp")
+    at = page("views/classes.py", model="cwgan-gp")
     at.select_slider(key="classes_n").set_value(2000).run()
     def model_hist():  # the chart's "all digits" bars
         import base64
@@ -157,12 +157,12 @@ def test_classes_of_a_conditional_model_can_be_asked_at_mnist_frequencies():
 
 
 def test_classes_page_offers_class_weights_only_for_conditional_models():
-    at = page("pages/classes.py", model="wgan-gp")
+    at = page("views/classes.py", model="wgan-gp")
     assert not [r for r in at.radio if r.key == "classes_weights"]
 
 
 def test_gmm_editor_drag_moves_a_mean_and_regenerates():
-    at = page("pages/gmm_editor.py", model="cwgan-gp")
+    at = page("views/gmm_editor.py", model="cwgan-gp")
     assert "nothing yet" in texts(at)
     state = at.session_state["gmm_cwgan-gp"]
     x, y = state["xy"][3]
@@ -183,7 +183,7 @@ def test_gmm_editor_drag_moves_a_mean_and_regenerates():
 
 @pytest.mark.parametrize("method", ["drs", "dot-latent"])
 def test_refine_before_after(method):
-    at = page("pages/refine.py", model="wgan-gp")
+    at = page("views/refine.py", model="wgan-gp")
     at.radio(key="refine_method").set_value(method).run()
     at.select_slider(key="refine_n").set_value(500)
     if method == "dot-latent":
@@ -198,7 +198,7 @@ def test_refine_before_after(method):
 
 
 def test_interpolate_classes_and_slider():
-    at = page("pages/interpolate.py", model="cwgan-gp")
+    at = page("views/interpolate.py", model="cwgan-gp")
     at.selectbox(key="ip_From_kind").set_value("class").run()
     at.selectbox(key="ip_To_kind").set_value("class").run()
     at.selectbox(key="ip_To_class").set_value(8).run()
@@ -209,7 +209,7 @@ def test_interpolate_classes_and_slider():
 
 
 def test_interpolate_shows_an_inverted_real_digit_beside_the_real_one():
-    at = page("pages/interpolate.py", model="hinge")
+    at = page("views/interpolate.py", model="hinge")
     at.selectbox(key="ip_From_kind").set_value("real").run()
     at.number_input(key="ip_From_real").set_value(1).run()  # a 2
     assert not at.exception, [e.message for e in at.exception]
@@ -224,7 +224,7 @@ def test_compare_reports_a_corrupt_checkpoint_and_shows_the_rest():
     run = Run.create(make_config("vanilla"))
     run.set_status("done", pid=None)
     run.checkpoint_path.write_bytes(b"not a checkpoint")
-    at = page("pages/compare.py", model="wgan-gp")
+    at = page("views/compare.py", model="wgan-gp")
     at.multiselect(key="compare_models").set_value([run.id, "wgan-gp"]).run()
     assert not at.exception, [e.message for e in at.exception]
     assert any(run.id in e.value for e in at.error)
@@ -236,7 +236,7 @@ def test_train_page_shows_a_corrupt_metrics_database_as_an_error(runs_dir):
     run.set_status("done")
     run.close()
     (run.path / "metrics.sqlite").write_bytes(b"\x13" * 4096)
-    at = page("pages/train.py", train_run=run.id)
+    at = page("views/train.py", train_run=run.id)
     assert not at.exception, [e.message for e in at.exception]
     assert any("metrics.sqlite is corrupt" in e.value for e in at.error), texts(at)
 
@@ -247,17 +247,17 @@ def test_every_page_lists_a_wrong_shaped_run_as_unreadable(name, text):
     run = Run.create(make_config("vanilla"))
     run.close()
     (run.path / name).write_text(text)
-    at = page("pages/overview.py")
+    at = page("views/overview.py")
     assert any(run.id in w.value and "could not be read" in w.value for w in at.warning)
-    for path in ("pages/train.py", "pages/compare.py"):
+    for path in ("views/train.py", "views/compare.py"):
         at.switch_page(path).run()
         assert not at.exception, (path, [e.message for e in at.exception])
-    at.switch_page("pages/train.py").run()
+    at.switch_page("views/train.py").run()
     assert any(f"unreadable {name}" in e.value for e in at.error), texts(at)
 
 
 def test_gmm_drag_to_a_non_number_is_refused_and_the_last_good_edit_kept():
-    at = page("pages/gmm_editor.py", model="cwgan-gp")
+    at = page("views/gmm_editor.py", model="cwgan-gp")
     state = at.session_state["gmm_cwgan-gp"]
     x, y = state["xy"][3]
     at.session_state["drag_cwgan-gp"] = {"index": 3, "x": float(x) + 0.5, "y": float(y), "seq": 1}
@@ -273,18 +273,18 @@ def test_gmm_drag_to_a_non_number_is_refused_and_the_last_good_edit_kept():
 
 
 def test_page_knobs_are_kept_when_the_user_comes_back():
-    at = page("pages/classes.py", model="cwgan-gp")
+    at = page("views/classes.py", model="cwgan-gp")
     at.select_slider(key="classes_n").set_value(500).run()
     at.slider(key="classes_threshold").set_value(0.5).run()
-    at.switch_page("pages/overview.py").run()
-    at.switch_page("pages/classes.py").run()
+    at.switch_page("views/overview.py").run()
+    at.switch_page("views/classes.py").run()
     assert not at.exception
     assert at.slider(key="classes_threshold").value == 0.5 and at.select_slider(key="classes_n").value == 500
     assert not [w.value for w in at.warning if "Session State" in str(w.value)]
 
 
 def test_overview_shows_every_row_with_dashes_not_none():
-    at = page("pages/overview.py")
+    at = page("views/overview.py")
     df = at.dataframe[0]
     board = df.value
     assert {"epochs", "train_min", "command"} <= set(board.columns)
@@ -303,7 +303,7 @@ def test_train_page_offers_fine_tuning_of_a_finished_run_and_shows_its_history(r
     Trainer(cfg, "cpu", run=run, progress=False, data_limit=TINY_DATA).fit()
     run.record_change({"step": 8, "epoch": 1, "changes": {"lr_g": [5e-5, 2.5e-5]}})
     run.close()
-    at = page("pages/train.py", train_run=run.id)
+    at = page("views/train.py", train_run=run.id)
     assert any("Fine-tune" in e.label for e in at.expander)
     assert "At step 8 (epoch 1): lr_g 5e-05 → 2.5e-05" in texts(at)
     assert at.number_input(key=f"ft_lrg_{run.id}").value == pytest.approx(2.5e-5)  # half the run's lr by default
@@ -323,20 +323,20 @@ def imported(tmp_path):
 
 
 def test_an_imported_course_model_renders_on_every_page(imported):
-    at = page("pages/overview.py")
+    at = page("views/overview.py")
     board = at.dataframe[0].value.set_index("model")
     assert board.loc["course", "source"] == "imported"
     at.button(key="cls_course").click().run()  # its grid is on the Overview, with the click-through
     assert at.session_state["model"] == "course"
-    for path in ("pages/compare.py", "pages/latent_map.py", "pages/classes.py", "pages/interpolate.py",
-                 "pages/train.py", "pages/findings.py", "pages/gmm_editor.py"):
+    for path in ("views/compare.py", "views/latent_map.py", "views/classes.py", "views/interpolate.py",
+                 "views/train.py", "views/findings.py", "views/gmm_editor.py"):
         at.switch_page(path).run()
         assert not at.exception, (path, [e.message for e in at.exception])
-        if path in ("pages/compare.py", "pages/latent_map.py", "pages/classes.py", "pages/interpolate.py"):
+        if path in ("views/compare.py", "views/latent_map.py", "views/classes.py", "views/interpolate.py"):
             assert at.session_state["model"] == "course", path  # the picker offers it
     # (the GMM editor offers only mixture priors: N(0, I) has no means to drag)
     at.session_state["model"] = "course"
-    at.switch_page("pages/refine.py")
+    at.switch_page("views/refine.py")
     at.session_state["refine_n"] = 500
     at.run()
     assert not at.exception, [e.message for e in at.exception]
@@ -347,7 +347,7 @@ def test_an_imported_course_model_renders_on_every_page(imported):
 
 
 def test_overview_import_form_registers_an_upload(imported):
-    at = page("pages/overview.py")
+    at = page("views/overview.py")
     assert "Import a model" in " ".join(e.label for e in at.expander)
     from core import importer
     res = importer.import_upload(("G.pth", (imported / "G.pth").read_bytes()),
@@ -380,7 +380,7 @@ def finished_sweep(monkeypatch, tmp_path):
 
 
 def test_sweeps_page_reads_a_finished_sweep(finished_sweep):
-    at = page("pages/sweep.py")
+    at = page("views/sweep.py")
     table = at.dataframe[0].value
     assert len(table) == 4 and set(table["prior_sigma"]) == {0.5, 1.0}
     assert "**sig** · gm-static-wgan · 4 of 4 trials · done" in texts(at)
@@ -391,7 +391,7 @@ def test_sweeps_page_reads_a_finished_sweep(finished_sweep):
 
 
 def test_sweeps_page_refuses_a_bad_launch_in_one_line(finished_sweep):
-    at = page("pages/sweep.py")
+    at = page("views/sweep.py")
     at.text_input[0].set_value("0.2,abc")  # prior_sigma's values
     at.button[[b.label for b in at.button].index("Launch sweep")].click().run()
     assert not at.exception
@@ -399,7 +399,7 @@ def test_sweeps_page_refuses_a_bad_launch_in_one_line(finished_sweep):
 
 
 def test_timeline_slider_changes_the_grid_the_map_and_the_marker():
-    at = page("pages/timeline.py", model="vanilla")
+    at = page("views/timeline.py", model="vanilla")
     assert at.selectbox(key="tl_model").value == "vanilla"
     slider = at.select_slider(key="tl_epoch_vanilla")
     assert slider.value == 40 and slider.options[0] == "1"
@@ -429,7 +429,7 @@ def test_timeline_slider_changes_the_grid_the_map_and_the_marker():
 
 
 def test_compare_overlays_the_timelines():
-    at = page("pages/compare.py", compare_models=["vanilla", "gm-dynamic"])
+    at = page("views/compare.py", compare_models=["vanilla", "gm-dynamic"])
     specs = [c.proto.spec for c in at.get("plotly_chart")]
     import json
     fid = json.loads(next(s for s in specs if "FID over epochs" in s))

@@ -44,7 +44,7 @@ def test_findings_page_shows_the_shipped_table(monkeypatch):
             {"seed": "002", "claim": "σ claim", "evidence": "", "verdict": "not measured",
              "why": "needs: python -m core train …", "basis": "", "seconds": 0.0}]
     monkeypatch.setattr(findings, "shipped", lambda: {"seeds": [0, 1, 2], "rows": rows})
-    at = page("pages/findings.py")
+    at = page("views/findings.py")
     assert "shipped with the zoo" in texts(at)
     df = at.dataframe[0].value
     assert list(df["claim"]) == [r["claim"] for r in rows] and df["verdict"].str.contains("supported").any()

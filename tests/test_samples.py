@@ -166,7 +166,7 @@ def test_overview_scores_an_uploaded_samples_file(digits):
     from test_app import page, texts
     buf = io.BytesIO()
     np.save(buf, digits)
-    at = page("pages/overview.py")
+    at = page("views/overview.py")
     at.file_uploader(key="samples_upload").upload("mine.npy", buf.getvalue()).run()
     assert not at.exception, at.exception
     assert "Read 400 digits (npy, values uint8 0–255)" in texts(at)

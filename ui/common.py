@@ -14,17 +14,17 @@ from core.errors import LabError
 from core.images import grid, grid_png_bytes
 
 PAGES = {  # file -> (title, icon)
-    "pages/overview.py": ("Overview", ":material/leaderboard:"),
-    "pages/train.py": ("Train", ":material/model_training:"),
-    "pages/compare.py": ("Compare", ":material/compare:"),
-    "pages/timeline.py": ("Timeline", ":material/timeline:"),
-    "pages/latent_map.py": ("Latent map", ":material/scatter_plot:"),
-    "pages/classes.py": ("Classes", ":material/bar_chart:"),
-    "pages/gmm_editor.py": ("GMM editor", ":material/open_with:"),
-    "pages/refine.py": ("Refine", ":material/auto_fix_high:"),
-    "pages/interpolate.py": ("Interpolate", ":material/linear_scale:"),
-    "pages/sweep.py": ("Sweeps", ":material/grid_view:"),
-    "pages/findings.py": ("Findings", ":material/fact_check:"),
+    "views/overview.py": ("Overview", ":material/leaderboard:"),
+    "views/train.py": ("Train", ":material/model_training:"),
+    "views/compare.py": ("Compare", ":material/compare:"),
+    "views/timeline.py": ("Timeline", ":material/timeline:"),
+    "views/latent_map.py": ("Latent map", ":material/scatter_plot:"),
+    "views/classes.py": ("Classes", ":material/bar_chart:"),
+    "views/gmm_editor.py": ("GMM editor", ":material/open_with:"),
+    "views/refine.py": ("Refine", ":material/auto_fix_high:"),
+    "views/interpolate.py": ("Interpolate", ":material/linear_scale:"),
+    "views/sweep.py": ("Sweeps", ":material/grid_view:"),
+    "views/findings.py": ("Findings", ":material/fact_check:"),
 }
 # components of a mixture prior are not digits: their own palette (dark, unlike the digit colours)
 COMPONENT_COLOURS = ["#000000", "#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6",

@@ -148,7 +148,7 @@ def live(run_id: str, polling: bool):
                 for k, (old, new) in h["changes"].items()))
         if c2.button("Compare", key=f"cmp_{run_id}"):
             st.session_state["model"] = run_id
-            st.switch_page("pages/compare.py")
+            st.switch_page("views/compare.py")
     metrics = {}
     with guard("Curves", stop=False):
         metrics = core_models.run_metrics(run_id)

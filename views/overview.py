@@ -65,8 +65,8 @@ for i, r in enumerate(shown):
         st.image(r["grid"], caption=f"{r['name']} ({r['source']}, {r['status']}){fid}", width="stretch")
         b1, b2, b3 = st.columns(3)
         if b1.button("Compare", key=f"cmp_{r['name']}", width="stretch"):
-            goto("pages/compare.py", r["name"])
+            goto("views/compare.py", r["name"])
         if b2.button("Map", key=f"map_{r['name']}", width="stretch"):
-            goto("pages/latent_map.py", r["name"])
+            goto("views/latent_map.py", r["name"])
         if b3.button("Classes", key=f"cls_{r['name']}", width="stretch"):
-            goto("pages/classes.py", r["name"])
+            goto("views/classes.py", r["name"])

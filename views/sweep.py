@@ -126,6 +126,6 @@ if runs:
     if st.button("Open in Compare", disabled=len(pick) < 2, key="sweep_compare_go"):
         st.session_state["compare_models"] = pick
         st.session_state["model"] = pick[0]
-        st.switch_page("pages/compare.py")
+        st.switch_page("views/compare.py")
 elif v["source"] == "shipped":
     st.caption("Shipped sweeps carry scores and grids, not weights: run the same command to have the trials here.")
