@@ -51,7 +51,8 @@ def expand(state: dict) -> dict:
         if k.endswith(Q8):
             name = k[:-len(Q8)]
             scale = state.get(name + SCALE)
-            if not isinstance(scale, torch.Tensor) or v.dtype != torch.int8 or v.dim() != 2 \
+            if not isinstance(v, torch.Tensor) or not isinstance(scale, torch.Tensor) or v.dtype != torch.int8 \
+                    or v.dim() != 2 \
                     or scale.shape != (v.shape[0],):
                 raise CheckpointError(f"the compact weight {name} has no matching per-row scale")
             out[name] = v.float() * scale.float()[:, None]

@@ -193,8 +193,9 @@ def cmd_score(a):
     if a.n <= K:
         raise UserError(f"--n must be more than {K} (the k of precision/recall), got {a.n}")
     if a.samples:
-        if a.model or a.real or a.prior or a.class_weights != "uniform":
-            raise UserError("score --samples PATH scores that file alone: no MODEL, --real, --prior or --class-weights")
+        if a.model or a.real or a.prior or a.raw or a.class_weights != "uniform":
+            raise UserError("score --samples PATH scores that file alone: no MODEL, --real, --prior, --raw or "
+                            "--class-weights")
         from .samples import score_samples
         res = score_samples(a.samples, a.key)
         res = {**res, "floor": score_real(n=res["n"])}  # at the same n: precision and recall depend on it

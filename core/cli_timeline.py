@@ -34,7 +34,8 @@ def cmd_timeline(a):
     first = summ["first_epoch_over_5pct"]
     print("classes first above 5% of the samples: "
           + "  ".join(f"{d}@{e if e is not None else 'never'}" for d, e in first.items()))
-    print(f"best FID {summ['best_fid']:.3f} at epoch {summ['best_fid_epoch']}")
+    if summ["best_fid"] is not None:
+        print(f"best FID {summ['best_fid']:.3f} at epoch {summ['best_fid_epoch']}")
     if summ["record_cost"] is not None:
         print(f"recorder cost: {100 * summ['record_cost']:.1f}% of the training time between records (median)")
     if a.gif:

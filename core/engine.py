@@ -135,7 +135,8 @@ class Trainer:
         self.g_updates += 1
         if self.G_ema is not None:
             d = ema_decay(self.cfg["ema"], self.g_updates)
-            torch._foreach_lerp_(list(self.G_ema.parameters()), list(self.G.parameters()), 1.0 - d)
+            with torch.no_grad():  # else each update would chain the EMA's weights into G's graph
+                torch._foreach_lerp_(list(self.G_ema.parameters()), list(self.G.parameters()), 1.0 - d)
         return {"loss_g": loss}
 
     @property

@@ -229,7 +229,8 @@ def build_checkpoint(generator: str | Path, critic: str | Path | None = None, pr
             raise ImportRefused("G: a Latent Lab checkpoint already holds its critic; import it without --critic")
         models_from_checkpoint(g_obj)  # checks every shape against its config
         cfg = g_obj["config"]
-        return ({k: g_obj.get(k) for k in ("format", "config", "step", "epoch", "train_seconds", "G", "D", "prior")},
+        keep = ("format", "config", "step", "epoch", "train_seconds", "G", "D", "prior")
+        return ({**{k: g_obj.get(k) for k in keep}, **{k: g_obj[k] for k in ("G_ema", "g_updates") if k in g_obj}},
                 {"layout": "latent-lab checkpoint", "variant": cfg["variant"], "z_dim": cfg.get("z_dim"),
                  "critic": g_obj.get("D") is not None})
     if isinstance(g_obj, dict) and "G" in g_obj and not isinstance(g_obj["G"], torch.Tensor):

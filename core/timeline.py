@@ -166,6 +166,10 @@ class Recorder:
         out, res = scores(trainer.sampler)
         raw = scores(trainer.G)[1] if trainer.G_ema is not None else {}
         m = min(MAP_N, len(z))
+        own = trainer.run.path / "timeline" / "frame.npz"
+        if own.is_file():  # a resumed run keeps the frame its first records were placed in
+            with np.load(own, allow_pickle=False) as f:
+                self._frame = {**self._frame, "xy": f["xy"]}
         pts = {"xy": place(out["features"][:m], self._frame).astype(np.float16),
                "label": out["labels"][:m].numpy().astype(np.uint8),
                "conf": (out["confidence"][:m].numpy() * 255).round().astype(np.uint8),
@@ -175,13 +179,13 @@ class Recorder:
         folder.mkdir(exist_ok=True)
         if not (folder / "frame.npz").is_file():
             _write_npz(folder / "frame.npz", xy=self._frame["xy"], label=self._frame["label"])
-        _write_npz(folder / f"epoch_{epoch:04d}.npz", **pts)
         row = {PREFIX + k: res[k] for k in SCALARS if res[k] is not None}
         row.update({f"{PREFIX}hist_{d}": h for d, h in enumerate(res["class_hist"])})
         row.update({RAW + k: raw[k] for k in SCALARS if raw.get(k) is not None})
         row.update({PREFIX + "n": res["n"], PREFIX + "train_s": trainer.train_seconds,
                     PREFIX + "seconds": time.perf_counter() - t0})
         run.log(trainer.step, float(epoch), row)
+        _write_npz(folder / f"epoch_{epoch:04d}.npz", **pts)  # after its row: a reader that sees the map has the row
         return row
 
 
@@ -252,10 +256,10 @@ def run_rows(run) -> list[dict]:
 
 def _zoo_files(name: str) -> tuple[Path, Path] | None:
     from .registry import zoo_dir
-    try:
-        d = zoo_dir(name)
-    except ConfigError:
+    from .variants import VARIANTS
+    if name not in VARIANTS:
         return None
+    d = zoo_dir(name)
     return (d / "timeline.json", d / "timeline.npz") if (d / "timeline.json").is_file() else None
 
 
@@ -337,6 +341,8 @@ def export(run, out_dir: Path) -> bool:
     except ConfigError:
         return False
     eps = [e for e in tl.epochs if e in tl._points]
+    if not eps:
+        return False
     pts = [tl.points(e) for e in eps]
     arrays = {"epochs": np.array(eps, dtype=np.int32), "frame_xy": tl.frame_xy, "frame_label": tl.frame_label,
               "xy": np.stack([p["xy"] for p in pts]).astype(np.float16),
@@ -362,6 +368,7 @@ def summary(tl: Timeline) -> dict:
     for d in range(10):
         first[d] = next((r["epoch"] for r in tl.rows if r["class_hist"][d] > SHARE), None)
     best = min(tl.rows, key=lambda r: r["fid"] if r["fid"] is not None else math.inf)
+    best = best if best["fid"] is not None else {"fid": None, "epoch": None}
     costs, prev = [], 0.0
     for r in tl.rows:
         if r["seconds"] is not None and r["train_seconds"] is not None and r["train_seconds"] > prev:

@@ -143,8 +143,9 @@ def train_command(cfg: dict, device: str | None = None) -> str:
 
 
 def export(run_id: str, name: str | None = None, force: bool = False) -> Path:
-    """Copy a finished run into trained/<variant>/ (weights in float16 if that leaves the
-    scores unchanged, else float32), score it on 10k samples and update zoo.json."""
+    """Copy a finished run into trained/<variant>/ (weights in int8 per row if that keeps the
+    scores within NOISE, else float16 if that leaves them unchanged, else float32), score it on
+    10k samples and update zoo.json (with the full-precision scores beside the shipped ones)."""
     run = Run.open(run_id)
     if run.status()["status"] != "done" and not force:
         raise CheckpointError(f"run {run_id} is {run.status()['status']}, not done: only finished runs are "
@@ -178,7 +179,8 @@ def export(run_id: str, name: str | None = None, force: bool = False) -> Path:
     idx[name] = {"path": f"{name}/model.pt", "epochs": sd["epoch"], "device": st.get("device"),
                  "train_seconds": round(sd["train_seconds"], 1), "dtype": _dtype(name),
                  "scores": {k: scores[k] for k in ("fid", "precision", "recall", "density", "coverage",
-                                                   "class_kl", "cond_acc", "n", "seed")}}
+                                                   "class_kl", "cond_acc", "n", "seed")},
+                 "scores_full_precision": {k: full[k] for k in NOISE}}
     write_json_atomic(INDEX, dict(sorted(idx.items(), key=lambda kv: list(VARIANTS).index(kv[0]))))
     return out
 

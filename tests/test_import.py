@@ -71,6 +71,15 @@ def test_a_latent_lab_checkpoint_is_imported_as_it_is(tmp_path):
     res = importer.import_model(ROOT / "trained" / "cwgan-gp" / "model.pt", name="cw")
     assert res["variant"] == "cwgan-gp" and res["critic"]
     assert registry.load_model("cw")[3]["variant"] == "cwgan-gp"
+    # a run's checkpoint keeps its generator EMA: the imported model samples the EMA, like the run
+    from core.engine import Trainer
+    from core.variants import make_config
+    t = Trainer(make_config("vanilla", {"batch_size": 16, "ema": 0.9}), "cpu", progress=False, data_limit=64)
+    t.fit(max_steps=4)
+    torch.save(t.state_dict(), tmp_path / "run.pt")
+    importer.import_model(tmp_path / "run.pt", name="with-ema")
+    G = registry.load_model("with-ema")[0]
+    assert all(torch.equal(a, b) for a, b in zip(G.parameters(), t.G_ema.parameters()))
 
 
 def test_an_imported_model_is_listed_and_resolved_after_the_zoo(course):

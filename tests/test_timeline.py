@@ -135,6 +135,7 @@ def test_ema_weights_are_the_stated_average():
     assert t.g_updates == 3 and ema_decay(0.9, 1) == pytest.approx(2 / 11) and ema_decay(0.9, 1000) == 0.9
     for e, p in zip(expect, t.G_ema.parameters()):
         assert torch.allclose(e, p, atol=1e-6)
+        assert p.is_leaf and not p.requires_grad and p.grad_fn is None  # the average keeps no autograd graph
     assert not all(torch.equal(a, b) for a, b in zip(t.G.parameters(), t.G_ema.parameters()))
     # the checkpoint keeps both; what is loaded for sampling is the EMA
     sd = t.state_dict()

@@ -50,8 +50,9 @@ if st.session_state.get(key) not in epochs:
 
 first = summ["first_epoch_over_5pct"]
 st.caption(f"**{model}**: {len(epochs)} records, epochs {epochs[0]}–{epochs[-1]}, {tl.rows[-1]['n']} digits each "
-           f"(n 1k scores run higher than the leaderboard's n 10k). Best FID {summ['best_fid']:.2f} at epoch "
-           f"{summ['best_fid_epoch']}. Each class first above 5 % of the digits: "
+           f"(n 1k scores run higher than the leaderboard's n 10k). "
+           + (f"Best FID {summ['best_fid']:.2f} at epoch {summ['best_fid_epoch']}. " if summ["best_fid"] is not None else "")
+           + "Each class first above 5 % of the digits: "
            + ", ".join(f"{d} @ {e if e is not None else 'never'}" for d, e in first.items())
            + (f". The recorder cost {summ['record_cost']:.1%} of the training time." if summ["record_cost"] else "."))
 
