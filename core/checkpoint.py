@@ -40,9 +40,14 @@ def compact(state: dict) -> dict:
     return out
 
 
+def is_compact(state) -> bool:
+    """Whether a state dict holds `compact` (int8) weights."""
+    return isinstance(state, dict) and any(isinstance(k, str) and k.endswith(Q8) for k in state)
+
+
 def expand(state: dict) -> dict:
     """The inverse of `compact` (float32 weights); any other state dict is returned as it is."""
-    if not isinstance(state, dict) or not any(isinstance(k, str) and k.endswith(Q8) for k in state):
+    if not is_compact(state):
         return state
     out = {}
     for k, v in state.items():

@@ -167,9 +167,9 @@ class Recorder:
         raw = scores(trainer.G)[1] if trainer.G_ema is not None else {}
         m = min(MAP_N, len(z))
         own = trainer.run.path / "timeline" / "frame.npz"
-        if own.is_file():  # a resumed run keeps the frame its first records were placed in
+        if not self._frame.get("own") and own.is_file():  # a resumed run keeps the frame its first records used
             with np.load(own, allow_pickle=False) as f:
-                self._frame = {**self._frame, "xy": f["xy"]}
+                self._frame = {**self._frame, "xy": f["xy"], "own": True}  # read once per process
         pts = {"xy": place(out["features"][:m], self._frame).astype(np.float16),
                "label": out["labels"][:m].numpy().astype(np.uint8),
                "conf": (out["confidence"][:m].numpy() * 255).round().astype(np.uint8),

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import FORMAT, compact, load, save_atomic
+from .checkpoint import FORMAT, compact, is_compact, load, save_atomic
 from .errors import CheckpointError
 from .registry import load_model, zoo_dir
 from .sampling import generate
@@ -81,7 +81,7 @@ def _save_smallest(model: dict, g: dict, d: dict, name: str, full: dict) -> dict
 
 def _dtype(name: str) -> str:
     sd = torch.load(zoo_dir(name) / "model.pt", map_location="cpu", weights_only=True)
-    return "int8" if any(k.endswith(":q8") for k in sd["G"]) else str(next(iter(sd["G"].values())).dtype)
+    return "int8" if is_compact(sd["G"]) else str(next(iter(sd["G"].values())).dtype)
 
 
 def compact_shipped(names: list[str] | None = None) -> list[dict]:
@@ -91,7 +91,7 @@ def compact_shipped(names: list[str] | None = None) -> list[dict]:
     for name in names or list(idx):
         path = zoo_dir(name) / "model.pt"
         raw = torch.load(path, map_location="cpu", weights_only=True)
-        if any(k.endswith(":q8") for k in raw["G"]):
+        if is_compact(raw["G"]):
             continue
         size0 = path.stat().st_size
         full = score_model(name, n=SCORE_N, seed=SCORE_SEED, use_cache=False)
