@@ -22,6 +22,7 @@ import math
 import os
 import re
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -245,6 +246,17 @@ def _cancelled(name: str) -> bool:
     return (sweep_dir(name) / "cancel").is_file()
 
 
+def _driver_gone(name: str) -> bool:
+    """Has this sweep's driver died (kill -9)? Known only on the driver's own machine; elsewhere
+    Ray ends the orphaned trial itself."""
+    try:
+        rec = read_spec(name)
+    except LabError:
+        return False
+    return (rec.get("status") == "running" and rec.get("host") == os.uname().nodename
+            and not pid_alive(rec.get("pid"), rec.get("pid_start")))
+
+
 # ---------------------------------------------------------------- one trial (in a Ray worker)
 
 def quick_scores(G, prior, n: int, seed: int = 0) -> dict:
@@ -311,7 +323,7 @@ def _train_trial(spec: dict, params: dict, trial_id: str) -> dict:
             _report({**q, "epoch": t.epoch})
 
     trainer.on_epoch = on_epoch
-    trainer.stop_requested = lambda: _cancelled(name)
+    trainer.stop_requested = lambda: _cancelled(name) or _ORPHANED.is_set()
     try:
         state = trainer.fit(max_steps=spec["max_steps"])
     except SystemExit:  # Ray ends a trial its scheduler stopped at its report (the epoch's checkpoint is written)
@@ -325,6 +337,10 @@ def _train_trial(spec: dict, params: dict, trial_id: str) -> dict:
         return _save_trial(name, trial_id, status="failed", reason=str(exc).splitlines()[0])
     finally:
         run.close()
+    if state == "cancelled" and not _cancelled(name) and _ORPHANED.is_set():  # checkpointed; the same sweep resumes it
+        run.set_status("failed", reason=INTERRUPTED, step=trainer.step, epoch=trainer.epoch,
+                       train_seconds=trainer.train_seconds)
+        return _save_trial(name, trial_id, status="interrupted", reason="the sweep's driver died")
     if state != "done":
         if not history:
             _report({**_worst(spec), "epoch": trainer.epoch})
@@ -362,6 +378,22 @@ def _refine_trial(spec: dict, params: dict, trial_id: str) -> dict:
                        original={k: res["before"][k] for k in METRICS})
 
 
+_ORPHANED = threading.Event()  # set in a trial's worker once its sweep's driver has died
+ORPHAN_GRACE_S = 30.0  # what an orphaned trial gets to reach its next log row and checkpoint
+
+
+def _watch_driver(name: str, finished: threading.Event) -> None:
+    """A trial's watchdog. When the driver dies, the trial stops at its next log row (checkpoint,
+    status 'interrupted': the same sweep command resumes it) and its process exits. Without it
+    the worker trains on, then blocks for good in its next report (Tune's report waits for the
+    driver to take the result), until Ray reaps it: over 6 minutes on a loaded 2-core machine."""
+    while not finished.wait(1.0):
+        if _driver_gone(name):
+            _ORPHANED.set()
+            finished.wait(ORPHAN_GRACE_S)  # its state is on disk; a report may block it for ever
+            os._exit(0)
+
+
 def trial(params: dict) -> None:
     """Ray Tune's trainable: one trial of the sweep named in params['_sweep']."""
     import torch
@@ -382,6 +414,8 @@ def trial(params: dict) -> None:
         _save_trial(name, trial_id, status="cancelled", reason="the sweep was cancelled before it started")
         _report({**_worst(spec), "epoch": 0})
         return
+    finished = threading.Event()
+    threading.Thread(target=_watch_driver, args=(name, finished), daemon=True, name="driver-watch").start()
     try:
         {"train": _train_trial, "refit": _refit_trial, "refine": _refine_trial}[spec["kind"]](spec, params, trial_id)
     except LabError as exc:
@@ -389,6 +423,7 @@ def trial(params: dict) -> None:
         _report({**_worst(spec), "epoch": 0})
     finally:
         _save_trial(name, trial_id, wall_seconds=round(time.time() - t0, 2), ended=time.time())
+        finished.set()
 
 
 # ---------------------------------------------------------------- the driver
@@ -458,7 +493,7 @@ def run_sweep(spec: dict, address: str | None = None, progress: bool = True) -> 
     (folder / "cancel").unlink(missing_ok=True)
     from .store import proc_start
     _write_record(name, spec=spec, status="running", pid=os.getpid(), pid_start=proc_start(os.getpid()),
-                  started=time.time(), address=address or os.environ.get("RAY_ADDRESS"))
+                  host=os.uname().nodename, started=time.time(), address=address or os.environ.get("RAY_ADDRESS"))
     t0 = time.perf_counter()
     old_term = signal.getsignal(signal.SIGTERM)
     if old_term is not None:

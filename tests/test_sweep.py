@@ -121,13 +121,13 @@ def _driver(args, env=None):
                             stderr=subprocess.DEVNULL, start_new_session=True, env={**os.environ, **(env or {})})
 
 
-def _wait(cond, timeout=300, what="condition"):
+def _wait(cond, timeout=300, what="condition", show=None):
     deadline = time.time() + timeout
     while time.time() < deadline:
         if cond():
             return
         time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
+    raise AssertionError(f"timed out waiting for {what}" + (f"; last seen: {show()}" if show else ""))
 
 
 def _trials(name):
@@ -159,12 +159,15 @@ def test_cancelling_a_sweep_checkpoints_and_cancels_its_trials():
 
 
 def test_a_killed_driver_resumes_without_rerunning_finished_trials():
+    # one trial at a time (two side by side finish together, and the kill raced the second's
+    # end), epochs of 200 steps (~1 s): the kill lands while the second has epochs to go
     args = ["wgan-gp", "--grid", "lr_g=1e-4,2e-4,3e-4", "--epochs", "3", "--set", "batch_size=16", "--data-limit",
-            "640", "--quick-n", "20", "--score-n", "60", "--name", "kill"]
+            "3200", "--set", "eval_every=0", "--quick-n", "20", "--score-n", "60", "--cpus-per-trial", "2",
+            "--name", "kill"]
     proc = _driver(args)
     try:
         _wait(lambda: any(t["status"] == "done" for t in _trials("kill"))
-              and any(t["status"] == "running" and t.get("quick") for t in _trials("kill")),
+              and any(t["status"] == "running" and 1 <= len(t.get("quick", [])) < 3 for t in _trials("kill")),
               what="one trial done and another past its first epoch")
         os.kill(proc.pid, signal.SIGKILL)  # kill -9 of the driver: Ray's processes go down with it
         proc.wait(30)
@@ -172,10 +175,11 @@ def test_a_killed_driver_resumes_without_rerunning_finished_trials():
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
     assert sweep.status("kill")["status"] == "interrupted"
-    # Ray ends the orphaned trial's worker itself; on a loaded 2-core CI machine that took over
-    # 120 s (the worker notices its driver's death late), so the wait is generous
-    _wait(lambda: "interrupted" in {t["status"] for t in _trials("kill")}, timeout=360,
-          what="the killed driver's trial process to end")
+    # the orphaned trial's watchdog stops it at its next log row (or ends its process within
+    # sweep.ORPHAN_GRACE_S when it is blocked in a report no driver will read)
+    _wait(lambda: "interrupted" in {t["status"] for t in _trials("kill")}, timeout=120,
+          what="the killed driver's trial process to end",
+          show=lambda: [(t["status"], t.get("reason"), len(t.get("quick", []))) for t in _trials("kill")])
     before = {t["trial"]: t for t in sweep.trial_records("kill")}
     res = json.loads(sweep_cli(*args, "--json").stdout)
     assert res["status"] == "done" and res["counts"] == {"done": 3} and res["resumed"]
