@@ -281,9 +281,27 @@ def cmd_bench(a):
         print(json.dumps(res, indent=2) if a.json else
               f"scoring {res['n']} digits: {res['cold_s']:.1f} s cold, {res['warm_s']:.1f} s warm reference cache")
         return
-    from .bench import bench_train
     from .variants import parse_sets
-    res = bench_train(variant=a.variant, batch_size=a.batch_size, device=a.device, seconds=a.seconds,
+    if a.what == "quality":
+        _bench_quality(a, parse_sets(a.set))
+        return
+    if a.what == "profile":
+        from .profile import profile_fit
+        res = profile_fit(a.variant, steps=a.steps, batch_size=a.batch_size, device=a.device,
+                          overrides=parse_sets(a.set))
+        if a.json:
+            print(json.dumps(res, indent=2))
+            return
+        print(f"{res['variant']} batch {res['batch_size']} on {res['device']}: {res['steps']} steps of a real run "
+              f"in {res['fit_wall_s']:.1f} s (+{res['setup_s']:.1f} s to build it)")
+        for k, v in res["parts_s"].items():
+            print(f"  {k:<16} {v:8.2f} s  {100 * res['parts_share'][k]:5.1f} %")
+        print(f"img/s: steps alone {res['step_img_s']:.0f}, wall {res['wall_img_s']:.0f}, logged (median row) "
+              f"{res['logged_img_s_median']:.0f}; bench train's engine {res['bench_engine_img_s']:.0f} "
+              f"-> logged/bench {res['logged_vs_bench']:.3f}")
+        return
+    from .bench import bench_train
+    res = bench_train(variant=a.variant, batch_size=a.batch_size, device=a.device, seconds=a.seconds or 5.0,
                       rounds=a.rounds, progress=not a.json, overrides=parse_sets(a.set))
     if a.json:
         print(json.dumps(res, indent=2))
@@ -292,6 +310,32 @@ def cmd_bench(a):
               f"engine {res['engine_img_s']:.0f} img/s, seed-style {res['baseline_img_s']:.0f} img/s, "
               f"ratio {res['ratio']:.2f}×; {res['gflops']:.1f} GFLOP/s of a measured "
               f"{res['gemm_peak_gflops']:.1f} GFLOP/s fp32 GEMM peak = MFU {res['mfu']:.2f}")
+
+
+def _bench_quality(a, overrides: dict) -> None:
+    from .quality import bench_quality
+    from .variants import make_config
+    if a.seconds is not None and not a.seconds > 0:
+        raise UserError(f"--seconds must be positive, got {a.seconds:g}")
+    make_config(a.variant, overrides)  # a typo fails now, not after the first seed's training
+    seeds = a.seed or [0]
+
+    def said(r):
+        print(f"seed {r['seed']}: {r['epochs']:g} epochs ({r['steps']} steps, {r['img_s']:.0f} img/s over "
+              f"{r['wall_seconds']:.0f} s) -> FID {r['fid']:.2f}, precision {r['precision']:.3f}, recall "
+              f"{r['recall']:.3f}, coverage {r['coverage']:.3f}, class KL {r['class_kl']:.3f}  [run {r['run']}]",
+              file=sys.stderr if a.json else sys.stdout, flush=True)
+    res = bench_quality(a.variant, a.seconds or 540.0, seeds, overrides, n=a.n, device=a.device,
+                        progress=not a.json, on_row=said)
+    if a.ship:
+        from .quality import ship
+        ship(res, a.ship)
+    if a.json:
+        print(json.dumps(res, indent=2))
+    elif len(seeds) > 1:
+        print(f"{a.variant}, {res['seconds']:g} s, median of {len(seeds)} seeds: FID {res['fid']:.2f} "
+              f"({res['fid_min']:.2f}–{res['fid_max']:.2f}), precision {res['precision']:.3f}, recall "
+              f"{res['recall']:.3f}, coverage {res['coverage']:.3f}, {res['epochs']:g} epochs")
 
 
 # ---- parser -------------------------------------------------------------------------------
@@ -392,14 +436,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_zoo)
 
     s = sub.add_parser("bench", help="benchmarks")
-    s.add_argument("what", choices=["train", "score", "embed", "ui", "sweep"])
+    s.add_argument("what", choices=["train", "quality", "profile", "score", "embed", "ui", "sweep"],
+                   help="quality: train VARIANT from scratch for --seconds of wall time, then score it on --n "
+                        "digits; profile: where a real run's time goes over --steps steps")
     s.add_argument("--model", help="score/embed: the generator to time (default: an untrained one); "
                                    "ui: a mixture-prior model (default cwgan-gp)")
     s.add_argument("--n", type=int, default=10_000)
     s.add_argument("--variant", default="wgan-gp")
     s.add_argument("--batch-size", type=int, default=64)
     s.add_argument("--device", default="auto")
-    s.add_argument("--seconds", type=float, default=5.0, help="timed seconds per loop and round")
+    s.add_argument("--seconds", type=float, help="train: timed seconds per loop and round (5); "
+                                                  "quality: the wall-time budget of each run (540)")
+    s.add_argument("--steps", type=int, default=800, help="profile: training steps of the profiled run")
+    s.add_argument("--ship", metavar="RECIPE", help="quality: keep the result as VARIANT's row for RECIPE (e.g. "
+                                                   "seed, default) in trained/quality.json, shown on the Overview")
+    s.add_argument("--seed", type=int, action="append", help="quality: a training seed (repeat for the spread; 0)")
     s.add_argument("--rounds", type=int, default=3, help="alternating rounds; each loop's best counts")
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a hyper-parameter")
     s.add_argument("--json", action="store_true")

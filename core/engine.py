@@ -29,7 +29,8 @@ from .variants import complete_saved, get_variant, make_config
 
 # What `train --resume RUN --set k=v` may change (seed 001's fine-tuning): the optimisers' and
 # the losses' knobs. Anything else (sizes, prior, batch, seed) would be another model.
-FINE_TUNE = ("lr_g", "lr_d", "lr_prior", "beta1", "beta2", "n_critic", "gp_lambda", "clip", "san_lambda")
+FINE_TUNE = ("lr_g", "lr_d", "lr_prior", "beta1", "beta2", "n_critic", "gp_lambda", "clip", "san_lambda",
+             "max_seconds")  # the optimiser's knobs, and the wall-time budget (a resume may extend it)
 _clock = time.monotonic  # when a time-based checkpoint is due (tests substitute a fake clock)
 
 
@@ -73,6 +74,11 @@ class Trainer:
         self.loader = DeviceLoader("train", cfg["batch_size"], self.device, self.data_rng, limit=cfg["data_limit"] or None)
         self.step = self.epoch = self.batch_in_epoch = 0
         self.train_seconds = 0.0
+        # Wall time of the run so far, everything included (data, logging, grids, records,
+        # checkpoints); counted from this trainer's construction, carried over by a resume.
+        # cfg max_seconds (> 0) ends the run, done, once it passes that budget.
+        self._wall_base, self._wall_t0 = 0.0, time.perf_counter()
+        self.time_up = False
         self.epoch_rng_state = self.data_rng.get_state()
         self._acc: dict[str, list] = {}
         self._norms: dict[str, torch.Tensor] = {}
@@ -173,10 +179,20 @@ class Trainer:
             slot[0] = slot[0] + v.detach()  # stays on the device: no sync per step
             slot[1] += 1
 
+    @property
+    def wall_seconds(self) -> float:
+        return self._wall_base + time.perf_counter() - self._wall_t0
+
+    def _out_of_time(self) -> bool:
+        limit = self.cfg.get("max_seconds") or 0
+        self.time_up = self.time_up or bool(limit and self.wall_seconds >= limit)
+        return self.time_up
+
     # ---- the loop ---------------------------------------------------------------------------
     def fit(self, epochs: int | None = None, max_steps: int | None = None) -> str:
-        """Train until `epochs` (total, counting resumed ones) or `max_steps` (total); returns
-        the final status: 'done' or 'cancelled'. Raises TrainingFailed on NaN/inf."""
+        """Train until `epochs` (total, counting resumed ones), `max_steps` (total) or the wall-time
+        budget cfg max_seconds; returns the final status: 'done' or 'cancelled'. Raises
+        TrainingFailed on NaN/inf."""
         c = self.cfg
         if epochs is not None and epochs != c["epochs"]:
             c["epochs"] = epochs
@@ -196,7 +212,7 @@ class Trainer:
         t_last, step_last = time.perf_counter(), self.step
         status = "done"
         try:
-            while self.step < total and self.epoch < epochs:
+            while self.step < total and self.epoch < epochs and not self._out_of_time():
                 if self.batch_in_epoch == 0:
                     self.epoch_rng_state = self.data_rng.get_state()
                 else:  # resuming mid-epoch: replay this epoch's permutation
@@ -214,7 +230,7 @@ class Trainer:
                         t_last, step_last = time.perf_counter(), self.step
                         if self.stop_requested and self.stop_requested():
                             self._stop = True
-                    if self._stop or self.step >= total:
+                    if self._stop or self.step >= total or self._out_of_time():
                         break
                     if ckpt_s and _clock() - self._last_ckpt_time >= ckpt_s:  # bounds what a kill -9 loses
                         self.save_checkpoint()
@@ -225,14 +241,16 @@ class Trainer:
                 if self.batch_in_epoch >= steps_per_epoch:
                     self.epoch += 1
                     self.batch_in_epoch = 0
-                    self._end_of_epoch(last=self.epoch >= epochs or self.step >= total)
+                    self._end_of_epoch(last=self.epoch >= epochs or self.step >= total or self._out_of_time())
                     t_last, step_last = time.perf_counter(), self.step
+                if self.time_up:
+                    break
             # A window cut short by a cancel is not logged: its sums travel in the checkpoint, so a
             # resumed run logs exactly the rows an uninterrupted one would. A run that is done
             # (--max-steps mid-window) logs it: nothing else would.
             if status == "done":
                 self._log(bar=bar)
-            if self._last_ckpt_step != self.step:
+            if self._last_ckpt_step != self.step or self.time_up:  # its spent budget goes in the checkpoint
                 self.save_checkpoint()
         except TrainingFailed:
             raise
@@ -248,8 +266,11 @@ class Trainer:
             bar.close()
             _restore_handlers(old_handlers)
         if self.run:
+            why = ({"reason": "cancelled by user"} if status == "cancelled" else
+                   {"reason": f"its time budget (max_seconds {self.cfg['max_seconds']:g}) ran out"} if self.time_up
+                   else {})
             self.run.set_status(status, step=self.step, epoch=self.epoch, train_seconds=self.train_seconds,
-                                **({"reason": "cancelled by user"} if status == "cancelled" else {}))
+                                wall_seconds=round(self.wall_seconds, 2), **why)
         return status
 
     def _end_of_epoch(self, last: bool) -> None:
@@ -331,7 +352,7 @@ class Trainer:
     def state_dict(self) -> dict:
         return {"format": ckpt_io.FORMAT, "config": self.cfg, "step": self.step, "epoch": self.epoch,
                 "batch_in_epoch": self.batch_in_epoch, "train_seconds": self.train_seconds,
-                "G": self.G.state_dict(), "D": self.D.state_dict(), "prior": self.prior.state_dict(),
+                "wall_seconds": self.wall_seconds, "G": self.G.state_dict(), "D": self.D.state_dict(), "prior": self.prior.state_dict(),
                 **({"G_ema": self.G_ema.state_dict()} if self.G_ema is not None else {}), "g_updates": self.g_updates,
                 "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
                 # the metrics window in progress: sums, counts and pending gradient norms
@@ -352,6 +373,7 @@ class Trainer:
         self.opt_d.load_state_dict(sd["opt_d"])
         self.step, self.epoch, self.batch_in_epoch = sd["step"], sd["epoch"], sd["batch_in_epoch"]
         self.train_seconds = sd["train_seconds"]
+        self._wall_base, self._wall_t0 = sd.get("wall_seconds", sd["train_seconds"]), time.perf_counter()
         torch.set_rng_state(sd["rng"]["torch"])
         self.data_rng.set_state(sd["rng"]["data"])
         self.epoch_rng_state = sd["rng"]["data_epoch"]

@@ -35,7 +35,7 @@ _NUM = (int, float)
 # The fields a status record may hold, with their types (bool is refused where int is wanted).
 _STATUS_FIELDS = {"status": str, "pid": int, "pid_start": int, "step": int, "epoch": int, "total_steps": int,
                   "train_seconds": _NUM, "created": _NUM, "updated": _NUM, "device": str, "reason": str,
-                  "ckpt_step": int, "ckpt_time": _NUM}
+                  "ckpt_step": int, "ckpt_time": _NUM, "wall_seconds": _NUM}
 
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,6 +7,7 @@ from core.score import classifier_sha, score_model, score_real
 from ui.common import MISSING, csv_button, goto, guard, leaderboard_view, model_rows
 from ui.import_panel import import_panel
 from ui.samples_panel import samples_panel
+from ui.quality_panel import time_to_quality
 
 st.title("Latent Lab")
 st.caption("Every GAN variant on real MNIST, scored in the feature space of the project's MNIST classifier "
@@ -35,6 +36,7 @@ st.dataframe(leaderboard_view(table), hide_index=True, width="stretch", placehol
                             "command": st.column_config.TextColumn(
                                 "command", width="medium", help="the command that trained it (runs: as started)")})
 csv_button(table, "leaderboard", "Leaderboard CSV")
+time_to_quality()
 import_panel()
 samples_panel(table)
 

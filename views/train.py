@@ -54,11 +54,17 @@ with st.expander("Launch a run", expanded=not launch.active_runs()):
                 else:
                     values[key] = st.number_input(key, value=float(d), format="%g", step=float_step(float(d)),
                                                   key=f"hp_{variant}_{key}", persist_state="session")
-        max_steps = st.number_input("stop after N steps (0 = run all epochs)", value=0, min_value=0, step=100,
+        c1, c2 = st.columns(2)
+        max_steps = c1.number_input("stop after N steps (0 = run all epochs)", value=0, min_value=0, step=100,
                                     key="hp_max_steps", persist_state="session")
+        minutes = c2.number_input("stop after N minutes of wall time (0 = no limit)", value=0.0, min_value=0.0,
+                                  step=1.0, format="%g", key="hp_minutes", persist_state="session",
+                                  help="the max_seconds knob: the run ends, done, once it has taken this long")
         submitted = st.form_submit_button("Launch", type="primary", icon=":material/play_arrow:")
     if submitted:
         overrides = {k: v for k, v in values.items() if v != defaults[k]}  # only the difference
+        if minutes:
+            overrides["max_seconds"] = round(60 * minutes, 3)
         try:
             make_config(variant, overrides)
             run_id = launch.start(variant, overrides, extra=["--max-steps", str(max_steps)] if max_steps else None)

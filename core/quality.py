@@ -1,0 +1,122 @@
+"""Time-to-quality: what a user gets from S seconds of training, not how fast a step is.
+
+`bench_quality` trains a variant from scratch under a wall-time budget (cfg max_seconds:
+everything a real run does is inside it — data, logging, grids, timeline records,
+checkpoints), then scores the run's sampled generator on n digits. Several seeds give the
+spread: quality at equal time is noisy. The runs are ordinary runs (tag bench=quality): they
+stay in the run store, to open, score or compare like any other.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+
+from .sweep import METRICS
+
+KEYS = ("epochs", "steps", "img_s", "wall_seconds", "train_seconds", *METRICS)
+FAR = 100_000  # epochs: the time budget, not the epoch count, ends a timed run
+
+
+def train_for(variant: str, seconds: float, seed: int = 0, overrides: dict | None = None,
+              device: str = "auto", progress: bool = False, tags: dict | None = None):
+    """One run from scratch that stops once `seconds` of wall time have passed; returns its Run."""
+    from .engine import Trainer, resolve_device
+    from .store import Run
+    from .variants import make_config
+    cfg = make_config(variant, {**(overrides or {}), "seed": seed, "max_seconds": seconds, "epochs": FAR})
+    argv = ["train", "--variant", variant, *[f"--set={k}={v}" for k, v in (overrides or {}).items()],
+            f"--set=seed={seed}", f"--set=max_seconds={seconds:g}", f"--set=epochs={FAR}"]
+    run = Run.create(cfg, argv=argv, tags={"bench": "quality", **(tags or {})})
+    try:
+        Trainer(cfg, resolve_device(device), run=run, progress=progress).fit()
+    finally:
+        run.close()
+    return run
+
+
+def one(variant: str, seconds: float, seed: int = 0, overrides: dict | None = None, n: int = 10_000,
+        device: str = "auto", progress: bool = False) -> dict:
+    """Train for `seconds`, then score on n digits: the row of one seed."""
+    from .score import score_model
+    t0 = time.perf_counter()
+    run = train_for(variant, seconds, seed, overrides, device, progress)
+    st = run.status()
+    cfg = run.config()
+    steps_per_epoch = -(-(cfg["data_limit"] or 50_000) // cfg["batch_size"])
+    res = score_model(run.id, n=n, seed=0)
+    return {"variant": variant, "seed": seed, "seconds": seconds, "run": run.id, "status": st["status"],
+            "steps": st["step"], "epochs": round(st["step"] / steps_per_epoch, 2),
+            "img_s": round(st["step"] * cfg["batch_size"] / max(st.get("wall_seconds") or 1e-9, 1e-9), 1),
+            "train_img_s": round(st["step"] * cfg["batch_size"] / max(st["train_seconds"], 1e-9), 1),
+            "wall_seconds": st.get("wall_seconds"), "train_seconds": round(st["train_seconds"], 2),
+            "total_seconds": round(time.perf_counter() - t0, 2), "n": res["n"],
+            **{k: res[k] for k in METRICS}, "overrides": overrides or {}}
+
+
+def summarise(rows: list[dict]) -> dict:
+    """Median and spread (min, max) of each key over seeds."""
+    out = {}
+    for k in KEYS:
+        vals = [r[k] for r in rows if isinstance(r.get(k), (int, float))]
+        if vals:
+            out[k] = statistics.median(vals)
+            out[f"{k}_min"], out[f"{k}_max"] = min(vals), max(vals)
+    return out
+
+
+def bench_quality(variant: str = "wgan-gp", seconds: float = 540.0, seeds=(0,), overrides: dict | None = None,
+                  n: int = 10_000, device: str = "auto", progress: bool = False, on_row=None) -> dict:
+    """`one` per seed, in turn (never at once: each would slow the others), then the median."""
+    rows = []
+    for seed in seeds:
+        rows.append(one(variant, seconds, seed, overrides, n, device, progress))
+        if on_row:
+            on_row(rows[-1])
+    return {"variant": variant, "seconds": seconds, "seeds": list(seeds), "n": n, "overrides": overrides or {},
+            **summarise(rows), "runs": rows}
+
+
+# ---------------------------------------------------------------- the shipped table
+
+SHIPPED = "quality.json"  # under trained/: `bench quality --ship RECIPE` rows, shown on the Overview
+COLS = ("variant", "recipe", "seconds", "seeds", "fid", "fid_min", "fid_max", "precision", "recall", "coverage",
+        "class_kl", "epochs", "img_s", "command")
+
+
+def _shipped_path():
+    from .store import TRAINED
+    return TRAINED / SHIPPED
+
+
+def shipped_rows() -> list[dict]:
+    """The shipped time-to-quality rows (variant, recipe, median scores over seeds), or []."""
+    import json
+    try:
+        d = json.loads(_shipped_path().read_text())
+    except (OSError, ValueError):
+        return []
+    rows = d.get("rows") if isinstance(d, dict) else None
+    return [r for r in rows if isinstance(r, dict) and "variant" in r] if isinstance(rows, list) else []
+
+
+def command(res: dict) -> str:
+    sets = " ".join(f"--set {k}={v}" for k, v in res["overrides"].items())
+    seeds = " ".join(f"--seed {s}" for s in res["seeds"])
+    return f"python -m core bench quality --variant {res['variant']} --seconds {res['seconds']:g} {seeds} {sets}".strip()
+
+
+def ship(res: dict, recipe: str) -> dict:
+    """Keep `res` (a bench_quality result) as the row of (variant, recipe) in trained/quality.json."""
+    from .store import write_json_atomic
+    row = {"variant": res["variant"], "recipe": recipe, "seconds": res["seconds"], "seeds": len(res["seeds"]),
+           **{k: res[k] for k in COLS if k in res and k not in ("variant", "seconds", "seeds")},
+           "overrides": res["overrides"], "runs": [r["run"] for r in res["runs"]],
+           "per_seed_fid": [round(r["fid"], 3) for r in res["runs"]], "n": res["n"],
+           "date": time.strftime("%Y-%m-%d"), "command": command(res)}
+    rows = [r for r in shipped_rows() if (r["variant"], r.get("recipe")) != (row["variant"], recipe)]
+    rows.append(row)
+    rows.sort(key=lambda r: (r["variant"], r.get("recipe", "")))
+    write_json_atomic(_shipped_path(), {"about": "FID etc. after `seconds` of wall-time training from scratch "
+                                                 "(everything included) on a 2-core CPU, scored on n digits; "
+                                                 "median over seeds, with the range", "rows": rows})
+    return row

@@ -1,0 +1,124 @@
+"""Time-to-quality: the wall-time budget of a run (cfg max_seconds) and `bench quality`."""
+import json
+import time
+import subprocess
+import sys
+
+from conftest import ROOT, TINY, TINY_DATA
+from core import checkpoint
+from core.engine import Trainer, resume
+from core.quality import summarise
+from core.store import Run
+from core.variants import make_config
+
+
+def _timed_run(seconds, **over):
+    cfg = make_config("vanilla", {**TINY, "epochs": 10_000, "log_every": 2, "max_seconds": seconds, **over})
+    run = Run.create(cfg)
+    return run, Trainer(cfg, "cpu", run=run, progress=False, data_limit=TINY_DATA)
+
+
+def test_a_time_budget_ends_the_run_done_once_that_much_wall_time_has_passed():
+    run, t = _timed_run(2.0)
+    assert t.fit() == "done"
+    st = run.status()
+    assert st["status"] == "done" and "time budget" in st["reason"]
+    assert 2.0 <= st["wall_seconds"] < 12.0  # past the budget by at most one step and one epoch's end
+    assert 0 < t.step < 10_000 * (TINY_DATA // 16) and t.epoch >= 1  # the budget, not the epochs, ended it
+    assert checkpoint.load(run.checkpoint_path)["step"] == t.step  # checkpointed where it stopped
+
+
+def test_the_budget_counts_the_run_across_a_resume_and_a_resume_may_extend_it():
+    run, t = _timed_run(1.5)
+    t.fit()
+    run.close()
+    spent = checkpoint.load(run.checkpoint_path)["wall_seconds"]
+    assert spent >= 1.5
+    again = resume(Run.open(run.id), device="cpu", progress=False, data_limit=TINY_DATA)
+    step = again.step
+    again.fit()  # the budget is spent: not one more step
+    assert again.step == step
+    again.run.close()
+    more = resume(Run.open(run.id), device="cpu", progress=False, data_limit=TINY_DATA, changes={"max_seconds": 3.0})
+    more.fit()
+    assert more.step > step and 3.0 <= more.wall_seconds < 3.0 + 10.0
+
+
+def test_summarise_gives_the_median_and_spread_over_seeds():
+    rows = [{"fid": 3.0, "epochs": 10}, {"fid": 5.0, "epochs": 12}, {"fid": 4.0, "epochs": 11}]
+    s = summarise(rows)
+    assert (s["fid"], s["fid_min"], s["fid_max"], s["epochs"]) == (4.0, 3.0, 5.0, 11)
+
+
+def test_bench_quality_trains_each_seed_for_the_budget_then_scores_it():
+    r = subprocess.run([sys.executable, "-m", "core", "bench", "quality", "--variant", "vanilla", "--seconds", "3",
+                        "--seed", "0", "--seed", "1", "--n", "200", "--set", f"data_limit={TINY_DATA}",
+                        "--set", "batch_size=16", "--set", "eval_every=0", "--device", "cpu", "--json"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    res = json.loads(r.stdout)
+    assert res["variant"] == "vanilla" and res["seconds"] == 3 and res["seeds"] == [0, 1]
+    assert len(res["runs"]) == 2 and res["fid_min"] <= res["fid"] <= res["fid_max"]
+    for row in res["runs"]:
+        assert row["n"] == 200 and row["steps"] > 0 and row["wall_seconds"] >= 3 and row["fid"] > 0
+        assert {"epochs", "img_s", "precision", "recall", "density", "coverage", "class_kl"} <= row.keys()
+        run = Run.open(row["run"])  # an ordinary run, kept: its seed and budget in its config
+        assert run.status()["status"] == "done" and run.config()["seed"] == row["seed"]
+        assert run.config()["max_seconds"] == 3
+    assert res["runs"][0]["fid"] != res["runs"][1]["fid"]  # two seeds, two trainings
+    bad = subprocess.run([sys.executable, "-m", "core", "bench", "quality", "--variant", "vanilla", "--set", "lr_q=1"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "did you mean" in bad.stderr
+
+
+def _result(variant, overrides, fids):
+    rows = [{"run": f"r{i}", "seed": i, "fid": f, "epochs": 10.0, "precision": 0.8, "recall": 0.5,
+             "coverage": 0.3, "class_kl": 0.05, "img_s": 1500.0} for i, f in enumerate(fids)]
+    return {"variant": variant, "seconds": 540.0, "seeds": list(range(len(fids))), "n": 10_000,
+            "overrides": overrides, **summarise(rows), "runs": rows}
+
+
+def test_shipped_rows_keep_one_row_per_variant_and_recipe(tmp_path, monkeypatch):
+    from core import quality
+    monkeypatch.setattr(quality, "_shipped_path", lambda: tmp_path / "quality.json")
+    assert quality.shipped_rows() == []
+    quality.ship(_result("wgan-gp", {"ema": 0.0}, [5.0, 6.0, 5.5]), "seed")
+    quality.ship(_result("wgan-gp", {}, [3.5, 3.0, 2.5]), "default")
+    quality.ship(_result("wgan-gp", {}, [2.8, 2.9, 2.7]), "default")  # measured again: replaces its row
+    rows = quality.shipped_rows()
+    assert [(r["variant"], r["recipe"], r["fid"]) for r in rows] == [("wgan-gp", "default", 2.8),
+                                                                     ("wgan-gp", "seed", 5.5)]
+    assert rows[1]["command"] == ("python -m core bench quality --variant wgan-gp --seconds 540 --seed 0 --seed 1 "
+                                  "--seed 2 --set ema=0.0")
+    assert rows[0]["fid_min"] == 2.7 and rows[0]["per_seed_fid"] == [2.8, 2.9, 2.7]
+
+
+def test_the_overview_shows_the_time_to_quality_table(tmp_path, monkeypatch):
+    from test_app import page
+
+    from core import quality
+    monkeypatch.setattr(quality, "_shipped_path", lambda: tmp_path / "quality.json")
+    quality.ship(_result("wgan-gp", {"ema": 0.0}, [5.0, 6.0, 5.5]), "seed")
+    quality.ship(_result("wgan-gp", {}, [3.5, 3.0, 2.5]), "default")
+    at = page("views/overview.py")
+    assert "Time to quality" in [h.value for h in at.subheader]
+    t = next(d.value for d in at.dataframe if "recipe" in d.value.columns)
+    assert list(t["recipe"]) == ["default", "seed"] and list(t["fid"]) == [3.0, 5.5]
+    assert list(t["fid_range"]) == ["2.50–3.50", "5.00–6.00"]
+
+
+def test_the_train_form_launches_a_run_with_a_time_budget():
+    from test_app import page
+    at = page("views/train.py")
+    at.selectbox(key="train_variant").set_value("vanilla").run()
+    at.number_input(key="hp_vanilla_batch_size").set_value(16)
+    at.number_input(key="hp_minutes").set_value(0.05)
+    at.button[[b.label for b in at.button].index("Launch")].click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    run = Run.open(at.session_state["train_run"])
+    assert run.config()["max_seconds"] == 3.0
+    deadline = time.time() + 120
+    while run.status()["status"] == "running" and time.time() < deadline:
+        time.sleep(0.5)
+    st = run.status()
+    assert st["status"] == "done" and "time budget" in st["reason"] and st["wall_seconds"] >= 3.0
