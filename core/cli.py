@@ -323,7 +323,9 @@ def _bench_quality(a, overrides: dict) -> None:
     def said(r):
         print(f"seed {r['seed']}: {r['epochs']:g} epochs ({r['steps']} steps, {r['img_s']:.0f} img/s over "
               f"{r['wall_seconds']:.0f} s) -> FID {r['fid']:.2f}, precision {r['precision']:.3f}, recall "
-              f"{r['recall']:.3f}, coverage {r['coverage']:.3f}, class KL {r['class_kl']:.3f}  [run {r['run']}]",
+              f"{r['recall']:.3f}, coverage {r['coverage']:.3f}, class KL {r['class_kl']:.3f}"
+              + (f"; its live generator (no EMA): FID {r['fid_raw']:.2f}" if "fid_raw" in r else "")
+              + f"  [run {r['run']}]",
               file=sys.stderr if a.json else sys.stdout, flush=True)
     res = bench_quality(a.variant, a.seconds or 540.0, seeds, overrides, n=a.n, device=a.device,
                         progress=not a.json, on_row=said)
@@ -335,7 +337,9 @@ def _bench_quality(a, overrides: dict) -> None:
     elif len(seeds) > 1:
         print(f"{a.variant}, {res['seconds']:g} s, median of {len(seeds)} seeds: FID {res['fid']:.2f} "
               f"({res['fid_min']:.2f}–{res['fid_max']:.2f}), precision {res['precision']:.3f}, recall "
-              f"{res['recall']:.3f}, coverage {res['coverage']:.3f}, {res['epochs']:g} epochs")
+              f"{res['recall']:.3f}, coverage {res['coverage']:.3f}, {res['epochs']:g} epochs"
+              + (f"; live generator (no EMA) FID {res['fid_raw']:.2f} ({res['fid_raw_min']:.2f}–"
+                 f"{res['fid_raw_max']:.2f})" if "fid_raw" in res else ""))
 
 
 # ---- parser -------------------------------------------------------------------------------

@@ -13,7 +13,8 @@ import time
 
 from .sweep import METRICS
 
-KEYS = ("epochs", "steps", "img_s", "wall_seconds", "train_seconds", *METRICS)
+RAW = tuple(f"{m}_raw" for m in METRICS)  # the same run's live generator, where the run keeps an EMA
+KEYS = ("epochs", "steps", "img_s", "wall_seconds", "train_seconds", *METRICS, *RAW)
 FAR = 100_000  # epochs: the time budget, not the epoch count, ends a timed run
 
 
@@ -36,7 +37,10 @@ def train_for(variant: str, seconds: float, seed: int = 0, overrides: dict | Non
 
 def one(variant: str, seconds: float, seed: int = 0, overrides: dict | None = None, n: int = 10_000,
         device: str = "auto", progress: bool = False) -> dict:
-    """Train for `seconds`, then score on n digits: the row of one seed."""
+    """Train for `seconds`, then score on n digits: the row of one seed. A run that keeps a
+    generator EMA is scored twice: its EMA (what it samples and ships) and, as `fid_raw` etc.,
+    its live generator — the generator of the same run without the EMA, which is only read from
+    it (a run without the EMA spends the EMA's update time on more steps instead)."""
     from .score import score_model
     t0 = time.perf_counter()
     run = train_for(variant, seconds, seed, overrides, device, progress)
@@ -44,13 +48,15 @@ def one(variant: str, seconds: float, seed: int = 0, overrides: dict | None = No
     cfg = run.config()
     steps_per_epoch = -(-(cfg["data_limit"] or 50_000) // cfg["batch_size"])
     res = score_model(run.id, n=n, seed=0)
+    raw = score_model(run.id, n=n, seed=0, raw=True) if cfg["ema"] > 0 else {}
     return {"variant": variant, "seed": seed, "seconds": seconds, "run": run.id, "status": st["status"],
             "steps": st["step"], "epochs": round(st["step"] / steps_per_epoch, 2),
             "img_s": round(st["step"] * cfg["batch_size"] / max(st.get("wall_seconds") or 1e-9, 1e-9), 1),
             "train_img_s": round(st["step"] * cfg["batch_size"] / max(st["train_seconds"], 1e-9), 1),
             "wall_seconds": st.get("wall_seconds"), "train_seconds": round(st["train_seconds"], 2),
             "total_seconds": round(time.perf_counter() - t0, 2), "n": res["n"],
-            **{k: res[k] for k in METRICS}, "overrides": overrides or {}}
+            **{k: res[k] for k in METRICS}, **{f"{k}_raw": raw[k] for k in METRICS if k in raw},
+            "overrides": overrides or {}}
 
 
 def summarise(rows: list[dict]) -> dict:
@@ -80,7 +86,7 @@ def bench_quality(variant: str = "wgan-gp", seconds: float = 540.0, seeds=(0,), 
 
 SHIPPED = "quality.json"  # under trained/: `bench quality --ship RECIPE` rows, shown on the Overview
 COLS = ("variant", "recipe", "seconds", "seeds", "fid", "fid_min", "fid_max", "precision", "recall", "coverage",
-        "class_kl", "epochs", "img_s", "command")
+        "class_kl", "fid_raw", "fid_raw_min", "fid_raw_max", "epochs", "img_s", "command")
 
 
 def _shipped_path():
@@ -112,6 +118,8 @@ def ship(res: dict, recipe: str) -> dict:
            **{k: res[k] for k in COLS if k in res and k not in ("variant", "seconds", "seeds")},
            "overrides": res["overrides"], "runs": [r["run"] for r in res["runs"]],
            "per_seed_fid": [round(r["fid"], 3) for r in res["runs"]], "n": res["n"],
+           **({"per_seed_fid_raw": [round(r["fid_raw"], 3) for r in res["runs"]]}
+              if all("fid_raw" in r for r in res["runs"]) else {}),
            "date": time.strftime("%Y-%m-%d"), "command": command(res)}
     rows = [r for r in shipped_rows() if (r["variant"], r.get("recipe")) != (row["variant"], recipe)]
     rows.append(row)

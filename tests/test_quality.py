@@ -62,18 +62,29 @@ def test_bench_quality_trains_each_seed_for_the_budget_then_scores_it():
     for row in res["runs"]:
         assert row["n"] == 200 and row["steps"] > 0 and row["wall_seconds"] >= 3 and row["fid"] > 0
         assert {"epochs", "img_s", "precision", "recall", "density", "coverage", "class_kl"} <= row.keys()
+        # vanilla keeps an EMA by default: its live generator is scored beside it, and differs
+        assert row["fid_raw"] > 0 and row["fid_raw"] != row["fid"] and 0 <= row["coverage_raw"] <= 1
         run = Run.open(row["run"])  # an ordinary run, kept: its seed and budget in its config
         assert run.status()["status"] == "done" and run.config()["seed"] == row["seed"]
         assert run.config()["max_seconds"] == 3
     assert res["runs"][0]["fid"] != res["runs"][1]["fid"]  # two seeds, two trainings
+    assert res["fid_raw_min"] <= res["fid_raw"] <= res["fid_raw_max"]
     bad = subprocess.run([sys.executable, "-m", "core", "bench", "quality", "--variant", "vanilla", "--set", "lr_q=1"],
                          cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "did you mean" in bad.stderr
 
 
-def _result(variant, overrides, fids):
+def test_a_run_without_an_ema_is_scored_once():
+    from core.quality import one
+    row = one("vanilla", 1.0, seed=0, overrides={**TINY, "ema": 0.0, "eval_every": 0, "data_limit": TINY_DATA},
+              n=100, device="cpu")
+    assert row["fid"] > 0 and row["steps"] > 0 and not any(k.endswith("_raw") for k in row)
+
+
+def _result(variant, overrides, fids, raw=None):
     rows = [{"run": f"r{i}", "seed": i, "fid": f, "epochs": 10.0, "precision": 0.8, "recall": 0.5,
-             "coverage": 0.3, "class_kl": 0.05, "img_s": 1500.0} for i, f in enumerate(fids)]
+             "coverage": 0.3, "class_kl": 0.05, "img_s": 1500.0, **({"fid_raw": raw[i]} if raw else {})}
+            for i, f in enumerate(fids)]
     return {"variant": variant, "seconds": 540.0, "seeds": list(range(len(fids))), "n": 10_000,
             "overrides": overrides, **summarise(rows), "runs": rows}
 
@@ -84,13 +95,15 @@ def test_shipped_rows_keep_one_row_per_variant_and_recipe(tmp_path, monkeypatch)
     assert quality.shipped_rows() == []
     quality.ship(_result("wgan-gp", {"ema": 0.0}, [5.0, 6.0, 5.5]), "seed")
     quality.ship(_result("wgan-gp", {}, [3.5, 3.0, 2.5]), "default")
-    quality.ship(_result("wgan-gp", {}, [2.8, 2.9, 2.7]), "default")  # measured again: replaces its row
+    quality.ship(_result("wgan-gp", {}, [2.8, 2.9, 2.7], raw=[4.0, 5.0, 6.0]), "default")  # again: replaces it
     rows = quality.shipped_rows()
     assert [(r["variant"], r["recipe"], r["fid"]) for r in rows] == [("wgan-gp", "default", 2.8),
                                                                      ("wgan-gp", "seed", 5.5)]
     assert rows[1]["command"] == ("python -m core bench quality --variant wgan-gp --seconds 540 --seed 0 --seed 1 "
                                   "--seed 2 --set ema=0.0")
     assert rows[0]["fid_min"] == 2.7 and rows[0]["per_seed_fid"] == [2.8, 2.9, 2.7]
+    assert (rows[0]["fid_raw"], rows[0]["per_seed_fid_raw"]) == (5.0, [4.0, 5.0, 6.0])
+    assert "fid_raw" not in rows[1] and "per_seed_fid_raw" not in rows[1]
 
 
 def test_the_overview_shows_the_time_to_quality_table(tmp_path, monkeypatch):
@@ -99,12 +112,13 @@ def test_the_overview_shows_the_time_to_quality_table(tmp_path, monkeypatch):
     from core import quality
     monkeypatch.setattr(quality, "_shipped_path", lambda: tmp_path / "quality.json")
     quality.ship(_result("wgan-gp", {"ema": 0.0}, [5.0, 6.0, 5.5]), "seed")
-    quality.ship(_result("wgan-gp", {}, [3.5, 3.0, 2.5]), "default")
+    quality.ship(_result("wgan-gp", {}, [3.5, 3.0, 2.5], raw=[4.5, 5.0, 5.5]), "default")
     at = page("views/overview.py")
     assert "Time to quality" in [h.value for h in at.subheader]
     t = next(d.value for d in at.dataframe if "recipe" in d.value.columns)
     assert list(t["recipe"]) == ["default", "seed"] and list(t["fid"]) == [3.0, 5.5]
     assert list(t["fid_range"]) == ["2.50–3.50", "5.00–6.00"]
+    assert t["fid_raw"].iloc[0] == 5.0 and t["fid_raw"].isna().iloc[1]  # the default's runs without their EMA
 
 
 def test_the_train_form_launches_a_run_with_a_time_budget():

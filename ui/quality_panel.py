@@ -17,14 +17,18 @@ def time_to_quality() -> None:
                "on a 2-core CPU (data, logging, grids, timeline records and checkpoints included), then scored on "
                "10k digits like the leaderboard. FID is the median over seeds, with its range: quality at equal "
                "time is noisy. *seed* is the seed's own recipe; *default* is today's default (`about` says where "
-               "each default comes from).")
+               "each default comes from). Where a recipe keeps a generator EMA, *FID, no EMA* scores the same "
+               "runs' live generator: the EMA is only read from training, so that is the recipe without it.")
     table = pd.DataFrame([{**r, "fid_range": f"{r['fid_min']:.2f}–{r['fid_max']:.2f}" if "fid_min" in r else None}
                           for r in rows])
-    cols = [c for c in ("variant", "recipe", "seconds", "seeds", "fid", "fid_range", "precision", "recall",
-                        "coverage", "class_kl", "epochs", "img_s", "command") if c in table]
+    cols = [c for c in ("variant", "recipe", "seconds", "seeds", "fid", "fid_range", "fid_raw", "precision",
+                        "recall", "coverage", "class_kl", "epochs", "img_s", "command") if c in table]
     st.dataframe(table[cols], hide_index=True, width="stretch", placeholder=MISSING,
                  column_config={"fid": st.column_config.NumberColumn("FID ↓ (median)", format="%.2f"),
                                 "fid_range": st.column_config.TextColumn("FID range"),
+                                "fid_raw": st.column_config.NumberColumn(
+                                    "FID, no EMA", format="%.2f",
+                                    help="the same runs' live generator (median): the recipe without the EMA"),
                                 "seconds": st.column_config.NumberColumn("seconds", format="%d"),
                                 "epochs": st.column_config.NumberColumn("epochs", format="%.1f"),
                                 "img_s": st.column_config.NumberColumn("img/s", format="%d",
