@@ -293,12 +293,17 @@ def cmd_bench(a):
             print(json.dumps(res, indent=2))
             return
         print(f"{res['variant']} batch {res['batch_size']} on {res['device']}: {res['steps']} steps of a real run "
-              f"in {res['fit_wall_s']:.1f} s (+{res['setup_s']:.1f} s to build it)")
+              f"in {res['fit_wall_s']:.1f} s (+{res['setup_s']:.1f} s to build it, +{res['caches_s']:.1f} s for the "
+              f"machine's one-off caches)")
         for k, v in res["parts_s"].items():
             print(f"  {k:<16} {v:8.2f} s  {100 * res['parts_share'][k]:5.1f} %")
-        print(f"img/s: steps alone {res['step_img_s']:.0f}, wall {res['wall_img_s']:.0f}, logged (median row) "
-              f"{res['logged_img_s_median']:.0f}; bench train's engine {res['bench_engine_img_s']:.0f} "
-              f"-> logged/bench {res['logged_vs_bench']:.3f}")
+        f = lambda k, fmt=".0f": "n/a" if res.get(k) is None else format(res[k], fmt)  # noqa: E731
+        lo, hi = res["logged_img_s_range"] or ("n/a", "n/a")
+        print(f"img/s: steps alone {f('step_img_s')}, wall {f('wall_img_s')}, logged (median row) "
+              f"{f('logged_img_s_median')} (rows {lo}–{hi}); engine windows beside the rows "
+              f"{f('engine_windows_img_s_median')} -> logged/engine {f('logged_vs_engine_windows', '.3f')} "
+              f"(median of pairs); bench train after the run {f('bench_engine_img_s')} -> logged/bench "
+              f"{f('logged_vs_bench', '.3f')}")
         return
     from .bench import bench_train
     res = bench_train(variant=a.variant, batch_size=a.batch_size, device=a.device, seconds=a.seconds or 5.0,

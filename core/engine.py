@@ -207,8 +207,10 @@ class Trainer:
         ckpt_s = 60 * c["ckpt_minutes"] if self.run else 0
         self._last_ckpt_time = _clock()
         old_handlers = _install_stop_handlers(self)
-        bar = tqdm(total=total, initial=min(self.step, total), disable=not self.progress, unit="step",
-                   desc=c["variant"], dynamic_ncols=True, mininterval=0.5)
+        timed = c["max_seconds"] > 0  # the budget, not the step count, is likely to end it: no step ETA
+        bar = tqdm(total=None if timed else total, initial=min(self.step, total), disable=not self.progress,
+                   unit="step", dynamic_ncols=True, mininterval=0.5,
+                   desc=f"{c['variant']} (stops after {c['max_seconds']:g} s)" if timed else c["variant"])
         t_last, step_last = time.perf_counter(), self.step
         status = "done"
         try:

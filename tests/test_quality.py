@@ -136,3 +136,18 @@ def test_the_train_form_launches_a_run_with_a_time_budget():
         time.sleep(0.5)
     st = run.status()
     assert st["status"] == "done" and "time budget" in st["reason"] and st["wall_seconds"] >= 3.0
+
+
+def test_profile_times_each_part_of_a_real_run_with_an_engine_window_beside_each_row():
+    from core.profile import PARTS, profile_fit
+    res = profile_fit("vanilla", steps=12, batch_size=16, device="cpu", bench_seconds=0.2,
+                      overrides={"data_limit": TINY_DATA, "log_every": 2, "eval_every": 1, "eval_n": 100})
+    assert res["steps"] == 12 and set(res["parts_s"]) == {*PARTS, "loop_other"}
+    # 8 steps an epoch: the run crossed an epoch's end, so its grid, record and checkpoint were timed
+    assert res["parts_s"]["timeline_record"] > 0 and res["parts_s"]["checkpoint"] > 0 and res["parts_s"]["grid"] > 0
+    assert res["parts_s"]["loop_other"] >= -0.01  # the engine windows are left out of the run's wall time
+    rows = [v for *_, v in Run.open(res["run"]).metrics(["img_s"])]
+    assert len(rows) == 6 and abs(res["logged_img_s_median"] - sorted(rows)[3]) < 0.1  # one row per 2 steps
+    lo, hi = res["engine_windows_img_s_range"]
+    assert 0 < lo <= res["engine_windows_img_s_median"] <= hi and res["logged_vs_engine_windows"] > 0
+    assert res["caches_s"] >= 0 and res["bench_engine_img_s"] > 0
