@@ -115,12 +115,13 @@ def _calibrate(run, device, seconds: float) -> int:
         n *= 4
 
 
-def bench_train(variant: str = "wgan-gp", batch_size: int = 64, device: str = "auto", seconds: float = 8.0,
+def bench_train(variant: str = "wgan-gp", batch_size: int | None = None, device: str = "auto", seconds: float = 8.0,
                 rounds: int = 2, progress: bool = False, overrides: dict | None = None) -> dict:
     dev = resolve_device(device)
     if dev.type == "cpu":
         tune_cpu_allocator()  # process-wide: both loops get it, so the ratio is engineering only
-    cfg = make_config(variant, {**(overrides or {}), "batch_size": batch_size})
+    cfg = make_config(variant, {**(overrides or {}), **({"batch_size": batch_size} if batch_size else {})})
+    batch_size = cfg["batch_size"]  # None: the variant's default
     torch.manual_seed(0)
     engine = Trainer(cfg, dev, progress=False)
     base = SeedStyleLoop(cfg, dev)

@@ -46,20 +46,21 @@ def cmd_data(a):
 
 def cmd_train(a):
     from .store import Run, claim_device
-    from .variants import make_config, parse_sets
+    from .variants import make_config, parse_sets, seed_recipe
 
     existing = a.resume or a.restart
     if a.resume and a.restart:
         raise UserError("--resume continues a run from its checkpoint, --restart trains one from scratch: pick one")
     if existing:  # validate everything before the (slow) torch import
-        if a.variant or (a.set and a.restart) or a.batch_size or a.seed is not None or (a.restart and a.data_limit is not None):
+        if a.variant or (a.set and a.restart) or a.batch_size or a.seed is not None or a.seed_recipe \
+                or (a.restart and a.data_limit is not None):
             raise UserError(f"--{'resume' if a.resume else 'restart'} trains a run with its own config; pass only "
                             "--epochs/--max-steps/--device" + (" (and --set for fine-tuning)" if a.resume else ""))
         run = Run.open(existing)
     else:
         if not a.variant:
             raise UserError("train needs --variant NAME (see `python -m core variants`)")
-        overrides = parse_sets(a.set)
+        overrides = {**(seed_recipe(a.variant) if a.seed_recipe else {}), **parse_sets(a.set)}
         for key, val in (("epochs", a.epochs), ("batch_size", a.batch_size), ("seed", a.seed),
                          ("data_limit", a.data_limit)):
             if val is not None:
@@ -283,7 +284,8 @@ def cmd_bench(a):
         return
     from .variants import parse_sets
     if a.what == "quality":
-        _bench_quality(a, parse_sets(a.set))
+        from .variants import seed_recipe
+        _bench_quality(a, {**(seed_recipe(a.variant) if a.seed_recipe else {}), **parse_sets(a.set)})
         return
     if a.what == "profile":
         from .profile import profile_fit
@@ -348,6 +350,10 @@ def _bench_quality(a, overrides: dict) -> None:
 
 
 # ---- parser -------------------------------------------------------------------------------
+SEED_RECIPE_HELP = ("the variant's seed recipe instead of today's defaults: no generator EMA, and the seed's values "
+                    "of the defaults chosen since by time to quality (wgan-gp: batch 64); --set still applies")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m core", description="Latent Lab: train, sample and inspect GANs on MNIST.")
     sub = p.add_subparsers(dest="cmd", parser_class=_Parser, metavar="COMMAND")
@@ -374,6 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                        "again from scratch, with its own config")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.add_argument("--data-limit", type=int, help="train on the first N digits (= --set data_limit=N)")
+    s.add_argument("--seed-recipe", action="store_true", help=SEED_RECIPE_HELP)
     s.add_argument("--exclusive-device", action="store_true",
                    help="refuse to start while another --exclusive-device training uses this device (the dashboard "
                         "launches this way: one training per device)")
@@ -452,7 +459,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "ui: a mixture-prior model (default cwgan-gp)")
     s.add_argument("--n", type=int, default=10_000)
     s.add_argument("--variant", default="wgan-gp")
-    s.add_argument("--batch-size", type=int, default=64)
+    s.add_argument("--batch-size", type=int, help="train, profile: the batch size (default: the variant's)")
     s.add_argument("--device", default="auto")
     s.add_argument("--seconds", type=float, help="train: timed seconds per loop and round (5); "
                                                   "quality: the wall-time budget of each run (540)")
@@ -460,6 +467,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--ship", metavar="RECIPE", help="quality: keep the result as VARIANT's row for RECIPE (e.g. "
                                                    "seed, default) in trained/quality.json, shown on the Overview")
     s.add_argument("--seed", type=int, action="append", help="quality: a training seed (repeat for the spread; 0)")
+    s.add_argument("--seed-recipe", action="store_true", help="quality: " + SEED_RECIPE_HELP)
     s.add_argument("--rounds", type=int, default=3, help="alternating rounds; each loop's best counts")
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a hyper-parameter")
     s.add_argument("--json", action="store_true")

@@ -182,8 +182,9 @@ def _saturation(c: dict, seeds) -> dict:
 
 
 def sweep_configs(c: dict) -> list[dict]:
-    from .variants import make_config  # the seeds trained without a generator EMA: their recipe has none
-    return [make_config(c["variant"], {"ema": 0.0, **c.get("sets", {}), c["knob"]: v}) for v in c["values"]]
+    from .variants import make_config, seed_recipe  # a seed's claim is checked with the seed's recipe
+    return [make_config(c["variant"], {**seed_recipe(c["variant"]), **c.get("sets", {}), c["knob"]: v})
+            for v in c["values"]]
 
 
 def _sweep_run(cfg: dict, train: bool) -> str | None:

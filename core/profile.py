@@ -64,7 +64,7 @@ def _median(xs):
     return xs[len(xs) // 2] if xs else None
 
 
-def profile_fit(variant: str = "wgan-gp", steps: int = 800, batch_size: int = 64, device: str = "auto",
+def profile_fit(variant: str = "wgan-gp", steps: int = 800, batch_size: int | None = None, device: str = "auto",
                 overrides: dict | None = None, bench_seconds: float = 3.0) -> dict:
     """Train a new run of `variant` for `steps` steps over the full training set (so it crosses
     an epoch's end like a real run) and time each part, with an engine window beside each
@@ -77,7 +77,9 @@ def profile_fit(variant: str = "wgan-gp", steps: int = 800, batch_size: int = 64
     from .store import Run
     from .timeline import Recorder
     from .variants import make_config
-    cfg = make_config(variant, {**(overrides or {}), "batch_size": batch_size, "epochs": 10_000})
+    cfg = make_config(variant, {**(overrides or {}), **({"batch_size": batch_size} if batch_size else {}),
+                                "epochs": 10_000})
+    batch_size = cfg["batch_size"]  # None: the variant's default
     caches = _warm_caches(cfg)
     dev = eng.resolve_device(device)
     run = Run.create(cfg, argv=["bench", "profile", "--variant", variant], tags={"bench": "profile"})

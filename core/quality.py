@@ -29,9 +29,13 @@ def train_for(variant: str, seconds: float, seed: int = 0, overrides: dict | Non
             f"--set=seed={seed}", f"--set=max_seconds={seconds:g}", f"--set=epochs={FAR}"]
     run = Run.create(cfg, argv=argv, tags={"bench": "quality", **(tags or {})})
     try:
-        Trainer(cfg, resolve_device(device), run=run, progress=progress).fit()
+        status = Trainer(cfg, resolve_device(device), run=run, progress=progress).fit()
     finally:
         run.close()
+    if status != "done":  # cancelled (Ctrl-C, SIGTERM): its scores would not be of S seconds of training
+        from .errors import RunError
+        raise RunError(f"run {run.id} was cancelled after {run.status().get('wall_seconds', 0):.0f} s of its "
+                       f"{seconds:g} s budget: not scored, nothing shipped")
     return run
 
 

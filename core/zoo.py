@@ -27,7 +27,7 @@ from .registry import load_model, zoo_dir
 from .sampling import generate
 from .score import cache_key, score_model, score_real
 from .store import TRAINED, Run, write_bytes_atomic, write_json_atomic
-from .variants import VARIANTS, get_variant, make_config
+from .variants import VARIANTS, get_variant, make_config, seed_recipe
 
 INDEX = TRAINED / "zoo.json"
 # Epochs per variant for `zoo train`: the seeds' recipes, shortened to the CPU budget of the
@@ -45,9 +45,10 @@ ZOO_EPOCHS = {v: 40 for v in VARIANTS} | {
 # the first epoch (D(fake) → 0, generator gradients → 0; FID 85.8, precision 0 after 40
 # epochs); after 4 epochs c 1, σ 1 (seed 004's static setting) scored FID 12.9 against 33.6
 # (c 0.1, σ 0.15, seed 1), 23.7 (σ 0.5) and 31.9 (c 1, σ 0.5).
-# Every shipped model was trained before the generator EMA became the default (2026-12-04):
-# `zoo train` rebuilds them as shipped, without it, until the zoo is retrained with it.
-ZOO_SETTINGS: dict[str, dict] = {v: {"ema": 0.0} for v in VARIANTS}
+# Every shipped model was trained with its seed's recipe, before the generator EMA and the
+# time-to-quality defaults (2026-12-04/05): `zoo train` rebuilds them as shipped, with that
+# recipe, until the zoo is retrained with today's defaults.
+ZOO_SETTINGS: dict[str, dict] = {v: seed_recipe(v) for v in VARIANTS}
 ZOO_SETTINGS["gm-static"].update(prior_c=1.0, prior_sigma=1.0)
 SCORE_N, SCORE_SEED = 10_000, 0
 # How far a compact (int8) model's scores may move from the full-precision ones on the same

@@ -151,3 +151,38 @@ def test_profile_times_each_part_of_a_real_run_with_an_engine_window_beside_each
     lo, hi = res["engine_windows_img_s_range"]
     assert 0 < lo <= res["engine_windows_img_s_median"] <= hi and res["logged_vs_engine_windows"] > 0
     assert res["caches_s"] >= 0 and res["bench_engine_img_s"] > 0
+
+
+def test_the_seed_recipe_is_one_flag_away_from_a_default_chosen_by_time_to_quality():
+    from core.findings import CLAIMS, sweep_configs
+    from core.variants import seed_recipe
+    assert make_config("wgan-gp")["batch_size"] == 128 and make_config("wgan-gp")["ema"] > 0
+    assert seed_recipe("wgan-gp") == {"ema": 0.0, "batch_size": 64} and seed_recipe("vanilla") == {"ema": 0.0}
+    r = subprocess.run([sys.executable, "-m", "core", "train", "--variant", "wgan-gp", "--seed-recipe", "--max-steps",
+                        "2", "--data-limit", str(TINY_DATA), "--set", "eval_every=0", "--set", "lr_g=5e-4", "--device",
+                        "cpu", "--quiet"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    cfg = Run.open(r.stdout.split()[0]).config()
+    assert (cfg["batch_size"], cfg["ema"], cfg["lr_g"]) == (64, 0.0, 5e-4)  # the seed's recipe, then --set
+    sweep = next(c for c in CLAIMS if c["kind"] == "sweep")  # a seed's claim is checked with its seed's recipe
+    assert all(cfg["ema"] == 0.0 for cfg in sweep_configs(sweep))
+
+
+def test_a_cancelled_benchmark_run_is_neither_scored_nor_reported():
+    import signal
+    from core.store import list_runs
+    before = {r.id for r in list_runs()}
+    p = subprocess.Popen([sys.executable, "-m", "core", "bench", "quality", "--variant", "vanilla", "--seconds", "120",
+                          "--n", "100", "--set", f"data_limit={TINY_DATA}", "--set", "batch_size=16", "--set",
+                          "eval_every=0", "--device", "cpu", "--json"], cwd=ROOT, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    deadline, run = time.time() + 120, None
+    while run is None and time.time() < deadline:
+        new = [r for r in list_runs() if r.id not in before]
+        run = new[0] if new and new[0].status().get("step", 0) > 0 else None
+        time.sleep(0.2)
+    assert run is not None, "the benchmark's run never started"
+    p.send_signal(signal.SIGTERM)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode != 0 and "cancelled" in err and out.strip() == ""
+    assert run.status()["status"] == "cancelled" and not (run.path / "scores.json").exists()

@@ -101,7 +101,9 @@ def test_zoo_train_launches_each_variant_with_its_zoo_settings(monkeypatch):
     assert zoo.train(["gm-static", "wgan-gp"], epochs=3, device="cpu") == ["gm-static", "wgan-gp"]
     assert calls[0][1:] == ["-m", "core", "train", "--variant", "gm-static", "--epochs", "3", "--set", "prior_c=1.0",
                             "--set", "prior_sigma=1.0", "--set", "ema=0.0", "--device", "cpu", "--quiet"]
-    assert calls[1][3:10] == ["train", "--variant", "wgan-gp", "--epochs", "3", "--set", "ema=0.0"]
+    # wgan-gp's zoo model has seed 001's recipe: batch 64 (today's default is 128) and no EMA
+    assert calls[1][3:12] == ["train", "--variant", "wgan-gp", "--epochs", "3", "--set", "batch_size=64", "--set",
+                              "ema=0.0"]
     assert exported == [("RUN-1", "gm-static"), ("RUN-1", "wgan-gp")]
 
 
