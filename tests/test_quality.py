@@ -186,3 +186,23 @@ def test_a_cancelled_benchmark_run_is_neither_scored_nor_reported():
     out, err = p.communicate(timeout=120)
     assert p.returncode != 0 and "cancelled" in err and out.strip() == ""
     assert run.status()["status"] == "cancelled" and not (run.path / "scores.json").exists()
+
+
+def test_the_train_form_fills_in_the_seed_recipe_and_launches_it():
+    from test_app import page
+    at = page("views/train.py")
+    at.selectbox(key="train_variant").set_value("wgan-gp").run()
+    assert at.number_input(key="hp_wgan-gp_batch_size").value == 128  # today's default
+    at.toggle(key="train_seed_recipe").set_value(True).run()
+    assert (at.number_input(key="hp_wgan-gp_batch_size_seed").value, at.number_input(key="hp_wgan-gp_ema_seed").value) \
+        == (64, 0.0)
+    at.number_input(key="hp_minutes").set_value(0.05)
+    at.button[[b.label for b in at.button].index("Launch")].click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    run = Run.open(at.session_state["train_run"])
+    cfg = run.config()
+    assert (cfg["batch_size"], cfg["ema"], cfg["lr_g"]) == (64, 0.0, 1e-3)  # the seed's recipe, the rest today's
+    deadline = time.time() + 120
+    while run.status()["status"] == "running" and time.time() < deadline:
+        time.sleep(0.5)
+    assert run.status()["status"] == "done"

@@ -9,7 +9,7 @@ from core import launch
 from core import models as core_models
 from core.errors import LabError
 from core.store import Run, cancel
-from core.variants import ARCHITECTURE, BASE, CHOICES, HOUSEKEEPING, VARIANTS, get_variant, make_config
+from core.variants import ARCHITECTURE, BASE, CHOICES, HOUSEKEEPING, VARIANTS, get_variant, make_config, seed_recipe
 from ui.common import guard, model_rows, tidy
 
 st.title("Train")
@@ -38,22 +38,30 @@ with st.expander("Launch a run", expanded=not launch.active_runs()):
     variant = st.selectbox("Variant", list(VARIANTS), key="train_variant", persist_state="session",
                            format_func=lambda v: f"{v} — {VARIANTS[v].title}")
     st.caption(get_variant(variant).about)
-    defaults = make_config(variant)
+    seed = st.toggle("the seed's own recipe", key="train_seed_recipe", persist_state="session",
+                     help="fill in the recipe of the variant's seed (no generator EMA, and the seed's values of the "
+                          "defaults chosen since by time to quality) instead of today's defaults; "
+                          "= `train --seed-recipe`")
+    today = make_config(variant)
+    defaults = make_config(variant, seed_recipe(variant)) if seed else today
+    suffix = "_seed" if seed else ""  # each filling keeps its own edits
     with st.form("hyper"):
         cols = st.columns(4)
         values = {}
-        st.caption("Only the knobs this variant uses; the seeds' defaults are filled in.")
+        st.caption("Only the knobs this variant uses; " + ("its seed's recipe is filled in." if seed else
+                   "today's defaults are filled in (the text above says where each comes from)."))
         for i, key in enumerate(k for k in get_variant(variant).knobs() if k not in HOUSEKEEPING + ARCHITECTURE):
             d = defaults[key]
             with cols[i % 4]:
                 if isinstance(d, str):
                     values[key] = st.selectbox(key, CHOICES[key], index=CHOICES[key].index(d),
-                                               key=f"hp_{variant}_{key}", persist_state="session")
+                                               key=f"hp_{variant}_{key}{suffix}", persist_state="session")
                 elif isinstance(d, int):
-                    values[key] = st.number_input(key, value=d, step=1, key=f"hp_{variant}_{key}", persist_state="session")
+                    values[key] = st.number_input(key, value=d, step=1, key=f"hp_{variant}_{key}{suffix}",
+                                                  persist_state="session")
                 else:
                     values[key] = st.number_input(key, value=float(d), format="%g", step=float_step(float(d)),
-                                                  key=f"hp_{variant}_{key}", persist_state="session")
+                                                  key=f"hp_{variant}_{key}{suffix}", persist_state="session")
         c1, c2 = st.columns(2)
         max_steps = c1.number_input("stop after N steps (0 = run all epochs)", value=0, min_value=0, step=100,
                                     key="hp_max_steps", persist_state="session")
@@ -62,7 +70,7 @@ with st.expander("Launch a run", expanded=not launch.active_runs()):
                                   help="the max_seconds knob: the run ends, done, once it has taken this long")
         submitted = st.form_submit_button("Launch", type="primary", icon=":material/play_arrow:")
     if submitted:
-        overrides = {k: v for k, v in values.items() if v != defaults[k]}  # only the difference
+        overrides = {k: v for k, v in values.items() if v != today[k]}  # only the difference from today's
         if minutes:
             overrides["max_seconds"] = round(60 * minutes, 3)
         try:
