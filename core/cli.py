@@ -234,7 +234,7 @@ def cmd_zoo(a):
         for n in names:
             if n not in VARIANTS:
                 raise UserError(f"unknown variant {n!r} in --variants")
-        zoo.train(names, epochs=a.epochs, device=a.device)
+        zoo.train(names, epochs=a.epochs, device=a.device, recipe=a.recipe, if_better=a.if_better)
         return
     if a.action == "compact":
         rows = zoo.compact_shipped(a.variants.split(",") if a.variants else None)
@@ -244,7 +244,13 @@ def cmd_zoo(a):
     if a.action == "export":
         if not a.run:
             raise UserError("zoo export needs --run RUN_ID")
-        print(zoo.export(a.run))
+        out = zoo.export(a.run, if_better=a.if_better)
+        e = zoo.index()[zoo.Run.open(a.run).config()["variant"]]
+        if out is None:
+            print(f"not shipped: FID {e['tries'][-1]['fid']:.3f} does not beat the shipped model's "
+                  f"{zoo.shipped_fid(e):.3f} at {e['epochs']} epochs (recorded in zoo.json's tries)")
+        else:
+            print(out)
         return
     rows = zoo.leaderboard()
     print(json.dumps(rows, indent=2) if a.json else table(rows, zoo.LEADER_COLS))
@@ -449,6 +455,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--epochs", type=int, help="train: override each variant's zoo epochs")
     s.add_argument("--device", default="auto")
     s.add_argument("--run", help="export: the finished run to ship as trained/<variant>/")
+    s.add_argument("--recipe", choices=["default", "seed"],
+                   help="train: today's defaults or the seed's recipe (default: each shipped model's own config)")
+    s.add_argument("--if-better", action="store_true",
+                   help="train, export: ship only a model whose FID (10k, seed 0) beats the shipped one at equal "
+                        "epochs; every try is recorded in trained/zoo.json")
     s.set_defaults(fn=cmd_zoo)
 
     s = sub.add_parser("bench", help="benchmarks")

@@ -116,7 +116,27 @@ def _compare(c: dict, seeds) -> dict:
             v = "refuted" if v == "supported" else "supported"
         parts.append(f"{m}: {c['a']} {_fmt(va)} vs {c['b']} {_fmt(vb)}")
         verdicts.append((v, f"{m}: {why}"))
-    return _combine(parts, verdicts, f"n {N}, sampling seeds {list(seeds)}; one training run per model")
+    return _like_for_like(_combine(parts, verdicts, f"n {N}, sampling seeds {list(seeds)}; one training run per model"),
+                          [c["a"], c["b"]])
+
+
+RECIPE_WORDS = {"default": "today's defaults", "seed": "its seed's recipe", "custom": "a custom recipe", None: "?"}
+
+
+def _like_for_like(res: dict, models: list[str]) -> dict:
+    """Name each model's recipe in the basis; models trained with different recipes (one with
+    the generator EMA and today's defaults, one with its seed's) test the recipe as much as the
+    claim: such a row is inconclusive, whatever its numbers say, until both share one."""
+    from .zoo import shipped_recipe
+    rec = {m: shipped_recipe(m) for m in models}
+    res = dict(res, basis=res["basis"] + "; recipes: " + ", ".join(f"{m} {RECIPE_WORDS[r]}" for m, r in rec.items()))
+    if len(set(rec.values())) > 1:
+        odd = sorted(m for m, r in rec.items() if r != "default")
+        res.update(verdict="inconclusive",
+                   why=f"not like for like: the models were trained with different recipes (the numbers alone would "
+                       f"say {res['verdict']}); retrain with `python -m core zoo train --recipe default --if-better "
+                       f"--variants {','.join(odd)}`; {res['why']}")
+    return res
 
 
 def _combine(parts, verdicts, basis) -> dict:
@@ -132,9 +152,9 @@ def _best(c: dict, seeds) -> dict:
     rival = (min if m in LOWER_BETTER else max)(means, key=means.get)  # the best of the others
     va, vb = [r[m] for r in runs[c["a"]]], [r[m] for r in runs[rival]]
     v, why = verdict([_better(m, x, y) for x, y in zip(va, vb)], _spread(runs[c["a"]], runs[rival], metric=m))
-    return {"evidence": f"{m}: " + ", ".join(f"{n} {_fmt([r[m] for r in rs])}" for n, rs in runs.items()),
-            "verdict": v, "why": f"against the next best ({rival}): {why}",
-            "basis": f"n {N}, sampling seeds {list(seeds)}; one training run per model"}
+    return _like_for_like({"evidence": f"{m}: " + ", ".join(f"{n} {_fmt([r[m] for r in rs])}" for n, rs in runs.items()),
+                           "verdict": v, "why": f"against the next best ({rival}): {why}",
+                           "basis": f"n {N}, sampling seeds {list(seeds)}; one training run per model"}, list(runs))
 
 
 def _refined(model: str, method: str, seed: int) -> dict:

@@ -28,7 +28,8 @@ def list_models() -> list[dict]:
     for name, e in zoo_models:  # best FID first
         rows.append({"name": name, "source": "zoo", "variant": name, "status": "done", "epochs": e["epochs"],
                      "train_seconds": e.get("train_seconds"), "scores": e.get("scores"),
-                     "grid": str(zoo_dir(name) / "samples.png"), "command": _zoo_command(name)})
+                     "grid": str(zoo_dir(name) / "samples.png"), "command": _zoo_command(name),
+                     "recipe": zoo.shipped_recipe(name)})
     for name in list_imported():
         info = imported_info(name)
         grid = imported_dir() / name / "samples.png"
@@ -50,7 +51,7 @@ def list_models() -> list[dict]:
             rows.append({"name": run.id, "source": "run", "variant": s["variant"], "status": s["status"],
                          "epochs": s["epochs"], "epoch": s["epoch"], "train_seconds": s["seconds"],
                          "scores": scores, "grid": str(grid) if grid else None, "reason": s.get("reason"),
-                         "command": _run_command(run)})
+                         "command": _run_command(run), "recipe": _recipe(run.config())})
         except (LabError, OSError, ValueError, KeyError) as exc:
             rows.append({"name": run.id, "source": "run", "variant": None, "status": "unreadable",
                          "scores": None, "grid": None, "reason": str(exc).splitlines()[0]})
@@ -63,6 +64,15 @@ def _zoo_command(name: str) -> str | None:
     try:
         return json.loads((zoo_dir(name) / "config.json").read_text()).get("command")
     except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _recipe(cfg: dict) -> str | None:
+    """"default", "seed" or "custom" (`variants.recipe_of`); None for a config it cannot read."""
+    from .variants import recipe_of
+    try:
+        return recipe_of(cfg)
+    except (LabError, KeyError, TypeError, ValueError):
         return None
 
 
@@ -98,7 +108,7 @@ def leaderboard_rows(rows: list[dict], floor: dict | None) -> list[dict]:
         s = r.get("scores") or {}
         seconds = r.get("train_seconds")
         out.append({"model": r["name"], "source": r["source"], "variant": r.get("variant") or "",
-                    "status": r["status"], **{k: s.get(k) for k in SCORE_KEYS}, "epochs": r.get("epochs"),
+                    "status": r["status"], **{k: s.get(k) for k in SCORE_KEYS}, "recipe": r.get("recipe"), "epochs": r.get("epochs"),
                     "train_min": None if seconds is None else round(seconds / 60, 1), "command": r.get("command")})
     return out
 

@@ -181,6 +181,20 @@ def seed_recipe(name: str) -> dict:
     return {"ema": 0.0, **get_variant(name).seed_values}
 
 
+RECIPES = ("default", "seed")  # what `recipe_of` tells apart; anything else is "custom"
+
+
+def recipe_of(cfg: dict) -> str:
+    """Which recipe a (complete) config was trained with, judged on the knobs that tell the two
+    apart (`seed_recipe`'s): "default" (today's defaults), "seed" (its seed's), else "custom"."""
+    cfg = complete_saved(cfg)
+    base, seed = make_config(cfg["variant"]), seed_recipe(cfg["variant"])
+    for name, want in (("seed", seed), ("default", {k: base[k] for k in seed})):
+        if all(cfg.get(k, base[k]) == v for k, v in want.items()):
+            return name
+    return "custom"
+
+
 def get_variant(name: str) -> Variant:
     if name not in VARIANTS:
         near = difflib.get_close_matches(name, VARIANTS, n=1)

@@ -22,12 +22,12 @@ from pathlib import Path
 import torch
 
 from .checkpoint import FORMAT, compact, is_compact, load, save_atomic
-from .errors import CheckpointError
+from .errors import CheckpointError, ConfigError
 from .registry import load_model, zoo_dir
 from .sampling import generate
 from .score import cache_key, score_model, score_real
 from .store import TRAINED, Run, write_bytes_atomic, write_json_atomic
-from .variants import VARIANTS, get_variant, make_config, seed_recipe
+from .variants import RECIPES, VARIANTS, complete_saved, get_variant, make_config, recipe_of, seed_recipe
 
 INDEX = TRAINED / "zoo.json"
 # Epochs per variant for `zoo train`: the seeds' recipes, shortened to the CPU budget of the
@@ -45,11 +45,40 @@ ZOO_EPOCHS = {v: 40 for v in VARIANTS} | {
 # the first epoch (D(fake) → 0, generator gradients → 0; FID 85.8, precision 0 after 40
 # epochs); after 4 epochs c 1, σ 1 (seed 004's static setting) scored FID 12.9 against 33.6
 # (c 0.1, σ 0.15, seed 1), 23.7 (σ 0.5) and 31.9 (c 1, σ 0.5).
-# Every shipped model was trained with its seed's recipe, before the generator EMA and the
-# time-to-quality defaults (2026-12-04/05): `zoo train` rebuilds them as shipped, with that
-# recipe, until the zoo is retrained with today's defaults.
-ZOO_SETTINGS: dict[str, dict] = {v: seed_recipe(v) for v in VARIANTS}
-ZOO_SETTINGS["gm-static"].update(prior_c=1.0, prior_sigma=1.0)
+# Every model was first trained with its seed's recipe (no generator EMA, the seed's batch);
+# `zoo train --recipe default --if-better` retrains one with today's defaults and ships it only
+# if it beats the shipped model at equal epochs (each try is kept in zoo.json's "tries").
+ZOO_FIXES: dict[str, dict] = {"gm-static": dict(prior_c=1.0, prior_sigma=1.0)}
+
+
+def zoo_settings(name: str, recipe: str) -> dict:
+    """Overrides of `name`'s defaults that `zoo train` uses: the recipe's, then the zoo's fixes."""
+    if recipe not in RECIPES:
+        raise ConfigError(f"recipe must be one of {', '.join(RECIPES)}, got {recipe!r}")
+    return {**(seed_recipe(name) if recipe == "seed" else {}), **ZOO_FIXES.get(name, {})}
+
+
+def shipped_config(name: str) -> dict | None:
+    """The config the shipped model of `name` was trained with (None if none is shipped)."""
+    try:
+        return complete_saved(json.loads((zoo_dir(name) / "config.json").read_text())["config"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def shipped_recipe(name: str) -> str | None:
+    cfg = shipped_config(name)
+    return recipe_of(cfg) if cfg else None
+
+
+def zoo_config(name: str, recipe: str | None, epochs: int) -> dict:
+    """What `zoo train` trains: `recipe` ("default", "seed") with the zoo's fixes, or with None
+    the shipped model's own config (today's defaults where none is shipped)."""
+    cfg = shipped_config(name) if recipe is None else None
+    base = {k: v for k, v in cfg.items() if k != "variant"} if cfg else zoo_settings(name, recipe or "default")
+    return make_config(name, {**base, "epochs": epochs})
+
+
 SCORE_N, SCORE_SEED = 10_000, 0
 # How far a compact (int8) model's scores may move from the full-precision ones on the same
 # noise (n 10k, seed 0): |Δ| ≤ absolute + relative·|score|. Within the sampling noise at n 10k:
@@ -143,10 +172,12 @@ def train_command(cfg: dict, device: str | None = None) -> str:
     return " ".join(["python -m core", *train_args(cfg), *(["--device", device] if device else [])])
 
 
-def export(run_id: str, name: str | None = None, force: bool = False) -> Path:
+def export(run_id: str, name: str | None = None, force: bool = False, if_better: bool = False) -> Path | None:
     """Copy a finished run into trained/<variant>/ (weights in int8 per row if that keeps the
     scores within NOISE, else float16 if that leaves them unchanged, else float32), score it on
-    10k samples and update zoo.json (with the full-precision scores beside the shipped ones)."""
+    10k samples and update zoo.json (with the full-precision scores beside the shipped ones).
+    `if_better`: only if its FID beats the shipped model's at the same epochs; either way the
+    try is recorded in zoo.json's "tries" of that model. Returns the folder, or None if not shipped."""
     run = Run.open(run_id)
     if run.status()["status"] != "done" and not force:
         raise CheckpointError(f"run {run_id} is {run.status()['status']}, not done: only finished runs are "
@@ -155,9 +186,25 @@ def export(run_id: str, name: str | None = None, force: bool = False) -> Path:
     cfg = sd["config"]
     name = name or cfg["variant"]
     get_variant(name)
+    idx = index()
+    old = idx.get(name)
+    if if_better and old and old["epochs"] != sd["epoch"]:
+        raise ConfigError(f"run {run_id} has {sd['epoch']} epochs and the shipped {name} {old['epochs']}: "
+                          "--if-better compares at equal epochs")
     out = zoo_dir(name)
     out.mkdir(parents=True, exist_ok=True)
     full = score_model(str(run.checkpoint_path), n=SCORE_N, seed=SCORE_SEED, use_cache=False)
+    tries = (old or {}).get("tries", [])
+    if old:  # what is shipped now, then this challenger
+        tries = tries or [{"run_id": _shipped_run(name), "recipe": old.get("recipe") or shipped_recipe(name),
+                           "epochs": old["epochs"], "fid": shipped_fid(old), "shipped": True}]
+    better = not old or full["fid"] < shipped_fid(old)
+    tries = tries + [{"run_id": run.id, "recipe": recipe_of(cfg), "epochs": sd["epoch"], "fid": full["fid"],
+                      "shipped": better or not if_better}]
+    if if_better and not better:
+        idx[name]["tries"] = tries
+        write_json_atomic(INDEX, idx)
+        return None
     g = sd["G_ema"] if sd.get("G_ema") is not None else sd["G"]  # with ema on, the EMA generator is shipped
     model = {"format": FORMAT, "config": cfg, "step": sd["step"], "epoch": sd["epoch"],
              "train_seconds": sd["train_seconds"], "prior": sd["prior"]}
@@ -178,25 +225,38 @@ def export(run_id: str, name: str | None = None, force: bool = False) -> Path:
         write_bytes_atomic(out / "samples.png", grid.read_bytes())
     idx = index()
     idx[name] = {"path": f"{name}/model.pt", "epochs": sd["epoch"], "device": st.get("device"),
-                 "train_seconds": round(sd["train_seconds"], 1), "dtype": _dtype(name),
+                 "train_seconds": round(sd["train_seconds"], 1), "dtype": _dtype(name), "recipe": recipe_of(cfg),
                  "scores": {k: scores[k] for k in ("fid", "precision", "recall", "density", "coverage",
                                                    "class_kl", "cond_acc", "n", "seed")},
-                 "scores_full_precision": {k: full[k] for k in NOISE}}
+                 "scores_full_precision": {k: full[k] for k in NOISE},
+                 **({"tries": [dict(t, shipped=t is tries[-1]) for t in tries]} if len(tries) > 1 else {})}
     write_json_atomic(INDEX, dict(sorted(idx.items(), key=lambda kv: list(VARIANTS).index(kv[0]))))
     return out
 
 
-LEADER_COLS = ["variant", "epochs", "device", "train_seconds", "fid", "precision", "recall", "density",
+def shipped_fid(entry: dict) -> float:
+    """A zoo.json entry's full-precision FID (what a challenger is compared with)."""
+    return entry.get("scores_full_precision", entry["scores"])["fid"]
+
+
+def _shipped_run(name: str) -> str | None:
+    try:
+        return json.loads((zoo_dir(name) / "config.json").read_text()).get("run_id")
+    except (OSError, ValueError):
+        return None
+
+
+LEADER_COLS = ["variant", "recipe", "epochs", "device", "train_seconds", "fid", "precision", "recall", "density",
                "coverage", "class_kl", "cond_acc"]
 
 
 def leaderboard() -> list[dict]:
     """The real-data floor first, then every zoo model by FID."""
     floor = score_real(n=SCORE_N, seed=SCORE_SEED)
-    rows = [{"variant": "real data (floor)", "epochs": None, "device": None, "train_seconds": None,
-             **{k: floor[k] for k in LEADER_COLS[4:]}}]
-    models = [{"variant": name, "epochs": e["epochs"], "device": e["device"], "train_seconds": e["train_seconds"],
-               **{k: e["scores"][k] for k in LEADER_COLS[4:]}} for name, e in index().items()]
+    rows = [{"variant": "real data (floor)", "recipe": None, "epochs": None, "device": None, "train_seconds": None,
+             **{k: floor[k] for k in LEADER_COLS[5:]}}]
+    models = [{"variant": name, "recipe": shipped_recipe(name), "epochs": e["epochs"], "device": e["device"],
+               "train_seconds": e["train_seconds"], **{k: e["scores"][k] for k in LEADER_COLS[5:]}} for name, e in index().items()]
     return rows + sorted(models, key=lambda r: r["fid"])
 
 
@@ -211,17 +271,23 @@ def train_subprocess(cfg: dict, device: str = "auto") -> str:
     return res.stdout.strip().splitlines()[0]
 
 
-def train(variants: list[str] | None = None, epochs: int | None = None, device: str = "auto") -> list[str]:
+def train(variants: list[str] | None = None, epochs: int | None = None, device: str = "auto",
+          recipe: str | None = None, if_better: bool = False) -> list[str]:
     """Retrain zoo models one at a time, each in its own `python -m core train` process, and
-    export each as soon as it finishes (so an interrupted zoo run keeps what it made)."""
+    export each as soon as it finishes (so an interrupted zoo run keeps what it made). `recipe`
+    ("default" or "seed"; None: the one each shipped model was trained with) and the zoo's
+    fixes; `if_better`: ship only what beats the shipped model at equal epochs. Returns the
+    names shipped."""
     done = []
     for name in variants or list(VARIANTS):
         n_ep = epochs or ZOO_EPOCHS[name]
         t0 = time.time()
-        cfg = make_config(name, {**ZOO_SETTINGS.get(name, {}), "epochs": n_ep})
-        export(train_subprocess(cfg, device), name)
-        print(f"{name}: {n_ep} epochs in {time.time() - t0:.0f} s -> {zoo_dir(name)}", file=sys.stderr)
-        done.append(name)
+        cfg = zoo_config(name, recipe, n_ep)
+        shipped = export(train_subprocess(cfg, device), name, if_better=if_better)
+        print(f"{name}: {n_ep} epochs in {time.time() - t0:.0f} s -> "
+              f"{shipped or 'not shipped (the shipped model is better)'}", file=sys.stderr)
+        if shipped:
+            done.append(name)
     return done
 
 

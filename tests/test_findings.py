@@ -37,6 +37,26 @@ def test_a_compare_claim_on_real_scores(monkeypatch):
     assert res["verdict"] == "refuted"
 
 
+def test_models_trained_with_different_recipes_make_a_claim_inconclusive(monkeypatch):
+    """The class-KL gap is far beyond the spread, yet with one model on today's defaults (EMA)
+    and the other on its seed's recipe the row says it is not like for like, and how to fix it."""
+    from core import zoo
+    monkeypatch.setattr(findings, "N", 500)
+    claim = next(c for c in findings.CLAIMS if c.get("metrics") == ["class_kl"])
+    monkeypatch.setattr(zoo, "shipped_recipe", lambda m: "seed")
+    same = findings._compare(claim, (0, 1))
+    assert same["verdict"] == "supported" and "vanilla its seed's recipe" in same["basis"]
+    monkeypatch.setattr(zoo, "shipped_recipe", lambda m: "default" if m in ("gm-dynamic", "cwgan-gp") else "seed")
+    mixed = findings._compare(claim, (0, 1))
+    assert mixed["verdict"] == "inconclusive" and mixed["evidence"] == same["evidence"]
+    assert "not like for like" in mixed["why"] and "would say supported" in mixed["why"]
+    assert "--recipe default --if-better --variants vanilla" in mixed["why"]
+    best = next(c for c in findings.CLAIMS if c["kind"] == "best")
+    monkeypatch.setattr(findings, "N", 200)
+    res = findings._best(best, (0, 1))  # cwgan-gp on today's defaults, its rivals on their seeds'
+    assert res["verdict"] == "inconclusive" and "cwgan-gp today's defaults" in res["basis"], res
+
+
 def test_findings_page_shows_the_shipped_table(monkeypatch):
     from test_app import page, texts
     rows = [{"seed": "003", "claim": "Hinge loss beats a plain WGAN", "evidence": "fid: hinge 3.2 vs wgan 45",

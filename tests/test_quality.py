@@ -168,6 +168,16 @@ def test_the_seed_recipe_is_one_flag_away_from_a_default_chosen_by_time_to_quali
     assert all(cfg["ema"] == 0.0 for cfg in sweep_configs(sweep))
 
 
+def test_recipe_of_tells_todays_defaults_from_the_seeds():
+    from core.variants import recipe_of, seed_recipe
+    assert recipe_of(make_config("wgan-gp")) == "default"
+    assert recipe_of(make_config("wgan-gp", seed_recipe("wgan-gp"))) == "seed"
+    assert recipe_of(make_config("wgan-gp", {"ema": 0.0})) == "custom"  # batch 128 without the EMA: neither
+    assert recipe_of(make_config("wgan-gp", {"lr_g": 1e-4})) == "default"  # other knobs are not the recipe
+    old = {k: v for k, v in make_config("vanilla", {"ema": 0.0}).items() if k != "ema"}  # saved before the EMA
+    assert recipe_of(old) == "seed"
+
+
 def test_a_cancelled_benchmark_run_is_neither_scored_nor_reported():
     import signal
     from core.store import list_runs

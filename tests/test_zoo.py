@@ -5,8 +5,9 @@ import subprocess
 import pytest
 import torch
 
-from conftest import run_cli
+from conftest import TINY, TINY_DATA, run_cli
 from core import registry, zoo
+from core.errors import ConfigError
 from core.score import score_model
 from core.variants import VARIANTS, complete_saved, make_config, parse_sets
 
@@ -69,13 +70,18 @@ def test_zoo_cli_leaderboard_starts_with_the_floor(tmp_path):
     assert run_cli("sample", ENTRIES[0], "--n", "10", "--out", str(out)).returncode == 0 and out.is_file()
 
 
-def test_shipped_configs_are_the_variant_defaults_plus_the_zoo_settings():
-    """`zoo train` would rebuild what is shipped, and the recorded command says how."""
+def test_shipped_configs_are_a_recipe_plus_the_zoo_fixes():
+    """`zoo train` would rebuild what is shipped (its recipe, default or the seed's, plus the
+    zoo's fixes), the index names that recipe, and the recorded command says how."""
     for name in ENTRIES:
         rec = json.loads((registry.zoo_dir(name) / "config.json").read_text())
-        want = make_config(name, {**zoo.ZOO_SETTINGS.get(name, {}), "epochs": zoo.ZOO_EPOCHS[name]})
+        recipe = zoo.shipped_recipe(name)
+        assert recipe in ("default", "seed"), (name, recipe)
+        assert zoo.index()[name].get("recipe", recipe) == recipe
+        want = make_config(name, {**zoo.zoo_settings(name, recipe), "epochs": zoo.ZOO_EPOCHS[name]})
         shipped = make_config(name, {k: v for k, v in complete_saved(rec["config"]).items() if k != "variant"})
         assert shipped == want and set(rec["config"]) <= set(want), name
+        assert zoo.zoo_config(name, None, zoo.ZOO_EPOCHS[name]) == want
         words = rec["command"].split()
         assert words[:4] == ["python", "-m", "core", "train"]
         args = dict(zip(words[4::2], words[5::2]))  # --variant X --epochs N --set k=v … --device D
@@ -84,12 +90,21 @@ def test_shipped_configs_are_the_variant_defaults_plus_the_zoo_settings():
         assert make_config(name, {**parse_sets(sets), "epochs": args["--epochs"]}) == want, name
 
 
+def test_zoo_settings_of_each_recipe():
+    assert zoo.zoo_settings("wgan-gp", "default") == {}
+    assert zoo.zoo_settings("wgan-gp", "seed") == {"ema": 0.0, "batch_size": 64}
+    assert zoo.zoo_settings("gm-static", "default") == {"prior_c": 1.0, "prior_sigma": 1.0}  # a fix, either way
+    assert zoo.zoo_config("wgan-gp", "default", 3) == make_config("wgan-gp", {"epochs": 3})
+    with pytest.raises(ConfigError, match="recipe"):
+        zoo.zoo_settings("wgan-gp", "best")
+
+
 def test_train_command_lists_only_what_differs_from_the_defaults():
     cfg = make_config("gm-static", {"prior_c": 1.0, "epochs": 7})
     assert zoo.train_command(cfg, "cpu") == "python -m core train --variant gm-static --epochs 7 --set prior_c=1.0 --device cpu"
 
 
-def test_zoo_train_launches_each_variant_with_its_zoo_settings(monkeypatch):
+def test_zoo_train_launches_each_variant_with_its_recipe(monkeypatch):
     calls, exported = [], []
 
     def fake_run(cmd, **kw):
@@ -97,14 +112,59 @@ def test_zoo_train_launches_each_variant_with_its_zoo_settings(monkeypatch):
         return subprocess.CompletedProcess(cmd, 0, stdout="RUN-1\n", stderr="")
 
     monkeypatch.setattr(zoo.subprocess, "run", fake_run)
-    monkeypatch.setattr(zoo, "export", lambda run_id, name: exported.append((run_id, name)))
-    assert zoo.train(["gm-static", "wgan-gp"], epochs=3, device="cpu") == ["gm-static", "wgan-gp"]
+    monkeypatch.setattr(zoo, "export", lambda run_id, name, if_better: exported.append((run_id, name, if_better))
+                        or (None if if_better else zoo.zoo_dir(name)))
+    monkeypatch.setattr(zoo, "shipped_config", lambda name: None)  # nothing shipped: today's defaults
+    assert zoo.train(["gm-static", "wgan-gp"], epochs=3, device="cpu", recipe="seed") == ["gm-static", "wgan-gp"]
     assert calls[0][1:] == ["-m", "core", "train", "--variant", "gm-static", "--epochs", "3", "--set", "prior_c=1.0",
                             "--set", "prior_sigma=1.0", "--set", "ema=0.0", "--device", "cpu", "--quiet"]
-    # wgan-gp's zoo model has seed 001's recipe: batch 64 (today's default is 128) and no EMA
+    # wgan-gp's seed 001 recipe: batch 64 (today's default is 128) and no EMA
     assert calls[1][3:12] == ["train", "--variant", "wgan-gp", "--epochs", "3", "--set", "batch_size=64", "--set",
                               "ema=0.0"]
-    assert exported == [("RUN-1", "gm-static"), ("RUN-1", "wgan-gp")]
+    assert exported == [("RUN-1", "gm-static", False), ("RUN-1", "wgan-gp", False)]
+    # no recipe and nothing shipped: today's defaults; --if-better that loses ships nothing
+    assert zoo.train(["wgan-gp"], epochs=3, device="cpu", if_better=True) == []
+    assert calls[2][3:8] == ["train", "--variant", "wgan-gp", "--epochs", "3"] and "--set" not in calls[2]
+
+
+def _tiny_run(lr: float):
+    from core.engine import Trainer
+    from core.store import Run
+    cfg = make_config("vanilla", {**TINY, "lr_g": lr, "lr_d": lr, "ema": 0.0})
+    run = Run.create(cfg)
+    assert Trainer(cfg, "cpu", run=run, progress=False, data_limit=TINY_DATA).fit() == "done"
+    run.close()
+    return run.id
+
+
+def test_export_if_better_ships_only_a_model_that_beats_the_shipped_one(tmp_path, monkeypatch):
+    """Into a zoo of its own: a generator that never trained (lr 1e-9) is shipped, one trained
+    for the same epoch beats it and replaces it, the untrained one then does not; every try is
+    in the index; a run of other epochs is refused."""
+    monkeypatch.setattr(registry, "TRAINED", tmp_path / "trained")
+    monkeypatch.setattr(zoo, "INDEX", tmp_path / "trained" / "zoo.json")
+    monkeypatch.setattr(zoo, "SCORE_N", 500)
+    bad, good = _tiny_run(1e-9), _tiny_run(2e-3)
+    assert zoo.export(bad) == tmp_path / "trained" / "vanilla"
+    first = zoo.index()["vanilla"]
+    assert first["recipe"] == "seed" and "tries" not in first  # vanilla's seed recipe: no EMA
+    assert zoo.export(good, if_better=True) == tmp_path / "trained" / "vanilla"
+    e = zoo.index()["vanilla"]
+    assert zoo.shipped_fid(e) < zoo.shipped_fid(first)
+    assert [(t["run_id"], t["shipped"]) for t in e["tries"]] == [(bad, False), (good, True)]
+    model = (tmp_path / "trained" / "vanilla" / "model.pt").read_bytes()
+    assert zoo.export(bad, if_better=True) is None
+    e2 = zoo.index()["vanilla"]
+    assert [(t["run_id"], t["shipped"]) for t in e2["tries"]] == [(bad, False), (good, True), (bad, False)]
+    assert e2["scores"] == e["scores"] and (tmp_path / "trained" / "vanilla" / "model.pt").read_bytes() == model
+    from core.engine import Trainer
+    from core.store import Run
+    cfg = make_config("vanilla", {**TINY, "epochs": 2})
+    run = Run.create(cfg)
+    assert Trainer(cfg, "cpu", run=run, progress=False, data_limit=TINY_DATA).fit() == "done"
+    run.close()
+    with pytest.raises(ConfigError, match="equal epochs"):
+        zoo.export(run.id, if_better=True)
 
 
 def test_compact_weights_are_int8_per_row_and_load_back_within_half_a_step(tmp_path):

@@ -31,6 +31,9 @@ st.dataframe(leaderboard_view(table), hide_index=True, width="stretch", placehol
                             "class_kl": st.column_config.NumberColumn("class KL ↓", help="KL(class hist ‖ uniform)"),
                             "cond_acc": st.column_config.NumberColumn(
                                 "cond. acc", help="conditional models only: label read = label asked for"),
+                            "recipe": st.column_config.TextColumn(
+                                "recipe", help="default: today's defaults (generator EMA, batch chosen by time to "
+                                               "quality); seed: the seed's own recipe; custom: anything else"),
                             "epochs": st.column_config.NumberColumn("epochs", format="%d"),
                             "train_min": st.column_config.NumberColumn("train min", help="minutes of training"),
                             "command": st.column_config.TextColumn(
