@@ -29,7 +29,7 @@ def list_models() -> list[dict]:
         rows.append({"name": name, "source": "zoo", "variant": name, "status": "done", "epochs": e["epochs"],
                      "train_seconds": e.get("train_seconds"), "scores": e.get("scores"),
                      "grid": str(zoo_dir(name) / "samples.png"), "command": _zoo_command(name),
-                     "recipe": zoo.shipped_recipe(name)})
+                     "recipe": e.get("recipe")})
     for name in list_imported():
         info = imported_info(name)
         grid = imported_dir() / name / "samples.png"

@@ -255,8 +255,9 @@ def leaderboard() -> list[dict]:
     floor = score_real(n=SCORE_N, seed=SCORE_SEED)
     rows = [{"variant": "real data (floor)", "recipe": None, "epochs": None, "device": None, "train_seconds": None,
              **{k: floor[k] for k in LEADER_COLS[5:]}}]
-    models = [{"variant": name, "recipe": shipped_recipe(name), "epochs": e["epochs"], "device": e["device"],
-               "train_seconds": e["train_seconds"], **{k: e["scores"][k] for k in LEADER_COLS[5:]}} for name, e in index().items()]
+    models = [{"variant": name, "recipe": e.get("recipe"), "epochs": e["epochs"], "device": e["device"],
+               "train_seconds": e["train_seconds"], **{k: e["scores"][k] for k in LEADER_COLS[5:]}}
+              for name, e in index().items()]
     return rows + sorted(models, key=lambda r: r["fid"])
 
 
