@@ -43,6 +43,7 @@ from .errors import CheckpointError, ConfigError
 N_FRAME = 2000  # real test digits: the frame of the map (and the real set of precision / recall)
 FRAME_K = 15  # neighbours: of the frame's UMAP and of each placed digit
 MAP_N = 1000  # digits per record placed on the map (scores use all eval_n)
+GRID_EVERY_UNTIL, GRID_EVERY = 10, 5  # a zoo timeline's sample grids: epochs 1..10, then every 5th (and the last)
 SHARE = 0.05  # a class "appears" when it first exceeds this share of the samples
 VERSION = 1
 SCALARS = ("fid", "precision", "recall", "density", "coverage", "class_kl", "confidence", "cond_acc")
@@ -230,6 +231,15 @@ class Timeline:
             return src.read_bytes() if src.is_file() else None
         return src
 
+    def nearest_grid(self, epoch: int) -> tuple[int, bytes] | None:
+        """(epoch, PNG) of the latest grid kept at or before `epoch` (a zoo timeline keeps
+        `shipped_grid_epochs`); None if there is none."""
+        for e in sorted((e for e in self._grids if e <= epoch), reverse=True):
+            png = self.grid(e)
+            if png:
+                return e, png
+        return None
+
 
 def _row(epoch: int, step: int, vals: dict) -> dict:
     row = {"epoch": epoch, "step": step, **{k: vals.get(PREFIX + k) for k in SCALARS},
@@ -333,6 +343,28 @@ def available() -> list[str]:
     return names
 
 
+def shipped_grid_epochs(epochs: list[int]) -> list[int]:
+    """The epochs whose sample grid a zoo timeline keeps: every one of the first GRID_EVERY_UNTIL
+    (where a GAN changes fastest), then every GRID_EVERY-th and the last. The grids are most of
+    a timeline's bytes and the tracked tree has a budget (tests/test_zoo.py)."""
+    last = max(epochs, default=0)
+    return [e for e in epochs if e <= GRID_EVERY_UNTIL or e % GRID_EVERY == 0 or e == last]
+
+
+def thin_grids(path: Path) -> int:
+    """Drop the grids `shipped_grid_epochs` does not keep from a shipped timeline.npz; returns
+    the bytes saved (0 if it was already thin)."""
+    with np.load(path, allow_pickle=False) as f:
+        data = {k: f[k] for k in f.files}
+    keep = {f"grid_{e:04d}" for e in shipped_grid_epochs([int(e) for e in data["epochs"]])}
+    drop = [k for k in data if k.startswith("grid_") and k not in keep]
+    if not drop:
+        return 0
+    size0 = path.stat().st_size
+    _write_npz(path, **{k: v for k, v in data.items() if k not in drop})
+    return size0 - path.stat().st_size
+
+
 def export(run, out_dir: Path) -> bool:
     """Pack a run's timeline into out_dir/timeline.json + timeline.npz (for the zoo); False if
     the run has none."""
@@ -349,7 +381,7 @@ def export(run, out_dir: Path) -> bool:
               "label": np.stack([p["label"] for p in pts]).astype(np.uint8),
               "conf": np.stack([(p["conf"] * 255).round() for p in pts]).astype(np.uint8),
               "comp": np.stack([p["comp"] for p in pts]).astype(np.int16)}
-    for e in eps:
+    for e in shipped_grid_epochs(eps):
         png = tl.grid(e)
         if png:
             arrays[f"grid_{e:04d}"] = np.frombuffer(png, dtype=np.uint8)

@@ -115,7 +115,7 @@ def test_the_overview_shows_the_time_to_quality_table(tmp_path, monkeypatch):
     quality.ship(_result("wgan-gp", {}, [3.5, 3.0, 2.5], raw=[4.5, 5.0, 5.5]), "default")
     at = page("views/overview.py")
     assert "Time to quality" in [h.value for h in at.subheader]
-    t = next(d.value for d in at.dataframe if "recipe" in d.value.columns)
+    t = next(d.value for d in at.dataframe if "fid_range" in d.value.columns)
     assert list(t["recipe"]) == ["default", "seed"] and list(t["fid"]) == [3.0, 5.5]
     assert list(t["fid_range"]) == ["2.50–3.50", "5.00–6.00"]
     assert t["fid_raw"].iloc[0] == 5.0 and t["fid_raw"].isna().iloc[1]  # the default's runs without their EMA

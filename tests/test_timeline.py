@@ -185,3 +185,18 @@ def test_shipped_zoo_timelines_load():
         tl = timeline.load(name)
         assert tl.epochs == list(range(1, len(tl.epochs) + 1))  # every epoch of its training
         assert tl.grid(tl.epochs[-1]) and tl.points(tl.epochs[-1])["xy"].shape[1] == 2
+        assert sorted(tl._grids) == timeline.shipped_grid_epochs(tl.epochs), name  # within the tree's budget
+
+
+def test_a_shipped_timeline_keeps_the_first_ten_grids_then_every_fifth(tmp_path):
+    assert timeline.shipped_grid_epochs(list(range(1, 24))) == [*range(1, 11), 15, 20, 23]
+    assert timeline.shipped_grid_epochs([2, 4, 6]) == [2, 4, 6]
+    grids = {f"grid_{e:04d}": np.full(200 + e, e, dtype=np.uint8) for e in range(1, 13)}
+    path = tmp_path / "timeline.npz"
+    timeline._write_npz(path, epochs=np.arange(1, 13, dtype=np.int32), **grids)
+    assert timeline.thin_grids(path) > 0 and timeline.thin_grids(path) == 0  # once thin, left alone
+    with np.load(path) as f:
+        assert sorted(k for k in f.files if k.startswith("grid_")) == [f"grid_{e:04d}" for e in [*range(1, 11), 12]]
+        assert (f["grid_0012"] == 12).all() and f["epochs"].tolist() == list(range(1, 13))
+    tl = timeline.Timeline("t", [], np.zeros((0, 2)), np.zeros(0), {}, {1: b"one", 5: b"five", 9: None})
+    assert tl.nearest_grid(4) == (1, b"one") and tl.nearest_grid(9) == (5, b"five") and tl.nearest_grid(0) is None

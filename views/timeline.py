@@ -95,9 +95,12 @@ def view():
         col.metric(k, MISSING if v is None else f"{v:.3f}")
     left, right = st.columns(2)
     with left:
-        png = tl.grid(epoch)
-        if png:
-            st.image(png, caption=f"epoch {epoch}: 100 digits from the fixed evaluation noise", width="stretch")
+        kept = tl.nearest_grid(epoch)
+        if kept and kept[0] == epoch:
+            st.image(kept[1], caption=f"epoch {epoch}: 100 digits from the fixed evaluation noise", width="stretch")
+        elif kept:
+            st.image(kept[1], width="stretch", caption=f"epoch {kept[0]}, the nearest grid kept: a shipped timeline "
+                     f"keeps epochs 1–{tl_mod.GRID_EVERY_UNTIL}, then every {tl_mod.GRID_EVERY}th (the map and scores are epoch {epoch}'s)")
         else:
             st.caption(f"No sample grid was kept for epoch {epoch}.")
     with right:
