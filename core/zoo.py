@@ -58,12 +58,18 @@ def zoo_settings(name: str, recipe: str) -> dict:
     return {**(seed_recipe(name) if recipe == "seed" else {}), **ZOO_FIXES.get(name, {})}
 
 
+def _shipped_meta(name: str) -> dict:
+    """trained/<name>/config.json (its training config, run_id, epochs…); {} if none is shipped."""
+    try:
+        return json.loads((zoo_dir(name) / "config.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
 def shipped_config(name: str) -> dict | None:
     """The config the shipped model of `name` was trained with (None if none is shipped)."""
-    try:
-        return complete_saved(json.loads((zoo_dir(name) / "config.json").read_text())["config"])
-    except (OSError, ValueError, KeyError):
-        return None
+    cfg = _shipped_meta(name).get("config")
+    return complete_saved(cfg) if cfg else None
 
 
 def shipped_recipe(name: str) -> str | None:
@@ -201,7 +207,7 @@ def export(run_id: str, name: str | None = None, force: bool = False, if_better:
     full = score_model(str(run.checkpoint_path), n=SCORE_N, seed=SCORE_SEED, use_cache=False)
     tries = (old or {}).get("tries", [])
     if old:  # what is shipped now, then this challenger
-        tries = tries or [{"run_id": _shipped_run(name), "recipe": old.get("recipe") or shipped_recipe(name),
+        tries = tries or [{"run_id": _shipped_meta(name).get("run_id"), "recipe": old.get("recipe") or shipped_recipe(name),
                            "epochs": old["epochs"], "fid": shipped_fid(old), "shipped": True}]
     better = not old or full["fid"] < shipped_fid(old)
     tries = tries + [{"run_id": run.id, "recipe": recipe_of(cfg), "epochs": sd["epoch"], "fid": full["fid"],
@@ -242,13 +248,6 @@ def export(run_id: str, name: str | None = None, force: bool = False, if_better:
 def shipped_fid(entry: dict) -> float:
     """A zoo.json entry's full-precision FID (what a challenger is compared with)."""
     return entry.get("scores_full_precision", entry["scores"])["fid"]
-
-
-def _shipped_run(name: str) -> str | None:
-    try:
-        return json.loads((zoo_dir(name) / "config.json").read_text()).get("run_id")
-    except (OSError, ValueError):
-        return None
 
 
 LEADER_COLS = ["variant", "recipe", "epochs", "device", "train_seconds", "fid", "precision", "recall", "density",
