@@ -94,7 +94,7 @@ def cmd_findings(a):
     from .findings import findings
     seeds = [int(s) for s in a.seeds.split(",")] if a.seeds else [0, 1, 2]
     t0 = time.perf_counter()
-    rows = findings(seeds, train=a.train)
+    rows = findings(seeds, train=a.train, reuse=not a.recompute)
     if a.ship:
         from .findings import ship
         ship(rows, seeds)
@@ -398,6 +398,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--train", action="store_true",
                    help="also do the work the zoo does not ship: train the σ sweep's runs (about 10 min on 2 cores) "
                         "and invert every train digit for the EM refit (about 25 min; both cached)")
+    s.add_argument("--recompute", action="store_true",
+                   help="recompute every row (default: a row of trained/findings.json is reused while the models "
+                        "it uses are the ones it was computed on)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_findings)
 

@@ -282,13 +282,19 @@ KINDS = {"compare": _compare, "best": _best, "refine": _refine, "saturation": _s
 LONG = ("sweep", "refit")  # kinds that train or invert when asked to (`train=True`)
 
 
-def findings(seeds=SEEDS, train: bool = False) -> list[dict]:
+def findings(seeds=SEEDS, train: bool = False, reuse: bool = True) -> list[dict]:
     """Every claim with its evidence and verdict (scores and refinements are cached). `train`:
-    also train the sweeps' runs and invert the refit's digits when missing (tens of minutes)."""
+    also train the sweeps' runs and invert the refit's digits when missing (tens of minutes).
+    `reuse`: take a claim's row from the shipped table when it is still fresh (same sampling
+    seeds, and none of the models it uses changed since `--ship`)."""
     if len(seeds) < 1:
         raise ConfigError("findings needs at least one sampling seed")
+    kept = shipped_rows(seeds) if reuse else {}
     rows = []
     for c in CLAIMS:
+        if (c["seed"], c["claim"]) in kept:
+            rows.append(kept[c["seed"], c["claim"]])
+            continue
         t0 = time.perf_counter()
         if c["kind"] == "needs":
             res = {"evidence": "", "verdict": "not measured", "why": f"needs: {c['command']}", "basis": ""}
@@ -301,25 +307,37 @@ def findings(seeds=SEEDS, train: bool = False) -> list[dict]:
 SHIPPED = "findings.json"  # under trained/: the table as `findings --ship` computed it
 
 
-def zoo_fingerprint() -> str:
-    """Changes when a shipped model that a claim uses changes (the shipped table is then stale)."""
+def claim_models(c: dict) -> set[str]:
+    """The shipped models a claim's row depends on (a sweep's runs and a refit's prior are its own)."""
+    return {m for m in (c.get("a"), c.get("b"), c.get("model"), *c.get("among", [])) if m}
+
+
+def _zoo_fids() -> dict:
+    """Each shipped model's FID: it changes when the model does (the fingerprint of a row)."""
     from .zoo import index
-    used = {m for c in CLAIMS for m in (c.get("a"), c.get("b"), c.get("model"), *c.get("among", [])) if m}
-    return json.dumps({k: v.get("scores", {}).get("fid") for k, v in sorted(index().items()) if k in used},
-                      sort_keys=True)
+    return {k: v.get("scores", {}).get("fid") for k, v in index().items()}
 
 
 def ship(rows: list[dict], seeds) -> None:
     from .store import TRAINED
     from .store import write_json_atomic
-    write_json_atomic(TRAINED / SHIPPED, {"seeds": list(seeds), "zoo": zoo_fingerprint(), "rows": rows})
+    fids, used = _zoo_fids(), set().union(*(claim_models(c) for c in CLAIMS))
+    write_json_atomic(TRAINED / SHIPPED, {"seeds": list(seeds), "zoo": {m: fids.get(m) for m in sorted(used)},
+                                          "rows": rows})
 
 
-def shipped() -> dict | None:
-    """The shipped table, or None when there is none or the zoo changed since it was computed."""
+def shipped_rows(seeds) -> dict[tuple, dict]:
+    """The shipped table's rows that are still fresh, by (seed, claim): computed with these
+    sampling seeds, and every model the claim uses is the one shipped then."""
     from .store import TRAINED
     try:
         d = json.loads((TRAINED / SHIPPED).read_text())
-    except (OSError, ValueError):
-        return None
-    return d if isinstance(d, dict) and d.get("zoo") == zoo_fingerprint() and isinstance(d.get("rows"), list) else None
+        then = d["zoo"] if isinstance(d["zoo"], dict) else json.loads(d["zoo"])  # older files: a JSON string
+        rows = {(r["seed"], r["claim"]): r for r in d["rows"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    if sorted(d.get("seeds", [])) != sorted(seeds):
+        return {}
+    now = _zoo_fids()
+    return {k: rows[k] for c in CLAIMS if (k := (c["seed"], c["claim"])) in rows
+            and all(m in then and then[m] == now.get(m) for m in claim_models(c))}

@@ -1,5 +1,7 @@
 """The seeds' claims checked on the shipped zoo (core/findings.py) and the Findings page."""
 
+import json
+
 from core import findings, registry
 
 
@@ -57,18 +59,48 @@ def test_models_trained_with_different_recipes_make_a_claim_inconclusive(monkeyp
     assert res["verdict"] == "inconclusive" and "cwgan-gp today's defaults" in res["basis"], res
 
 
-def test_findings_page_shows_the_shipped_table(monkeypatch):
+def test_findings_page_shows_the_shipped_rows_and_recomputes_the_rest(monkeypatch):
     from test_app import page, texts
-    rows = [{"seed": "003", "claim": "Hinge loss beats a plain WGAN", "evidence": "fid: hinge 3.2 vs wgan 45",
-             "verdict": "supported", "why": "better on every seed", "basis": "n 10000", "seconds": 1.0},
-            {"seed": "002", "claim": "σ claim", "evidence": "", "verdict": "not measured",
-             "why": "needs: python -m core train …", "basis": "", "seconds": 0.0}]
-    monkeypatch.setattr(findings, "shipped", lambda: {"seeds": [0, 1, 2], "rows": rows})
+    claims = [dict(seed="003", claim="Hinge loss beats a plain WGAN", kind="compare", a="hinge", b="wgan",
+                   metrics=["fid"]),
+              dict(seed="002", claim="σ claim", kind="needs", command="python -m core train …")]
+    row = {"seed": "003", "claim": "Hinge loss beats a plain WGAN", "evidence": "fid: hinge 3.2 vs wgan 45",
+           "verdict": "supported", "why": "better on every seed", "basis": "n 10000", "seconds": 1.0}
+    monkeypatch.setattr(findings, "CLAIMS", claims)
+    monkeypatch.setattr(findings, "shipped_rows", lambda seeds: {("003", row["claim"]): row})
     at = page("views/findings.py")
-    assert "shipped with the zoo" in texts(at)
+    assert "1 of 2 rows as shipped with the zoo" in texts(at) and "the others are recomputed" in texts(at)
     df = at.dataframe[0].value
-    assert list(df["claim"]) == [r["claim"] for r in rows] and df["verdict"].str.contains("supported").any()
+    assert list(df["claim"]) == [c["claim"] for c in claims]
+    assert list(df["verdict"]) == ["supported", "not measured"]  # the kept row, and the one computed now
     assert {m.label for m in at.metric} >= {"supported", "not measured"}
+
+
+def test_a_shipped_row_is_reused_until_a_model_it_uses_changes(monkeypatch, tmp_path):
+    from core import store
+    monkeypatch.setattr(store, "TRAINED", tmp_path)
+    fids = {m: 1.0 for c in findings.CLAIMS for m in findings.claim_models(c)}
+    monkeypatch.setattr(findings, "_zoo_fids", lambda: dict(fids))
+    rows = [{"seed": c["seed"], "claim": c["claim"], "evidence": "e", "verdict": "supported", "why": "w",
+             "basis": "b", "seconds": 0.0} for c in findings.CLAIMS]
+    findings.ship(rows, (0, 1, 2))
+    assert len(findings.shipped_rows((2, 1, 0))) == len(findings.CLAIMS)
+    assert findings.shipped_rows((0, 1)) == {}  # other sampling seeds: nothing is reused
+    fids["san"] = 2.0  # san retrained: only the claims that use san go stale
+    kept = findings.shipped_rows((0, 1, 2))
+    stale = {(c["seed"], c["claim"]) for c in findings.CLAIMS if "san" in findings.claim_models(c)}
+    assert stale and set(kept) == {(c["seed"], c["claim"]) for c in findings.CLAIMS} - stale
+    # findings() reuses the fresh rows and computes only the stale ones
+    for kind in list(findings.KINDS):
+        monkeypatch.setitem(findings.KINDS, kind, lambda c, seeds, **kw: {"evidence": "new", "verdict": "refuted",
+                                                                          "why": "", "basis": ""})
+    out = findings.findings((0, 1, 2))
+    assert [r["evidence"] for r in out] == ["new" if (r["seed"], r["claim"]) in stale else "e" for r in out]
+    assert {r["evidence"] for r in findings.findings((0, 1, 2), reuse=False) if r["verdict"] != "not measured"} == {"new"}
+    # a table shipped before the per-row check (its zoo a JSON string) is read the same way
+    old = {"seeds": [0, 1, 2], "zoo": json.dumps(fids), "rows": rows}
+    (tmp_path / findings.SHIPPED).write_text(json.dumps(old))
+    assert len(findings.shipped_rows((0, 1, 2))) == len(findings.CLAIMS)
 
 
 def test_a_no_gain_claim_is_refuted_only_by_a_gain(monkeypatch):

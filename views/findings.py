@@ -1,8 +1,10 @@
 """Findings: the seeds' claims, each checked on this project's shipped models (core/findings.py)."""
+import json
+
 import pandas as pd
 import streamlit as st
 
-from core.findings import CLAIMS, N, REFINE_N, shipped
+from core.findings import CLAIMS, N, REFINE_N, shipped_rows
 from core.findings import findings as compute
 from ui.common import csv_button, guard
 
@@ -19,23 +21,22 @@ seeds = st.sidebar.multiselect("Sampling seeds", [0, 1, 2, 3, 4], default=[0, 1,
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
-def rows(seeds: tuple):
-    return compute(seeds)
+def rows(seeds: tuple, reuse: bool, stamp: str):  # stamp: the shipped table's fresh rows (a cache key)
+    return compute(seeds, reuse=reuse)
 
 
-table = None
-ready = shipped()
-if ready and sorted(ready["seeds"]) == sorted(seeds):
-    table = pd.DataFrame(ready["rows"])
-    st.caption("The table shipped with the zoo (`python -m core findings --ship`); it is recomputed when a shipped "
-               "model changes.")
 if len(seeds) < 2:
     st.info("Pick at least two sampling seeds: a verdict needs a spread.")
     st.stop()
-if table is None or st.button("Recompute from the models", icon=":material/refresh:"):
-    with guard("Findings"), st.spinner(f"Checking {len(CLAIMS)} claims (every score is cached; a cold run scores "
-                                       "each model on each seed and takes several minutes)…"):
-        table = pd.DataFrame(rows(tuple(sorted(seeds))))
+kept = shipped_rows(seeds)
+recompute = st.button("Recompute from the models", icon=":material/refresh:")
+if kept and not recompute:
+    st.caption(f"{len(kept)} of {len(CLAIMS)} rows as shipped with the zoo (`python -m core findings --ship`)"
+               + ("." if len(kept) == len(CLAIMS) else "; the others are recomputed: a model they use changed "
+                  "since, or they are new."))
+with guard("Findings"), st.spinner(f"Checking {len(CLAIMS) - (0 if recompute else len(kept))} claims (every score is "
+                                   "cached; a cold run scores each model on each seed and takes several minutes)…"):
+    table = pd.DataFrame(rows(tuple(sorted(seeds)), not recompute, json.dumps(list(kept.values()))))
 counts = table["verdict"].value_counts()
 cols = st.columns(len(counts))
 for col, (v, k) in zip(cols, counts.items()):
