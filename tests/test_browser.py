@@ -195,6 +195,8 @@ def test_timeline_slider_and_playback_move_the_grid_and_the_map(app):
     page.wait_for_function("s => document.querySelector('[data-testid=\"stImage\"] img').src != s", arg=before[0],
                            timeout=PAGE)
     page.locator(RUNNING).wait_for(state="hidden", timeout=PAGE)
+    # Plotly redraws a keyed chart after the run ends: wait for the map's new title, then read
+    page.locator(PLOTLY).filter(has_text="epoch 10 on the fixed map").first.wait_for(timeout=PAGE)
     after = state()
     assert after[0] != before[0] and "epoch 10" in after[1]  # the grid and the map's title follow the slider
     app.assert_clean("timeline_epoch_10")
