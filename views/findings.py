@@ -14,8 +14,9 @@ st.caption(f"Each claim of the research write-ups (../shared/seeds) tested on th
            "supported when it holds on every seed by more than twice the seed-to-seed spread. The spread is "
            "sampling noise only: each zoo model is one training run, as in the seeds. Same table: "
            "`python -m core findings`. Two claims need work the zoo does not ship (seed 002's σ sweep: three "
-           "trainings; seed 004's EM refit: all 50k train digits inverted): without it they read *not measured* "
-           "here; `python -m core findings --train` does it (about 35 min on 2 cores, cached).")
+           "trainings; seed 004's EM refit: all 50k train digits inverted): the shipped table has them; a "
+           "recompute without that work reads *not measured* there, and `python -m core findings --train` does it "
+           "(about 35 min on 2 cores, cached).")
 seeds = st.sidebar.multiselect("Sampling seeds", [0, 1, 2, 3, 4], default=[0, 1, 2], key="findings_seeds",
                                persist_state="session")
 
