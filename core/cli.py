@@ -94,7 +94,7 @@ def cmd_findings(a):
     from .findings import findings
     seeds = [int(s) for s in a.seeds.split(",")] if a.seeds else [0, 1, 2]
     t0 = time.perf_counter()
-    rows = findings(seeds, train=a.train, reuse=not a.recompute)
+    rows = findings(seeds, train=a.train, kept={} if a.recompute else None)
     if a.ship:
         from .findings import ship
         ship(rows, seeds)

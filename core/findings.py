@@ -282,14 +282,14 @@ KINDS = {"compare": _compare, "best": _best, "refine": _refine, "saturation": _s
 LONG = ("sweep", "refit")  # kinds that train or invert when asked to (`train=True`)
 
 
-def findings(seeds=SEEDS, train: bool = False, reuse: bool = True) -> list[dict]:
+def findings(seeds=SEEDS, train: bool = False, kept: dict | None = None) -> list[dict]:
     """Every claim with its evidence and verdict (scores and refinements are cached). `train`:
     also train the sweeps' runs and invert the refit's digits when missing (tens of minutes).
-    `reuse`: take a claim's row from the shipped table when it is still fresh (same sampling
-    seeds, and none of the models it uses changed since `--ship`)."""
+    `kept`: rows to reuse by (seed, claim); None takes the shipped table's fresh ones
+    (`shipped_rows`: same sampling seeds, none of the claim's models changed since `--ship`)."""
     if len(seeds) < 1:
         raise ConfigError("findings needs at least one sampling seed")
-    kept = shipped_rows(seeds) if reuse else {}
+    kept = shipped_rows(seeds) if kept is None else kept
     rows = []
     for c in CLAIMS:
         if (c["seed"], c["claim"]) in kept:

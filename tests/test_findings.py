@@ -96,7 +96,7 @@ def test_a_shipped_row_is_reused_until_a_model_it_uses_changes(monkeypatch, tmp_
                                                                           "why": "", "basis": ""})
     out = findings.findings((0, 1, 2))
     assert [r["evidence"] for r in out] == ["new" if (r["seed"], r["claim"]) in stale else "e" for r in out]
-    assert {r["evidence"] for r in findings.findings((0, 1, 2), reuse=False) if r["verdict"] != "not measured"} == {"new"}
+    assert {r["evidence"] for r in findings.findings((0, 1, 2), kept={}) if r["verdict"] != "not measured"} == {"new"}
     # a table shipped before the per-row check (its zoo a JSON string) is read the same way
     old = {"seeds": [0, 1, 2], "zoo": json.dumps(fids), "rows": rows}
     (tmp_path / findings.SHIPPED).write_text(json.dumps(old))

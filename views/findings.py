@@ -1,6 +1,4 @@
 """Findings: the seeds' claims, each checked on this project's shipped models (core/findings.py)."""
-import json
-
 import pandas as pd
 import streamlit as st
 
@@ -22,8 +20,8 @@ seeds = st.sidebar.multiselect("Sampling seeds", [0, 1, 2, 3, 4], default=[0, 1,
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
-def rows(seeds: tuple, reuse: bool, stamp: str):  # stamp: the shipped table's fresh rows (a cache key)
-    return compute(seeds, reuse=reuse)
+def rows(seeds: tuple, kept: dict):
+    return compute(seeds, kept=kept)
 
 
 if len(seeds) < 2:
@@ -37,7 +35,7 @@ if kept and not recompute:
                   "since, or they are new."))
 with guard("Findings"), st.spinner(f"Checking {len(CLAIMS) - (0 if recompute else len(kept))} claims (every score is "
                                    "cached; a cold run scores each model on each seed and takes several minutes)…"):
-    table = pd.DataFrame(rows(tuple(sorted(seeds)), not recompute, json.dumps(list(kept.values()))))
+    table = pd.DataFrame(rows(tuple(sorted(seeds)), {} if recompute else kept))
 counts = table["verdict"].value_counts()
 cols = st.columns(len(counts))
 for col, (v, k) in zip(cols, counts.items()):
