@@ -134,9 +134,20 @@ def _like_for_like(res: dict, models: list[str]) -> dict:
         odd = sorted(m for m, r in rec.items() if r != "default")
         res.update(verdict="inconclusive",
                    why=f"not like for like: the models were trained with different recipes (the numbers alone would "
-                       f"say {res['verdict']}); retrain with `python -m core zoo train --recipe default --if-better "
-                       f"--variants {','.join(odd)}`; {res['why']}")
+                       f"say {res['verdict']}); {_retrain_hint(odd)}; {res['why']}")
     return res
+
+
+def _retrain_hint(odd: list[str]) -> str:
+    """What would make the row like for like: the retrain command for the models not tried on
+    today's defaults, and the score of each one whose retrain was tried and lost."""
+    from .zoo import lost_default_try
+    lost = {m: t for m in odd if (t := lost_default_try(m))}
+    said = [f"{m}'s retrain on today's defaults lost at equal epochs (FID {t['fid']:.2f} vs the shipped "
+            f"{t['shipped_fid']:.2f}, trained/zoo.json tries), so it stays on its seed's recipe" for m, t in lost.items()]
+    if todo := [m for m in odd if m not in lost]:
+        said.append(f"retrain with `python -m core zoo train --recipe default --if-better --variants {','.join(todo)}`")
+    return "; ".join(said)
 
 
 def _combine(parts, verdicts, basis) -> dict:

@@ -77,6 +77,17 @@ def shipped_recipe(name: str) -> str | None:
     return recipe_of(cfg) if cfg else None
 
 
+def lost_default_try(name: str) -> dict | None:
+    """The last `zoo train --recipe default --if-better` try of `name` that was not shipped
+    (the shipped model beat it at equal epochs), with the shipped model's FID beside it."""
+    entry = index().get(name, {})
+    tries = entry.get("tries", [])
+    lost = [t for t in tries if t.get("recipe") == "default" and not t.get("shipped")]
+    # the FID the try was compared with: the shipped try's (full precision), else the entry's
+    won = [t["fid"] for t in tries if t.get("shipped") and t.get("fid") is not None]
+    return dict(lost[-1], shipped_fid=won[-1] if won else entry.get("scores", {}).get("fid")) if lost else None
+
+
 def zoo_config(name: str, recipe: str | None, epochs: int) -> dict:
     """What `zoo train` trains: `recipe` ("default", "seed") with the zoo's fixes, or with None
     the shipped model's own config (today's defaults where none is shipped)."""

@@ -49,10 +49,15 @@ def test_models_trained_with_different_recipes_make_a_claim_inconclusive(monkeyp
     same = findings._compare(claim, (0, 1))
     assert same["verdict"] == "supported" and "vanilla its seed's recipe" in same["basis"]
     monkeypatch.setattr(zoo, "shipped_recipe", lambda m: "default" if m in ("gm-dynamic", "cwgan-gp") else "seed")
+    monkeypatch.setattr(zoo, "lost_default_try", lambda m: None)  # never tried: the row says how to retrain
     mixed = findings._compare(claim, (0, 1))
     assert mixed["verdict"] == "inconclusive" and mixed["evidence"] == same["evidence"]
     assert "not like for like" in mixed["why"] and "would say supported" in mixed["why"]
     assert "--recipe default --if-better --variants vanilla" in mixed["why"]
+    monkeypatch.setattr(zoo, "lost_default_try", lambda m: {"fid": 9.8, "shipped_fid": 5.66} if m == "vanilla" else None)
+    tried = findings._compare(claim, (0, 1))  # tried and lost: the row says so instead of asking again
+    assert tried["verdict"] == "inconclusive" and "--if-better" not in tried["why"]
+    assert "vanilla's retrain on today's defaults lost at equal epochs (FID 9.80 vs the shipped 5.66" in tried["why"]
     best = next(c for c in findings.CLAIMS if c["kind"] == "best")
     monkeypatch.setattr(findings, "N", 200)
     res = findings._best(best, (0, 1))  # cwgan-gp on today's defaults, its rivals on their seeds'

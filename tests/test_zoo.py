@@ -209,3 +209,18 @@ def test_the_tracked_tree_stays_under_56_mib():
         pytest.skip("not a git checkout")
     size = sum(f.stat().st_size for f in files if f.is_file())
     assert size < 56 * 2**20, f"tracked files take {size / 2**20:.1f} MiB (limit 56)"
+
+
+def test_lost_default_try_is_the_last_unshipped_try_on_todays_defaults(tmp_path, monkeypatch):
+    """A default-recipe try that was shipped, or a seed-recipe one that lost, is not a lost
+    default retrain; the last one that lost is, beside the FID it lost to (the shipped try's)."""
+    import json
+    monkeypatch.setattr(zoo, "INDEX", tmp_path / "zoo.json")
+    tries = [{"run_id": "a", "recipe": "default", "fid": 9.0, "shipped": False},
+             {"run_id": "b", "recipe": "seed", "fid": 7.0, "shipped": False},
+             {"run_id": "c", "recipe": "default", "fid": 8.0, "shipped": False},
+             {"run_id": "d", "recipe": "seed", "fid": 5.0, "shipped": True}]
+    zoo.INDEX.write_text(json.dumps({"vanilla": {"scores": {"fid": 5.01}, "tries": tries},  # 5.01: int8
+                                     "san": {"scores": {"fid": 1.4}, "tries": [dict(tries[0], shipped=True)]}}))
+    assert zoo.lost_default_try("vanilla") == dict(tries[2], shipped_fid=5.0)
+    assert zoo.lost_default_try("san") is None and zoo.lost_default_try("hinge") is None
