@@ -77,17 +77,6 @@ def shipped_recipe(name: str) -> str | None:
     return recipe_of(cfg) if cfg else None
 
 
-def lost_default_try(name: str) -> dict | None:
-    """The last `zoo train --recipe default --if-better` try of `name` that was not shipped
-    (the shipped model beat it at equal epochs), with the shipped model's FID beside it."""
-    entry = index().get(name, {})
-    tries = entry.get("tries", [])
-    lost = [t for t in tries if t.get("recipe") == "default" and not t.get("shipped")]
-    # the FID the try was compared with: the shipped try's (full precision), else the entry's
-    won = [t["fid"] for t in tries if t.get("shipped") and t.get("fid") is not None]
-    return dict(lost[-1], shipped_fid=won[-1] if won else entry.get("scores", {}).get("fid")) if lost else None
-
-
 def zoo_config(name: str, recipe: str | None, epochs: int) -> dict:
     """What `zoo train` trains: `recipe` ("default", "seed") with the zoo's fixes, or with None
     the shipped model's own config (today's defaults where none is shipped)."""
@@ -259,6 +248,14 @@ def export(run_id: str, name: str | None = None, force: bool = False, if_better:
 def shipped_fid(entry: dict) -> float:
     """A zoo.json entry's full-precision FID (what a challenger is compared with)."""
     return entry.get("scores_full_precision", entry["scores"])["fid"]
+
+
+def lost_default_try(name: str) -> dict | None:
+    """The last `zoo train --recipe default --if-better` try of `name` that was not shipped
+    (the shipped model beat it at equal epochs), with the FID it lost to beside it."""
+    entry = index().get(name, {})
+    lost = [t for t in entry.get("tries", []) if t.get("recipe") == "default" and not t.get("shipped")]
+    return dict(lost[-1], shipped_fid=shipped_fid(entry)) if lost else None
 
 
 LEADER_COLS = ["variant", "recipe", "epochs", "device", "train_seconds", "fid", "precision", "recall", "density",
