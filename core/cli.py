@@ -62,7 +62,7 @@ def cmd_train(a):
             raise UserError("train needs --variant NAME (see `python -m core variants`)")
         overrides = {**(seed_recipe(a.variant) if a.seed_recipe else {}), **parse_sets(a.set)}
         for key, val in (("epochs", a.epochs), ("batch_size", a.batch_size), ("seed", a.seed),
-                         ("data_limit", a.data_limit)):
+                         ("data_limit", a.data_limit), ("max_steps", a.max_steps)):
             if val is not None:
                 overrides[key] = val
         cfg = make_config(a.variant, overrides)
@@ -376,7 +376,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("train", help="train a variant (prints the run id)")
     s.add_argument("--variant")
     s.add_argument("--epochs", type=int)
-    s.add_argument("--max-steps", type=int)
+    s.add_argument("--max-steps", type=int, help="stop at N steps in all (recorded: a resume honours it; "
+                                                   "--resume RUN --max-steps 0 lifts it)")
     s.add_argument("--batch-size", type=int)
     s.add_argument("--device", default="auto")
     s.add_argument("--seed", type=int)
@@ -390,7 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--exclusive-device", action="store_true",
                    help="refuse to start while another --exclusive-device training uses this device (the dashboard "
                         "launches this way: one training per device)")
-    s.set_defaults(fn=cmd_train)
+    s.set_defaults(fn=cmd_train, zero_ok=("max_steps",))
 
     s = sub.add_parser("findings", help="the seeds' claims, each checked on the shipped zoo (cached)")
     s.add_argument("--seeds", help="sampling seeds for the spread, comma-separated (default 0,1,2)")

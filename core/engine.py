@@ -30,7 +30,7 @@ from .variants import complete_saved, get_variant, make_config
 # What `train --resume RUN --set k=v` may change (seed 001's fine-tuning): the optimisers' and
 # the losses' knobs. Anything else (sizes, prior, batch, seed) would be another model.
 FINE_TUNE = ("lr_g", "lr_d", "lr_prior", "beta1", "beta2", "n_critic", "gp_lambda", "clip", "san_lambda",
-             "max_seconds")  # the optimiser's knobs, and the wall-time budget (a resume may extend it)
+             "max_seconds", "max_steps")  # the optimiser's knobs, and the budgets (a resume may extend them)
 _clock = time.monotonic  # when a time-based checkpoint is due (tests substitute a fake clock)
 
 
@@ -190,17 +190,19 @@ class Trainer:
 
     # ---- the loop ---------------------------------------------------------------------------
     def fit(self, epochs: int | None = None, max_steps: int | None = None) -> str:
-        """Train until `epochs` (total, counting resumed ones), `max_steps` (total) or the wall-time
-        budget cfg max_seconds; returns the final status: 'done' or 'cancelled'. Raises
-        TrainingFailed on NaN/inf."""
+        """Train until `epochs` (total, counting resumed ones), the step limit cfg max_steps (total;
+        `max_steps` sets it, 0 lifts it) or the wall-time budget cfg max_seconds; returns the final
+        status: 'done' or 'cancelled'. Both limits are recorded in the run's config, so a resume
+        honours them. Raises TrainingFailed on NaN/inf."""
         c = self.cfg
-        if epochs is not None and epochs != c["epochs"]:
-            c["epochs"] = epochs
+        asked = {k: v for k, v in (("epochs", epochs), ("max_steps", max_steps)) if v is not None and v != c[k]}
+        if asked:
+            c.update(make_config(c["variant"], {**{k: v for k, v in c.items() if k != "variant"}, **asked}))
             if self.run:
                 self.run.update_config(c)
         epochs = c["epochs"]
         steps_per_epoch = len(self.loader)
-        total = epochs * steps_per_epoch if max_steps is None else min(max_steps, epochs * steps_per_epoch)
+        total = epochs * steps_per_epoch if not c["max_steps"] else min(c["max_steps"], epochs * steps_per_epoch)
         if self.run:
             self.run.set_status("running", total_steps=total, device=str(self.device))
         gemm_peak_gflops(str(self.device))  # measured once per process, before the clock starts
@@ -268,9 +270,11 @@ class Trainer:
             bar.close()
             _restore_handlers(old_handlers)
         if self.run:
+            limit = self.cfg["max_steps"]
             why = ({"reason": "cancelled by user"} if status == "cancelled" else
                    {"reason": f"its time budget (max_seconds {self.cfg['max_seconds']:g}) ran out"} if self.time_up
-                   else {})
+                   else {"reason": f"its step limit (max_steps {limit}) was reached; resume with --max-steps 0 (or "
+                                   "more) to train on"} if limit and self.step >= limit else {})
             self.run.set_status(status, step=self.step, epoch=self.epoch, train_seconds=self.train_seconds,
                                 wall_seconds=round(self.wall_seconds, 2), **why)
         return status

@@ -49,7 +49,8 @@ def list_models() -> list[dict]:
             scores = cached_scores(run.id) if run.checkpoint_path.is_file() else None
             grid = run.latest_sample()
             rows.append({"name": run.id, "source": "run", "variant": s["variant"], "status": s["status"],
-                         "epochs": s["epochs"], "epoch": s["epoch"], "train_seconds": s["seconds"],
+                         # the epochs it reached (a cancelled or step-limited run stops short of its config's)
+                         "epochs": s["epoch"], "epochs_planned": s["epochs"], "train_seconds": s["seconds"],
                          "scores": scores, "grid": str(grid) if grid else None, "reason": s.get("reason"),
                          "command": _run_command(run), "recipe": _recipe(run.config())})
         except (LabError, OSError, ValueError, KeyError) as exc:

@@ -27,6 +27,7 @@ BASE: dict = dict(
     d_hidden="1024,512,256",  # the critic's
     batch_size=64,
     epochs=30,          # passes over the 50k training digits
+    max_steps=0,        # step limit: the run ends (done) at this many steps in all, resumes included (0 = none)
     max_seconds=0.0,    # wall-time budget: the run ends (done) once it has taken this long, everything included (0 = none)
     n_critic=1,         # critic steps per generator step
     optimizer="adam",
@@ -58,7 +59,8 @@ def complete_saved(saved: dict) -> dict:
 
 
 # Knobs of the run's bookkeeping rather than of the GAN: not shown among a variant's knobs.
-HOUSEKEEPING = ("log_every", "ckpt_every", "ckpt_minutes", "data_limit", "eval_every", "eval_n", "max_seconds")
+HOUSEKEEPING = ("log_every", "ckpt_every", "ckpt_minutes", "data_limit", "eval_every", "eval_n", "max_seconds",
+                "max_steps")
 ARCHITECTURE = ("g_hidden", "d_hidden")  # the networks' shape: set with --set, not on the Train form
 MAX_LAYERS, MAX_WIDTH = 8, 8192
 
@@ -224,7 +226,7 @@ def _coerce(key: str, value):
 _POSITIVE = ("epochs", "batch_size", "n_critic", "lr_g", "lr_d", "clip", "prior_k", "prior_sigma", "z_dim", "log_every",
              "ckpt_every")
 _NON_NEGATIVE = ("lr_prior", "gp_lambda", "san_lambda", "prior_c", "seed", "ckpt_minutes", "data_limit", "eval_every",
-                 "max_seconds")
+                 "max_seconds", "max_steps")
 
 
 def make_config(variant: str, overrides: dict | None = None) -> dict:

@@ -28,6 +28,16 @@ def test_list_models_has_zoo_runs_and_reports_unreadable(runs_dir):
     assert table[0]["model"] == "real data (floor)" and table[0]["fid"] == 0.02
 
 
+def test_the_leaderboard_shows_the_epochs_a_run_reached():
+    """A run configured for 30 epochs but cancelled in epoch 3 shows 2, not 30."""
+    run = Run.create(make_config("hinge", {"epochs": 30}))
+    run.set_status("cancelled", step=250, epoch=2)
+    row = next(r for r in core_models.list_models() if r["name"] == run.id)
+    assert row["epochs"] == 2 and row["epochs_planned"] == 30
+    table = core_models.leaderboard_rows([row], None)
+    assert table[0]["epochs"] == 2
+
+
 def test_class_report_orders_hybrids_and_classes():
     from core.data import load_split, to_model_range
     x, y = load_split("test")

@@ -77,7 +77,8 @@ def test_resume_gives_the_same_weights(variant, stop):
         first.fit(max_steps=13)  # stops inside epoch 2 of 8-step epochs
     first.run.close()
     res = subprocess.run([sys.executable, "-m", "core", "train", "--resume", run.id, "--epochs", "4", "--device",
-                          "cpu", "--quiet", "--data-limit", str(TINY_DATA)], cwd=ROOT, capture_output=True,
+                          "cpu", "--quiet", "--data-limit", str(TINY_DATA)]
+                         + (["--max-steps", "0"] if stop == "mid-epoch" else []), cwd=ROOT, capture_output=True,
                          text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     sd = checkpoint.load(run.checkpoint_path)
@@ -208,3 +209,22 @@ def test_weight_clipping_runs_record_the_critics_weights_before_the_clamp_each_e
     assert below > 0 and above > 0
     assert max(float(lin.weight.abs().max()) for lin in t.D.linear_layers()) <= 0.01 + 1e-7
     assert Run.open(Run.create(make_config("wgan-gp", TINY)).id).weight_hists() == []  # only clipped critics
+
+
+def test_a_step_limit_is_recorded_and_a_resume_honours_it():
+    """`--max-steps` is part of the run's config (as data_limit is): a run cancelled before its
+    limit and resumed without repeating it stops at the limit, not at its last epoch; the status
+    says why it stopped; `--max-steps 0` lifts the limit."""
+    from core.cli import main
+    run, t = new_run("vanilla", epochs=4, log_every=2, ckpt_every=1)
+    t.stop_requested = lambda: t.step >= 10  # a cancel at step 10 (checked at each log row)
+    assert t.fit(max_steps=20) == "cancelled" and t.step == 10
+    t.run.close()
+    assert Run.open(run.id).config()["max_steps"] == 20
+    resumed = resume(Run.open(run.id), device="cpu", progress=False, data_limit=TINY_DATA)
+    assert resumed.fit() == "done" and resumed.step == 20  # not 4 epochs x 8 = 32 steps
+    st = Run.open(run.id).status()
+    assert st["total_steps"] == 20 and "max_steps 20" in st["reason"]
+    resumed.run.close()
+    assert main(["train", "--resume", run.id, "--max-steps", "0", "--device", "cpu", "--quiet"]) in (0, None)
+    assert Run.open(run.id).status()["step"] == 32 and Run.open(run.id).config()["max_steps"] == 0

@@ -151,7 +151,8 @@ def live(run_id: str, polling: bool):
                                        step=float_step(float(cfg["lr_d"])), key=f"ft_lrd_{run_id}")
                 if f4.button("Fine-tune", key=f"ft_{run_id}", icon=":material/tune:"):
                     try:
-                        launch.resume(run_id, epochs=int(more), changes={"lr_g": lr_g, "lr_d": lr_d})
+                        lift = {"max_steps": 0} if cfg.get("max_steps") else {}  # more epochs need no step limit
+                        launch.resume(run_id, epochs=int(more), changes={"lr_g": lr_g, "lr_d": lr_d, **lift})
                         model_rows.clear()
                         st.rerun(scope="app")
                     except LabError as exc:
