@@ -107,6 +107,16 @@ def component_view(G, prior, k: int, n: int = 64, seed: int = 0) -> dict:
     return {"images": x, "labels": out["labels"].numpy(), "confidence": out["confidence"].numpy()}
 
 
+def component_names(labels: dict[int, np.ndarray]) -> list[str]:
+    """'c3→7': each component named by the digit it makes most now (after any edit), from the
+    classifier's labels of its digits; 'c3' when it has none."""
+    out = []
+    for j in sorted(labels):
+        top = reads_as(labels[j], top=1)
+        out.append(f"c{j}→{top[0][0]}" if top else f"c{j}")
+    return out
+
+
 def mixture_histogram(views: dict[int, dict], weights=None) -> np.ndarray:
     """Class histogram of the mixture from per-component views (a drag re-computes only the
     dragged component's view, so the histogram updates without re-classifying the rest)."""

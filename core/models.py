@@ -98,6 +98,14 @@ def usable(rows: list[dict]) -> list[str]:
     return out
 
 
+def mixture_models(rows: list[dict], usable_names: list[str]) -> list[str]:
+    """The usable models whose prior is a Gaussian mixture (fixed or learnable): what the GMM
+    editor can edit. Read from the variant's `prior`, never from its name."""
+    from .variants import VARIANTS
+    kinds = {r["name"]: VARIANTS[r["variant"]].prior for r in rows if r.get("variant") in VARIANTS}
+    return [n for n in usable_names if kinds.get(n, "gaussian").startswith("mixture")]
+
+
 def leaderboard_rows(rows: list[dict], floor: dict | None) -> list[dict]:
     """Flat table rows: the real-data floor first, then every model with its scores (blank if
     not scored yet)."""

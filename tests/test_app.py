@@ -400,7 +400,7 @@ def test_sweeps_page_refuses_a_bad_launch_in_one_line(finished_sweep):
 
 def test_timeline_slider_changes_the_grid_the_map_and_the_marker():
     at = page("views/timeline.py", model="vanilla")
-    assert at.selectbox(key="tl_model").value == "vanilla"
+    assert at.selectbox(key="pick_model").value == "vanilla"
     slider = at.select_slider(key="tl_epoch_vanilla")
     assert slider.value == 40 and slider.options[0] == "1"
 
@@ -435,3 +435,45 @@ def test_compare_overlays_the_timelines():
     fid = json.loads(next(s for s in specs if "FID over epochs" in s))
     assert [t["name"] for t in fid["data"]] == ["vanilla", "gm-dynamic"]
     assert any("class KL to uniform over epochs" in s for s in specs)
+
+
+def test_a_page_that_cannot_show_the_chosen_model_keeps_the_shared_choice(imported):
+    """The GMM editor (mixture priors only) and the Timeline (models with a timeline) say they
+    cannot show the chosen model, offer their own, and leave the choice the other pages follow."""
+    at = page("views/gmm_editor.py", model="wgan-gp")
+    assert at.session_state["model"] == "wgan-gp"
+    assert any("wgan-gp" in i.value and "cannot be shown here" in i.value for i in at.info), texts(at)
+    assert at.selectbox(key="pick_model_here").value in ("gm-static", "gm-dynamic", "cwgan-gp", "gm-static-wgan",
+                                                         "gm-static-sup", "gm-static-cluster", "gmm-cwgan-gp")
+    at.session_state["model"] = "course"  # an imported model has no timeline
+    at.switch_page("views/timeline.py").run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.session_state["model"] == "course"
+    assert any("course" in i.value and "cannot be shown here" in i.value for i in at.info), texts(at)
+    at.switch_page("views/refine.py")
+    at.session_state["refine_n"] = 500
+    at.run()
+    assert at.selectbox(key="pick_model").value == "course"  # Refine refines the chosen model, not another
+
+
+def test_gmm_component_names_follow_what_a_drag_makes_it_produce():
+    """Dragging gm-static's component 3 onto component 1's place makes it produce 1s: its name
+    says so in the same rerun (it read 'c3→0' before)."""
+    at = page("views/gmm_editor.py", model="gm-static")
+    names = at.selectbox(key="gmm_k_gm-static").options
+    state = at.session_state["gmm_gm-static"]
+    x, y = state["xy"][1]
+    at.session_state["drag_gm-static"] = {"index": 3, "x": float(x), "y": float(y), "seq": 7,
+                                          "points": state["xy"].tolist()}
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    from core.metrics import reads_as
+    now = reads_as(at.session_state["gmm_gm-static"]["views"][3]["labels"], top=1)[0][0]
+    after = at.selectbox(key="gmm_k_gm-static").options
+    assert after[3] == f"c3→{now}" and after[3] != names[3], (names, after)
+
+
+def test_component_names_read_the_digit_each_makes_most():
+    import numpy as np
+    from core.gmm import component_names
+    assert component_names({0: np.array([7, 7, 1]), 1: np.array([], dtype=int)}) == ["c0→7", "c1"]

@@ -56,15 +56,23 @@ def usable_models() -> list[str]:
 
 
 def pick_model(label: str = "Model", key: str = "model", options: list[str] | None = None,
-               sidebar: bool = True, help: str | None = None) -> str:
-    """A model selector that remembers the choice across pages (st.session_state['model'])."""
+               sidebar: bool = True, help: str | None = None, only: str | None = None) -> str:
+    """A model selector that remembers the choice across pages (st.session_state['model']).
+    A page that can show only some models (`options`, described by `only`, e.g. "mixture-prior
+    models") and not the chosen one says so and lets the user pick one here, without changing
+    the choice that follows them to the other pages."""
     options = options if options is not None else usable_models()
     if not options:
         st.info("No models yet: the zoo is empty and no run has a checkpoint. Train one on the Train page.")
         st.stop()
     current = st.session_state.get("model")
-    index = options.index(current) if current in options else 0
     where = st.sidebar if sidebar else st
+    if key == "model" and current and current not in options:
+        where.info(f"**{current}**, the model you chose, cannot be shown here"
+                   + (f": this page shows {only} only" if only else "") + ". Pick one for this page; "
+                   f"the other pages keep {current}.", icon=":material/info:")
+        return where.selectbox(label, options, key=f"pick_{key}_here", help=help)
+    index = options.index(current) if current in options else 0
     choice = where.selectbox(label, options, index=index, key=f"pick_{key}", help=help)
     if key == "model":
         st.session_state["model"] = choice

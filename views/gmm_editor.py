@@ -12,13 +12,12 @@ from ui.common import COMPONENT_COLOURS, guard, model_rows, pick_model, show_gri
 from ui.components import drag_points
 
 st.title("GMM editor")
-mixture = [n for n in usable_models()
-           if next((r for r in model_rows() if r["name"] == n), {}).get("variant", "").startswith(("gm", "cwgan"))]
+mixture = core_models.mixture_models(model_rows(), usable_models())
 if not mixture:
     st.info("No mixture-prior model yet (gm-static, gm-static-wgan, gm-dynamic, cwgan-gp, gmm-cwgan-gp). "
             "Train one on the Train page.")
     st.stop()
-model = pick_model(options=mixture)
+model = pick_model(options=mixture, only="mixture-prior models")
 with guard(model):
     G, _, prior, cfg, cond = core_models.loaded(model)
     base_plane = gmm.means_plane(prior.means)
@@ -46,38 +45,44 @@ def view(k: int) -> dict:
     return state["views"][k]
 
 
+def apply_drag(moved) -> None:
+    """A new drag from the component (its value, read before it is drawn so the labels and the
+    plot show the state after the drag): move that component's mean, keep the last good state
+    if the drag is refused."""
+    if not isinstance(moved, dict) or moved.get("seq") == state["seq"]:
+        return
+    state["seq"] = moved.get("seq")
+    try:
+        k, target = gmm.drag_target(moved, prior.k)
+        new_means = gmm.move_mean(state["means"], {**base_plane, "xy": state["xy"]}, k, target)
+    except LabError as exc:
+        st.error(f"Drag refused: {exc}. The edit before it is kept.", icon=":material/error:")
+        return
+    state["means"], state["xy"] = new_means, state["xy"].copy()
+    state["xy"][k] = target
+    state["views"].pop(k, None)
+    state["selected"] = k
+    st.session_state[f"gmm_k_{model}"] = k  # show the dragged component
+
+
+apply_drag(st.session_state.get(f"drag_{model}"))
 xy = state["xy"]
 pad = 0.35 * max(np.ptp(base_plane["xy"][:, 0]), np.ptp(base_plane["xy"][:, 1]), 1e-3)
 lo, hi = base_plane["xy"].min(0) - pad, base_plane["xy"].max(0) + pad
 with guard("Sampling"):
-    makes = {j: gmm.reads_as(view(j)["labels"], top=1) for j in range(prior.k)}  # the digit each one makes
-# a component is not a digit: its own colour and name, with the digit it makes most
-labels = [f"c{j}→{makes[j][0][0]}" if makes[j] else f"c{j}" for j in range(prior.k)]
+    labels = gmm.component_names({j: view(j)["labels"] for j in range(prior.k)})  # what each one makes now
 d = prior.means.shape[1]
 left, right = st.columns([3, 2])
 with left:
     st.caption(f"Drag a circle to move that component's mean within this plane (2 of the {d} latent directions; "
-               f"the other {d - 2} stay as they were). Labels read 'component → the digit it makes most'. "
-               f"A sample lies about σ·√{d} ≈ {gmm.drag_scale(prior, 0):.1f} from its mean, so drags much "
+               f"the other {d - 2} stay as they were). Labels read 'component → the digit it makes most' and follow "
+               f"your edits. A sample lies about σ·√{d} ≈ {gmm.drag_scale(prior, 0):.1f} from its mean, so drags much "
                f"shorter than that change the digits little."
                + (" Component k is class k in this conditional model." if cond else ""))
-    moved = drag_points(xy.tolist(), labels=labels, colors=[COMPONENT_COLOURS[j % len(COMPONENT_COLOURS)]
-                                                            for j in range(prior.k)],
-                        key=f"drag_{model}", xrange=[lo[0], hi[0]], yrange=[lo[1], hi[1]],
-                        title=f"{model}: component means (PCA plane)")
-if isinstance(moved, dict) and moved.get("seq") != state["seq"]:  # a new drag
-    state["seq"] = moved.get("seq")
-    try:
-        k, target = gmm.drag_target(moved, prior.k)
-        new_means = gmm.move_mean(state["means"], {**base_plane, "xy": xy}, k, target)
-    except LabError as exc:  # refused: the last good state stays
-        st.error(f"Drag refused: {exc}. The edit before it is kept.", icon=":material/error:")
-    else:
-        state["means"], state["xy"] = new_means, xy.copy()
-        state["xy"][k] = target
-        state["views"].pop(k, None)
-        state["selected"] = k
-        st.session_state[f"gmm_k_{model}"] = k  # show the dragged component
+    drag_points(xy.tolist(), labels=labels, colors=[COMPONENT_COLOURS[j % len(COMPONENT_COLOURS)]
+                                                    for j in range(prior.k)],
+                key=f"drag_{model}", xrange=[lo[0], hi[0]], yrange=[lo[1], hi[1]],
+                title=f"{model}: component means (PCA plane)")
 with right:
     k = st.selectbox("Component", list(range(prior.k)), index=state["selected"], key=f"gmm_k_{model}",
                      format_func=lambda i: labels[i])
@@ -86,6 +91,7 @@ with right:
     if abs(sigma - float(state["sigmas"][k])) > 1e-9:
         state["sigmas"][k] = sigma
         state["views"].pop(k, None)
+        st.rerun()  # the component's name follows what it makes now
     with guard("Sampling"):
         v = view(k)
     reads = ", ".join(f"{digit} ({count})" for digit, count in gmm.reads_as(v["labels"]))

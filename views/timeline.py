@@ -5,7 +5,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import timeline as tl_mod
-from ui.common import CLASS_COLOURS, MISSING, csv_button, guard, tidy
+from ui.common import CLASS_COLOURS, MISSING, csv_button, guard, pick_model, tidy
 
 st.title("Timeline")
 st.caption("Every recorded epoch of a training run, scored on the same fixed noise: FID / precision / recall / "
@@ -32,10 +32,8 @@ options = names()
 if not options:
     st.info("No timelines yet: train a run on the Train page (it records every epoch unless eval_every is 0).")
     st.stop()
-current = st.session_state.get("model")
-model = st.sidebar.selectbox("Model with a timeline", options, index=options.index(current) if current in options else 0,
-                             key="tl_model", help="zoo models that ship a timeline, then your runs")
-st.session_state["model"] = model
+model = pick_model("Model with a timeline", options=options, only="models with a timeline (the zoo's and your runs')",
+                   help="zoo models that ship a timeline, then your runs")
 ver = tl_mod.version(model)
 with guard("Timeline"):
     tl = loaded(model, ver)
