@@ -254,3 +254,22 @@ def map_neighbours(xy: np.ndarray, i: int, k: int = 8) -> np.ndarray:
     d = np.linalg.norm(xy - xy[i], axis=1)
     d[i] = np.inf
     return np.argsort(d, kind="stable")[:min(k, len(xy) - 1)]
+
+
+def map_search(res: dict, by: str, value: int, k: int = 8) -> dict:
+    """A search on a map, marked as the Embedding Projector marks it. by 'class': every digit the
+    classifier reads as `value` (matches); by 'index': digit #value (focus) and its k nearest
+    neighbours on the map. Point indices into the map's arrays; a caption says what was found."""
+    labels = np.asarray(res["label"])
+    if by == "class":
+        if not 0 <= int(value) <= 9:
+            raise ConfigError(f"a digit class is 0–9, got {value}")
+        matches = np.flatnonzero(labels == int(value))
+        return {"matches": matches.tolist(), "focus": [], "neighbours": [],
+                "caption": f"{len(matches)} of {len(labels)} digits are read as {int(value)}"}
+    if by == "index":
+        near = map_neighbours(res["xy"], int(value), k)
+        return {"matches": [], "focus": [int(value)], "neighbours": near.tolist(),
+                "caption": f"digit #{int(value)} (read as {labels[int(value)]}) and its {len(near)} nearest "
+                           "neighbours on this map"}
+    raise ConfigError(f"search by 'class' or 'index', got {by!r}")

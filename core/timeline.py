@@ -456,3 +456,14 @@ def animation(tl: Timeline, ms: int = 400) -> bytes:
     buf = io.BytesIO()
     frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:], duration=ms, loop=0)
     return buf.getvalue()
+
+
+PLAY_EPOCHS_PER_S = 1.0  # the Timeline page's playback speed
+
+
+def playback_epoch(epochs: list[int], start: int, elapsed: float, per_s: float = PLAY_EPOCHS_PER_S) -> int:
+    """The epoch a playback that began at epoch `start` shows after `elapsed` seconds: one
+    record per 1/per_s seconds by the clock (wrapping after the last), not one per page redraw,
+    so a slow redraw neither slows it down nor queues epochs that a pause would then skip to."""
+    i = epochs.index(start) if start in epochs else 0
+    return epochs[(i + int(max(elapsed, 0.0) * per_s)) % len(epochs)]

@@ -109,8 +109,12 @@ def test_latent_map_pca_of_features():
     at.run()
     assert not at.exception and any("Selected: 3 digits" in m.value for m in at.subheader)
     assert any(c.value.startswith("generated: 3 digits, mean confidence") for c in at.caption)
-    at.number_input(key="map_find").set_value(7).run()
-    assert not at.exception and any("Digit #7 and its 8 nearest" in m.value for m in at.subheader)
+    at.selectbox(key="map_search_by").set_value("digit index").run()
+    at.number_input(key="map_search_index").set_value(7).run()
+    assert not at.exception and any("digit #7 (read as" in c.value and "8 nearest" in c.value for c in at.caption)
+    at.selectbox(key="map_search_by").set_value("class read").run()
+    at.selectbox(key="map_search_class").set_value(3).run()
+    assert not at.exception and any("digits are read as 3, ringed on the map" in c.value for c in at.caption)
     at.multiselect(key="map_filter").set_value([1]).run()  # only the digits read as 1
     assert not at.exception
     at.select_slider(key="map_real").set_value(500)
@@ -418,13 +422,16 @@ def test_timeline_slider_changes_the_grid_the_map_and_the_marker():
     fid = next(c.proto.spec for c in at.get("plotly_chart") if "FID so far" in c.proto.spec)
     import json
     assert [s["x0"] for s in json.loads(fid)["layout"]["shapes"]] == [5]
-    # play: a rerun of the view steps to the next epoch
+    # play: the clock, not the number of redraws, picks the epoch (one a second)
     at.button(key="tl_play").click().run()
     assert at.session_state["tl_playing"] and at.button(key="tl_play").label == "Pause"
-    assert at.select_slider(key="tl_epoch_vanilla").value == 6
+    assert at.select_slider(key="tl_epoch_vanilla").value == 5  # no time has passed
+    at.session_state["tl_playing"] = {**at.session_state["tl_playing"],
+                                      "t0": at.session_state["tl_playing"]["t0"] - 2.2}  # 2.2 s later
     at.run()
+    at.run()  # redraws within the same second do not advance it
     assert at.select_slider(key="tl_epoch_vanilla").value == 7
-    at.button(key="tl_play").click().run()  # pause: it stays
+    at.button(key="tl_play").click().run()  # pause: the epoch shown stays
     assert at.select_slider(key="tl_epoch_vanilla").value == 7 and not at.session_state["tl_playing"]
 
 

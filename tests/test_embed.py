@@ -94,3 +94,15 @@ def test_map_neighbours_and_pca_explained_variance():
     x = rng.normal(size=(500, 3)) * [10.0, 1.0, 0.1]
     ev = explained_variance(x)
     assert ev.sum() == pytest.approx(1.0) and ev[0] > 0.95 and (np.diff(ev) <= 0).all()
+
+
+def test_map_search_marks_every_class_match_or_a_digit_and_its_neighbours():
+    from core.embed import map_search
+    from core.errors import ConfigError
+    res = {"label": np.array([3, 1, 3, 7, 3]), "xy": np.array([[0, 0], [5, 5], [1, 0], [9, 9], [0.5, 0]])}
+    by_class = map_search(res, "class", 3)
+    assert by_class["matches"] == [0, 2, 4] and not by_class["focus"] and "3 of 5 digits" in by_class["caption"]
+    by_index = map_search(res, "index", 0, k=2)
+    assert by_index["focus"] == [0] and by_index["neighbours"] == [4, 2] and "read as 3" in by_index["caption"]
+    with pytest.raises(ConfigError):
+        map_search(res, "class", 11)

@@ -200,3 +200,12 @@ def test_a_shipped_timeline_keeps_the_first_ten_grids_then_every_fifth(tmp_path)
         assert (f["grid_0012"] == 12).all() and f["epochs"].tolist() == list(range(1, 13))
     tl = timeline.Timeline("t", [], np.zeros((0, 2)), np.zeros(0), {}, {1: b"one", 5: b"five", 9: None})
     assert tl.nearest_grid(4) == (1, b"one") and tl.nearest_grid(9) == (5, b"five") and tl.nearest_grid(0) is None
+
+
+def test_playback_follows_the_clock_not_the_redraws():
+    from core.timeline import playback_epoch
+    epochs = [1, 2, 3, 5, 10]
+    assert playback_epoch(epochs, 2, 0.0) == 2 and playback_epoch(epochs, 2, 0.99) == 2
+    assert playback_epoch(epochs, 2, 1.0) == 3 and playback_epoch(epochs, 2, 2.5) == 5
+    assert playback_epoch(epochs, 10, 1.2) == 1  # wraps after the last record
+    assert playback_epoch(epochs, 2, 3.0, per_s=2.0) == 3  # six records on: wraps to the start's

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from core import models as core_models
-from core.embed import map_neighbours, model_map, selection_summary
+from core.embed import map_search, model_map, selection_summary
 from ui.common import csv_button, guard, pick_model, pick_prior, show_grid, version
 from ui.components import digits_to_png_b64, hover_scatter
 
@@ -63,20 +63,37 @@ if len(res["explained"]):
 
 @st.fragment  # a lasso, a filter or a search reruns only this part: the map and digits are cached above
 def explore():
-    f1, f2 = st.columns([3, 1])
+    f1, f2, f3 = st.columns([3, 1, 1])
     shown_labels = f1.multiselect("Show digits read as", list(range(10)), default=list(range(10)),
                                   key="map_filter", persist_state="session")
-    find = f2.number_input("Find digit #", min_value=-1, max_value=len(res["xy"]) - 1, value=-1, step=1,
-                           key="map_find", help="its 8 nearest neighbours on the map; -1 = none")
+    by = f2.selectbox("Search", ["off", "class read", "digit index"], key="map_search_by",
+                      help="class read: ring every digit read as that class; digit index: ring one digit "
+                           "(the # in its hover text) and its 8 nearest neighbours on the map")
+    value = (f3.selectbox("Class read", list(range(10)), key="map_search_class") if by == "class read" else
+             f3.number_input("Digit #", min_value=0, max_value=len(res["xy"]) - 1, value=0, step=1,
+                             key="map_search_index") if by == "digit index" else None)
     where = np.flatnonzero(np.isin(res["label"], shown_labels))
     if not len(where):
         st.info("No digit is read as the labels picked: pick at least one.")
         return
+    found = None
+    if value is not None:
+        with guard("Search", stop=False):
+            found = map_search(res, "class" if by == "class read" else "index", int(value))
+    pos = {int(orig): j for j, orig in enumerate(where)}  # map index -> position among the shown points
+    marks = {k: [pos[i] for i in found[k] if i in pos] for k in ("matches", "focus", "neighbours")} if found else None
     sel = hover_scatter(res["xy"][where, 0], res["xy"][where, 1], np.asarray(cats)[where],
                         [res["png"][i] for i in where], [text[i] for i in where],
                         key=f"map_{model}_{method}_{space}_{n}_{real}_{seed}_{prior}_{'-'.join(map(str, shown_labels))}",
                         title=f"{model} · {METHOD_NAMES[method]} of {space}", category_names=names,
-                        legend_title=legend)
+                        legend_title=legend, marks=marks)
+    if found:
+        hidden = sum(len(found[k]) for k in ("matches", "focus", "neighbours")) - sum(map(len, marks.values()))
+        st.caption(f"Search: {found['caption']}, ringed on the map"
+                   + (f" ({hidden} hidden by the label filter)" if hidden else "") + ".")
+        ids = (found["focus"] + found["neighbours"]) or found["matches"][:50]
+        show_grid(res["images"][ids], nrow=min(len(ids), 10) or 1, width=56 * min(len(ids), 10),
+                  caption=" · ".join(f"#{i} {res['label'][i]}" for i in ids[:10]) + (" …" if len(ids) > 10 else ""))
     for tag, source in (("fake", "generated"), ("real", "real")):  # never one number for two populations
         conf = res["confidence"][res["source"] == tag]
         if not len(conf):
@@ -85,12 +102,6 @@ def explore():
         c1.metric(f"{source} digits", len(conf))
         c2.metric(f"mean confidence ({source})", f"{conf.mean():.3f}")
         c3.metric(f"below 0.5 confidence ({source})", f"{(conf < 0.5).mean():.1%}")
-    if find >= 0:
-        with guard("Find", stop=False):
-            near = map_neighbours(res["xy"], int(find))
-            st.subheader(f"Digit #{int(find)} and its {len(near)} nearest neighbours on this map")
-            show_grid(res["images"][[int(find), *near]], nrow=len(near) + 1, width=56 * (len(near) + 1),
-                      caption=" · ".join(f"#{i} {res['label'][i]}" for i in [int(find), *near]))
     picked = [int(where[i]) for i in (sel or {}).get("selected", []) if 0 <= i < len(where)]
     if not picked:
         st.caption("Drag a box or lasso on the map to see those digits enlarged, with their statistics.")

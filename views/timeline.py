@@ -1,6 +1,8 @@
 """Timeline: watch a GAN learn. An epoch slider over a run's (or a zoo model's) records: the
 sample grid of that epoch, its class histogram, the quality curves so far, and that epoch's
 digits on one fixed 2-D map of real digits; play/pause and an animated GIF."""
+import time
+
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -54,12 +56,20 @@ st.caption(f"**{model}**: {len(epochs)} records, epochs {epochs[0]}–{epochs[-1
            + ", ".join(f"{d} @ {e if e is not None else 'never'}" for d, e in first.items())
            + (f". The recorder cost {summ['record_cost']:.1%} of the training time." if summ["record_cost"] else "."))
 
-playing = st.session_state.get("tl_playing", False)
+
+def toggle_play():
+    """Play starts the clock at the epoch shown; Pause keeps the epoch shown when it was clicked."""
+    if st.session_state.get("tl_playing"):
+        st.session_state["tl_playing"] = None
+    else:
+        st.session_state["tl_playing"] = {"t0": time.time(), "epoch": st.session_state[key]}
+
+
+playing = st.session_state.get("tl_playing")
 c1, c2, c3 = st.columns([1, 1, 4])
-if c1.button("Pause" if playing else "Play", icon=":material/pause:" if playing else ":material/play_arrow:",
-             key="tl_play", help="step through the epochs, one a second"):
-    st.session_state["tl_playing"] = not playing
-    st.rerun()
+c1.button("Pause" if playing else "Play", icon=":material/pause:" if playing else ":material/play_arrow:",
+          key="tl_play", on_click=toggle_play,
+          help=f"step through the epochs, {tl_mod.PLAY_EPOCHS_PER_S:g} a second by the clock")
 with c2:
     st.download_button("GIF", lambda: gif(model, ver), file_name=f"timeline_{model}.gif", mime="image/gif",
                        key="tl_gif", icon=":material/download:", help="grid and map of every recorded epoch")
@@ -80,11 +90,11 @@ def curve_fig(keys: tuple[str, ...], epoch: int, title: str, height: int = 260):
     return tidy(fig, height, title=title, xaxis_title="epoch")
 
 
-@st.fragment(run_every=1.0 if playing else None)
+@st.fragment(run_every=0.4 if playing else None)  # redraws often; the clock decides the epoch
 def view():
-    if st.session_state.get("tl_playing"):
-        i = epochs.index(st.session_state[key])
-        st.session_state[key] = epochs[(i + 1) % len(epochs)]
+    play = st.session_state.get("tl_playing")
+    if play:
+        st.session_state[key] = tl_mod.playback_epoch(epochs, play["epoch"], time.time() - play["t0"])
     epoch = st.select_slider("Epoch", epochs, key=key)
     row = tl.rows[epochs.index(epoch)]
     m = st.columns(6)

@@ -95,7 +95,8 @@ def hover_scatter(x: Sequence[float], y: Sequence[float], color_values: Sequence
                   images_b64: Sequence[str], hover_text: Sequence[str], key: str | None = None,
                   height: int = 560, palette: Sequence[str] | None = None,
                   category_names: dict[int, str] | None = None, title: str = "",
-                  marker_size: int = 5, dragmode: str = "lasso", legend_title: str = "") -> dict | None:
+                  marker_size: int = 5, dragmode: str = "lasso", legend_title: str = "",
+                  marks: dict | None = None) -> dict | None:
     """A scattergl cloud (one legend entry per category); hovering a point shows its thumbnail.
 
     ``color_values`` are category ints (0-9 take ``palette``, default the 10-colour
@@ -104,7 +105,8 @@ def hover_scatter(x: Sequence[float], y: Sequence[float], color_values: Sequence
     point's ``hover_text``. Returns None until a box/lasso selection, then
     ``{"selected": [point indices, sorted], "seq": n}`` (a cleared selection sends ``[]``).
     ``dragmode`` is the initial plotly drag mode ("lasso", "select", "zoom", "pan");
-    ``legend_title`` names what the colours stand for.
+    ``legend_title`` names what the colours stand for. ``marks`` rings points found by a search:
+    ``{"matches": [...], "focus": [i], "neighbours": [...]}`` (point indices; a legend entry each).
     """
     xs, ys = _floats(x), _floats(y)
     n = len(xs)
@@ -117,7 +119,8 @@ def hover_scatter(x: Sequence[float], y: Sequence[float], color_values: Sequence
                         hover_text=[str(t) for t in hover_text], height=int(height),
                         palette=list(palette) if palette is not None else list(PALETTE),
                         category_names=names, title=str(title or ""), marker_size=int(marker_size),
-                        dragmode=str(dragmode), legend_title=str(legend_title or ""), key=key, default=None)
+                        dragmode=str(dragmode), legend_title=str(legend_title or ""),
+                        marks={k: [int(i) for i in v] for k, v in (marks or {}).items()}, key=key, default=None)
 
 
 def _png(raw_rows: bytes, w: int, h: int) -> bytes:

@@ -75,6 +75,7 @@
       PLOT.removeAllListeners && PLOT.removeAllListeners("plotly_relayout");
       PLOT.on("plotly_relayout", onDragRelayout);
       setHeight(height);
+      document.body.setAttribute("data-marked", String(nMarked));
       document.body.setAttribute("data-drawn", args.kind === "hover" ? "hover" : "drag");
     });
   }
@@ -145,6 +146,21 @@
                   color: c < 0 ? NONE_COLOR : palette[((c % palette.length) + palette.length) % palette.length] }
       };
     });
+    // Search marks (the Embedding Projector's way): every match ringed, the found digit and its
+    // neighbours ringed in their own colours. No customdata: a lasso never selects a ring.
+    var marks = args.marks || {};
+    var ring = function (idx, name, color, size, width) {
+      return { type: WEBGL ? "scattergl" : "scatter", mode: "markers", name: name, hoverinfo: "skip",
+               x: idx.map(function (j) { return xs[j]; }), y: idx.map(function (j) { return ys[j]; }),
+               marker: { size: size, color: "rgba(0,0,0,0)", line: { color: color, width: width } } };
+    };
+    var nMarked = 0;
+    [["matches", "matches", "#111111", (args.marker_size || 5) + 6, 1.5],
+     ["neighbours", "its neighbours", "#ff00aa", (args.marker_size || 5) + 9, 2.5],
+     ["focus", "found", "#ff0000", (args.marker_size || 5) + 14, 3.5]].forEach(function (m) {
+      var idx = (marks[m[0]] || []).filter(function (j) { return j >= 0 && j < xs.length; });
+      if (idx.length) { data.push(ring(idx, m[1] + " (" + idx.length + ")", m[2], m[3], m[4])); nMarked += idx.length; }
+    });
     var layout = {
       height: height, margin: { l: 45, r: 130, t: args.title ? 44 : 30, b: 40 },
       title: args.title ? { text: args.title, font: { size: 15 } } : undefined,
@@ -169,6 +185,7 @@
       PLOT.on("plotly_selected", onSelected);
       PLOT.on("plotly_deselect", function () { seq += 1; setValue({ selected: [], seq: seq }); });
       setHeight(height);
+      document.body.setAttribute("data-marked", String(nMarked));
       document.body.setAttribute("data-drawn", args.kind === "hover" ? "hover" : "drag");
     });
   }
