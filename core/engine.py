@@ -203,9 +203,12 @@ class Trainer:
         epochs = c["epochs"]
         steps_per_epoch = len(self.loader)
         total = epochs * steps_per_epoch if not c["max_steps"] else min(c["max_steps"], epochs * steps_per_epoch)
-        if self.run:
-            self.run.set_status("running", total_steps=total, device=str(self.device))
+        if self.run:  # what it is doing, for a page polling a run whose step count has not moved yet
+            self.run.set_status("running", total_steps=total, device=str(self.device),
+                                phase="measuring this machine's matmul peak (once per process)")
         gemm_peak_gflops(str(self.device))  # measured once per process, before the clock starts
+        if self.run:
+            self.run.set_status("running", phase=f"training: the first curves come after {c['log_every']} steps")
         ckpt_s = 60 * c["ckpt_minutes"] if self.run else 0
         self._last_ckpt_time = _clock()
         old_handlers = _install_stop_handlers(self)
@@ -282,6 +285,8 @@ class Trainer:
     def _end_of_epoch(self, last: bool) -> None:
         self._log()
         if self.run:
+            self.run.set_status("running", phase=f"end of epoch {self.epoch}: sample grid, timeline record, "
+                                                 "checkpoint")
             G = self.sampler
             G.eval()
             z, y = eval_noise(self.prior, self.cfg["seed"])
@@ -328,7 +333,8 @@ class Trainer:
         if self.run:
             epoch_f = self.epoch + self.batch_in_epoch / max(1, len(self.loader))
             self.run.log(self.step, epoch_f, row)
-            self.run.set_status("running", step=self.step, epoch=self.epoch, train_seconds=self.train_seconds)
+            self.run.set_status("running", step=self.step, epoch=self.epoch, train_seconds=self.train_seconds,
+                                phase="training")
 
     def _kept(self) -> str:
         return (f"the last checkpoint (step {self._last_ckpt_step}) is intact" if self._last_ckpt_step is not None

@@ -171,6 +171,16 @@ def eta_seconds(status: dict) -> float | None:
     return secs / step * (total - step)
 
 
+def progress_note(status: dict, now: float | None = None) -> str:
+    """What a running run is doing, in words: its trainer's phase (measuring the machine, the
+    first steps before any curve, an epoch's grid / record / checkpoint) and how long ago it was
+    started; before the trainer's first word, that it is starting (loading torch and the data)."""
+    import time
+    ago = max(0.0, (now or time.time()) - (status.get("created") or now or time.time()))
+    phase = status.get("phase") or "starting: loading torch and the data"
+    return f"{phase[0].upper()}{phase[1:]} · started {ago:.0f} s ago"
+
+
 def version(name: str, prior: str | None = None) -> str:
     """A token that changes whenever the model's checkpoint or the named prior file is
     rewritten (a run checkpoints every epoch; `invert` may overwrite a prior): pass it to any

@@ -376,6 +376,8 @@ class Run:
         old.update(fields, status=status, updated=time.time())
         if status == "running":
             old.pop("reason", None)
+        elif "phase" not in fields:
+            old.pop("phase", None)  # what a running trainer was doing: gone once it has ended
         write_json_atomic(path, old)
 
     # ---- metrics ----------------------------------------------------------------------

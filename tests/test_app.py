@@ -79,9 +79,12 @@ def test_train_launch_and_cancel_a_tiny_run():
     while run.status().get("status") == "running" and not run.status().get("device") and time.time() < deadline:
         time.sleep(0.5)
     at.run()
+    assert any(" s ago" in c.value for c in at.caption), texts(at)  # what it is doing, before any curve
     at.button(key=f"cancel_{run_id}").click().run()
     assert not at.exception
     assert run.status()["status"] == "cancelled"
+    assert not any("Started" in s.value for s in at.success)  # the launch banner went with the run
+    assert not at.expander[0].proto.expanded  # the cancelled run stays in view, the form stays shut
     assert at.selectbox(key="train_variant").value == "wgan-gp"  # the form keeps the user's values
     assert at.number_input(key="hp_wgan-gp_batch_size").value == 16
 
@@ -313,6 +316,11 @@ def test_train_page_offers_fine_tuning_of_a_finished_run_and_shows_its_history(r
     assert at.number_input(key=f"ft_lrg_{run.id}").value == pytest.approx(2.5e-5)  # half the run's lr by default
     # a weight-clipping run shows its critic's weights before the clamp
     assert at.select_slider(key=f"hist_epoch_{run.id}").value == 1
+    # four logged points: smoothing (0.6 by default) still applies, the raw points stay faint behind
+    import json
+    loss = json.loads(next(c.proto.spec for c in at.get("plotly_chart") if '"Losses"' in c.proto.spec))
+    raw, smooth = loss["data"][0], loss["data"][1]
+    assert raw["mode"] == "markers" and smooth["name"] == "loss_d" and smooth["y"] != raw["y"]
 
 
 @pytest.fixture

@@ -160,3 +160,27 @@ def test_eta_is_the_average_pace_times_the_steps_left():
     assert core_models.eta_seconds({"status": "running", "step": 100, "total_steps": 400, "train_seconds": 50}) == 150
     assert core_models.eta_seconds({"status": "done", "step": 400, "total_steps": 400, "train_seconds": 200}) is None
     assert core_models.eta_seconds({"status": "running", "step": 0, "total_steps": 400}) is None
+
+
+def test_a_running_run_says_what_it_is_doing_before_its_first_curve():
+    """Status rows carry the trainer's phase (its start, the first steps, an epoch's end); the
+    phase goes once the run has ended."""
+    from core.engine import Trainer
+    from conftest import TINY, TINY_DATA
+    cfg = make_config("vanilla", {**TINY, "log_every": 4})
+    run = Run.create(cfg)
+    seen = []
+    orig = run.set_status
+
+    def spy(status, **fields):
+        orig(status, **fields)
+        seen.append(run.status().get("phase"))
+    run.set_status = spy
+    Trainer(cfg, "cpu", run=run, progress=False, data_limit=TINY_DATA).fit()
+    assert "measuring this machine's matmul peak (once per process)" in seen
+    assert "training: the first curves come after 4 steps" in seen
+    assert "end of epoch 1: sample grid, timeline record, checkpoint" in seen
+    assert run.status()["status"] == "done" and "phase" not in run.status()
+    note = core_models.progress_note({"phase": "training", "created": 100.0}, now=130.0)
+    assert note == "Training · started 30 s ago"
+    assert core_models.progress_note({"created": 100.0}, now=101.0).startswith("Starting: loading torch")

@@ -34,7 +34,8 @@ def float_step(value: float) -> float:
     return 10.0 ** (math.floor(math.log10(abs(value))) - 1) if value else 0.01
 
 
-with st.expander("Launch a run", expanded=not launch.active_runs()):
+# Open when nothing trains and no run was picked this session (after a cancel, the run stays in view).
+with st.expander("Launch a run", expanded=not launch.active_runs() and not st.session_state.get("train_run")):
     variant = st.selectbox("Variant", list(VARIANTS), key="train_variant", persist_state="session",
                            format_func=lambda v: f"{v} — {VARIANTS[v].title}")
     st.caption(get_variant(variant).about)
@@ -121,11 +122,14 @@ def live(run_id: str, polling: bool):
                          f"/{cfg['epochs']} · {status.get('train_seconds') or 0:.0f} s" + eta_text(status))
         if status.get("reason"):
             st.caption(status["reason"])
+        if state == "running":
+            st.caption(core_models.progress_note(status))
     if state == "running":
         if c2.button("Cancel", key=f"cancel_{run_id}", icon=":material/stop:"):
             with st.spinner("Stopping (the run checkpoints first)…"):
                 cancel(run_id)
             model_rows.clear()
+            st.session_state.pop("train_notice", None)  # "Started …" no longer describes it
             st.rerun(scope="app")
     elif state in ("cancelled", "failed"):
         has_ckpt = run.checkpoint_path.is_file()
@@ -185,11 +189,11 @@ def live(run_id: str, polling: bool):
                 ys = [r[2] for r in metrics[k]]
                 few = len(ys) < 30  # a short run: markers, so a handful of points reads as points
                 colour = CURVE_COLOURS[i % len(CURVE_COLOURS)]
-                if weight and not few:
-                    fig.add_scatter(x=xs, y=ys, mode="lines", line=dict(color=colour, width=1), opacity=0.25,
-                                    showlegend=False, hoverinfo="skip")
-                fig.add_scatter(x=xs, y=ys if few else core_models.smooth(ys, weight), name=k,
-                                mode="lines+markers" if few else "lines", line=dict(color=colour))
+                if weight:  # the raw curve stays faint behind the smoothed one
+                    fig.add_scatter(x=xs, y=ys, mode="markers" if few else "lines", line=dict(color=colour, width=1),
+                                    opacity=0.35 if few else 0.25, showlegend=False, hoverinfo="skip")
+                fig.add_scatter(x=xs, y=core_models.smooth(ys, weight), name=k,
+                                mode="lines+markers" if few and not weight else "lines", line=dict(color=colour))
             tidy(fig, 260, title=title, xaxis_title="step" if axis == "step" else "seconds since the first row",
                  yaxis_type="log" if log_y else "linear")
             st.plotly_chart(fig, key=f"curve_{title}")
