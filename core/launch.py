@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -48,11 +49,14 @@ def _resolved(device: str) -> str:
 
 
 def _detached(args: list[str], log: Path) -> subprocess.Popen:
-    """`python -m core ARGS` in its own session (it outlives the page and the server), output in `log`."""
+    """`python -m core ARGS` in its own session (it outlives the page and the server), output in `log`.
+    A thread waits for it, so when it ends while the server lives it is reaped, not left a zombie."""
     with open(log, "w") as f:
-        return subprocess.Popen([sys.executable, "-m", "core", *args], cwd=ROOT, stdout=f, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen([sys.executable, "-m", "core", *args], cwd=ROOT, stdout=f, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True,
                                 env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    threading.Thread(target=proc.wait, name=f"reap-{proc.pid}", daemon=True).start()
+    return proc
 
 
 def _spawn(args: list[str], device: str, timeout: float) -> str:
@@ -120,14 +124,17 @@ def _again(flag: str, run_id: str, epochs: int | None, device: str, timeout: flo
 
 
 def start_sweep(variant: str, grid: dict, seeds: list[int], epochs: int, scheduler: str = "none",
-                name: str | None = None, fixed: dict | None = None, timeout: float = 60.0) -> str:
+                name: str | None = None, fixed: dict | None = None, timeout: float = 60.0,
+                max_steps: int = 0, data_limit: int = 0) -> str:
     """Launch `python -m core sweep` in the background (it outlives the page); returns the
-    sweep's name once its driver has recorded it. The spec is checked here first."""
+    sweep's name once its driver has recorded it. The spec is checked here first. `max_steps`
+    (each trial's step limit) and `data_limit` (the first N digits) make small sweeps; 0 = none."""
     from . import sweep
     spec = sweep.make_spec("train", variant=variant, grid=grid, seeds=seeds, epochs=epochs, scheduler=scheduler,
-                           fixed=fixed, name=name)
+                           fixed=fixed, name=name, max_steps=max_steps or None, data_limit=data_limit)
     args = [variant, "--name", spec["name"], "--epochs", str(epochs),
             "--scheduler", scheduler, "--seeds", ",".join(map(str, seeds))]
+    args += (["--max-steps", str(max_steps)] if max_steps else []) + (["--data-limit", str(data_limit)] if data_limit else [])
     args += [a for k, vs in grid.items() for a in ("--grid", f"{k}={','.join(map(str, vs))}")]
     args += [a for k, v in (fixed or {}).items() for a in ("--set", f"{k}={v}")]
     logs = runs_dir() / ".logs"

@@ -35,6 +35,7 @@ from .variants import make_config
 KINDS = ("train", "refit", "refine")
 SCHEDULERS = ("none", "asha")
 METRICS = ("fid", "precision", "recall", "density", "coverage", "class_kl")
+ENDED = ("done", "failed", "stopped", "cancelled")  # a trial in one of these will not change again
 MAXIMISE = ("precision", "recall", "density", "coverage")
 DISTRIBUTIONS = ("loguniform", "uniform")
 ENV_KEYS = ("LATENT_LAB_RUNS", "LATENT_LAB_CACHE", "LATENT_LAB_DATA", "LATENT_LAB_IMPORTED")

@@ -492,3 +492,22 @@ def test_component_names_read_the_digit_each_makes_most():
     import numpy as np
     from core.gmm import component_names
     assert component_names({0: np.array([7, 7, 1]), 1: np.array([], dtype=int)}) == ["c0→7", "c1"]
+
+
+def test_sweeps_form_takes_a_step_and_a_data_limit(monkeypatch):
+    """The smallest sweep need not be a full epoch per trial: the form passes both limits on."""
+    from core import launch
+    from core.errors import RunError
+    seen = {}
+
+    def spawned(args, log):
+        seen["args"] = args
+        raise RunError("not started in this test")
+    monkeypatch.setattr(launch, "_detached", spawned)
+    at = page("views/sweep.py")
+    at.number_input(key="sweep_max_steps").set_value(200)
+    at.number_input(key="sweep_data_limit").set_value(5000)
+    at.button[[b.label for b in at.button].index("Launch sweep")].click().run()
+    assert not at.exception
+    args = seen["args"]
+    assert args[args.index("--max-steps") + 1] == "200" and args[args.index("--data-limit") + 1] == "5000"

@@ -184,3 +184,16 @@ def test_a_running_run_says_what_it_is_doing_before_its_first_curve():
     note = core_models.progress_note({"phase": "training", "created": 100.0}, now=130.0)
     assert note == "Training · started 30 s ago"
     assert core_models.progress_note({"created": 100.0}, now=101.0).startswith("Starting: loading torch")
+
+
+def test_a_detached_process_that_ends_is_reaped_not_left_a_zombie(tmp_path):
+    """A training or sweep driver launched from the app is the server's child: when it ends
+    while the server lives, it is waited for (no <defunct> process per launch)."""
+    import os
+    import time as _time
+    proc = launch._detached(["variants", "--json"], tmp_path / "log")
+    deadline = _time.time() + 60
+    while os.path.exists(f"/proc/{proc.pid}") and _time.time() < deadline:
+        _time.sleep(0.2)
+    assert not os.path.exists(f"/proc/{proc.pid}"), "the ended process is still in the process table (a zombie)"
+    assert proc.returncode == 0

@@ -26,13 +26,18 @@ with st.expander("New sweep", expanded=not sweep.names()):
         vals_a = v1.text_input("Values", "0.2,0.5,1,1.5,2", help="comma-separated")
         key_b = k2.selectbox("Second knob (optional)", ["—", *knobs])
         vals_b = v2.text_input("Its values", "")
-        seeds = st.text_input("Seeds", "0,1", help="each setting is trained once per seed: the spread shown below")
+        s1, s2, s3 = st.columns(3)
+        seeds = s1.text_input("Seeds", "0,1", help="each setting is trained once per seed: the spread shown below")
+        max_steps = s2.number_input("Stop each trial after N steps (0 = all its epochs)", 0, None, 0, 100,
+                                    key="sweep_max_steps")
+        data_limit = s3.number_input("Train on the first N digits (0 = all 50k)", 0, 50_000, 0, 1000,
+                                     key="sweep_data_limit", help="a small, quick sweep: e.g. 5000 digits, 200 steps")
         go_ = st.form_submit_button("Launch sweep", type="primary")
     if go_:
         with guard("Sweep", stop=False), st.spinner("Starting Ray and the sweep…"):
             grid = sweep.parse_grid([f"{key_a}={vals_a}"] + ([f"{key_b}={vals_b}"] if key_b != "—" and vals_b else []))
             name = launch.start_sweep(variant, grid, [int(s) for s in seeds.split(",") if s.strip()], int(epochs),
-                                      scheduler)
+                                      scheduler, max_steps=int(max_steps), data_limit=int(data_limit))
             st.session_state["sweep_pick"] = name
             st.success(f"Sweep {name} started; it keeps running when this page closes.", icon=":material/check:")
 
@@ -43,18 +48,15 @@ if not all_names:
 name = st.selectbox("Sweep", all_names, key="sweep_pick")
 
 
-ENDED = ("done", "failed", "stopped", "cancelled")
-
-
 @st.fragment(run_every=5)
 def live_progress(name: str, ended_before: int):
     """Re-read every 5 s while the sweep runs; the whole page reruns when a trial ends."""
     v = sweep.view(name)
-    ended = sum(1 for r in v["rows"] if r["status"] in ENDED)
+    ended = sum(1 for r in v["rows"] if r["status"] in sweep.ENDED)
     if ended != ended_before or v["status"] != "running":
         st.rerun()
     st.progress(ended / max(1, v["expected"]), text=f"{ended} of {v['expected']} trials finished")
-    going = [r for r in v["rows"] if r["status"] not in ENDED]
+    going = [r for r in v["rows"] if r["status"] not in sweep.ENDED]
     if going:
         st.dataframe(pd.DataFrame(going)[["trial", *sweep.swept_knobs(v["spec"]), "status", "epoch", "progress",
                                           "fid"]].rename(columns={"fid": "quick fid"}), hide_index=True,
@@ -67,7 +69,7 @@ def live_progress(name: str, ended_before: int):
 with guard("Sweep"):
     v = sweep.view(name)
 if v["source"] == "live" and v["status"] == "running":
-    live_progress(name, sum(1 for r in v["rows"] if r["status"] in ENDED))
+    live_progress(name, sum(1 for r in v["rows"] if r["status"] in sweep.ENDED))
 spec = v["spec"]
 what = spec["variant"] if spec["kind"] == "train" else f"{spec['kind']} of {spec['model']}"
 st.caption(f"**{name}** · {what} · {v.get('trials', len(v['rows']))} of {v['expected']} trials · {v['status']}"
@@ -81,8 +83,12 @@ metric = st.radio("Metric", list(sweep.METRICS), horizontal=True, key="sweep_met
 knobs = [k for k in sweep.swept_knobs(spec) if k in rows]
 st.subheader("Trials")
 cfg = {"progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0)}
-st.dataframe(fmt_scores(rows), hide_index=True, width="stretch", column_config=cfg)
-csv_button(rows, f"sweep_{name}", "Trials CSV")
+if len(rows):
+    st.dataframe(fmt_scores(rows), hide_index=True, width="stretch", column_config=cfg)
+    csv_button(rows, f"sweep_{name}", "Trials CSV")
+else:
+    st.caption("No trial has reported yet: the running ones are in the live table above." if v["status"] == "running"
+               else "This sweep has no trials.")
 if v.get("baseline"):
     st.caption(f"The model as it is: {metric} {v['baseline'][metric]:.3f} (n {v['baseline']['n']}).")
 
@@ -95,7 +101,8 @@ if len(done) and knobs and metric in done:
         fig = go.Figure(go.Parcoords(line=dict(color=done[metric], colorscale="Viridis", showscale=True,
                                                reversescale=metric in ("fid", "class_kl")),
                                      dimensions=[*dims, dict(label=metric, values=done[metric])]))
-        tidy(fig, 340)
+        tidy(fig, 360)
+        fig.update_layout(margin=dict(l=70, r=70, t=70, b=30))  # the axis titles sit above the plot, ticks beside
         st.plotly_chart(fig, key="sweep_parcoords")
     with right:
         knob = st.selectbox("Against", knobs, key="sweep_knob")
