@@ -139,6 +139,29 @@ def curves(name: str) -> dict[str, list]:
     return zoo.curves_of(run)
 
 
+def config_diff(configs: dict[str, dict]) -> list[dict]:
+    """The knobs on which the compared models' configs differ (as W&B's run comparer shows them):
+    one row per knob, {"knob": k, model: value, ...}; a model whose config lacks it gets None."""
+    keys = sorted({k for c in configs.values() for k in c})
+    rows = []
+    for k in keys:
+        vals = {name: c.get(k) for name, c in configs.items()}
+        if len({json.dumps(v, sort_keys=True, default=str) for v in vals.values()}) > 1:
+            rows.append({"knob": k, **vals})
+    return rows
+
+
+def no_timeline_reason(row: dict, cfg: dict | None = None) -> str:
+    """Why a model has no training timeline, in a few words, from its model-list row."""
+    if row.get("source") == "imported":
+        return "no timeline: imported (trained elsewhere)"
+    if cfg is not None and not cfg.get("eval_every", 1):
+        return "no timeline: trained with the recorder off (eval_every 0)"
+    if row.get("source") == "run" and not row.get("epochs"):
+        return "no timeline yet: no epoch finished"
+    return "no timeline: trained before the recorder"
+
+
 def run_metrics(name: str) -> dict[str, list]:
     """Every logged row of a run, {key: [[step, epoch, value, wall], ...]} (for live curves;
     wall = seconds since the run's first logged row)."""

@@ -511,3 +511,11 @@ def test_sweeps_form_takes_a_step_and_a_data_limit(monkeypatch):
     assert not at.exception
     args = seen["args"]
     assert args[args.index("--max-steps") + 1] == "200" and args[args.index("--data-limit") + 1] == "5000"
+
+
+def test_compare_shows_the_config_diff_and_why_an_imported_model_has_no_timeline(imported):
+    at = page("views/compare.py", compare_models=["vanilla", "course"])
+    assert any("course (no timeline: imported (trained elsewhere))" in c.value for c in at.caption), texts(at)
+    diff = next(d.value for d in at.dataframe if "knob" in d.value.columns)
+    assert {"vanilla", "course"} <= set(diff.columns)
+    assert "epochs" in set(diff["knob"]) and "lr_g" not in set(diff["knob"])  # only what differs (40 vs 30)

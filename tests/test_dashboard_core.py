@@ -197,3 +197,19 @@ def test_a_detached_process_that_ends_is_reaped_not_left_a_zombie(tmp_path):
         _time.sleep(0.2)
     assert not os.path.exists(f"/proc/{proc.pid}"), "the ended process is still in the process table (a zombie)"
     assert proc.returncode == 0
+
+
+def test_config_diff_keeps_only_the_knobs_that_differ():
+    a = make_config("wgan-gp")
+    b = make_config("wgan-gp", {"lr_g": 1e-4, "batch_size": 32})
+    rows = core_models.config_diff({"a": a, "b": b, "c": {k: v for k, v in a.items() if k != "ema"}})
+    assert {r["knob"] for r in rows} == {"lr_g", "batch_size", "ema"}
+    ema = next(r for r in rows if r["knob"] == "ema")
+    assert ema["a"] == a["ema"] and ema["c"] is None
+    assert core_models.config_diff({"a": a, "b": dict(a)}) == []
+
+
+def test_why_a_model_has_no_timeline():
+    assert core_models.no_timeline_reason({"source": "imported"}) == "no timeline: imported (trained elsewhere)"
+    assert "eval_every 0" in core_models.no_timeline_reason({"source": "run", "epochs": 3}, {"eval_every": 0})
+    assert "before the recorder" in core_models.no_timeline_reason({"source": "zoo"}, {"eval_every": 1})

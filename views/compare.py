@@ -101,6 +101,17 @@ with right:
     else:
         st.caption("No curves recorded for these models.")
 
+st.subheader("Config: the knobs that differ")
+configs = {}
+for name in chosen:
+    with guard(name, stop=False):
+        configs[name] = core_models.loaded(name)[3]
+diff = core_models.config_diff(configs)
+if diff:
+    st.dataframe(pd.DataFrame(diff).astype(str).replace("None", MISSING), hide_index=True, width="stretch")
+else:
+    st.caption("Their configs are identical: the differences above come from training (seed, run length) alone.")
+
 st.subheader("Quality over training")
 timelines = core_timeline.curves(chosen)
 if timelines:
@@ -110,8 +121,10 @@ if timelines:
     for col, k, title in ((left, "fid", "FID over epochs"), (right, "class_kl", "class KL to uniform over epochs")):
         fig = go.Figure([go.Scatter(x=c["epoch"], y=c[k], name=n, mode="lines+markers" if len(c["epoch"]) < 30 else "lines",
                                     line=dict(color=colour[n])) for n, c in timelines.items()])
-        tidy(fig, 320, title=title, xaxis_title="epoch", yaxis_title=k)
+        tidy(fig, 320, title=title + (" (log scale)" if k == "fid" else ""), xaxis_title="epoch", yaxis_title=k,
+             yaxis_type="log" if k == "fid" else "linear")  # a good model's tail is not flat at 0–2
         col.plotly_chart(fig, key=f"compare_tl_{k}")
 no_tl = [n for n in chosen if n not in timelines]
 if no_tl:
-    st.caption(f"No timeline recorded for: {', '.join(no_tl)} (trained before the recorder, or with eval_every 0).")
+    st.caption("Not in these charts: " + "; ".join(
+        f"{n} ({core_models.no_timeline_reason(rows[n], configs.get(n))})" for n in no_tl) + ".")
