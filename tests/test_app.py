@@ -519,3 +519,27 @@ def test_compare_shows_the_config_diff_and_why_an_imported_model_has_no_timeline
     diff = next(d.value for d in at.dataframe if "knob" in d.value.columns)
     assert {"vanilla", "course"} <= set(diff.columns)
     assert "epochs" in set(diff["knob"]) and "lr_g" not in set(diff["knob"])  # only what differs (40 vs 30)
+
+
+def test_timeline_plots_read_clearly():
+    """FID on a log axis and only up to the epoch shown ("so far"); the uniform line named in the
+    legend, not written over the bars; titles left of the mode bar; a "read as 7" point not in the
+    backdrop's grey."""
+    import json
+    at = page("views/timeline.py", model="vanilla")
+    at.select_slider(key="tl_epoch_vanilla").set_value(5).run()
+    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    fid = next(s for s in specs if "FID so far" in json.dumps(s["layout"].get("title")))
+    assert fid["layout"]["yaxis"]["type"] == "log" and fid["layout"]["title"]["xanchor"] == "left"
+    xs = fid["data"][0]["x"]
+    import base64
+    import numpy as np
+    xs = np.frombuffer(base64.b64decode(xs["bdata"]), dtype=xs["dtype"]) if isinstance(xs, dict) else np.array(xs)
+    assert xs.max() == 5  # so far: not the whole run
+    hist = next(s for s in specs if "classes read at epoch 5" in json.dumps(s["layout"].get("title")))
+    assert any(t.get("name") == "uniform (10 %)" for t in hist["data"]) and not hist["layout"].get("annotations")
+    mp = next(s for s in specs if "on the fixed map" in json.dumps(s["layout"].get("title")))
+    backdrop = next(t["marker"]["color"] for t in mp["data"] if t["name"] == "real test digits")
+    assert all(t["marker"]["color"] != backdrop for t in mp["data"] if t["name"].startswith("read as"))
+    from ui.common import CLASS_COLOURS
+    assert CLASS_COLOURS[7] != "#7f7f7f"

@@ -12,6 +12,7 @@ import streamlit as st
 from core import models as core_models
 from core.errors import LabError
 from core.images import grid, grid_png_bytes
+from ui.components import PALETTE
 
 PAGES = {  # file -> (title, icon)
     "views/overview.py": ("Overview", ":material/leaderboard:"),
@@ -29,8 +30,7 @@ PAGES = {  # file -> (title, icon)
 # components of a mixture prior are not digits: their own palette (dark, unlike the digit colours)
 COMPONENT_COLOURS = ["#000000", "#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6",
                      "#9a6324", "#808000", "#469990", "#800000"]
-CLASS_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-                 "#bcbd22", "#17becf"]
+CLASS_COLOURS = PALETTE  # the digits' colours, one definition (ui.components)
 
 
 @contextlib.contextmanager
@@ -144,6 +144,8 @@ def tidy(fig, height: int, **layout):
     """One layout for every chart: the mode bar gets the top margin to itself and the legend
     sits right of the plot, top-aligned, so neither hides the other (or the data)."""
     top = 44 if layout.get("title") else 30
+    if isinstance(layout.get("title"), str):  # left-aligned: the mode bar (top right) never covers it
+        layout["title"] = dict(text=layout["title"], x=0.01, xanchor="left")
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=top, b=10),
                       legend=dict(orientation="v", x=1.02, xanchor="left", y=1, yanchor="top"), **layout)
     return fig

@@ -75,19 +75,23 @@ with c2:
                        key="tl_gif", icon=":material/download:", help="grid and map of every recorded epoch")
 
 
-def curve_fig(keys: tuple[str, ...], epoch: int, title: str, height: int = 260):
+def curve_fig(keys: tuple[str, ...], epoch: int, title: str, height: int = 260, log_y: bool = False):
+    """The records up to `epoch` (so far), on an x axis that spans the whole run so it never jumps."""
     fig = go.Figure()
+    upto = [r for r in tl.rows if r["epoch"] <= epoch]
     for i, k in enumerate(keys):
-        pts = [(r["epoch"], r[k]) for r in tl.rows if r.get(k) is not None]
+        pts = [(r["epoch"], r[k]) for r in upto if r.get(k) is not None]
         if pts:
             fig.add_scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], name=k, mode="lines+markers",
                             line=dict(color=CLASS_COLOURS[i]), marker=dict(size=4))
-        raw = [(r["epoch"], r["raw"][k]) for r in tl.rows if r.get("raw") and r["raw"].get(k) is not None]
+        raw = [(r["epoch"], r["raw"][k]) for r in upto if r.get("raw") and r["raw"].get(k) is not None]
         if raw:
             fig.add_scatter(x=[p[0] for p in raw], y=[p[1] for p in raw], name=f"{k} (raw G, no EMA)",
                             mode="lines", line=dict(color=CLASS_COLOURS[i], dash="dot"))
     fig.add_vline(x=epoch, line=dict(color="#444", dash="dash"))
-    return tidy(fig, height, title=title, xaxis_title="epoch")
+    pad = max(1, (epochs[-1] - epochs[0]) * 0.03)
+    return tidy(fig, height, title=title, xaxis=dict(title="epoch", range=[epochs[0] - pad, epochs[-1] + pad]),
+                yaxis_type="log" if log_y else "linear")
 
 
 @st.fragment(run_every=0.4 if playing else None)  # redraws often; the clock decides the epoch
@@ -135,14 +139,15 @@ def view():
                    "epoch's digits, each placed among its nearest real digits, coloured by the class read.")
     left, right = st.columns(2)
     with left:
-        fig = go.Figure(go.Bar(x=list(range(10)), y=row["class_hist"], marker_color=CLASS_COLOURS,
+        fig = go.Figure(go.Bar(x=list(range(10)), y=row["class_hist"], marker_color=CLASS_COLOURS, showlegend=False,
                                text=[f"{h:.0%}" for h in row["class_hist"]], textposition="outside"))
-        fig.add_hline(y=0.1, line=dict(color="#888", dash="dot"), annotation_text="uniform", annotation_position="top left")
+        fig.add_scatter(x=[-0.5, 9.5], y=[0.1, 0.1], mode="lines", name="uniform (10 %)", hoverinfo="skip",
+                        line=dict(color="#888", dash="dot"))  # named in the legend, not over the bars' labels
         tidy(fig, 300, title=f"classes read at epoch {epoch} (KL to uniform {row['class_kl']:.3f})",
              xaxis=dict(dtick=1, title="digit"), yaxis=dict(title="fraction", range=[0, max(0.3, max(row['class_hist']) * 1.2)]))
         st.plotly_chart(fig, key="tl_hist")
     with right:
-        st.plotly_chart(curve_fig(("fid",), epoch, "FID so far"), key="tl_fid")
+        st.plotly_chart(curve_fig(("fid",), epoch, "FID so far (log scale)", log_y=True), key="tl_fid")
     st.plotly_chart(curve_fig(("precision", "recall", "density", "coverage"), epoch,
                               "precision / recall / density / coverage so far", 280), key="tl_prdc")
 
