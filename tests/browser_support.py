@@ -30,6 +30,17 @@ def browser_or_skip():
     return sync_playwright
 
 
+SERVER_PIDS: dict[str, int] = {}  # base URL -> the streamlit server's pid (its memory is measured)
+
+
+def rss_mb(pid: int) -> float:
+    """A process's resident memory now, in MB (from /proc; Linux)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -59,6 +70,7 @@ def streamlit_server(script: str, log_path: Path, env: dict | None = None, timeo
                     if time.time() > end:
                         raise TimeoutError(f"streamlit did not listen on {port} within {timeout}s") from None
                     time.sleep(0.3)
+            SERVER_PIDS[f"http://127.0.0.1:{port}"] = server.pid
             yield f"http://127.0.0.1:{port}"
         finally:
             server.terminate()

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from browser_support import ARGS, CHROMIUM, SCREENS, browser_or_skip, streamlit_server
+from browser_support import ARGS, CHROMIUM, SCREENS, SERVER_PIDS, browser_or_skip, rss_mb, streamlit_server
 import ui.components as uic
 
 FIRST = 240_000  # ms: the first page scores the real-data floor on a (possibly loaded) CPU
@@ -143,6 +143,28 @@ def test_train_with_an_empty_run_store(app):
     app.shot("train")
 
 
+def test_train_resume_keeps_the_step_limit(app):
+    """A run launched with a step limit, cancelled and resumed from the page, still stops at that
+    limit (it once showed 168 / 11,700 steps after the resume)."""
+    app.open("train", "Train", '[data-testid="stForm"]')
+    page = app.page
+    page.get_by_label("stop after N steps (0 = run all epochs)").fill("300")
+    page.get_by_role("button", name="Launch").click()
+    progress = page.locator('[data-testid="stProgress"]').first
+    progress.filter(has_text=re.compile(r"running · step \d+/300")).wait_for(timeout=PAGE)
+    page.get_by_text(re.compile(r"started \d+ s ago")).first.wait_for(timeout=PAGE)  # what it is doing
+    page.get_by_role("button", name="Cancel").click()
+    page.locator('[data-testid="stProgress"]', has_text="cancelled").first.wait_for(timeout=PAGE)
+    assert not page.get_by_text(re.compile("^Started ")).count()  # the launch banner went with the run
+    page.get_by_role("button", name=re.compile("Resume|Restart")).click()
+    page.locator('[data-testid="stProgress"]', has_text=re.compile(r"running · step \d+/300")).first.wait_for(
+        timeout=PAGE)
+    app.assert_clean("train_resumed")
+    app.shot("train_resumed")
+    page.get_by_role("button", name="Cancel").click()  # leave the CPU to the other tests
+    page.locator('[data-testid="stProgress"]', has_text=re.compile("cancelled|done")).first.wait_for(timeout=PAGE)
+
+
 def test_compare(app):
     app.open("compare", "Compare", PLOTLY, min_count=2)
     app.assert_clean("compare")
@@ -201,10 +223,17 @@ def test_timeline_slider_and_playback_move_the_grid_and_the_map(app):
     assert after[0] != before[0] and "epoch 10" in after[1]  # the grid and the map's title follow the slider
     app.assert_clean("timeline_epoch_10")
     app.shot("timeline")
-    page.get_by_role("button", name="Play").click()  # playback steps on by itself
-    page.locator('[data-testid="stSliderThumbValue"]', has_text=re.compile(r"^1[2-9]$")).wait_for(timeout=60_000)
+    thumb = slider.locator('[data-testid="stSliderThumbValue"]')
+    page.get_by_role("button", name="Play").click()  # playback steps on by itself, one epoch a second
+    t0 = time.time()
+    page.locator('[data-testid="stSliderThumbValue"]', has_text=re.compile(r"^1[3-9]$")).wait_for(timeout=60_000)
+    app.timings["timeline_play_s_per_epoch"] = (time.time() - t0) / (int(thumb.inner_text()) - 10)
     page.get_by_role("button", name="Pause").click()
+    at_click = int(thumb.inner_text())
     page.get_by_role("button", name="Play").wait_for(timeout=PAGE)
+    page.locator(RUNNING).wait_for(state="hidden", timeout=PAGE)
+    page.wait_for_timeout(2_500)  # a queue of redraws would keep stepping for seconds after the click
+    assert int(thumb.inner_text()) - at_click <= 1, (at_click, thumb.inner_text())  # pause stops where it is
     app.assert_clean("timeline_played")
 
 
@@ -244,6 +273,13 @@ def test_latent_map_draws_the_scatter(app):
     assert page.get_by_text("Selection CSV").count() == 1
     app.assert_clean("latent_map")
     app.shot("latent_map")
+    # search by the class read: every match is ringed on the map (the Embedding Projector's way)
+    page.locator('[data-testid="stSelectbox"]', has_text="Search").click()
+    page.get_by_role("option", name="class read").click()
+    page.get_by_text(re.compile(r"digits are read as 0, ringed on the map")).wait_for(timeout=PAGE)
+    frame.wait_for_function("() => Number(document.body.getAttribute('data-marked')) > 0", timeout=PAGE)
+    app.assert_clean("latent_map_search")
+    app.shot("latent_map_search")
 
 
 def test_classes(app):
@@ -312,6 +348,24 @@ def test_gmm_editor_drag_regenerates_the_component(app):
     after = grid.get_attribute("src")
     assert after and after != before, "the component grid did not regenerate after the drag"
     app.shot("gmm_editor_dragged")
+
+
+def test_a_page_that_cannot_show_the_model_keeps_the_choice(app):
+    """Opening the GMM editor (mixture priors only) with wgan-gp chosen says so and leaves the
+    choice alone: Refine, next, refines wgan-gp (it once refined gm-dynamic)."""
+    app.open("", "Latent Lab", IMAGE, min_count=3)
+    page = app.page
+    page.locator(".st-key-cls_wgan-gp button").click()  # the grid's click-through picks wgan-gp
+    page.locator("h1", has_text="Classes").wait_for(timeout=PAGE)
+    nav = page.locator('[data-testid="stSidebarNav"]')
+    nav.get_by_text("GMM editor").click()
+    page.get_by_text("wgan-gp, the model you chose, cannot be shown here").wait_for(timeout=PAGE)
+    page.locator(RUNNING).wait_for(state="hidden", timeout=PAGE)
+    app.assert_clean("gmm_editor_other_model")
+    nav.get_by_text("Refine").click()
+    page.locator("h1", has_text="Refine").wait_for(timeout=PAGE)
+    picker = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first
+    assert "wgan-gp" in picker.inner_text(), picker.inner_text()
 
 
 def test_refine(app):
@@ -388,3 +442,11 @@ def test_import_a_course_model_from_the_overview(app, tmp_path):
     app.shot("refine_imported")
     picker = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first
     assert "course-upload" in picker.inner_html()  # the model picker holds the imported model
+
+
+def test_the_server_stays_under_1_5_gb_after_every_page(app):
+    """Last: every page has been used in this session; the app server's resident memory stays
+    within what a laptop gives it (1.79 GB was measured before the review's fixes)."""
+    rss = rss_mb(SERVER_PIDS[app.base])
+    print(f"streamlit server RSS after every page: {rss:.0f} MB")
+    assert rss <= 1500, rss
