@@ -75,7 +75,6 @@
       PLOT.removeAllListeners && PLOT.removeAllListeners("plotly_relayout");
       PLOT.on("plotly_relayout", onDragRelayout);
       setHeight(height);
-      document.body.setAttribute("data-marked", String(nMarked));
       document.body.setAttribute("data-drawn", args.kind === "hover" ? "hover" : "drag");
     });
   }
@@ -134,6 +133,8 @@
     var cats = Object.keys(groups).map(Number).sort(function (a, b) {
       if (a < 0) return 1; if (b < 0) return -1; return a - b;
     });
+    var marks = args.marks || {};
+    var hasMarks = ["matches", "focus", "neighbours"].some(function (k) { return (marks[k] || []).length > 0; });
     var data = cats.map(function (c) {
       var idx = groups[c];
       var name = names[String(c)] !== undefined ? String(names[String(c)]) : (c < 0 ? "none" : String(c));
@@ -142,20 +143,19 @@
         x: idx.map(function (j) { return xs[j]; }), y: idx.map(function (j) { return ys[j]; }),
         customdata: idx, text: idx.map(function (j) { return texts[j] !== undefined ? String(texts[j]) : ""; }),
         hovertemplate: "%{text}<extra></extra>",
-        marker: { size: args.marker_size || 5, opacity: 0.8,
+        marker: { size: args.marker_size || 5, opacity: hasMarks ? 0.25 : 0.8,  // a search dims the rest
                   color: c < 0 ? NONE_COLOR : palette[((c % palette.length) + palette.length) % palette.length] }
       };
     });
     // Search marks (the Embedding Projector's way): every match ringed, the found digit and its
     // neighbours ringed in their own colours. No customdata: a lasso never selects a ring.
-    var marks = args.marks || {};
     var ring = function (idx, name, color, size, width) {
       return { type: WEBGL ? "scattergl" : "scatter", mode: "markers", name: name, hoverinfo: "skip",
                x: idx.map(function (j) { return xs[j]; }), y: idx.map(function (j) { return ys[j]; }),
                marker: { size: size, color: "rgba(0,0,0,0)", line: { color: color, width: width } } };
     };
     var nMarked = 0;
-    [["matches", "matches", "#111111", (args.marker_size || 5) + 6, 1.5],
+    [["matches", "matches", "#111111", (args.marker_size || 5) + 4, 1],
      ["neighbours", "its neighbours", "#ff00aa", (args.marker_size || 5) + 9, 2.5],
      ["focus", "found", "#ff0000", (args.marker_size || 5) + 14, 3.5]].forEach(function (m) {
       var idx = (marks[m[0]] || []).filter(function (j) { return j >= 0 && j < xs.length; });
