@@ -23,7 +23,7 @@ def cmd_import(a):
 def cmd_imported(a):
     from .importer import imported_info, remove
     from .registry import list_imported
-    if a.remove:
+    if a.remove is not None:  # `--remove ''` is a name, refused, not a listing
         remove(a.remove)
         print(f"removed {a.remove}")
         return

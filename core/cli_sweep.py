@@ -9,6 +9,7 @@ import sys
 
 from .cli_common import MODEL_HELP, table
 from .errors import ConfigError
+from .sweep_check import MAX_TRIALS
 
 ACTIONS = ("list", "show", "cancel", "export")
 CPU_HELP = ("CPU cores each trial holds (default 1: on this machine's {n} cores, {n} trials run at once, each "
@@ -16,8 +17,12 @@ CPU_HELP = ("CPU cores each trial holds (default 1: on this machine's {n} cores,
 
 
 def _print_status(st: dict) -> None:
-    counts = ", ".join(f"{v} {k}" for k, v in sorted(st.get("counts", {}).items())) or "no trial started"
-    print(f"{st['name']}: {st['status']} · {st.get('trials', 0)}/{st.get('expected', '?')} trials ({counts})")
+    if st.get("status") == "unreadable":
+        print(f"{st['name']}: unreadable ({st.get('reason')})")
+        return
+    counts = ", ".join(f"{v} {k}" for k, v in sorted((st.get("counts") or {}).items())) or "no trial started"
+    print(f"{st['name']}: {st['status']} · {st.get('trials', 0)}/{st.get('expected', '?')} trials ({counts})"
+          + (" · shipped" if st.get("source") == "shipped" else ""))
 
 
 def _print_table(rows: list[dict], metric: str) -> None:
@@ -35,7 +40,7 @@ def cmd_sweep(a):
     from . import sweep
     if a.what in ACTIONS:
         if a.what == "list":
-            rows = sweep.list_sweeps()
+            rows = sweep.listing()  # this machine's, then the shipped ones (the Sweeps page's list)
             if a.json:
                 print(json.dumps(rows, indent=2))
             elif not rows:
@@ -51,7 +56,11 @@ def cmd_sweep(a):
         if a.what == "export":
             print(f"{a.target} -> {sweep.export(a.target, a.note or '')}")
             return
-        st, rows = sweep.status(a.target), sweep.table(a.target)
+        if (sweep.sweep_dir(a.target) / "sweep.json").is_file():
+            st, rows = sweep.status(a.target), sweep.table(a.target)
+        else:  # a shipped sweep: its scores, as the page shows them
+            st = sweep.read_shipped(a.target)
+            st, rows = {**st, "name": a.target, "source": "shipped"}, st["rows"]
         if a.json:
             print(json.dumps({**st, "rows": rows}, indent=2))
         else:
@@ -63,7 +72,8 @@ def cmd_sweep(a):
                            random=sweep.parse_random(a.random), samples=a.samples, seeds=_seeds(a.seeds),
                            epochs=a.epochs, max_steps=a.max_steps, scheduler=a.scheduler, metric=a.metric,
                            cpus_per_trial=a.cpus_per_trial, quick_n=a.quick_n, score_n=a.score_n,
-                           data_limit=a.data_limit or 0, fixed=parse_sets(a.set), name=a.name)
+                           data_limit=a.data_limit or 0, fixed=parse_sets(a.set), name=a.name,
+                           max_trials=a.max_trials)
     _run(spec, a)
 
 
@@ -76,6 +86,9 @@ def _seeds(text: str) -> list[int]:
 
 def _run(spec: dict, a) -> None:
     from . import sweep
+    from .sweep_check import check_address, check_limits
+    check_address(a.address or os.environ.get("RAY_ADDRESS"))  # bad input: one line, before the sweep is announced
+    check_limits()
     print(f"sweep {spec['name']}: {sweep.n_trials(spec)} trials on Ray "
           f"({a.address or os.environ.get('RAY_ADDRESS') or 'started on this machine'})", file=sys.stderr)
     try:
@@ -94,9 +107,9 @@ def _run(spec: dict, a) -> None:
 
 def cmd_sweep_refit(a):
     from . import sweep
-    spec = sweep.make_spec("refit", model=a.model, grid={"components": sweep.parse_range(a.components)},
+    spec = sweep.make_spec("refit", model=a.model, grid={"components": sweep.parse_range(a.components, a.max_trials)},
                            seeds=_seeds(a.seeds), metric=a.metric, cpus_per_trial=a.cpus_per_trial,
-                           score_n=a.score_n, n=a.n, fixed={"steps": a.steps}, name=a.name)
+                           score_n=a.score_n, n=a.n, fixed={"steps": a.steps}, name=a.name, max_trials=a.max_trials)
     _warm_inversion(spec)
     _run(spec, a)
 
@@ -112,7 +125,8 @@ def cmd_sweep_refine(a):
     from . import sweep
     grid = sweep.parse_grid(a.grid)
     spec = sweep.make_spec("refine", model=a.model, method=a.method, grid=grid, seeds=_seeds(a.seeds),
-                           metric=a.metric, cpus_per_trial=a.cpus_per_trial, score_n=a.n, name=a.name)
+                           metric=a.metric, cpus_per_trial=a.cpus_per_trial, score_n=a.n, name=a.name,
+                           max_trials=a.max_trials)
     _run(spec, a)
 
 
@@ -124,6 +138,8 @@ def _common(s, cpus: int) -> None:
                                      "default: start Ray on this machine")
     s.add_argument("--name", help="the sweep's name (default: variant or model, knobs, time); the same name and "
                                   "settings again resume it")
+    s.add_argument("--max-trials", type=int, default=MAX_TRIALS,
+                   help=f"refuse a sweep of more trials than this (default {MAX_TRIALS}); raise it on purpose")
     s.add_argument("--json", action="store_true")
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from .cli_common import MODEL_HELP, table
@@ -22,8 +23,10 @@ def cmd_timeline(a):
     summ = tl_mod.summary(tl)
     if a.gif:
         Path(a.gif).write_bytes(tl_mod.animation(tl))
+    for bad in tl.unreadable:  # damaged parts are skipped and named; the rest is shown
+        print(f"skipped: {bad}", file=sys.stderr)
     if a.json:
-        print(json.dumps({"model": tl.name, "rows": tl.rows, "summary": summ}, indent=2))
+        print(json.dumps({"model": tl.name, "rows": tl.rows, "summary": summ, "unreadable": tl.unreadable}, indent=2))
         return
     rows = [{**r, **({"raw_fid": r["raw"]["fid"]} if r.get("raw") else {})} for r in tl.rows]
     cols = COLS + (["raw_fid"] if any("raw_fid" in r for r in rows) else [])

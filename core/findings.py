@@ -344,10 +344,14 @@ def shipped_rows(seeds) -> dict[tuple, dict]:
     try:
         d = json.loads((TRAINED / SHIPPED).read_text())
         then = d["zoo"] if isinstance(d["zoo"], dict) else json.loads(d["zoo"])  # older files: a JSON string
-        rows = {(r["seed"], r["claim"]): r for r in d["rows"]}
-    except (OSError, ValueError, KeyError, TypeError):
+        rows = {(r["seed"], r["claim"]): r for r in d["rows"] if isinstance(r, dict)}
+        shipped_seeds = d.get("seeds", [])
+        if not isinstance(then, dict) or not isinstance(shipped_seeds, list) \
+                or not all(isinstance(s, int) and not isinstance(s, bool) for s in shipped_seeds):
+            raise TypeError("its seeds are not a list of integers, or its zoo not an object")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):  # a damaged table: every row is recomputed
         return {}
-    if sorted(d.get("seeds", [])) != sorted(seeds):
+    if sorted(shipped_seeds) != sorted(seeds):
         return {}
     now = _zoo_fids()
     return {k: rows[k] for c in CLAIMS if (k := (c["seed"], c["claim"])) in rows

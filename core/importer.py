@@ -14,6 +14,7 @@ Hidden sizes and the z size are read from the shapes. The prior is N(0, I).
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -33,10 +34,11 @@ from .errors import ConfigError
 from .nets import IMG
 from .registry import NAME_RE, imported_checkpoint, models_from_checkpoint, zoo_checkpoint
 from .sampling import eval_noise
-from .store import check_user_file, imported_dir, runs_dir
-from .variants import MAX_LAYERS, MAX_WIDTH, VARIANTS, make_config
+from .store import _flock, _holder, _write_holder, check_user_file, imported_dir, runs_dir
+from .variants import MAX_LAYERS, MAX_WIDTH, MAX_Z, VARIANTS, make_config
 
-MAX_BYTES = 256 * 2**20  # a network file larger than this is refused before it is read
+MAX_BYTES = 256 * 2**20  # a network file larger than this is refused before it is read; also what it may inflate to
+MAX_VALUES = MAX_BYTES // 4  # the values its tensors may declare in all: 256 MiB as float32 (an int8 file expands)
 PRIORS = ("gaussian",)
 CRITIC_OUTPUTS = ("sigmoid", "logit")
 LOSSES = {"bce": "vanilla", "wasserstein": "wgan", "hinge": "hinge"}  # the loss D was trained with -> variant
@@ -74,8 +76,13 @@ def _pickle_globals(path: Path) -> list[str]:
 def read_file(path: str | Path, what: str) -> object:
     """torch.load(weights_only=True) of a user's file, or ImportRefused saying in one line why
     not: missing, empty, too large, truncated, a pickled module, or a pickle that would run code."""
+    from .safeload import check_torch_file
     path = Path(path)
     check_user_file(path, MAX_BYTES, "network files", f"{what}: ")
+    try:
+        check_torch_file(path, MAX_BYTES, MAX_VALUES, f"{what}: ")  # before torch materialises anything
+    except ConfigError as exc:
+        raise ImportRefused(str(exc)) from None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -163,6 +170,8 @@ def read_layers(sd: dict, what: str) -> tuple[str, list[tuple[torch.Tensor, torc
         raise ImportRefused(f"{what}: unexpected key {unknown[0]}" + (f" (and {len(unknown) - 1} more)"
                                                                      if len(unknown) > 1 else "")
                            + "; a conditional or spectral-normed network is imported as a Latent Lab checkpoint")
+    if what == "G" and sd[names[0][0]].dim() == 2 and sd[names[0][0]].shape[1] > MAX_Z:  # before any value is read
+        raise ImportRefused(f"G reads a z of {sd[names[0][0]].shape[1]}; at most {MAX_Z} (like a hidden layer)")
     layers = _chain(sd, names, what)
     if not 2 <= len(layers) <= MAX_LAYERS + 1:
         raise ImportRefused(f"{what} has {len(layers)} Linear layers; 2 to {MAX_LAYERS + 1} are accepted")
@@ -196,12 +205,19 @@ def _sizes(layers, what: str) -> str:
 # ---------------------------------------------------------------- registering
 
 def check_name(name: str, force: bool = False) -> str:
+    """A name the registry resolves to this imported model, from any working directory."""
     if not re.fullmatch(NAME_RE, name):
         raise ImportRefused(f"--name {name!r}: use letters, digits, '.', '_' or '-' (at most 64)")
     if name in VARIANTS or zoo_checkpoint(name):
         raise ImportRefused(f"--name {name}: a zoo model has that name; choose another")
     if (runs_dir() / name / "config.json").is_file():
         raise ImportRefused(f"--name {name}: a run has that id; choose another")
+    if name.lower().endswith((".pt", ".pth")):  # a MODEL ending so is read as a file's path, never looked up
+        raise ImportRefused(f"--name {name}: a MODEL ending in {Path(name).suffix} is read as a file; "
+                            f"choose a name without it (e.g. {Path(name).stem})")
+    if Path(name).exists():
+        raise ImportRefused(f"--name {name}: a file of that name in the working directory would be read instead "
+                            "of the model; choose another name")
     if imported_checkpoint(name) and not force:
         raise ImportRefused(f"--name {name}: an imported model has that name (--force replaces it)")
     return name
@@ -267,12 +283,62 @@ def import_model(generator: str | Path, critic: str | Path | None = None, name: 
     """Check the files, then register them as imported/<name>/ (model.pt, import.json and a
     10×10 samples.png) in one rename: a failure leaves nothing behind. `origin` = what to record
     as the files' names ({"generator": …, "critic": …}; default their paths)."""
-    from .images import save_grid
     generator = Path(generator)
     ckpt, desc = build_checkpoint(generator, critic, prior, z_dim, critic_output, loss)
     name = check_name(name or f"imported-{_sha(generator)[:8]}", force)
     root = imported_dir()
-    root.mkdir(parents=True, exist_ok=True)
+    with _name_lock(root, name):
+        check_name(name, force)  # again, as the name's one writer: an import that finished meanwhile counts
+        record = _register(root, name, ckpt, desc, generator, critic, origin, command)
+    return {**record, "path": str(root / name / "model.pt")}
+
+
+@contextlib.contextmanager
+def _name_lock(root: Path, name: str):
+    """Be the one process importing (or removing) `name`: an flock on imported/.locks/<name>.lock,
+    released by the OS however this process ends. Temps of dead writers are cleaned first."""
+    path = root / ".locks" / f"{name}.lock"
+    f = _flock(path)
+    if f is None:
+        raise ImportRefused(f"--name {name}: another import of that name is running ({_holder(path) or 'a process'}); "
+                            "wait for it, then use --force to replace it")
+    try:
+        _write_holder(f, f"pid {os.getpid()}")
+        clean_stale(root)
+        yield
+    finally:
+        f.close()
+
+
+def clean_stale(root: Path | None = None) -> list[str]:
+    """Remove what killed imports left: `.tmp-<name>-<pid>/` (a whole model.pt) and `.old-<name>-<pid>/`
+    (the model a --force import replaced; put back if the new one never arrived), each only
+    while no process holds that name's lock."""
+    root = root or imported_dir()
+    gone = []
+    for d in sorted(root.glob(".tmp-*")) + sorted(root.glob(".old-*")) if root.is_dir() else []:
+        m = re.fullmatch(r"\.(tmp|old)-(.+)-(\d+)", d.name)
+        if not m or m.group(3) == str(os.getpid()):
+            continue
+        probe = _flock(root / ".locks" / f"{m.group(2)}.lock")
+        if probe is None:
+            continue  # its writer lives
+        try:
+            if m.group(1) == "old" and not (root / m.group(2)).exists():
+                d.rename(root / m.group(2))  # killed between the two renames of --force: the old one stays
+            else:
+                shutil.rmtree(d, ignore_errors=True)
+            gone.append(d.name)
+        except OSError:
+            pass
+        finally:
+            probe.close()
+    return gone
+
+
+def _register(root: Path, name: str, ckpt: dict, desc: dict, generator: Path, critic, origin, command) -> dict:
+    """Write imported/<name>/ through a temp folder and one rename (the caller holds the name's lock)."""
+    from .images import save_grid
     tmp = root / f".tmp-{name}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     try:
@@ -299,7 +365,7 @@ def import_model(generator: str | Path, critic: str | Path | None = None, name: 
             tmp.rename(final)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return {**record, "path": str(root / name / "model.pt")}
+    return record
 
 
 def imported_info(name: str) -> dict:
@@ -312,9 +378,10 @@ def imported_info(name: str) -> dict:
 
 
 def remove(name: str) -> None:
-    if not imported_checkpoint(name):
-        raise ConfigError(f"{name} is not an imported model")
-    shutil.rmtree(imported_dir() / name)
+    if not name or not imported_checkpoint(name):
+        raise ConfigError(f"{name!r} is not an imported model (see `python -m core imported`)")
+    with _name_lock(imported_dir(), name):
+        shutil.rmtree(imported_dir() / name)
 
 
 

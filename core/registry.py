@@ -56,10 +56,13 @@ def list_imported() -> list[str]:
 def locate(model: str) -> tuple[str, Path]:
     """(source, checkpoint file) of a MODEL name; CheckpointError when it names nothing."""
     p = Path(model)
-    if p.suffix == ".pt" or p.is_file():
-        if not p.is_file():
-            raise CheckpointError(f"no checkpoint at {p}")
+    if p.is_file():
+        if "/" not in model and (other := _registered(model)):  # a stray file never silently shadows a model
+            raise CheckpointError(f"{model!r} is both a file in the working directory and {other}; write "
+                                  f"./{model} for the file, or run from another directory for the model")
         return "path", p
+    if p.suffix == ".pt" and not _registered(model):
+        raise CheckpointError(f"no checkpoint at {p}")
     if found := zoo_checkpoint(model):
         return "zoo", found
     if found := imported_checkpoint(model):
@@ -72,6 +75,17 @@ def locate(model: str) -> tuple[str, Path]:
     if not run.checkpoint_path.is_file():
         raise CheckpointError(f"run {model} has no checkpoint yet")
     return "run", run.checkpoint_path
+
+
+def _registered(model: str) -> str | None:
+    """What a bare name names besides a file: 'the zoo model …', 'the imported model …', 'the run …'."""
+    if zoo_checkpoint(model):
+        return f"the zoo model {model}"
+    if imported_checkpoint(model):
+        return f"the imported model {model}"
+    if model and model not in (".", "..") and (runs_dir() / model / "config.json").is_file():
+        return f"the run {model}"
+    return None
 
 
 def resolve(model: str) -> Path:

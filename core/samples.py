@@ -10,6 +10,7 @@ Shapes N×28×28, N×1×28×28 or N×784; values uint8 0–255, or float in [0, 
 """
 from __future__ import annotations
 
+import os
 import zipfile
 from pathlib import Path
 
@@ -21,10 +22,14 @@ from .store import check_user_file
 
 MAX_BYTES = 512 * 2**20   # a file of samples larger than this is refused before it is read
 MAX_N = 50_000            # the floor is measured on at most the 50k train digits
+MAX_VALUES = MAX_N * 784  # what a file may declare (shape), checked from its header before it is read
+UPLOAD_BUDGET = MAX_BYTES  # uploads kept under <cache>/uploads/ in all; the oldest go first
 RANGES = {"uint8": "uint8 0–255", "0-255": "0–255 (not uint8)", "0-1": "float in [0, 1]", "-1-1": "float in [−1, 1]"}
 
 
 def _npz(path: Path, key: str | None) -> np.ndarray:
+    from .safeload import check_array, check_zip, npy_header
+    check_zip(path, MAX_BYTES)  # what its entries inflate to, from the central directory
     with np.load(path, allow_pickle=False) as z:
         keys = list(z.keys())
         if not keys:
@@ -33,12 +38,23 @@ def _npz(path: Path, key: str | None) -> np.ndarray:
             raise ConfigError(f"{path.name} holds {len(keys)} arrays ({', '.join(keys[:8])}); name one with --key")
         if key is not None and key not in keys:
             raise ConfigError(f"{path.name} has no array {key!r}; it holds {', '.join(keys[:8])}")
-        return z[key or keys[0]]
+        key = key or keys[0]
+        entry = f"{key}.npy" if f"{key}.npy" in z.zip.namelist() else key
+        with z.zip.open(entry) as member:  # its header, before numpy allocates the array
+            check_array(*npy_header(member, f"{path.name}[{key}]"), MAX_VALUES, path.name)
+        return z[key]
+
+
+def _npy(path: Path) -> np.ndarray:
+    from .safeload import check_array, npy_header
+    with open(path, "rb") as f:
+        check_array(*npy_header(f, path.name), MAX_VALUES, path.name)
+    return np.load(path, allow_pickle=False)
 
 
 def _pngs(folder: Path) -> np.ndarray:
     from PIL import Image
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".png")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".png" and p.is_file())  # no FIFO, no device
     if not files:
         raise ConfigError(f"{folder} holds no .png file")
     if len(files) > MAX_N:
@@ -50,13 +66,15 @@ def _pngs(folder: Path) -> np.ndarray:
                 if im.size != (28, 28):
                     raise ConfigError(f"{f.name} is {im.size[0]}×{im.size[1]} pixels; every digit must be 28×28")
                 out[i] = np.asarray(im.convert("L"))
-        except OSError as exc:
-            raise ConfigError(f"{f.name} is not a readable PNG ({exc})") from None
+        except (OSError, Image.DecompressionBombError) as exc:  # the header's size is checked before decoding
+            raise ConfigError(f"{f.name} is not a readable 28×28 PNG ({str(exc)[:160]})") from None
     return out
 
 
 def _pt(path: Path) -> np.ndarray:
     import warnings
+    from .safeload import check_torch_file
+    check_torch_file(path, MAX_BYTES, MAX_VALUES)
     with warnings.catch_warnings():  # a foreign pickle's protocol warning: the refusal below says it all
         warnings.simplefilter("ignore", UserWarning)
         obj = torch.load(path, map_location="cpu", weights_only=True)
@@ -91,7 +109,7 @@ def read_array(path: str | Path, key: str | None = None) -> tuple[np.ndarray, st
             with open(path, "rb") as f:
                 if f.read(6) != b"\x93NUMPY":
                     raise ConfigError(f"{path.name} is not a readable .npy file (no NumPy header)")
-            return np.load(path, allow_pickle=False), "npy"
+            return _npy(path), "npy"
         return _pt(path), "pt"
     except ConfigError:
         raise
@@ -120,19 +138,28 @@ def normalise(a: np.ndarray, name: str = "samples") -> tuple[torch.Tensor, str]:
     n = a.shape[0]
     if n > MAX_N:
         raise ConfigError(f"{name}: {n} digits; at most {MAX_N} are scored")
+    # one float32 copy, scaled in place: a 50k × 784 float64 file costs its own 314 MB and 157 MB more
     if a.dtype == np.uint8:
-        return torch.from_numpy(a.reshape(n, 784).astype(np.float32) / 127.5 - 1.0), RANGES["uint8"]
-    x = a.reshape(n, 784).astype(np.float64)
-    if not np.isfinite(x).all():
-        raise ConfigError(f"{name}: {int((~np.isfinite(x)).sum())} values are NaN or infinite")
-    lo, hi = float(x.min()), float(x.max())
+        return torch.from_numpy(_scaled(a.reshape(n, 784), 127.5, -1.0)), RANGES["uint8"]
+    a = a.reshape(n, 784)
+    if a.dtype.kind == "f" and not np.isfinite(a).all():
+        raise ConfigError(f"{name}: {int((~np.isfinite(a)).sum())} values are NaN or infinite")
+    lo, hi = float(a.min()), float(a.max())
     if lo >= 0 and hi <= 1:
-        return torch.from_numpy((x * 2 - 1).astype(np.float32)), RANGES["0-1"]
+        return torch.from_numpy(_scaled(a, 0.5, -1.0)), RANGES["0-1"]
     if lo >= -1 and hi <= 1:
-        return torch.from_numpy(x.astype(np.float32)), RANGES["-1-1"]
+        return torch.from_numpy(_scaled(a, 1.0, 0.0)), RANGES["-1-1"]
     if lo >= 0 and hi <= 255:
-        return torch.from_numpy((x / 127.5 - 1).astype(np.float32)), RANGES["0-255"]
+        return torch.from_numpy(_scaled(a, 127.5, -1.0)), RANGES["0-255"]
     raise ConfigError(f"{name}: values from {lo:.3g} to {hi:.3g} fit none of uint8 0–255, [0, 1] or [−1, 1]")
+
+
+def _scaled(a: np.ndarray, div: float, add: float) -> np.ndarray:
+    """a / div + add as float32, in one copy (even of float32: the caller's array is never changed)."""
+    x = a.astype(np.float32)
+    x /= np.float32(div)
+    x += np.float32(add)
+    return x
 
 
 def load_samples(path: str | Path, key: str | None = None) -> tuple[torch.Tensor, dict]:
@@ -198,7 +225,52 @@ def save_upload(files: list[tuple[str, bytes]]) -> Path:
         safe = f"{i:06d}{Path(name).suffix.lower()}"  # the user's names never become paths
         if not (folder / safe).is_file():
             write_bytes_atomic(folder / safe, data)
+    os.utime(folder)  # used now: the budget removes the least recently used first
+    prune_uploads(keep=folder)
     return folder if suffixes == {".png"} else folder / f"000000{suffixes.pop()}"
+
+
+def _upload_folder(path: Path) -> Path | None:
+    """The uploads/<sha>/ folder that holds `path` (None if it is not an upload)."""
+    from .score import cache_dir
+    root = (cache_dir() / "uploads").resolve()
+    path = Path(path).resolve()
+    folder = path if path.parent == root else path.parent
+    return folder if folder.parent == root and folder.is_dir() else None
+
+
+def discard_upload(path: str | Path) -> None:
+    """Remove an upload that was refused: only what was scored is kept."""
+    import shutil
+    folder = _upload_folder(Path(path))
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def prune_uploads(keep: Path | None = None, budget: int = UPLOAD_BUDGET) -> list[str]:
+    """Keep <cache>/uploads/ under `budget` bytes in all: the least recently used uploads go
+    first (never `keep`, the one in use)."""
+    import shutil
+    from .score import cache_dir
+    root = cache_dir() / "uploads"
+    if not root.is_dir():
+        return []
+    sizes = []
+    for d in root.iterdir():
+        try:
+            sizes.append((d.stat().st_mtime, d, sum(f.stat().st_size for f in d.iterdir()) if d.is_dir() else 0))
+        except OSError:
+            continue
+    total, gone = sum(n for *_, n in sizes), []
+    for _, d, n in sorted(sizes, key=lambda t: t[0]):
+        if total <= budget:
+            break
+        if keep is not None and d.resolve() == Path(keep).resolve():
+            continue
+        shutil.rmtree(d, ignore_errors=True) if d.is_dir() else d.unlink(missing_ok=True)
+        total -= n
+        gone.append(d.name)
+    return gone
 
 
 def samples_map(x: torch.Tensor, n: int = 2000, method: str = "pca", seed: int = 0) -> dict:

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from .errors import ConfigError, LabError, RunError, TrainingFailed
 from .store import ROOT, Run, list_runs, pid_alive, runs_dir, write_json_atomic
+from .sweep_check import MAX_TRIALS, check_refine, check_spec, check_trials, clean_trial, range_limit
 
 INTERRUPTED = "the training process exited without finishing"  # what Run.status says of a dead writer
 from .variants import make_config
@@ -40,7 +41,6 @@ MAXIMISE = ("precision", "recall", "density", "coverage")
 DISTRIBUTIONS = ("loguniform", "uniform")
 ENV_KEYS = ("LATENT_LAB_RUNS", "LATENT_LAB_CACHE", "LATENT_LAB_DATA", "LATENT_LAB_IMPORTED")
 NAME_RE = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,79}"
-REFINE_KNOBS = ("percentile", "target_rate", "tau", "eps", "burn_in", "steps", "lr", "optimizer", "delta", "k")
 
 
 def sweeps_dir() -> Path:
@@ -93,9 +93,11 @@ def parse_random(pairs: list[str]) -> dict[str, list]:
     return out
 
 
-def parse_range(text: str) -> list[int]:
-    """'1..20' or '1,2,5' -> [1, …]."""
+def parse_range(text: str, max_trials: int = MAX_TRIALS) -> list[int]:
+    """'1..20' or '1,2,5' -> [1, …] (a range is bounded before it is built)."""
     m = re.fullmatch(r"(\d+)\.\.(\d+)", text.strip())
+    if m:
+        range_limit(int(m.group(1)), int(m.group(2)), max_trials)
     try:
         vals = list(range(int(m.group(1)), int(m.group(2)) + 1)) if m else [int(v) for v in text.split(",")]
     except ValueError:
@@ -110,8 +112,9 @@ def make_spec(kind: str = "train", variant: str | None = None, model: str | None
               epochs: int | None = None, max_steps: int | None = None, scheduler: str = "none",
               metric: str = "fid", cpus_per_trial: int = 1, quick_n: int = 2000, score_n: int = 10_000,
               data_limit: int = 0, fixed: dict | None = None, name: str | None = None, method: str | None = None,
-              n: int = 1000) -> dict:
-    """A sweep's spec, checked: every trial's config is validated before anything starts."""
+              n: int = 1000, max_trials: int = MAX_TRIALS) -> dict:
+    """A sweep's spec, checked: every trial's config is validated before anything starts (the
+    number of trials first: at most `max_trials`)."""
     if kind not in KINDS:
         raise ConfigError(f"sweep kind must be one of {', '.join(KINDS)}")
     if scheduler not in SCHEDULERS:
@@ -123,6 +126,7 @@ def make_spec(kind: str = "train", variant: str | None = None, model: str | None
         raise ConfigError("a sweep needs something to vary: --grid key=v1,v2, --random key=…, or --seeds 0,1")
     if cpus_per_trial < 1 or samples < 1 or quick_n < 11 or score_n < 11:
         raise ConfigError("--cpus-per-trial and --samples must be positive, --quick-n and --score-n at least 11")
+    check_trials(grid, seeds, samples, max_trials)
     if kind == "train":
         make_config(variant or "", {**fixed, "data_limit": data_limit})  # the variant and fixed knobs
         for combo in itertools.product(*grid.values()):
@@ -133,8 +137,8 @@ def make_spec(kind: str = "train", variant: str | None = None, model: str | None
         epochs = epochs or make_config(variant, fixed)["epochs"]
     elif not model:
         raise ConfigError(f"a {kind} sweep needs a MODEL")
-    elif kind == "refine" and (bad := sorted(set(grid) - set(REFINE_KNOBS))):
-        raise ConfigError(f"sweep-refine: {bad[0]} is not a refine knob; sweep any of {', '.join(REFINE_KNOBS)}")
+    elif kind == "refine":
+        check_refine(method, grid)  # each knob is the method's, each value of its type and range
     name = name or "-".join([variant or Path(str(model)).stem, *grid, *random] + (["seeds"] if len(seeds) > 1 else [])
                             + [time.strftime("%Y%m%d-%H%M%S")])
     sweep_dir(name)  # checks the name
@@ -154,8 +158,9 @@ def read_spec(name: str) -> dict:
     path = sweep_dir(name) / "sweep.json"
     try:
         rec = json.loads(path.read_text())
-        if not isinstance(rec, dict) or not isinstance(rec.get("spec"), dict):
-            raise ValueError("no spec")
+        if not isinstance(rec, dict):
+            raise ValueError(f"it holds a {type(rec).__name__}, not an object")
+        check_spec(rec.get("spec"), KINDS, METRICS)
         return rec
     except FileNotFoundError:
         raise RunError(f"no sweep {name!r} (see `python -m core sweep list`)") from None
@@ -175,9 +180,9 @@ def trial_records(name: str) -> list[dict]:
     out = []
     for p in sorted((sweep_dir(name) / "trials").glob("*.json")):
         try:
-            t = json.loads(p.read_text())
-        except (OSError, ValueError):
-            continue  # being written: the next read has it
+            t = clean_trial(json.loads(p.read_text()), p.stem)
+        except (OSError, ValueError) as exc:  # written atomically: a bad one stays bad, and is listed as such
+            t = {"trial": p.stem, "status": "unreadable", "reason": f"{p.name}: {str(exc)[:80]}"}
         if t.get("run_id"):
             try:
                 st = Run.open(t["run_id"]).status()
@@ -449,13 +454,37 @@ def ray_init(address: str | None = None, num_cpus: int | None = None) -> float:
     address = address or os.environ.get("RAY_ADDRESS") or None
     # no address: a new Ray of our own ("local"), never a leftover `ray start` cluster found on disk
     kw = {} if address else {"num_cpus": num_cpus or os.cpu_count(), "include_dashboard": False}
+    if address:
+        _probe(address)  # a port where nothing listens would keep ray.init waiting for ever
     try:
         ray.init(address=address or "local", runtime_env={"env_vars": env}, log_to_driver=False,
                  logging_level="ERROR", configure_logging=True, **kw)
     except ConnectionError as exc:
         raise RunError(f"could not join the Ray cluster at {address}: {str(exc).splitlines()[0][:200]} (is it "
                        "running, and is its token in $RAY_AUTH_TOKEN or ~/.ray/auth_token?)") from None
+    except Exception as exc:  # noqa: BLE001 - Ray's start-up failures (a timed-out node, a bad address): one line
+        from .sweep_check import fsize_limit
+        lim = fsize_limit()
+        raise RunError(f"Ray did not start{f' at {address}' if address else ''}: {(str(exc).splitlines() or [''])[0][:200]}"
+                       + (f" (the file-size limit, ulimit -f, is {lim / 2**20:.0f} MiB)" if lim is not None else "")) \
+            from None
     return time.perf_counter() - t0
+
+
+def _probe(address: str) -> None:
+    """RunError, within seconds, unless something listens at the cluster's address ('auto': the
+    one Ray recorded on this machine)."""
+    from .sweep_check import reachable
+    if address.startswith("ray://"):
+        return reachable(address)
+    try:
+        from ray._private.services import canonicalize_bootstrap_address
+        resolved = canonicalize_bootstrap_address(address) or address
+    except (ImportError, AttributeError):
+        resolved = address
+    except (ConnectionError, ValueError) as exc:
+        raise RunError(f"could not find the Ray cluster {address!r}: {str(exc).splitlines()[0][:200]}") from None
+    reachable(resolved if resolved != "auto" else "", shown=address)
 
 
 def _param_space(spec: dict) -> dict:
@@ -477,7 +506,26 @@ def _scheduler(spec: dict):
 
 def run_sweep(spec: dict, address: str | None = None, progress: bool = True) -> dict:
     """Run (or, with the same spec, resume) a sweep to its end; returns `status(name)` plus the
-    seconds Ray took to start and the sweep's wall time."""
+    seconds Ray took to start and the sweep's wall time. One driver per sweep: it holds an flock
+    on the sweep's driver.lock, which the OS releases however the driver ends."""
+    from .store import _flock, _holder, _write_holder
+    from .sweep_check import check_address, check_limits
+    check_address(address or os.environ.get("RAY_ADDRESS"))  # bad input: one line before anything starts
+    check_limits()
+    folder = sweep_dir(spec["name"])
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = _flock(folder / "driver.lock")
+    if lock is None:
+        raise RunError(f"sweep {spec['name']} is being run by {_holder(folder / 'driver.lock') or 'another driver'}; "
+                       f"`python -m core sweep cancel {spec['name']}` stops it")
+    try:
+        _write_holder(lock, f"pid {os.getpid()}")
+        return _drive(spec, address, progress)
+    finally:
+        lock.close()
+
+
+def _drive(spec: dict, address: str | None, progress: bool) -> dict:
     _token_auth(address)
     from ray import tune
     name = spec["name"]
@@ -588,10 +636,43 @@ def shipped_dir() -> Path:
 
 def names() -> list[str]:
     """Every sweep to show: this machine's, then the shipped ones it does not have."""
-    live = [s["name"] for s in list_sweeps()]
+    return [s["name"] for s in listing()]
+
+
+def _shipped_names() -> list[str]:
     root = shipped_dir()
-    ship = sorted(p.name for p in root.iterdir() if (p / "sweep.json").is_file()) if root.is_dir() else []
-    return live + [n for n in ship if n not in live]
+    return sorted(p.name for p in root.iterdir() if (p / "sweep.json").is_file()) if root.is_dir() else []
+
+
+def read_shipped(name: str) -> dict:
+    """trained/sweeps/<name>/sweep.json, checked; RunError naming it when it is unreadable."""
+    from .sweep_check import check_shipped
+    path = shipped_dir() / name / "sweep.json"
+    if not re.fullmatch(NAME_RE, name or "") or not path.is_file():
+        raise RunError(f"no sweep {name!r} here or shipped (see `python -m core sweep list`)")
+    try:
+        rec = check_shipped(json.loads(path.read_text()))
+        check_spec(rec.get("spec"), KINDS, METRICS)
+    except (OSError, ValueError) as exc:
+        raise RunError(f"shipped sweep {name}: unreadable sweep.json ({exc})") from None
+    return rec
+
+
+def listing() -> list[dict]:
+    """This machine's sweeps (`list_sweeps`), then the shipped ones it does not have (source
+    'shipped'): what the Sweeps page and `sweep list` show. An unreadable one is a row saying so."""
+    live = [{**r, "source": "live"} for r in list_sweeps()]
+    have = {r["name"] for r in live}
+    for n in _shipped_names():
+        if n in have:
+            continue
+        try:
+            rec = read_shipped(n)
+            live.append({**{k: rec.get(k) for k in ("status", "trials", "expected", "counts")}, "name": n,
+                         "source": "shipped"})
+        except RunError as exc:
+            live.append({"name": n, "status": "unreadable", "reason": str(exc), "source": "shipped"})
+    return live
 
 
 def view(name: str) -> dict:
@@ -609,11 +690,8 @@ def view(name: str) -> dict:
             if g:
                 grids[t["trial"]] = str(g)
         return {**st, "source": "live", "rows": table(name, records), "grids": grids}
-    path = shipped_dir() / name / "sweep.json"
-    if not path.is_file():
-        raise RunError(f"no sweep {name!r} here or shipped (see `python -m core sweep list`)")
-    rec = json.loads(path.read_text())
-    grids = {p.stem: str(p) for p in sorted((path.parent / "grids").glob("*.png"))}
+    rec = read_shipped(name)
+    grids = {p.stem: str(p) for p in sorted((shipped_dir() / name / "grids").glob("*.png"))}
     return {**rec, "source": "shipped", "grids": grids}
 
 

@@ -39,6 +39,7 @@ import numpy as np
 import torch
 
 from .errors import CheckpointError, ConfigError
+from .safeload import DAMAGED as _BAD, why as _why
 
 N_FRAME = 2000  # real test digits: the frame of the map (and the real set of precision / recall)
 FRAME_K = 15  # neighbours: of the frame's UMAP and of each placed digit
@@ -49,6 +50,7 @@ VERSION = 1
 SCALARS = ("fid", "precision", "recall", "density", "coverage", "class_kl", "confidence", "cond_acc")
 PREFIX = "tl_"
 RAW = PREFIX + "raw_"  # with ema on, the raw (live) generator's scores on the same noise: EMA's effect, per epoch
+ROW_KEYS = {"epoch", "fid", "class_hist", "n", "seconds", "train_seconds"}  # what every reader of a row uses
 KEYS = ([PREFIX + k for k in (*SCALARS, "n", "seconds", "train_s")] + [f"{PREFIX}hist_{d}" for d in range(10)]
         + [RAW + k for k in SCALARS])
 
@@ -208,6 +210,7 @@ class Timeline:
     frame_label: np.ndarray
     _points: dict = field(repr=False)  # epoch -> Path of its npz, or the arrays themselves
     _grids: dict = field(repr=False)  # epoch -> Path of its PNG, or its bytes
+    unreadable: list = field(default_factory=list)  # "file (why)" of each damaged part, skipped
 
     @property
     def epochs(self) -> list[int]:
@@ -218,11 +221,17 @@ class Timeline:
         src = self._points.get(epoch)
         if src is None:
             raise ConfigError(f"{self.name} has no map for epoch {epoch}")
-        if isinstance(src, Path):
-            with np.load(src, allow_pickle=False) as f:
-                src = {k: f[k] for k in f.files}
-        return {"xy": src["xy"].astype(np.float32), "label": src["label"].astype(int),
-                "conf": src["conf"].astype(np.float32) / 255, "comp": src["comp"].astype(int)}
+        try:
+            if isinstance(src, Path):
+                with np.load(src, allow_pickle=False) as f:
+                    src = {k: f[k] for k in ("xy", "label", "conf", "comp")}
+            out = {"xy": src["xy"].astype(np.float32), "label": src["label"].astype(int),
+                   "conf": src["conf"].astype(np.float32) / 255, "comp": src["comp"].astype(int)}
+            if out["xy"].shape != (len(out["label"]), 2):
+                raise ValueError(f"xy is {out['xy'].shape}")
+            return out
+        except _BAD as exc:
+            raise ConfigError(f"{self.name}: the map of epoch {epoch} is unreadable ({_why(exc)})") from None
 
     def grid(self, epoch: int) -> bytes | None:
         """The epoch's 10×10 sample grid (PNG), if it was kept."""
@@ -239,6 +248,27 @@ class Timeline:
             if png:
                 return e, png
         return None
+
+
+def _zoo_timeline(model: str, files: tuple[Path, Path]) -> Timeline:
+    """A shipped timeline (timeline.json + timeline.npz), checked: ConfigError naming a damaged file."""
+    try:
+        rows = json.loads(files[0].read_text())
+        if not isinstance(rows, list) or not rows or not all(
+                isinstance(r, dict) and isinstance(r.get("epoch"), int) and ROW_KEYS <= set(r)
+                and isinstance(r["class_hist"], list) and len(r["class_hist"]) == 10 for r in rows):
+            raise ValueError(f"it is not a list of records with {', '.join(sorted(ROW_KEYS))}")
+    except _BAD as exc:
+        raise ConfigError(f"{model}'s {files[0].name} is unreadable ({_why(exc)})") from None
+    try:
+        with np.load(files[1], allow_pickle=False) as f:
+            data = {k: f[k] for k in f.files}
+        epochs = [int(e) for e in data["epochs"]]
+        pts = {e: {k: data[k][i] for k in ("xy", "label", "conf", "comp")} for i, e in enumerate(epochs)}
+        grids = {e: data[f"grid_{e:04d}"].tobytes() for e in epochs if f"grid_{e:04d}" in data}
+        return Timeline(model, rows, data["frame_xy"], data["frame_label"], pts, grids)
+    except _BAD as exc:
+        raise ConfigError(f"{model}'s {files[1].name} is unreadable ({_why(exc)})") from None
 
 
 def _row(epoch: int, step: int, vals: dict) -> dict:
@@ -279,13 +309,7 @@ def load(model: str) -> Timeline:
     from .errors import RunError
     files = _zoo_files(model)
     if files:
-        rows = json.loads(files[0].read_text())
-        with np.load(files[1], allow_pickle=False) as f:
-            data = {k: f[k] for k in f.files}
-        epochs = [int(e) for e in data["epochs"]]
-        pts = {e: {k: data[k][i] for k in ("xy", "label", "conf", "comp")} for i, e in enumerate(epochs)}
-        grids = {e: data[f"grid_{e:04d}"].tobytes() for e in epochs if f"grid_{e:04d}" in data}
-        return Timeline(model, rows, data["frame_xy"], data["frame_label"], pts, grids)
+        return _zoo_timeline(model, files)
     try:
         run = Run.open(model)
     except RunError:
@@ -296,12 +320,15 @@ def load(model: str) -> Timeline:
     if not rows or not (folder / "frame.npz").is_file():
         raise ConfigError(f"run {model} has no timeline: it was trained with eval_every 0, or before its first "
                           f"record (train with --set eval_every=1)")
-    with np.load(folder / "frame.npz", allow_pickle=False) as f:
-        fxy, flab = f["xy"], f["label"]
+    try:
+        with np.load(folder / "frame.npz", allow_pickle=False) as f:
+            fxy, flab, bad = f["xy"].astype(np.float32).reshape(-1, 2), f["label"], []
+    except _BAD as exc:  # the scores are still there: the maps go without their grey frame
+        fxy, flab, bad = np.zeros((0, 2), np.float32), np.zeros(0, np.uint8), [f"frame.npz ({_why(exc)})"]
     pts = {r["epoch"]: folder / f"epoch_{r['epoch']:04d}.npz" for r in rows
            if (folder / f"epoch_{r['epoch']:04d}.npz").is_file()}
     grids = {r["epoch"]: run.samples_dir / f"epoch_{r['epoch']:04d}.png" for r in rows}
-    return Timeline(model, rows, fxy, flab, pts, grids)
+    return Timeline(model, rows, fxy, flab, pts, grids, bad)
 
 
 def version(model: str) -> str:
@@ -420,17 +447,28 @@ def _map_image(tl: Timeline, epoch: int, size: int) -> "Image.Image":
     from PIL import Image, ImageDraw
     img = Image.new("RGB", (size, size), "white")
     draw = ImageDraw.Draw(img)
-    lo, hi = tl.frame_xy.min(0), tl.frame_xy.max(0)
+    p = tl.points(epoch)
+    ref = tl.frame_xy if len(tl.frame_xy) else p["xy"]  # a run whose frame is unreadable: the points' own extent
+    lo, hi = (ref.min(0), ref.max(0)) if len(ref) else (np.zeros(2), np.ones(2))
     span = np.maximum(hi - lo, 1e-6)
 
     def px(xy):
         return np.clip((xy - lo) / span * (size - 12) + 6, 0, size - 1)
     for x, y in px(tl.frame_xy):
         draw.point((x, size - y), fill=(215, 215, 215))
-    p = tl.points(epoch)
     for (x, y), lab in zip(px(p["xy"]), p["label"]):
         draw.ellipse((x - 1.5, size - y - 1.5, x + 1.5, size - y + 1.5), fill=PALETTE[lab % 10])
     return img
+
+
+def _grid_image(png: bytes | None) -> "Image.Image":
+    """An epoch's sample grid, black where it is missing or not a small PNG."""
+    from PIL import Image
+    try:
+        with Image.open(io.BytesIO(png or b"")) as im:  # the header's size, checked before it is decoded
+            return im.convert("RGB") if im.size[0] * im.size[1] <= 2048 * 2048 else Image.new("RGB", (302, 302))
+    except (OSError, Image.DecompressionBombError):
+        return Image.new("RGB", (302, 302), "black")
 
 
 def animation(tl: Timeline, ms: int = 400) -> bytes:
@@ -442,12 +480,16 @@ def animation(tl: Timeline, ms: int = 400) -> bytes:
     for r in tl.rows:
         if r["epoch"] not in tl._points:
             continue
-        png = tl.grid(r["epoch"])
-        grid = Image.open(io.BytesIO(png)).convert("RGB") if png else Image.new("RGB", (302, 302), "black")
-        size = grid.size[1]
+        try:
+            grid = _grid_image(tl.grid(r["epoch"]))
+            size = grid.size[1]
+            mapped = _map_image(tl, r["epoch"], size)
+        except ConfigError as exc:  # one damaged epoch: the others are animated, and it is named
+            tl.unreadable.append(str(exc))
+            continue
         canvas = Image.new("RGB", (grid.size[0] + size + 8, size + 22), "white")
         canvas.paste(grid, (0, 22))
-        canvas.paste(_map_image(tl, r["epoch"], size), (grid.size[0] + 8, 22))
+        canvas.paste(mapped, (grid.size[0] + 8, 22))
         fid = f"FID {r['fid']:.2f}" if r["fid"] is not None else ""
         ImageDraw.Draw(canvas).text((4, 5), f"{tl.name} · epoch {r['epoch']} · {fid} (n {r['n']})", fill="black")
         frames.append(canvas.convert("P", palette=Image.ADAPTIVE, colors=64))

@@ -63,6 +63,7 @@ HOUSEKEEPING = ("log_every", "ckpt_every", "ckpt_minutes", "data_limit", "eval_e
                 "max_steps")
 ARCHITECTURE = ("g_hidden", "d_hidden")  # the networks' shape: set with --set, not on the Train form
 MAX_LAYERS, MAX_WIDTH = 8, 8192
+MAX_Z = MAX_WIDTH  # the latent size, bounded like a hidden layer: G's first layer is z × width
 
 
 def hidden_sizes(text: str) -> tuple[int, ...]:
@@ -252,6 +253,8 @@ def make_config(variant: str, overrides: dict | None = None) -> dict:
         raise ConfigError(f"eval_n (digits per timeline record) must lie in 10..2000 (the real set it is scored against), got {cfg['eval_n']}")
     for key in ARCHITECTURE:
         cfg[key] = _check_hidden(key, cfg[key])
+    if cfg["z_dim"] > MAX_Z:
+        raise ConfigError(f"z_dim must be at most {MAX_Z} (like a hidden layer's width), got {cfg['z_dim']}")
     for key, allowed in CHOICES.items():
         if cfg[key] not in allowed:
             raise ConfigError(f"{key} must be one of {', '.join(allowed)}, got {cfg[key]!r}")

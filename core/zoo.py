@@ -125,7 +125,7 @@ def compact_shipped(names: list[str] | None = None) -> list[dict]:
     and their timelines with the grids a shipped one keeps (`timeline.thin_grids`); models'
     scores before (the full-precision file's, rescored now) and after go in zoo.json."""
     from .timeline import thin_grids
-    idx, report = index(), []
+    idx, report = index(strict=True), []
     for name in names or list(idx):
         if (zoo_dir(name) / "timeline.npz").is_file() and (saved := thin_grids(zoo_dir(name) / "timeline.npz")):
             print(f"{name}: timeline {saved / 1e6:.2f} MB smaller (grids of epochs 1-10, then every 5th)",
@@ -152,8 +152,39 @@ def compact_shipped(names: list[str] | None = None) -> list[dict]:
     return report
 
 
-def index() -> dict:
-    return json.loads(INDEX.read_text()) if INDEX.is_file() else {}
+def _read_index() -> tuple[dict, dict]:
+    """(the valid entries of trained/zoo.json, {name or the file: why} for what is left out)."""
+    try:
+        idx = json.loads(INDEX.read_text()) if INDEX.is_file() else {}
+        if not isinstance(idx, dict):
+            raise ValueError(f"it holds a {type(idx).__name__}, not an object")
+    except (OSError, ValueError) as exc:
+        return {}, {INDEX.name: str(exc)[:120]}
+    bad = {k: why for k, v in idx.items() if (why := _entry_problem(v))}
+    return {k: v for k, v in idx.items() if k not in bad}, bad
+
+
+def _entry_problem(e) -> str | None:
+    if not isinstance(e, dict) or not isinstance(e.get("scores"), dict) or not isinstance(e.get("epochs"), int):
+        return "not an object with its epochs and scores"
+    if not all(isinstance(e["scores"].get(k), (int, float)) for k in LEADER_COLS[5:-1]):
+        return "its scores are not numbers"
+    return None
+
+
+def index(strict: bool = False) -> dict:
+    """trained/zoo.json: {model: entry}. A damaged entry (or file) is left out, and named by
+    `index_problems`; `strict` (the writers, which must not overwrite it): a ConfigError instead."""
+    idx, bad = _read_index()
+    if strict and bad:
+        raise ConfigError(f"{INDEX} is damaged ({'; '.join(f'{k}: {v}' for k, v in bad.items())}); restore it "
+                          f"(git checkout {INDEX.name}) before writing it")
+    return idx
+
+
+def index_problems() -> list[str]:
+    """'name: why' for each part of zoo.json that `index` leaves out."""
+    return [f"{k}: {v}" for k, v in _read_index()[1].items()]
 
 
 def curves_of(run: Run) -> dict:
@@ -197,7 +228,7 @@ def export(run_id: str, name: str | None = None, force: bool = False, if_better:
     cfg = sd["config"]
     name = name or cfg["variant"]
     get_variant(name)
-    idx = index()
+    idx = index(strict=True)
     old = idx.get(name)
     if if_better and old and old["epochs"] != sd["epoch"]:
         raise ConfigError(f"run {run_id} has {sd['epoch']} epochs and the shipped {name} {old['epochs']}: "
@@ -234,7 +265,7 @@ def export(run_id: str, name: str | None = None, force: bool = False, if_better:
     grid = run.latest_sample()
     if grid:
         write_bytes_atomic(out / "samples.png", grid.read_bytes())
-    idx = index()
+    idx = index(strict=True)
     idx[name] = {"path": f"{name}/model.pt", "epochs": sd["epoch"], "device": st.get("device"),
                  "train_seconds": round(sd["train_seconds"], 1), "dtype": _dtype(name), "recipe": recipe_of(cfg),
                  "scores": {k: scores[k] for k in ("fid", "precision", "recall", "density", "coverage",
@@ -267,8 +298,8 @@ def leaderboard() -> list[dict]:
     floor = score_real(n=SCORE_N, seed=SCORE_SEED)
     rows = [{"variant": "real data (floor)", "recipe": None, "epochs": None, "device": None, "train_seconds": None,
              **{k: floor[k] for k in LEADER_COLS[5:]}}]
-    models = [{"variant": name, "recipe": e.get("recipe"), "epochs": e["epochs"], "device": e["device"],
-               "train_seconds": e["train_seconds"], **{k: e["scores"][k] for k in LEADER_COLS[5:]}}
+    models = [{"variant": name, "recipe": e.get("recipe"), "epochs": e["epochs"], "device": e.get("device"),
+               "train_seconds": e.get("train_seconds"), **{k: e["scores"].get(k) for k in LEADER_COLS[5:]}}
               for name, e in index().items()]
     return rows + sorted(models, key=lambda r: r["fid"])
 

@@ -16,7 +16,8 @@ def import_panel() -> None:
                    "layout (fc1 … fcN: G z → … → 784 with LeakyReLU 0.2 and tanh, D 784 → … → 1) or this "
                    "project's; one file holding {'G': …, 'D': …}; or a Latent Lab checkpoint. Hidden and z sizes "
                    f"are read from the shapes; files are read with weights_only=True (up to "
-                   f"{importer.MAX_BYTES // 2**20} MiB each) and sampled from N(0, I).")
+                   f"{min(importer.MAX_BYTES // 2**20, st.get_option('server.maxUploadSize'))} MiB each) and "
+                   "sampled from N(0, I).")
         with st.form("import_form", clear_on_submit=False):
             g = st.file_uploader("Generator (G.pth)", type=["pth", "pt"], key="import_g")
             d = st.file_uploader("Critic (D.pth, optional)", type=["pth", "pt"], key="import_d")

@@ -5,6 +5,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import samples
+from core.errors import LabError
 from core.score import score_real
 from ui.common import fmt_scores, guard, show_grid, tidy
 
@@ -20,17 +21,23 @@ def _scored(path: str):
 
 def samples_panel(zoo_rows: pd.DataFrame) -> None:
     with st.expander("Score a file of samples (your own generator's digits)"):
+        limit = min(samples.MAX_BYTES // 2**20, st.get_option("server.maxUploadSize"))
         st.caption("One .npz / .npy / .pt of N×28×28, N×1×28×28 or N×784 digits (uint8 0–255, or floats in [0, 1] "
-                   "or [−1, 1]: detected), or any number of 28×28 PNGs. Up to "
-                   f"{samples.MAX_BYTES // 2**20} MiB and {samples.MAX_N:,} digits; scored against the test split "
-                   "like every model, beside the floor at the same n.")
+                   f"or [−1, 1]: detected), or any number of 28×28 PNGs. Up to {limit} MiB here (larger: `python -m "
+                   f"core score --samples FILE`) and {samples.MAX_N:,} digits; scored against the test split like "
+                   f"every model, beside the floor at the same n. Uploads are kept up to "
+                   f"{samples.UPLOAD_BUDGET // 2**20} MiB in all (the oldest go first); a refused one is not kept.")
         up = st.file_uploader("Samples", type=["npz", "npy", "pt", "png"], accept_multiple_files=True,
                               key="samples_upload")
         if not up:
             return
         with guard("Samples", stop=False), st.spinner(f"Reading and scoring {len(up)} file(s)…"):
             path = samples.save_upload([(f.name, f.getvalue()) for f in up])
-            res, floor, pts, first = _scored(str(path))
+            try:
+                res, floor, pts, first = _scored(str(path))
+            except LabError:
+                samples.discard_upload(path)  # a refused upload is not kept
+                raise
             st.success(f"Read {res['n']:,} digits ({res['format']}, values {res['range']}).", icon=":material/check:")
             best = zoo_rows[zoo_rows["model"] != "real data (floor)"].nsmallest(3, "fid") \
                 if "fid" in zoo_rows and "model" in zoo_rows else pd.DataFrame()
