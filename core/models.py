@@ -98,19 +98,21 @@ def usable(rows: list[dict]) -> list[str]:
 
 
 def leaderboard_rows(rows: list[dict], floor: dict | None) -> list[dict]:
-    """Flat table rows: the real-data floor first, then every model with its scores (blank if
-    not scored yet)."""
+    """Flat table rows: the real-data floor first, then every model ranked by FID (zoo, imported
+    and runs alike; the ones not scored yet, blank, last in their listed order)."""
     out = []
     if floor:
         out.append({"model": "real data (floor)", "source": "floor", "variant": "", "status": "",
-                    **{k: floor.get(k) for k in SCORE_KEYS}})
+                    **{k: floor.get(k) for k in SCORE_KEYS}, "command": "python -m core score --real"})
     for r in rows:
         s = r.get("scores") or {}
         seconds = r.get("train_seconds")
         out.append({"model": r["name"], "source": r["source"], "variant": r.get("variant") or "",
-                    "status": r["status"], **{k: s.get(k) for k in SCORE_KEYS}, "recipe": r.get("recipe"), "epochs": r.get("epochs"),
-                    "train_min": None if seconds is None else round(seconds / 60, 1), "command": r.get("command")})
-    return out
+                    "status": r["status"], **{k: s.get(k) for k in SCORE_KEYS}, "recipe": r.get("recipe"),
+                    "epochs": r.get("epochs"), "train_min": None if seconds is None else round(seconds / 60, 1),
+                    "command": r.get("command")})
+    ranked = sorted(out[1 if floor else 0:], key=lambda r: (r["fid"] is None, r["fid"] or 0.0))  # stable
+    return out[:1 if floor else 0] + ranked
 
 
 def curves(name: str) -> dict[str, list]:

@@ -28,6 +28,19 @@ def test_list_models_has_zoo_runs_and_reports_unreadable(runs_dir):
     assert table[0]["model"] == "real data (floor)" and table[0]["fid"] == 0.02
 
 
+def test_the_leaderboard_ranks_every_model_by_fid_whatever_its_source():
+    """A new run or an imported model takes its place by FID among the zoo (list_models lists them
+    after it); the floor stays first and the models not scored yet come last, in their order."""
+    def row(name, source, fid):
+        return {"name": name, "source": source, "status": "done", "scores": None if fid is None else {"fid": fid}}
+    rows = [row("zoo-a", "zoo", 1.0), row("zoo-b", "zoo", 3.0), row("mine", "imported", 2.0),
+            row("run-new", "run", None), row("run-best", "run", 0.5), row("run-old", "run", None)]
+    table = core_models.leaderboard_rows(rows, {"fid": 0.02})
+    assert [r["model"] for r in table] == ["real data (floor)", "run-best", "zoo-a", "mine", "zoo-b", "run-new",
+                                           "run-old"]
+    assert [r["model"] for r in core_models.leaderboard_rows(rows, None)][:2] == ["run-best", "zoo-a"]
+
+
 def test_class_report_orders_hybrids_and_classes():
     from core.data import load_split, to_model_range
     x, y = load_split("test")
