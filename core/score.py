@@ -102,13 +102,24 @@ def _shipped_reference(key: dict) -> dict | None:
                 return None
             feats = _unpack_features(z["features"], z["shape"])
             labels = torch.from_numpy(z["labels"].astype(np.int64))
+            radii = torch.from_numpy(z[f"radii2_k{K}"]) if f"radii2_k{K}" in z.files else None
     except (OSError, KeyError, ValueError):
         return None
     mu, sigma = metrics.feature_stats(feats)
     _SHIPPED_MEMO.clear()
     _SHIPPED_MEMO[stamp] = ref = {**key, "features": feats, "mu": torch.as_tensor(mu),
-                                  "sigma": torch.as_tensor(sigma), "labels": labels, "shipped": True}
+                                  "sigma": torch.as_tensor(sigma), "labels": labels, f"radii2_k{K}": radii,
+                                  "shipped": True}
     return ref
+
+
+def reference_radii2(ref: dict) -> torch.Tensor:
+    """The squared k-NN radii (k = K) of a reference's features, as prdc computes them: shipped
+    with the reference, else computed once per reference and kept in it (every score needs them;
+    10k × 10k distances each time)."""
+    if ref.get(f"radii2_k{K}") is None:
+        ref[f"radii2_k{K}"] = metrics.kth_radii2(ref["features"], K)
+    return ref[f"radii2_k{K}"]
 
 
 def compute_reference(split: str = "test", device: str = "cpu") -> dict:
@@ -117,7 +128,7 @@ def compute_reference(split: str = "test", device: str = "cpu") -> dict:
     feats = predict(classifier(device), to_model_range(x), features=True)["features"].double()
     mu, sigma = metrics.feature_stats(feats)
     return {**reference_key(split), "features": feats, "mu": torch.as_tensor(mu), "sigma": torch.as_tensor(sigma),
-            "labels": torch.as_tensor(y)}
+            "labels": torch.as_tensor(y), f"radii2_k{K}": metrics.kth_radii2(feats, K)}
 
 
 def reference(device: str = "cpu", shipped: bool = True) -> dict:
@@ -161,7 +172,8 @@ def score_predictions(out: dict, requested: torch.Tensor | None = None, real_fea
     mu, sigma = metrics.feature_stats(feats)
     hist = metrics.class_histogram(out["labels"].numpy())
     return {"fid": metrics.frechet_distance(ref["mu"].numpy(), ref["sigma"].numpy(), mu, sigma),
-            **metrics.prdc(ref["features"] if real_feats is None else real_feats, feats, k=K),
+            **(metrics.prdc(ref["features"], feats, k=K, real_radii2=reference_radii2(ref)) if real_feats is None
+               else metrics.prdc(real_feats, feats, k=K)),
             "class_hist": [round(float(h), 6) for h in hist],
             "class_kl": metrics.kl_to_uniform(hist),
             "cond_acc": None if requested is None else metrics.conditional_accuracy(out["labels"], requested.cpu()),
@@ -207,10 +219,11 @@ def ship_reference(ns=FLOOR_NS, seed: int = 0) -> dict:
     feats = ref["features"]
     np.savez_compressed(SHIPPED_REF / "test.npz", **{k: np.array(ref[k]) for k in reference_key("test")},
                         features=_pack_features(feats), shape=np.array(feats.shape),
-                        labels=ref["labels"].numpy().astype(np.uint8))
+                        labels=ref["labels"].numpy().astype(np.uint8), **{f"radii2_k{K}": ref[f"radii2_k{K}"].numpy()})
     _SHIPPED_MEMO.clear()
     shipped = reference()
-    if not (shipped.get("shipped") and torch.equal(shipped["features"], feats)):
+    if not (shipped.get("shipped") and torch.equal(shipped["features"], feats)
+            and torch.equal(shipped[f"radii2_k{K}"], ref[f"radii2_k{K}"])):
         raise CheckpointError("the shipped reference does not read back as written")
     floors = {_floor_key(n, seed): score_real(n, seed, use_cache=False) for n in ns}
     write_json_atomic(SHIPPED_REF / "floor.json", {
@@ -224,15 +237,26 @@ def _shipped(path: Path) -> bool:
     return path.resolve().is_relative_to(TRAINED.resolve())
 
 
+def _sha_of(path: Path) -> str:
+    """A file's sha256, hashed once per version of the file (its size and mtime)."""
+    st = Path(path).stat()
+    return _sha_memo(str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=256)
+def _sha_memo(path: str, size: int, mtime_ns: int) -> str:
+    return file_sha256(Path(path))
+
+
 def _cache_slot(model: str, n: int, seed: int, prior: str | None):
     """(checkpoint path, cache key, [score files to read], score file to write or None).
     A run's or a user's model.pt keeps its scores beside it; a shipped model's scores.json is
     read but new scores go to $LATENT_LAB_CACHE/scores/<name>.json."""
     ckpt_path = resolve(model)
-    key = (f"v{VERSION};ckpt={file_sha256(ckpt_path)[:16]};n={n};seed={seed};"
+    key = (f"v{VERSION};ckpt={_sha_of(ckpt_path)[:16]};n={n};seed={seed};"
            f"classifier={classifier_sha()[:16]}")
     if prior:
-        key += f";prior={prior}:{prior_token(model, prior, lambda p: file_sha256(p)[:16])}"
+        key += f";prior={prior}:{prior_token(model, prior, lambda p: _sha_of(p)[:16])}"
     if ckpt_path.name not in ("checkpoint.pt", "model.pt"):
         return ckpt_path, key, [], None
     beside = ckpt_path.parent / "scores.json"

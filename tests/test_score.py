@@ -1,5 +1,6 @@
 """The shipped classifier and the scoring pipeline (metrics themselves: test_metrics.py)."""
 import json
+import time
 
 import numpy as np
 import pytest
@@ -69,6 +70,7 @@ def test_the_shipped_reference_and_floor_equal_recomputed_ones(test_preds):
     out, y = test_preds  # computed now, by the same predict scoring uses
     assert torch.equal(ref["labels"], torch.as_tensor(y))
     assert torch.allclose(ref["features"], out["features"].double(), rtol=1e-5, atol=1e-6)
+    assert torch.allclose(ref["radii2_k5"], score.metrics.kth_radii2(out["features"].double(), 5), rtol=1e-9)
     mu, sigma = score.metrics.feature_stats(out["features"].double())
     assert score.metrics.frechet_distance(ref["mu"].numpy(), ref["sigma"].numpy(), mu, sigma) < 1e-6
     shipped = score.score_real(n=500)
@@ -116,9 +118,12 @@ def test_run_scores_are_stored_and_reused(monkeypatch):
     cfg = make_config("cwgan-gp", TINY)
     run = Run.create(cfg)
     Trainer(cfg, "cpu", run=run, progress=False, data_limit=TINY_DATA).fit(max_steps=4)
+    t0 = time.perf_counter()
     res = score.score_model(run.id, n=300, seed=1)
+    took = time.perf_counter() - t0
     assert 0 <= res["cond_acc"] <= 1 and res["n"] == 300 and res["variant"] == "cwgan-gp"
     assert json.loads((run.path / "scores.json").read_text())
+    assert 0 < score.last_scoring(300)["seconds"] <= took + 0.1  # the Overview's estimate: measured here
     monkeypatch.setattr(score, "score_images", lambda *a, **k: pytest.fail("recomputed"))
     assert score.score_model(run.id, n=300, seed=1) == res
 
