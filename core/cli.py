@@ -207,13 +207,11 @@ def cmd_score(a):
         return
     if a.key:
         raise UserError("--key names an array of a --samples .npz")
-    if a.ship:
+    if a.ship:  # --real --ship: the test split's reference and the floors into trained/reference/
         if not a.real or a.model:
             raise UserError("--ship goes with --real alone: it ships the test reference and the real-data floors")
         from .score import ship_reference
-        sizes = ship_reference()
-        print(json.dumps(sizes) if a.json else
-              "shipped trained/reference/: " + ", ".join(f"{k} ({v / 2**20:.2f} MiB)" for k, v in sizes.items()))
+        print("shipped trained/reference/ (bytes):", json.dumps(ship_reference()))
         return
     if a.real and a.prior:
         raise UserError("--prior applies to a MODEL, not to --real")
