@@ -55,3 +55,12 @@ def test_overview_ranks_an_imported_model_by_fid_and_shows_every_command(importe
     code = " ".join(c.value for c in at.code)
     for cmd in board["command"].dropna():
         assert cmd in code  # every command in full, not cut off
+
+
+def test_the_score_button_quotes_the_last_scoring_time_measured_here_or_none(imported, tmp_path, monkeypatch):
+    from core import score
+    monkeypatch.setenv("LATENT_LAB_CACHE", str(tmp_path / "fresh"))
+    label = lambda at: at.button(key="score_btn").label  # noqa: E731
+    assert label(page("views/overview.py")) == "Score it (10k digits)"  # nothing measured on this machine yet
+    score._record_timing(10_000, 23.4)  # what score_model records after scoring 10k digits
+    assert label(page("views/overview.py")) == "Score it (10k digits, the last took 23 s here)"
