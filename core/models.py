@@ -109,9 +109,10 @@ def usable(rows: list[dict]) -> list[str]:
     return out
 
 
-def leaderboard_rows(rows: list[dict], floor: dict | None) -> list[dict]:
-    """Flat table rows: the real-data floor first, then every model ranked by FID (zoo, imported
-    and runs alike; the ones not scored yet, blank, last in their listed order)."""
+def leaderboard_rows(rows: list[dict], floor: dict | None, ranked: bool = False) -> list[dict]:
+    """Flat table rows: the real-data floor first, then every model (blank scores if not scored
+    yet) in the order given, or `ranked` by FID (zoo, imported and runs alike; the ones not scored
+    yet last, in their order): the leaderboard ranks, Compare keeps the user's order."""
     out = []
     if floor:
         out.append({"model": "real data (floor)", "source": "floor", "variant": "", "status": "",
@@ -123,8 +124,10 @@ def leaderboard_rows(rows: list[dict], floor: dict | None) -> list[dict]:
                     "status": r["status"], **{k: s.get(k) for k in SCORE_KEYS}, "recipe": r.get("recipe"),
                     "epochs": r.get("epochs"), "train_min": None if seconds is None else round(seconds / 60, 1),
                     "command": r.get("command")})
-    ranked = sorted(out[1 if floor else 0:], key=lambda r: (r["fid"] is None, r["fid"] or 0.0))  # stable
-    return out[:1 if floor else 0] + ranked
+    if not ranked:
+        return out
+    head = 1 if floor else 0
+    return out[:head] + sorted(out[head:], key=lambda r: (r["fid"] is None, r["fid"] or 0.0))  # stable
 
 
 def curves(name: str) -> dict[str, list]:

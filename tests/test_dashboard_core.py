@@ -38,10 +38,12 @@ def test_the_leaderboard_ranks_every_model_by_fid_whatever_its_source():
         return {"name": name, "source": source, "status": "done", "scores": None if fid is None else {"fid": fid}}
     rows = [row("zoo-a", "zoo", 1.0), row("zoo-b", "zoo", 3.0), row("mine", "imported", 2.0),
             row("run-new", "run", None), row("run-best", "run", 0.5), row("run-old", "run", None)]
-    table = core_models.leaderboard_rows(rows, {"fid": 0.02})
+    table = core_models.leaderboard_rows(rows, {"fid": 0.02}, ranked=True)
     assert [r["model"] for r in table] == ["real data (floor)", "run-best", "zoo-a", "mine", "zoo-b", "run-new",
                                            "run-old"]
-    assert [r["model"] for r in core_models.leaderboard_rows(rows, None)][:2] == ["run-best", "zoo-a"]
+    assert [r["model"] for r in core_models.leaderboard_rows(rows, None, ranked=True)][:2] == ["run-best", "zoo-a"]
+    # Compare lists the models in the order the user chose them (its charts' colours follow that order)
+    assert [r["model"] for r in core_models.leaderboard_rows(rows, None)] == [r["name"] for r in rows]
 
 
 def test_class_report_orders_hybrids_and_classes():

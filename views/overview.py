@@ -23,7 +23,7 @@ def floor(classifier: str):
 
 with guard("Scores"):
     rows = model_rows()
-    table = pd.DataFrame(core_models.leaderboard_rows(rows, floor(classifier_sha())))
+    table = pd.DataFrame(core_models.leaderboard_rows(rows, floor(classifier_sha()), ranked=True))
 st.subheader("Leaderboard")
 st.dataframe(leaderboard_view(table), hide_index=True, width="stretch", placeholder=MISSING,
              height=table_height(len(table)),  # every row, and the last one above the horizontal scrollbar
