@@ -106,8 +106,15 @@ def _kth_radii2(x: torch.Tensor, k: int, chunk_rows: int | None) -> torch.Tensor
 
 
 @torch.no_grad()
+def kth_radii2(feats, k: int = 5, chunk_rows: int | None = None, dtype=torch.float64) -> torch.Tensor:
+    """The squared k-NN radii prdc gives a feature set's points (pass a fixed real set's to prdc
+    as `real_radii2` so they are computed once, not per score)."""
+    return _kth_radii2(_features(feats, "feats", k + 1, dtype), k, chunk_rows)
+
+
+@torch.no_grad()
 def prdc(real_feats, fake_feats, k: int = 5, chunk_rows: int | None = None,
-         dtype=torch.float64) -> dict[str, float]:
+         dtype=torch.float64, real_radii2: torch.Tensor | None = None) -> dict[str, float]:
     """Precision, recall, density and coverage, exactly as `prdc.compute_prdc(real, fake, k)`.
 
     With B(x, r) the open ball and r_i (s_j) the distance from real i (fake j) to its k-th
@@ -120,13 +127,17 @@ def prdc(real_feats, fake_feats, k: int = 5, chunk_rows: int | None = None,
     in blocks of `chunk_rows` rows (default: ~64 MB per block), never as full N×M matrices, in
     `dtype` (float32 roughly halves the GEMM time at the cost of a rare near-tie flip; see the top).
     Caveat (as in prdc): k or more exact duplicates of a point give it radius 0, and what a zero
-    ball contains is then decided by rounding."""
+    ball contains is then decided by rounding. `real_radii2`: the real set's `kth_radii2` (same k
+    and dtype), when they are already known."""
     real = _features(real_feats, "real_feats", k + 1, dtype)
     fake = _features(fake_feats, "fake_feats", k + 1, dtype)
     if k < 1 or real.shape[1] != fake.shape[1]:
         raise ValueError(f"need k >= 1 and equal feature sizes, got k={k}, d={real.shape[1]} / {fake.shape[1]}")
     fake = fake.to(real.device)
-    r2_real, r2_fake = _kth_radii2(real, k, chunk_rows), _kth_radii2(fake, k, chunk_rows)
+    if real_radii2 is not None and real_radii2.shape != (len(real),):
+        raise ValueError(f"real_radii2 must hold one radius per real point ({len(real)}), got {tuple(real_radii2.shape)}")
+    r2_real = _kth_radii2(real, k, chunk_rows) if real_radii2 is None else real_radii2.to(real)
+    r2_fake = _kth_radii2(fake, k, chunk_rows)
     balls_per_fake = torch.zeros(len(fake), dtype=torch.int64, device=real.device)
     covered = torch.zeros(len(real), dtype=torch.bool, device=real.device)
     recalled = torch.zeros_like(covered)

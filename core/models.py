@@ -27,7 +27,7 @@ def list_models() -> list[dict]:
     zoo_models = sorted(zoo.index().items(), key=lambda kv: (kv[1].get("scores") or {}).get("fid", float("inf")))
     for name, e in zoo_models:  # best FID first
         rows.append({"name": name, "source": "zoo", "variant": name, "status": "done", "epochs": e["epochs"],
-                     "train_seconds": e.get("train_seconds"), "scores": e.get("scores"),
+                     "train_seconds": e.get("train_seconds"), "scores": _zoo_scores(name, e.get("scores")),
                      "grid": str(zoo_dir(name) / "samples.png"), "command": _zoo_command(name),
                      "recipe": e.get("recipe")})
     for name in list_imported():
@@ -57,6 +57,18 @@ def list_models() -> list[dict]:
             rows.append({"name": run.id, "source": "run", "variant": None, "status": "unreadable",
                          "scores": None, "grid": None, "reason": str(exc).splitlines()[0]})
     return rows
+
+
+def _zoo_scores(name: str, summary: dict | None) -> dict | None:
+    """A zoo model's scores: zoo.json's summary, with the class histogram of its shipped
+    scores.json where that was computed from this checkpoint and classifier (Compare reads it
+    instead of classifying 1000 digits per model on a first visit)."""
+    from .score import cached_scores
+    try:
+        full = cached_scores(name) or {}
+    except (LabError, OSError):
+        full = {}
+    return {**summary, "class_hist": full["class_hist"]} if summary and full.get("class_hist") else summary
 
 
 def _zoo_command(name: str) -> str | None:
@@ -106,20 +118,25 @@ def mixture_models(rows: list[dict], usable_names: list[str]) -> list[str]:
     return [n for n in usable_names if kinds.get(n, "gaussian").startswith("mixture")]
 
 
-def leaderboard_rows(rows: list[dict], floor: dict | None) -> list[dict]:
-    """Flat table rows: the real-data floor first, then every model with its scores (blank if
-    not scored yet)."""
+def leaderboard_rows(rows: list[dict], floor: dict | None, ranked: bool = False) -> list[dict]:
+    """Flat table rows: the real-data floor first, then every model (blank scores if not scored
+    yet) in the order given, or `ranked` by FID (zoo, imported and runs alike; the ones not scored
+    yet last, in their order): the leaderboard ranks, Compare keeps the user's order."""
     out = []
     if floor:
         out.append({"model": "real data (floor)", "source": "floor", "variant": "", "status": "",
-                    **{k: floor.get(k) for k in SCORE_KEYS}})
+                    **{k: floor.get(k) for k in SCORE_KEYS}, "command": "python -m core score --real"})
     for r in rows:
         s = r.get("scores") or {}
         seconds = r.get("train_seconds")
         out.append({"model": r["name"], "source": r["source"], "variant": r.get("variant") or "",
-                    "status": r["status"], **{k: s.get(k) for k in SCORE_KEYS}, "recipe": r.get("recipe"), "epochs": r.get("epochs"),
-                    "train_min": None if seconds is None else round(seconds / 60, 1), "command": r.get("command")})
-    return out
+                    "status": r["status"], **{k: s.get(k) for k in SCORE_KEYS}, "recipe": r.get("recipe"),
+                    "epochs": r.get("epochs"), "train_min": None if seconds is None else round(seconds / 60, 1),
+                    "command": r.get("command")})
+    if not ranked:
+        return out
+    head = 1 if floor else 0
+    return out[:head] + sorted(out[head:], key=lambda r: (r["fid"] is None, r["fid"] or 0.0))  # stable
 
 
 def curves(name: str) -> dict[str, list]:

@@ -132,3 +132,38 @@ def ship(res: dict, recipe: str) -> dict:
                                                  "(everything included) on a 2-core CPU, scored on n digits; "
                                                  "median over seeds, with the range", "rows": rows})
     return row
+
+
+RECIPES_HELP = ("default: today's defaults (generator EMA, batch chosen by time to quality); seed: the seed's own "
+                "recipe; custom: anything else (its knobs beside it)")  # the leaderboard's and this table's words
+
+
+def recipe_label(row: dict) -> str:
+    """A shipped row's recipe in the leaderboard's words ("default", "seed", "custom: k=v …"),
+    judged from the knobs it was run with (as `variants.recipe_of` judges a run's config)."""
+    from .errors import LabError
+    from .variants import make_config, recipe_of
+    sets = row.get("overrides") or {}
+    try:
+        name = recipe_of(make_config(row["variant"], sets))
+    except (LabError, KeyError, TypeError, ValueError):
+        return str(row.get("recipe") or "custom")
+    return name if name != "custom" else "custom: " + " ".join(f"{k}={v}" for k, v in sorted(sets.items()))
+
+
+def _span(lo, hi) -> str | None:
+    """"lo–hi", one number where the range is one (a single seed, or seeds that agree), None if unknown."""
+    if lo is None or hi is None:
+        return None
+    return f"{lo:.2f}" if f"{lo:.2f}" == f"{hi:.2f}" else f"{lo:.2f}–{hi:.2f}"
+
+
+def table_rows(rows: list[dict] | None = None) -> list[dict]:
+    """The time-to-quality table as the Overview shows it: every shipped row, best FID first (the
+    rows without an FID last), recipes in the leaderboard's words, the FID's range over seeds
+    (one number for a single seed)."""
+    rows = shipped_rows() if rows is None else rows
+    out = [{**{k: r.get(k) for k in COLS if k in r}, "recipe": recipe_label(r),
+            "fid_range": _span(r.get("fid_min"), r.get("fid_max"))}
+           for r in rows]
+    return sorted(out, key=lambda r: (r.get("fid") is None, r.get("fid") or 0.0))

@@ -2,8 +2,10 @@
 coverage against the test split, plus class histogram, KL to uniform, conditional accuracy
 and confidence.
 
-Reference statistics of the test split are computed once per classifier (keyed by its
-sha256) and cached next to the MNIST cache; scores of run checkpoints are stored in the run
+Reference statistics of the test split and the real-data floors are shipped in
+`trained/reference/` (`score --real --ship` writes them), keyed by the classifier's sha256 and
+the MNIST content sha256 they were computed from: a changed classifier or data set never reads
+them, and recomputes into the user's cache instead. Scores of run checkpoints are stored in the run
 folder, keyed by what produced them, so nothing is computed twice. A shipped model's
 `trained/<name>/scores.json` is only read (`zoo export` writes it): scores computed for it
 go to the user's cache, so scoring never modifies tracked files.
@@ -23,7 +25,7 @@ from . import metrics
 from .checkpoint import load as load_ckpt
 from .checkpoint import save_atomic
 from .classifier import META, WEIGHTS, file_sha256, load_classifier, predict
-from .data import data_dir, load_split, to_model_range
+from .data import CONTENT_SHA256, data_dir, load_split, to_model_range
 from .errors import CheckpointError, ConfigError
 from .registry import build_models, load_model, load_prior, models_from_checkpoint, prior_token, resolve
 from .sampling import generate
@@ -32,6 +34,8 @@ from .variants import get_variant, make_config
 
 K = 5  # neighbours for precision / recall / density / coverage
 VERSION = 1  # bump when a metric's definition changes: cached scores carry it in their key
+SHIPPED_REF = TRAINED / "reference"  # the test split's features and the floors, for the shipped classifier
+FLOOR_NS = (500, 1000, 2000, 5000, 10_000)  # the floors shipped: every n a page asks for (Refine's choices, 10k)
 KEYS = ("fid", "precision", "recall", "density", "coverage", "class_hist", "class_kl", "cond_acc",
         "confidence", "n", "seconds")
 
@@ -67,23 +71,82 @@ def _read_json(path: Path) -> dict:
     return out if isinstance(out, dict) else {}
 
 
-def reference(device: str = "cpu") -> dict:
-    """Classifier features (and their Gaussian fit) of the 10k test digits, cached on disk."""
-    sha = classifier_sha()
-    path = _ref_path(sha)
+def reference_key(split: str = "test") -> dict:
+    """What a split's reference statistics are computed from: the classifier and the data."""
+    return {"classifier_sha256": classifier_sha(), "data_sha256": CONTENT_SHA256, "split": split}
+
+
+def _pack_features(feats: torch.Tensor) -> np.ndarray:
+    """float32 features -> their bytes, byte-planes first (4 × N·d uint8): lossless, and the
+    exponent planes compress well (10k × 128 features: 4.9 MiB raw, 3.8 MiB deflated)."""
+    return np.ascontiguousarray(feats.float().numpy()).view(np.uint8).reshape(-1, 4).T.copy()
+
+
+def _unpack_features(planes: np.ndarray, shape) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(planes.T).view(np.float32).reshape(tuple(shape))).double()
+
+
+_SHIPPED_MEMO: dict = {}
+
+
+def _shipped_reference(key: dict) -> dict | None:
+    """The shipped reference of `key`'s split, or None when it is missing, unreadable or was
+    computed from another classifier or data set (then the caller recomputes)."""
+    path = SHIPPED_REF / f"{key['split']}.npz"
+    try:
+        stamp = (path, path.stat().st_mtime_ns, *key.values())
+        if stamp in _SHIPPED_MEMO:
+            return _SHIPPED_MEMO[stamp]
+        with np.load(path, allow_pickle=False) as z:
+            if any(str(z[k]) != v for k, v in key.items()):
+                return None
+            feats = _unpack_features(z["features"], z["shape"])
+            labels = torch.from_numpy(z["labels"].astype(np.int64))
+            radii = torch.from_numpy(z[f"radii2_k{K}"]) if f"radii2_k{K}" in z.files else None
+    except (OSError, KeyError, ValueError):
+        return None
+    mu, sigma = metrics.feature_stats(feats)
+    _SHIPPED_MEMO.clear()
+    _SHIPPED_MEMO[stamp] = ref = {**key, "features": feats, "mu": torch.as_tensor(mu),
+                                  "sigma": torch.as_tensor(sigma), "labels": labels, f"radii2_k{K}": radii,
+                                  "shipped": True}
+    return ref
+
+
+def reference_radii2(ref: dict) -> torch.Tensor:
+    """The squared k-NN radii (k = K) of a reference's features, as prdc computes them: shipped
+    with the reference, else computed once per reference and kept in it (every score needs them;
+    10k × 10k distances each time)."""
+    if ref.get(f"radii2_k{K}") is None:
+        ref[f"radii2_k{K}"] = metrics.kth_radii2(ref["features"], K)
+    return ref[f"radii2_k{K}"]
+
+
+def compute_reference(split: str = "test", device: str = "cpu") -> dict:
+    """Classifier features (and their Gaussian fit) of a split's digits, computed now."""
+    x, y = load_split(split)
+    feats = predict(classifier(device), to_model_range(x), features=True)["features"].double()
+    mu, sigma = metrics.feature_stats(feats)
+    return {**reference_key(split), "features": feats, "mu": torch.as_tensor(mu), "sigma": torch.as_tensor(sigma),
+            "labels": torch.as_tensor(y), f"radii2_k{K}": metrics.kth_radii2(feats, K)}
+
+
+def reference(device: str = "cpu", shipped: bool = True) -> dict:
+    """Classifier features (and their Gaussian fit) of the 10k test digits: the shipped ones
+    when they were computed from this classifier and data, else the user's cache, else computed
+    now (and cached)."""
+    key = reference_key("test")
+    if shipped and (ref := _shipped_reference(key)) is not None:
+        return ref
+    path = _ref_path(key["classifier_sha256"])
     if path.is_file():
         try:
             ref = torch.load(path, weights_only=True)
-            if ref.get("classifier_sha256") == sha:
+            if all(ref.get(k) == v for k, v in key.items()):
                 return ref
         except Exception:
             pass  # a corrupt cache is rebuilt
-    x, y = load_split("test")
-    out = predict(classifier(device), to_model_range(x), features=True)
-    feats = out["features"].double()
-    mu, sigma = metrics.feature_stats(feats)
-    ref = {"classifier_sha256": sha, "features": feats, "mu": torch.as_tensor(mu), "sigma": torch.as_tensor(sigma),
-           "labels": torch.as_tensor(y)}
+    ref = compute_reference("test", device)
     path.parent.mkdir(parents=True, exist_ok=True)
     save_atomic(ref, path)
     return ref
@@ -109,7 +172,8 @@ def score_predictions(out: dict, requested: torch.Tensor | None = None, real_fea
     mu, sigma = metrics.feature_stats(feats)
     hist = metrics.class_histogram(out["labels"].numpy())
     return {"fid": metrics.frechet_distance(ref["mu"].numpy(), ref["sigma"].numpy(), mu, sigma),
-            **metrics.prdc(ref["features"] if real_feats is None else real_feats, feats, k=K),
+            **(metrics.prdc(ref["features"], feats, k=K, real_radii2=reference_radii2(ref)) if real_feats is None
+               else metrics.prdc(real_feats, feats, k=K)),
             "class_hist": [round(float(h), 6) for h in hist],
             "class_kl": metrics.kl_to_uniform(hist),
             "cond_acc": None if requested is None else metrics.conditional_accuracy(out["labels"], requested.cpu()),
@@ -117,25 +181,71 @@ def score_predictions(out: dict, requested: torch.Tensor | None = None, real_fea
             "n": int(len(feats))}
 
 
+def _floor_key(n: int, seed: int) -> str:
+    """What a floor is computed from: the metric version, the classifier, the data, n and seed."""
+    return f"v{VERSION};classifier={classifier_sha()[:16]};data={CONTENT_SHA256[:16]};n={n};seed={seed}"
+
+
+def _shipped_floors() -> dict:
+    return _read_json(SHIPPED_REF / "floor.json").get("floors") or {}
+
+
 def score_real(n: int = 10_000, seed: int = 0, use_cache: bool = True) -> dict:
     """The real-data floor: n random training digits scored like a generator's samples. No
-    generator can be expected to do better than this against the test split. Cached per
-    classifier, n and seed."""
-    path = cache_dir() / f"floor_v{VERSION}_{classifier_sha()[:16]}_n{n}_s{seed}.json"
-    cached = _read_json(path) if use_cache else {}
-    if cached:
-        return cached
+    generator can be expected to do better than this against the test split. Read from the
+    shipped floors or the user's cache when one was computed from this classifier and data at
+    this n and seed; else computed now and cached."""
+    key = _floor_key(n, seed)
+    path = cache_dir() / f"floor_{key.replace(';', '_').replace('=', '')}.json"
+    if use_cache:
+        found = _shipped_floors().get(key) or _read_json(path)
+        if found.get("key") == key:
+            return found
     x, _ = load_split("train")
     idx = np.random.default_rng(seed).choice(len(x), size=min(n, len(x)), replace=False)
-    res = {"model": "real (train split)", "seed": seed, **score_images(to_model_range(x[np.sort(idx)]))}
+    res = {"model": "real (train split)", "seed": seed, **score_images(to_model_range(x[np.sort(idx)])), "key": key}
     if use_cache:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_json_atomic(path, res)
     return res
 
 
+def ship_reference(ns=FLOOR_NS, seed: int = 0) -> dict:
+    """Compute the test split's reference and the floors at `ns` from scratch and write them to
+    trained/reference/ (`python -m core score --real --ship`): what a fresh clone reads instead
+    of computing them on its first page. Returns {file: bytes}."""
+    ref = compute_reference("test")
+    SHIPPED_REF.mkdir(parents=True, exist_ok=True)
+    feats = ref["features"]
+    np.savez_compressed(SHIPPED_REF / "test.npz", **{k: np.array(ref[k]) for k in reference_key("test")},
+                        features=_pack_features(feats), shape=np.array(feats.shape),
+                        labels=ref["labels"].numpy().astype(np.uint8), **{f"radii2_k{K}": ref[f"radii2_k{K}"].numpy()})
+    _SHIPPED_MEMO.clear()
+    shipped = reference()
+    if not (shipped.get("shipped") and torch.equal(shipped["features"], feats)
+            and torch.equal(shipped[f"radii2_k{K}"], ref[f"radii2_k{K}"])):
+        raise CheckpointError("the shipped reference does not read back as written")
+    floors = {_floor_key(n, seed): score_real(n, seed, use_cache=False) for n in ns}
+    write_json_atomic(SHIPPED_REF / "floor.json", {
+        "about": "the real-data floor (n random train digits, seed) scored against trained/reference/test.npz; "
+                 "keyed by metric version, classifier sha256, MNIST content sha256, n and seed",
+        "date": time.strftime("%Y-%m-%d"), "command": "python -m core score --real --ship", "floors": floors})
+    return {p.name: p.stat().st_size for p in sorted(SHIPPED_REF.iterdir())}
+
+
 def _shipped(path: Path) -> bool:
     return path.resolve().is_relative_to(TRAINED.resolve())
+
+
+def _sha_of(path: Path) -> str:
+    """A file's sha256, hashed once per version of the file (its size and mtime)."""
+    st = Path(path).stat()
+    return _sha_memo(str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=256)
+def _sha_memo(path: str, size: int, mtime_ns: int) -> str:
+    return file_sha256(Path(path))
 
 
 def _cache_slot(model: str, n: int, seed: int, prior: str | None):
@@ -143,10 +253,10 @@ def _cache_slot(model: str, n: int, seed: int, prior: str | None):
     A run's or a user's model.pt keeps its scores beside it; a shipped model's scores.json is
     read but new scores go to $LATENT_LAB_CACHE/scores/<name>.json."""
     ckpt_path = resolve(model)
-    key = (f"v{VERSION};ckpt={file_sha256(ckpt_path)[:16]};n={n};seed={seed};"
+    key = (f"v{VERSION};ckpt={_sha_of(ckpt_path)[:16]};n={n};seed={seed};"
            f"classifier={classifier_sha()[:16]}")
     if prior:
-        key += f";prior={prior}:{prior_token(model, prior, lambda p: file_sha256(p)[:16])}"
+        key += f";prior={prior}:{prior_token(model, prior, lambda p: _sha_of(p)[:16])}"
     if ckpt_path.name not in ("checkpoint.pt", "model.pt"):
         return ckpt_path, key, [], None
     beside = ckpt_path.parent / "scores.json"
@@ -216,6 +326,7 @@ def score_model(model: str, n: int = 10_000, seed: int = 0, device: str = "cpu",
         key += ";raw"
     if use_cache and (stored := _stored(files, key)) is not None:
         return stored
+    t0 = time.perf_counter()
     sd = load_ckpt(ckpt_path, map_location=device)
     if raw:
         if sd.get("G_ema") is None:
@@ -236,24 +347,51 @@ def score_model(model: str, n: int = 10_000, seed: int = 0, device: str = "cpu",
     if use_cache and cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
         write_json_atomic(cache, {**_read_json(cache), key: res})
+    _record_timing(n, time.perf_counter() - t0)
     return res
 
 
+def _timing_path() -> Path:
+    return cache_dir() / "score_timing.json"
+
+
+def _record_timing(n: int, seconds: float) -> None:
+    """Keep the wall time of the last scoring of n digits on this machine (loading, generating
+    and scoring), for an honest estimate of the next one."""
+    try:
+        _timing_path().parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(_timing_path(), {**_read_json(_timing_path()),
+                                           str(n): {"seconds": round(seconds, 1), "date": time.strftime("%Y-%m-%d %H:%M")}})
+    except OSError:
+        pass  # an estimate is not worth failing a score over
+
+
+def last_scoring(n: int = 10_000) -> dict | None:
+    """{"seconds", "date"} of the last scoring of n digits on this machine, or None if none was timed."""
+    rec = _read_json(_timing_path()).get(str(n))
+    return rec if isinstance(rec, dict) and isinstance(rec.get("seconds"), (int, float)) else None
+
+
 def bench_score(model: str | None = None, n: int = 10_000) -> dict:
-    """Seconds to score n generated digits against the test split, from a cold reference
-    cache (features of the test split recomputed) and a warm one."""
+    """Seconds to score n generated digits against the test split: with the test split's
+    reference computed from scratch (cold_s), read from trained/reference/ (shipped_s, or from the
+    user's cache where the shipped one does not apply) and already in memory (warm_s)."""
     if model is None:  # any generator will do for timing: an untrained one needs no files
         torch.manual_seed(0)
         G, _, prior = build_models(make_config("wgan-gp"))
     else:
         G, _, prior, _ = load_model(model)
     make = lambda: generate(G, prior, n, generator=torch.Generator().manual_seed(0))[0]  # noqa: E731
-    classifier()  # loading the weights is not part of either timing
-    _ref_path(classifier_sha()).unlink(missing_ok=True)
+    classifier()  # loading the weights is not part of any timing
     t0 = time.perf_counter()
-    score_images(make())
-    cold = time.perf_counter() - t0
+    compute_reference("test")
+    compute = time.perf_counter() - t0
+    _SHIPPED_MEMO.clear()
+    t0 = time.perf_counter()
+    reference()
+    read = time.perf_counter() - t0
     t0 = time.perf_counter()
     score_images(make())
     warm = time.perf_counter() - t0
-    return {"cold_s": round(cold, 2), "warm_s": round(warm, 2), "n": n}
+    return {"cold_s": round(compute + warm, 2), "shipped_s": round(read + warm, 2), "warm_s": round(warm, 2),
+            "n": n}

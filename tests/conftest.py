@@ -26,8 +26,9 @@ def runs_dir(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="session", autouse=True)
 def derived_cache(tmp_path_factory):
-    """Reference statistics and floors are computed fresh once per test session, in a temp
-    folder: the tests never read (or write) the user's caches."""
+    """Derived caches (floors and references not shipped in trained/reference/, scores of shipped
+    models, timings) go to a temp folder per test session: the tests never read (or write) the
+    user's caches."""
     d = tmp_path_factory.mktemp("cache")
     old = os.environ.get("LATENT_LAB_CACHE")
     os.environ["LATENT_LAB_CACHE"] = str(d)

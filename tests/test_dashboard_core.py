@@ -18,6 +18,9 @@ def test_list_models_has_zoo_runs_and_reports_unreadable(runs_dir):
     (bad / "config.json").write_text("{")
     rows = {r["name"]: r for r in core_models.list_models()}
     assert rows["wgan-gp"]["source"] == "zoo" and rows["wgan-gp"]["scores"]["fid"] > 0
+    from core.score import cached_scores
+    shipped = cached_scores("wgan-gp")  # trained/wgan-gp/scores.json, under this checkpoint's and classifier's key
+    assert rows["wgan-gp"]["scores"]["class_hist"] == shipped["class_hist"]  # Compare needs no classifying
     assert rows[bad.name]["status"] == "unreadable" and rows[bad.name]["reason"]
     run_row = rows[run.id]
     assert run_row["source"] == "run" and run_row["variant"] == "hinge" and run_row["scores"] is None
@@ -36,6 +39,21 @@ def test_the_leaderboard_shows_the_epochs_a_run_reached():
     assert row["epochs"] == 2 and row["epochs_planned"] == 30
     table = core_models.leaderboard_rows([row], None)
     assert table[0]["epochs"] == 2
+
+
+def test_the_leaderboard_ranks_every_model_by_fid_whatever_its_source():
+    """A new run or an imported model takes its place by FID among the zoo (list_models lists them
+    after it); the floor stays first and the models not scored yet come last, in their order."""
+    def row(name, source, fid):
+        return {"name": name, "source": source, "status": "done", "scores": None if fid is None else {"fid": fid}}
+    rows = [row("zoo-a", "zoo", 1.0), row("zoo-b", "zoo", 3.0), row("mine", "imported", 2.0),
+            row("run-new", "run", None), row("run-best", "run", 0.5), row("run-old", "run", None)]
+    table = core_models.leaderboard_rows(rows, {"fid": 0.02}, ranked=True)
+    assert [r["model"] for r in table] == ["real data (floor)", "run-best", "zoo-a", "mine", "zoo-b", "run-new",
+                                           "run-old"]
+    assert [r["model"] for r in core_models.leaderboard_rows(rows, None, ranked=True)][:2] == ["run-best", "zoo-a"]
+    # Compare lists the models in the order the user chose them (its charts' colours follow that order)
+    assert [r["model"] for r in core_models.leaderboard_rows(rows, None)] == [r["name"] for r in rows]
 
 
 def test_class_report_orders_hybrids_and_classes():

@@ -104,6 +104,17 @@ def test_prdc_is_independent_of_chunk_size():
     assert results[0]["precision"] < 1 and all(r == results[0] for r in results[1:])
 
 
+def test_prdc_reuses_the_real_sets_radii_when_given_them():
+    """A fixed real set's k-NN radii (the test split's, shipped with the reference) give the same
+    scores as recomputing them per call, and a wrong-sized set of radii is refused."""
+    real, fake = _gauss(17, 300, 16), _gauss(18, 250, 16, shift=0.2)
+    radii = metrics.kth_radii2(real, k=5)
+    assert metrics.prdc(real, fake, k=5, real_radii2=radii) == metrics.prdc(real, fake, k=5)
+    assert metrics.prdc(real, fake, k=5, real_radii2=radii * 0)["precision"] == 0  # they are what it uses
+    with pytest.raises(ValueError, match="one radius per real point"):
+        metrics.prdc(real, fake, k=5, real_radii2=radii[:10])
+
+
 def test_prdc_blocks_stay_within_budget_at_10k():
     x = torch.zeros(10_000, 8, dtype=torch.float64)
     sl, d2 = next(metrics._blocks(x, x, None))  # the first block is the largest

@@ -107,18 +107,45 @@ def test_shipped_rows_keep_one_row_per_variant_and_recipe(tmp_path, monkeypatch)
 
 
 def test_the_overview_shows_the_time_to_quality_table(tmp_path, monkeypatch):
-    from test_app import page
+    from test_app import dataframe_heights, page
 
     from core import quality
     monkeypatch.setattr(quality, "_shipped_path", lambda: tmp_path / "quality.json")
-    quality.ship(_result("wgan-gp", {"ema": 0.0}, [5.0, 6.0, 5.5]), "seed")
+    from core.variants import seed_recipe
+    quality.ship(_result("wgan-gp", seed_recipe("wgan-gp"), [5.0, 6.0, 5.5]), "seed")
     quality.ship(_result("wgan-gp", {}, [3.5, 3.0, 2.5], raw=[4.5, 5.0, 5.5]), "default")
+    quality.ship(_result("hinge", {}, [4.0]), "default")  # one seed
+    quality.ship(_result("wgan-gp", {"batch_size": 32}, [9.0]), "batch 32")
+    heights = dataframe_heights(monkeypatch)
     at = page("views/overview.py")
     assert "Time to quality" in [h.value for h in at.subheader]
     t = next(d.value for d in at.dataframe if "fid_range" in d.value.columns)
-    assert list(t["recipe"]) == ["default", "seed"] and list(t["fid"]) == [3.0, 5.5]
-    assert list(t["fid_range"]) == ["2.50–3.50", "5.00–6.00"]
-    assert t["fid_raw"].iloc[0] == 5.0 and t["fid_raw"].isna().iloc[1]  # the default's runs without their EMA
+    assert list(t["fid"]) == [3.0, 4.0, 5.5, 9.0]  # FID ↓: best first, not alphabetical
+    assert list(t["variant"]) == ["wgan-gp", "hinge", "wgan-gp", "wgan-gp"]
+    assert list(t["recipe"]) == ["default", "default", "seed", "custom: batch_size=32"]  # the leaderboard's words
+    assert list(t["fid_range"]) == ["2.50–3.50", "4.00", "5.00–6.00", "9.00"]  # one seed: one number
+    assert t["fid_raw"].iloc[0] == 5.0 and t["fid_raw"].isna().iloc[2]  # the default's runs without their EMA
+    assert heights["fid_range"] >= 35 * (len(t) + 1) + 20  # every row shown (no inner scroll), above the scrollbar
+    assert quality.RECIPES_HELP in " ".join(c.value for c in at.caption)  # the caption uses the same words
+
+
+def test_time_to_quality_rows_are_ranked_by_fid_in_the_leaderboards_words():
+    """The shipped table: best FID first (the header says FID ↓), a single seed's range one number,
+    every recipe "default", "seed" or "custom: <knobs>" as `recipe_of` names a run's config."""
+    from core import quality
+    from core.variants import make_config, recipe_of
+    shipped = quality.shipped_rows()
+    rows = quality.table_rows()
+    assert len(rows) == len(shipped)  # every row
+    fids = [r["fid"] for r in rows]
+    assert fids == sorted(fids)
+    for r, s in ((r, next(s for s in shipped if s["command"] == r["command"])) for r in rows):
+        assert r["recipe"].split(":")[0] == recipe_of(make_config(s["variant"], s.get("overrides") or {}))
+        if s["seeds"] == 1:
+            assert r["fid_range"] == f"{s['fid']:.2f}"
+        else:
+            assert r["fid_range"] == f"{s['fid_min']:.2f}–{s['fid_max']:.2f}"
+    assert all(r["recipe"] in ("default", "seed") or r["recipe"].startswith("custom: ") for r in rows)
 
 
 def test_the_train_form_launches_a_run_with_a_time_budget():

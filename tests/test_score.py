@@ -1,5 +1,6 @@
 """The shipped classifier and the scoring pipeline (metrics themselves: test_metrics.py)."""
 import json
+import time
 
 import numpy as np
 import pytest
@@ -53,12 +54,52 @@ def test_reference_cache_is_keyed_by_classifier(tmp_path, monkeypatch):
     calls = []
     real_predict = score.predict
     monkeypatch.setattr(score, "predict", lambda *a, **k: (calls.append(1), real_predict(*a, **k))[1])
-    first = score.reference()
-    second = score.reference()
+    first = score.reference(shipped=False)
+    second = score.reference(shipped=False)
     assert len(calls) == 1 and torch.equal(first["features"], second["features"])
     monkeypatch.setattr(score, "classifier_sha", lambda: "f" * 64)  # "a new classifier"
-    score.reference()
+    score.reference(shipped=False)
     assert len(calls) == 2 and (tmp_path / "ref_ffffffff.pt").is_file()
+
+
+def test_the_shipped_reference_and_floor_equal_recomputed_ones(test_preds):
+    """trained/reference/ holds what scoring would compute from this classifier and data: the test
+    split's features (bit for bit where the CPU rounds as the shipping one did) and the floors."""
+    ref = score.reference()
+    assert ref["shipped"] and ref["classifier_sha256"] == score.classifier_sha()
+    out, y = test_preds  # computed now, by the same predict scoring uses
+    assert torch.equal(ref["labels"], torch.as_tensor(y))
+    assert torch.allclose(ref["features"], out["features"].double(), rtol=1e-5, atol=1e-6)
+    assert torch.allclose(ref["radii2_k5"], score.metrics.kth_radii2(out["features"].double(), 5), rtol=1e-9)
+    mu, sigma = score.metrics.feature_stats(out["features"].double())
+    assert score.metrics.frechet_distance(ref["mu"].numpy(), ref["sigma"].numpy(), mu, sigma) < 1e-6
+    shipped = score.score_real(n=500)
+    assert shipped["key"] in json.loads((score.SHIPPED_REF / "floor.json").read_text())["floors"]
+    fresh = score.score_real(n=500, use_cache=False)
+    for k in ("fid", "precision", "recall", "density", "coverage", "class_kl", "confidence"):
+        assert fresh[k] == pytest.approx(shipped[k], rel=1e-4, abs=1e-6), k
+    assert fresh["class_hist"] == shipped["class_hist"]
+
+
+@pytest.mark.parametrize("changed", ["classifier", "data"])
+def test_a_shipped_reference_of_another_classifier_or_data_set_is_recomputed(tmp_path, monkeypatch, changed):
+    monkeypatch.setenv("LATENT_LAB_CACHE", str(tmp_path))
+    if changed == "classifier":
+        monkeypatch.setattr(score, "classifier_sha", lambda: "f" * 64)
+    else:
+        monkeypatch.setattr(score, "CONTENT_SHA256", "0" * 64)
+    score._SHIPPED_MEMO.clear()
+    x, y = load_split("test")
+    monkeypatch.setattr(score, "load_split", lambda split: (x[:300], y[:300]))  # keep it quick
+    calls = []
+    real_predict = score.predict
+    monkeypatch.setattr(score, "predict", lambda *a, **k: (calls.append(len(a[1])), real_predict(*a, **k))[1])
+    ref = score.reference()
+    assert not ref.get("shipped") and len(ref["features"]) == 300 and calls == [300]  # computed, not read
+    floor = score.score_real(n=200)  # not the shipped floor of n=200's key either: scored now
+    assert calls == [300, 200] and floor["n"] == 200
+    assert score.score_real(n=200) == floor and calls == [300, 200]  # then read from the user's cache
+    score._SHIPPED_MEMO.clear()
 
 
 def test_real_floor_beats_noise():
@@ -77,9 +118,12 @@ def test_run_scores_are_stored_and_reused(monkeypatch):
     cfg = make_config("cwgan-gp", TINY)
     run = Run.create(cfg)
     Trainer(cfg, "cpu", run=run, progress=False, data_limit=TINY_DATA).fit(max_steps=4)
+    t0 = time.perf_counter()
     res = score.score_model(run.id, n=300, seed=1)
+    took = time.perf_counter() - t0
     assert 0 <= res["cond_acc"] <= 1 and res["n"] == 300 and res["variant"] == "cwgan-gp"
     assert json.loads((run.path / "scores.json").read_text())
+    assert 0 < score.last_scoring(300)["seconds"] <= took + 0.1  # the Overview's estimate: measured here
     monkeypatch.setattr(score, "score_images", lambda *a, **k: pytest.fail("recomputed"))
     assert score.score_model(run.id, n=300, seed=1) == res
 

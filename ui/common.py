@@ -152,6 +152,13 @@ def tidy(fig, height: int, **layout):
 
 
 MISSING = "–"  # what a table shows where a value does not apply or is not there yet (never "None")
+ROW_PX = 35  # st.dataframe's default row (and header) height
+
+
+def table_height(rows: int) -> int:
+    """An st.dataframe height that shows every row without an inner scroll, with room under the
+    last row for the horizontal scrollbar a wide table gets (it would cover that row)."""
+    return ROW_PX * (rows + 1) + 3 + 20
 
 
 def leaderboard_view(df: pd.DataFrame) -> pd.DataFrame:

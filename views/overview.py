@@ -3,8 +3,9 @@ import pandas as pd
 import streamlit as st
 
 from core import models as core_models
-from core.score import classifier_sha, score_model, score_real
-from ui.common import MISSING, csv_button, goto, guard, leaderboard_view, model_rows
+from core.quality import RECIPES_HELP
+from core.score import classifier_sha, last_scoring, score_model, score_real
+from ui.common import MISSING, csv_button, goto, guard, leaderboard_view, model_rows, table_height
 from ui.import_panel import import_panel
 from ui.samples_panel import samples_panel
 from ui.quality_panel import time_to_quality
@@ -15,30 +16,33 @@ st.caption("Every GAN variant on real MNIST, scored in the feature space of the 
            "real-data floor: 10k real training digits scored the same way.")
 
 
-@st.cache_data(show_spinner="Scoring the real-data floor (once per classifier)…")
+@st.cache_data(show_spinner="Reading the real-data floor…")
 def floor(classifier: str):
-    return score_real()
+    return score_real()  # shipped in trained/reference/; computed (once) only for another classifier
 
 
 with guard("Scores"):
     rows = model_rows()
-    table = pd.DataFrame(core_models.leaderboard_rows(rows, floor(classifier_sha())))
+    table = pd.DataFrame(core_models.leaderboard_rows(rows, floor(classifier_sha()), ranked=True))
 st.subheader("Leaderboard")
 st.dataframe(leaderboard_view(table), hide_index=True, width="stretch", placeholder=MISSING,
-             height=35 * (len(table) + 1) + 3,  # every row, no inner scroll
+             height=table_height(len(table)),  # every row, and the last one above the horizontal scrollbar
              column_config={"model": st.column_config.TextColumn("model", width="medium", pinned=True),
                             "fid": st.column_config.NumberColumn("FID ↓", help="classifier-feature FID"),
                             "class_kl": st.column_config.NumberColumn("class KL ↓", help="KL(class hist ‖ uniform)"),
                             "cond_acc": st.column_config.NumberColumn(
                                 "cond. acc", help="conditional models only: label read = label asked for"),
-                            "recipe": st.column_config.TextColumn(
-                                "recipe", help="default: today's defaults (generator EMA, batch chosen by time to "
-                                               "quality); seed: the seed's own recipe; custom: anything else"),
+                            "recipe": st.column_config.TextColumn("recipe", help=RECIPES_HELP),
                             "epochs": st.column_config.NumberColumn("epochs", format="%d"),
                             "train_min": st.column_config.NumberColumn("train min", help="minutes of training"),
                             "command": st.column_config.TextColumn(
-                                "command", width="medium", help="the command that trained it (runs: as started)")})
+                                "command", width="large", help="the command that trained it (runs: as started); "
+                                                               "every one in full below the table")})
 csv_button(table, "leaderboard", "Leaderboard CSV")
+commands = table.dropna(subset=["command"]) if "command" in table else table.iloc[:0]
+with st.expander(f"The command that trained each model ({len(commands)})"):
+    st.code("\n".join(f"# {m}\n{c}" for m, c in zip(commands["model"], commands["command"])) or "—",
+            language="bash", wrap_lines=True)
 time_to_quality()
 import_panel()
 samples_panel(table)
@@ -48,7 +52,9 @@ unscored = [r["name"] for r in rows if r["source"] in ("run", "imported")
 if unscored:
     with st.expander(f"{len(unscored)} model(s) not scored yet"):
         pick = st.selectbox("Model", unscored, key="score_run")
-        if st.button("Score it (10k digits, ~15 s)", key="score_btn"):
+        last = last_scoring(10_000)
+        took = f", the last took {last['seconds']:.0f} s here" if last else ""  # measured on this machine, or none
+        if st.button(f"Score it (10k digits{took})", key="score_btn"):
             with st.spinner(f"Scoring {pick}…"), guard("Scoring"):
                 score_model(pick)
             model_rows.clear()
