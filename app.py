@@ -5,6 +5,7 @@ import threading
 
 import streamlit as st
 
+from core.perf import trim_heap
 from ui.common import PAGES
 
 st.set_page_config(page_title="Latent Lab", page_icon="🧪", layout="wide")
@@ -19,8 +20,19 @@ def _warm_up_umap():
     return t
 
 
+@st.cache_resource(show_spinner=False)
+def _lean_allocator() -> bool:
+    """Once per server: transient buffers go back to the OS (core.perf.lean_server_allocator)."""
+    from core.perf import lean_server_allocator
+    return lean_server_allocator()
+
+
+_lean_allocator()
 _warm_up_umap()
 nav = st.navigation([st.Page(path, title=title, icon=icon, default=(i == 0))
                      for i, (path, (title, icon)) in enumerate(PAGES.items())])
 st.sidebar.caption("Latent Lab · GANs on MNIST · metrics in the MNIST classifier's feature space")
-nav.run()
+try:
+    nav.run()
+finally:  # what this run freed goes back to the OS, also when the page stops or reruns
+    trim_heap()

@@ -80,3 +80,30 @@ def tune_cpu_allocator() -> bool:
         return bool(ok)
     except (OSError, AttributeError):
         return False
+
+
+def _libc():
+    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+
+
+def lean_server_allocator() -> bool:
+    """The opposite of tune_cpu_allocator, for the long-lived app server: large buffers (a
+    classifier batch's activations, a map's features) get their own pages and go back to the OS
+    when freed, and a free top of heap over 8 MB is trimmed. Without it glibc's sliding mmap
+    threshold keeps every page's transient peak in the heap for good (the server grew to 1.9 GB
+    after every page had been used; ~1.35 GB with this and trim_heap, measured with AppTest).
+    Training runs in its own processes and keeps tune_cpu_allocator. A no-op off glibc."""
+    try:
+        libc = _libc()
+        return bool(libc.mallopt(_M_MMAP_THRESHOLD, 1024 * 1024) & libc.mallopt(_M_TRIM_THRESHOLD, 8 * 1024 * 1024))
+    except (OSError, AttributeError):
+        return False
+
+
+def trim_heap() -> bool:
+    """Give the heap's free pages back to the OS (glibc malloc_trim): the server calls it after
+    each page run, so memory a page freed is not kept at its peak. A no-op off glibc."""
+    try:
+        return bool(_libc().malloc_trim(0))
+    except (OSError, AttributeError):
+        return False
