@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from .cli_common import MODEL_HELP, table
@@ -20,6 +21,9 @@ def cmd_timeline(a):
         return
     tl = tl_mod.load(a.model)
     summ = tl_mod.summary(tl)
+    from .freshness import timeline_note
+    if note := timeline_note(tl):
+        print(note, file=sys.stderr)
     if a.gif:
         Path(a.gif).write_bytes(tl_mod.animation(tl))
     if a.json:

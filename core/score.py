@@ -22,7 +22,7 @@ import torch
 from . import metrics
 from .checkpoint import load as load_ckpt
 from .checkpoint import save_atomic
-from .classifier import META, WEIGHTS, file_sha256, load_classifier, predict
+from .classifier import classifier_sha, file_sha256, load_classifier, predict
 from .data import data_dir, load_split, to_model_range
 from .errors import CheckpointError, ConfigError
 from .registry import build_models, load_model, load_prior, models_from_checkpoint, prior_token, resolve
@@ -34,12 +34,6 @@ K = 5  # neighbours for precision / recall / density / coverage
 VERSION = 1  # bump when a metric's definition changes: cached scores carry it in their key
 KEYS = ("fid", "precision", "recall", "density", "coverage", "class_hist", "class_kl", "cond_acc",
         "confidence", "n", "seconds")
-
-
-def classifier_sha() -> str:
-    if not WEIGHTS.is_file():
-        raise CheckpointError(f"no classifier at {WEIGHTS}; train one with `python -m core classifier train`")
-    return json.loads(META.read_text())["sha256"] if META.is_file() else file_sha256(WEIGHTS)
 
 
 @functools.lru_cache(maxsize=2)

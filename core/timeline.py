@@ -208,6 +208,7 @@ class Timeline:
     frame_label: np.ndarray
     _points: dict = field(repr=False)  # epoch -> Path of its npz, or the arrays themselves
     _grids: dict = field(repr=False)  # epoch -> Path of its PNG, or its bytes
+    fingerprint: dict | None = None  # a shipped timeline's: the model it was recorded for (freshness.timeline_note)
 
     @property
     def epochs(self) -> list[int]:
@@ -279,13 +280,14 @@ def load(model: str) -> Timeline:
     from .errors import RunError
     files = _zoo_files(model)
     if files:
-        rows = json.loads(files[0].read_text())
+        doc = json.loads(files[0].read_text())  # {"fingerprint", "rows"}; a bare list before fingerprints
+        rows, fp = (doc["rows"], doc.get("fingerprint")) if isinstance(doc, dict) else (doc, None)
         with np.load(files[1], allow_pickle=False) as f:
             data = {k: f[k] for k in f.files}
         epochs = [int(e) for e in data["epochs"]]
         pts = {e: {k: data[k][i] for k in ("xy", "label", "conf", "comp")} for i, e in enumerate(epochs)}
         grids = {e: data[f"grid_{e:04d}"].tobytes() for e in epochs if f"grid_{e:04d}" in data}
-        return Timeline(model, rows, data["frame_xy"], data["frame_label"], pts, grids)
+        return Timeline(model, rows, data["frame_xy"], data["frame_label"], pts, grids, fp)
     try:
         run = Run.open(model)
     except RunError:
@@ -365,9 +367,9 @@ def thin_grids(path: Path) -> int:
     return size0 - path.stat().st_size
 
 
-def export(run, out_dir: Path) -> bool:
-    """Pack a run's timeline into out_dir/timeline.json + timeline.npz (for the zoo); False if
-    the run has none."""
+def export(run, out_dir: Path, fingerprint: dict | None = None) -> bool:
+    """Pack a run's timeline into out_dir/timeline.json + timeline.npz (for the zoo), with the
+    `fingerprint` of the model shipped beside it; False if the run has none."""
     try:
         tl = load(run.id)
     except ConfigError:
@@ -386,7 +388,8 @@ def export(run, out_dir: Path) -> bool:
         if png:
             arrays[f"grid_{e:04d}"] = np.frombuffer(png, dtype=np.uint8)
     from .store import write_json_atomic
-    write_json_atomic(out_dir / "timeline.json", [r for r in tl.rows if r["epoch"] in eps])
+    write_json_atomic(out_dir / "timeline.json", {"fingerprint": fingerprint,
+                                                  "rows": [r for r in tl.rows if r["epoch"] in eps]})
     _write_npz(out_dir / "timeline.npz", **arrays)
     return True
 

@@ -2,6 +2,7 @@
 import pandas as pd
 import streamlit as st
 
+from core.freshness import quality_note
 from core.quality import shipped_rows
 from ui.common import MISSING, csv_button
 
@@ -19,6 +20,8 @@ def time_to_quality() -> None:
                "time is noisy. *seed* is the seed's own recipe; *default* is today's default (`about` says where "
                "each default comes from). Where a recipe keeps a generator EMA, *FID, no EMA* scores the same "
                "runs' live generator: the EMA is only read from training, so that is the recipe without it.")
+    if stale := quality_note(rows):
+        st.warning(stale, icon=":material/update:")
     table = pd.DataFrame([{**r, "fid_range": f"{r['fid_min']:.2f}–{r['fid_max']:.2f}" if "fid_min" in r else None}
                           for r in rows])
     cols = [c for c in ("variant", "recipe", "seconds", "seeds", "fid", "fid_range", "fid_raw", "precision",
