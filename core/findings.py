@@ -160,8 +160,8 @@ def _combine(parts, verdicts, basis) -> dict:
         v = "partly supported, partly refuted"
     else:
         v = "partly supported" if "supported" in kinds else "partly refuted" if "refuted" in kinds else "inconclusive"
-    halves = [f"{v_.upper()}: {w}" if len(verdicts) > 1 and v_ != "note" else w for v_, w in verdicts if v_ != "note"]
     notes = [w for v_, w in verdicts if v_ == "note"]
+    halves = [f"{v_.upper()}: {w}" if len(verdicts) - len(notes) > 1 else w for v_, w in verdicts if v_ != "note"]
     return {"evidence": "; ".join(parts), "verdict": v, "why": "; ".join(["⚠ " + n for n in notes] + halves),
             "basis": basis, "warnings": notes}
 
