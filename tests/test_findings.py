@@ -71,7 +71,8 @@ def test_findings_page_shows_the_shipped_rows_and_recomputes_the_rest(monkeypatc
               dict(seed="002", claim="σ claim", kind="needs", command="python -m core train …")]
     long_why = "precision rises 0 → 0.637: against the claim " + "and a long reason " * 20 + "END"
     row = {"seed": "003", "claim": "Hinge loss beats a plain WGAN", "evidence": "fid: hinge 3.2 vs wgan 45",
-           "verdict": "supported", "why": long_why, "basis": "n 10000 and the basis END", "seconds": 1.0}
+           "verdict": "supported", "why": long_why, "basis": "n 10000 and the basis END", "seconds": 1.0,
+           "warnings": ["wgan has collapsed: 97% of its digits read as 1"]}
     monkeypatch.setattr(findings, "CLAIMS", claims)
     monkeypatch.setattr(findings, "shipped_state", lambda seeds: ({("003", row["claim"]): row},
                                                                   [("σ claim", ["gm-static"])]))
@@ -85,6 +86,8 @@ def test_findings_page_shows_the_shipped_rows_and_recomputes_the_rest(monkeypatc
     assert list(df["write-up" if "write-up" in df else "writeup"]) == ["Behaegel, Cornilleau and Lafaye, 003",
                                                                          "Nano Kiwi, 002"]
     assert list(df["verdict"]) == ["supported", "not measured"]  # the kept row, and the one computed now
+    assert list(df["⚠ caveat" if "⚠ caveat" in df else "caveat"]) == ["wgan has collapsed: 97% of its digits read "
+                                                                       "as 1", ""]
     assert {m.label for m in at.metric} >= {"supported", "not measured"}
     # every claim in full, with its why and basis whole (wrapped, not cut off in a cell)
     labels = [e.label for e in at.expander]

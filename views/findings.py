@@ -43,11 +43,14 @@ counts = table["verdict"].value_counts()
 cols = st.columns(len(counts))
 for col, (v, k) in zip(cols, counts.items()):
     col.metric(v, int(k))
-shown = table[["writeup", "claim", "verdict", "evidence"]]
+table["caveat"] = [" ".join(w) if isinstance(w, list) else "" for w in table.get("warnings", [None] * len(table))]
+shown = table[["writeup", "claim", "verdict", "caveat", "evidence"]]
 st.dataframe(shown, hide_index=True, width="stretch", row_height=70, height=70 * len(shown) + 40,  # every row
              column_config={"writeup": st.column_config.TextColumn("write-up", width=130),
                             "claim": st.column_config.TextColumn("claim", width="medium"),
                             "verdict": st.column_config.TextColumn("verdict", width=130),
+                            "caveat": st.column_config.TextColumn("⚠ caveat", width="medium",
+                                                                  help="e.g. a model collapsed to one class"),
                             "evidence": st.column_config.TextColumn("evidence (mean ± spread)", width="large")})
 st.subheader("Each claim in full")  # the why and basis are long: wrapped here, never cut off
 for r in table.to_dict("records"):
