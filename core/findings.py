@@ -78,7 +78,7 @@ def collapsed(label: str, runs: list[dict]) -> str | None:
         return None
     kl = statistics.mean(r["class_kl"] for r in runs if r.get("class_kl") is not None)
     return (f"{label} has collapsed: {mean[top]:.0%} of its digits read as {top} (class KL to uniform {kl:.2f}), "
-            "so its scores measure a failed model, not the knob")
+            "so its scores measure a failed model")
 
 
 def _scores(model: str, seeds, prior: str | None = None) -> list[dict]:

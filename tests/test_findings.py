@@ -79,7 +79,7 @@ def test_findings_page_shows_the_shipped_rows_and_recomputes_the_rest(monkeypatc
     at = page("views/findings.py")
     assert "1 of 2 rows as shipped with the zoo" in texts(at) and "the others are recomputed" in texts(at)
     # a stale shipped row is named, with the command that refreshes the table
-    assert "computed on models that changed since (gm-static)" in texts(at)
+    assert "do not match the models they use now (gm-static changed since" in texts(at)
     assert "`python -m core findings --ship`" in texts(at)
     df = at.dataframe[0].value
     assert list(df["claim"]) == [c["claim"] for c in claims]
