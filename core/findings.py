@@ -382,6 +382,18 @@ def shipped_state(seeds) -> tuple[dict[tuple, dict], list[tuple[str, list[str]]]
     return fresh, old
 
 
+def keep_rows(kept: dict[tuple, dict], recompute: str | None) -> dict[tuple, dict]:
+    """The fresh shipped rows to reuse: all of them (recompute None), none ('all'), or those whose
+    claim is not of a kind in `recompute` ('sweep', 'refit,refine', …)."""
+    if not recompute:
+        return kept
+    kinds = set(KINDS) if recompute == "all" else set(recompute.split(","))
+    if bad := sorted(kinds - set(KINDS)):
+        raise ConfigError(f"--recompute: {bad[0]} is not a kind of claim; use all or any of {', '.join(KINDS)}")
+    kind = {(c["seed"], c["claim"]): c["kind"] for c in CLAIMS}
+    return {k: r for k, r in kept.items() if kind.get(k) not in kinds}
+
+
 def shipped_rows(seeds) -> dict[tuple, dict]:
     """`shipped_state`'s fresh rows."""
     return shipped_state(seeds)[0]

@@ -246,3 +246,15 @@ def test_nothing_in_the_product_points_at_the_shared_folder():
     offenders = [str(f.relative_to(ROOT)) for f in files if "../shared" in f.read_text() or
                  "shared/seeds" in f.read_text()]
     assert offenders == []
+
+
+def test_recompute_takes_the_kinds_of_claim_to_redo():
+    kept = {(c["seed"], c["claim"]): {"verdict": "x"} for c in findings.CLAIMS}
+    assert findings.keep_rows(kept, None) == kept and findings.keep_rows(kept, "all") == {}
+    left = findings.keep_rows(kept, "sweep")  # e.g. after the σ runs were trained again
+    assert set(kept) - set(left) == {(c["seed"], c["claim"]) for c in findings.CLAIMS if c["kind"] == "sweep"}
+    import pytest
+
+    from core.errors import ConfigError
+    with pytest.raises(ConfigError, match="not a kind"):
+        findings.keep_rows(kept, "sigma")
