@@ -3,6 +3,8 @@ when it no longer matches, with the command that refreshes them (core/freshness.
 import json
 import shutil
 
+import pytest
+
 from conftest import ROOT
 from core import freshness, quality, registry, store, sweep, timeline
 
@@ -118,3 +120,21 @@ def test_quality_rows_name_the_stale_ones_and_their_commands(monkeypatch):
     note = freshness.quality_note(rows)
     assert "hinge (default)" in note and "wgan-gp (default)" not in note and "the classifier changed" in note
     assert "`python -m core bench quality --variant hinge --seconds 540 --seed 0 --ship default`" in note
+
+
+def test_a_live_sweep_records_its_fingerprint_and_is_not_resumed_on_another_model(model_copy, capsys):
+    from core.cli import main
+    from core.errors import ConfigError
+    spec = sweep.make_spec("refine", model=model_copy, method="drs", grid={"percentile": [50, 90]}, score_n=200,
+                           name="live")
+    sweep.sweep_dir("live").mkdir(parents=True)
+    sweep._write_record("live", spec=spec, status="done", fingerprint=sweep.fingerprint_of(spec))
+    v = sweep.view("live")
+    assert v["source"] == "live" and freshness.sweep_note(v) is None
+    with open(model_copy, "ab") as f:
+        f.write(b"\0")
+    assert main(["sweep", "show", "live"]) == 0
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("Sweep live is stale") and err.endswith("--name live`")  # no export: it is not shipped
+    with pytest.raises(ConfigError, match="was run on another"):  # the same command would resume it: refused
+        sweep.run_sweep(spec, progress=False)
