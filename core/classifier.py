@@ -83,6 +83,13 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+def classifier_sha() -> str:
+    """The shipped classifier's sha256 (recorded beside it): every score's cache key and fingerprint carry it."""
+    if not WEIGHTS.is_file():
+        raise CheckpointError(f"no classifier at {WEIGHTS}; train one with `python -m core classifier train`")
+    return json.loads(META.read_text())["sha256"] if META.is_file() else file_sha256(WEIGHTS)
+
+
 def load_classifier(path: str | Path | None = None, device="cpu", verify: bool = True) -> Classifier:
     """The shipped classifier (or `path`), checked against its recorded sha256."""
     path = Path(path) if path else WEIGHTS

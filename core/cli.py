@@ -91,10 +91,14 @@ def cmd_train(a):
 
 
 def cmd_findings(a):
-    from .findings import findings
+    from .findings import findings, keep_rows, shipped_state
+    from .freshness import findings_note
     seeds = [int(s) for s in a.seeds.split(",")] if a.seeds else [0, 1, 2]
     t0 = time.perf_counter()
-    rows = findings(seeds, train=a.train, kept={} if a.recompute else None)
+    kept, old = shipped_state(seeds)
+    if note := findings_note(old):
+        print(note, file=sys.stderr)
+    rows = findings(seeds, train=a.train, kept=keep_rows(kept, a.recompute))
     if a.ship:
         from .findings import ship
         ship(rows, seeds)
@@ -102,7 +106,7 @@ def cmd_findings(a):
         print(json.dumps(rows, indent=2))
         return
     for r in rows:
-        print(f"[{r['seed']}] {r['claim']}\n    {r['verdict'].upper()}: {r['evidence'] or '—'}\n    why: {r['why']}"
+        print(f"[{r['writeup']}] {r['statement']}\n    {r['verdict'].upper()}: {r['evidence'] or '—'}\n    why: {r['why']}"
               + (f"\n    basis: {r['basis']}" if r["basis"] else ""))
     print(f"({len(rows)} claims in {time.perf_counter() - t0:.0f} s)", file=sys.stderr)
 
@@ -406,9 +410,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--train", action="store_true",
                    help="also do the work the zoo does not ship: train the σ sweep's runs (about 10 min on 2 cores) "
                         "and invert every train digit for the EM refit (about 25 min; both cached)")
-    s.add_argument("--recompute", action="store_true",
-                   help="recompute every row (default: a row of trained/findings.json is reused while the models "
-                        "it uses are the ones it was computed on)")
+    s.add_argument("--recompute", nargs="?", const="all", metavar="KIND,…",
+                   help="recompute every row, or only the rows of these kinds (e.g. sweep: after its runs were "
+                        "trained again); default: a row of trained/findings.json is reused while the models it uses "
+                        "are the ones it was computed on")
     s.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_findings)
 

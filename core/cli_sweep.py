@@ -56,16 +56,15 @@ def cmd_sweep(a):
         if a.what == "export":
             print(f"{a.target} -> {sweep.export(a.target, a.note or '')}")
             return
-        if (sweep.sweep_dir(a.target) / "sweep.json").is_file():
-            st, rows = sweep.status(a.target), sweep.table(a.target)
-        else:  # a shipped sweep: its scores, as the page shows them
-            st = sweep.read_shipped(a.target)
-            st, rows = {**st, "name": a.target, "source": "shipped"}, st["rows"]
+        v = sweep.view(a.target)  # this machine's, else the shipped one
+        from .freshness import sweep_note
+        if note := sweep_note(v):
+            print(note, file=sys.stderr)
         if a.json:
-            print(json.dumps({**st, "rows": rows}, indent=2))
+            print(json.dumps({k: val for k, val in v.items() if k not in ("grids", "source")}, indent=2))
         else:
-            _print_status(st)
-            _print_table(rows, st["spec"]["metric"])
+            _print_status(v)
+            _print_table(v["rows"], v["spec"]["metric"])
         return
     from .variants import parse_sets
     spec = sweep.make_spec("train", variant=a.what, grid=sweep.parse_grid(a.grid),

@@ -21,6 +21,9 @@ def cmd_timeline(a):
         return
     tl = tl_mod.load(a.model)
     summ = tl_mod.summary(tl)
+    from .freshness import timeline_note
+    if note := timeline_note(tl):
+        print(note, file=sys.stderr)
     if a.gif:
         Path(a.gif).write_bytes(tl_mod.animation(tl))
     for bad in tl.unreadable:  # damaged parts are skipped and named; the rest is shown

@@ -28,49 +28,13 @@ import json
 import statistics
 import time
 
+from .claims import CLAIMS, STATEMENTS, WRITEUPS
 from .errors import ConfigError
 
 LOWER_BETTER = {"fid", "class_kl"}
 SEEDS = (0, 1, 2)
 N = 10_000          # digits per score (the zoo's own n)
 REFINE_N = 2_000    # proposals per refinement run (each scored before and after)
-
-CLAIMS: list[dict] = [
-    dict(seed="000", claim="WGAN-GP gives better coverage than weight clipping",
-         kind="compare", a="wgan-gp", b="wgan-wc", metrics=["coverage"]),
-    dict(seed="000", claim="Spectral normalisation is weaker than the gradient penalty",
-         kind="compare", a="wgan-gp", b="wgan-sn", metrics=["fid", "coverage"]),
-    dict(seed="000", claim="Gaussian-mixture priors bring no measurable improvement (same WGAN-GP loss)",
-         kind="compare", a="gm-static-wgan", b="wgan-gp", metrics=["fid", "recall"], expect="no gain"),
-    dict(seed="000", claim="Conditional + GMM (GMM-cWGAN-GP) struggles against the conditional WGAN-GP",
-         kind="compare", a="cwgan-gp", b="gmm-cwgan-gp", metrics=["fid"]),
-    dict(seed="000", claim="DRS filters low-quality samples (precision up)",
-         kind="refine", model="wgan-gp", method="drs", metrics=["precision"]),
-    dict(seed="001", claim="c = 0.01 gives 'a reasonable amount of saturation' of the clipped critic",
-         kind="saturation", model="wgan-wc"),
-    dict(seed="001", claim="DRS improves FID",
-         kind="refine", model="wgan-gp", method="drs", metrics=["fid"]),
-    dict(seed="001", claim="Target-space DOT improves FID (their 24.12 → 22.64: 20 steps, lr 0.01)",
-         kind="refine", model="wgan-gp", method="dot-target", metrics=["fid"]),
-    dict(seed="002", claim="A static GM prior improves recall over vanilla",
-         kind="compare", a="gm-static", b="vanilla", metrics=["recall"]),
-    # seed 002's own c = 0.1; 8 epochs per σ to fit the CPU (their final model had 90)
-    dict(seed="002", claim="Smaller σ gives higher precision, larger σ more diversity (their Figure 1)",
-         kind="sweep", variant="gm-static", knob="prior_sigma", values=[0.15, 0.5, 1.0],
-         sets={"prior_c": 0.1, "epochs": 8}, trend={"precision": "down", "recall": "up", "coverage": "up"}),
-    dict(seed="002", claim="cWGAN-GP with learnable class Gaussians is the best of their models",
-         kind="best", a="cwgan-gp", among=["vanilla", "gm-static", "wgan-gp", "cwgan-gp"], metrics=["fid"]),
-    dict(seed="003", claim="Hinge loss beats a plain WGAN", kind="compare", a="hinge", b="wgan",
-         metrics=["fid", "recall"]),
-    dict(seed="003", claim="SAN beats its hinge base", kind="compare", a="san", b="hinge", metrics=["fid", "recall"]),
-    dict(seed="004", claim="The dynamic supervised GM-GAN beats the vanilla baseline on FID, precision and recall",
-         kind="compare", a="gm-dynamic", b="vanilla", metrics=["fid", "precision", "recall"]),
-    dict(seed="004", claim="Vanilla skips classes; the dynamic GM-GAN does not (class histogram)",
-         kind="compare", a="gm-dynamic", b="vanilla", metrics=["class_kl"]),
-    # their 'EM static GM GAN': 10 components on the codes of the 50k train digits (1000 steps each)
-    dict(seed="004", claim="EM-refit sampling lowers recall more than precision (theirs: −0.15 vs −0.02)",
-         kind="refit", model="gm-static", components=10, covariance="diag"),
-]
 
 
 def _better(metric: str, a: float, b: float) -> float:
@@ -86,6 +50,35 @@ def verdict(diffs: list[float], spread: float) -> tuple[str, str]:
     if all(d < -margin for d in diffs):
         return "refuted", f"worse on every seed by more than 2× the sampling spread ({margin:.3g})"
     return "inconclusive", f"the difference is within 2× the sampling spread ({margin:.3g}) on some seed"
+
+
+def judged(metric: str, change: str, diffs: list[float], spread: float) -> tuple[str, str]:
+    """(verdict, why) of one half of a claim, saying which way the metric went: `change` tells
+    how it moved ('falls 0.842 → 0.818'); diffs: per seed, the move in the claimed direction."""
+    v, rule = verdict(diffs, spread)
+    mean = statistics.mean(diffs)
+    way = "as claimed" if mean > 0 else "against the claim" if mean < 0 else "no change"
+    if v == "inconclusive":
+        way += ", but within noise"
+    return v, f"{metric} {change}: {way} ({rule})"
+
+
+COLLAPSE_SHARE = 0.9  # a model whose digits read as one class this often makes (almost) only that digit
+
+
+def collapsed(label: str, runs: list[dict]) -> str | None:
+    """A warning when a model's samples collapse to one class (its class histogram, averaged
+    over seeds, puts COLLAPSE_SHARE or more on one digit); None otherwise."""
+    hists = [r["class_hist"] for r in runs if r.get("class_hist")]
+    if not hists:
+        return None
+    mean = [statistics.mean(h[d] for h in hists) for d in range(10)]
+    top = max(range(10), key=mean.__getitem__)
+    if mean[top] < COLLAPSE_SHARE:
+        return None
+    kl = statistics.mean(r["class_kl"] for r in runs if r.get("class_kl") is not None)
+    return (f"{label} has collapsed: {mean[top]:.0%} of its digits read as {top} (class KL to uniform {kl:.2f}), "
+            "so its scores measure a failed model")
 
 
 def _scores(model: str, seeds, prior: str | None = None) -> list[dict]:
@@ -108,14 +101,20 @@ def _compare(c: dict, seeds) -> dict:
     parts, verdicts = [], []
     for m in c["metrics"]:
         va, vb = [r[m] for r in ra], [r[m] for r in rb]
-        v, why = verdict([_better(m, x, y) for x, y in zip(va, vb)], _spread(ra, rb, metric=m))
+        diffs = [_better(m, x, y) for x, y in zip(va, vb)]
+        mean = statistics.mean(diffs)
+        lead = f"{c['a']} {'better' if mean > 0 else 'worse' if mean < 0 else 'level'} than {c['b']}"
         if c.get("expect") == "no gain":  # the claim is that A does *not* beat B
-            why = {"supported": f"{c['a']} is better on every seed by more than 2× the spread: a gain",
-                   "refuted": f"{c['a']} is worse on every seed by more than 2× the spread: no gain",
-                   "inconclusive": "no difference beyond 2× the sampling spread: no gain"}[v]
+            v, _ = verdict(diffs, _spread(ra, rb, metric=m))
+            why = {"supported": f"{m}: {lead} on every seed by more than 2× the spread: a gain, against the claim",
+                   "refuted": f"{m}: {lead} on every seed by more than 2× the spread: no gain, as claimed",
+                   "inconclusive": f"{m}: {lead}, within 2× the sampling spread: no gain, as claimed"}[v]
             v = "refuted" if v == "supported" else "supported"
+        else:
+            v, why = judged(m, lead, diffs, _spread(ra, rb, metric=m))
         parts.append(f"{m}: {c['a']} {_fmt(va)} vs {c['b']} {_fmt(vb)}")
-        verdicts.append((v, f"{m}: {why}"))
+        verdicts.append((v, why))
+    verdicts += [("note", w) for n, rs in ((c["a"], ra), (c["b"], rb)) if (w := collapsed(n, rs))]
     return _like_for_like(_combine(parts, verdicts, f"n {N}, sampling seeds {list(seeds)}; one training run per model"),
                           [c["a"], c["b"]])
 
@@ -151,9 +150,20 @@ def _retrain_hint(odd: list[str]) -> str:
 
 
 def _combine(parts, verdicts, basis) -> dict:
-    kinds = {v for v, _ in verdicts}
-    v = kinds.pop() if len(kinds) == 1 else ("partly supported" if "supported" in kinds else "inconclusive")
-    return {"evidence": "; ".join(parts), "verdict": v, "why": "; ".join(w for _, w in verdicts), "basis": basis}
+    """One row of a claim's halves: (verdict, why) per metric, and ("note", warning) for what the
+    reader must know first (a collapsed model). Halves that disagree say so in the verdict; each
+    half's why says which way its metric went."""
+    kinds = {v for v, _ in verdicts if v != "note"}
+    if len(kinds) == 1:
+        v = kinds.pop()
+    elif {"supported", "refuted"} <= kinds:
+        v = "partly supported, partly refuted"
+    else:
+        v = "partly supported" if "supported" in kinds else "partly refuted" if "refuted" in kinds else "inconclusive"
+    notes = [w for v_, w in verdicts if v_ == "note"]
+    halves = [f"{v_.upper()}: {w}" if len(verdicts) - len(notes) > 1 else w for v_, w in verdicts if v_ != "note"]
+    return {"evidence": "; ".join(parts), "verdict": v, "why": "; ".join(["⚠ " + n for n in notes] + halves),
+            "basis": basis, "warnings": notes}
 
 
 def _best(c: dict, seeds) -> dict:
@@ -162,10 +172,13 @@ def _best(c: dict, seeds) -> dict:
     means = {n: statistics.mean(r[m] for r in rs) for n, rs in runs.items() if n != c["a"]}
     rival = (min if m in LOWER_BETTER else max)(means, key=means.get)  # the best of the others
     va, vb = [r[m] for r in runs[c["a"]]], [r[m] for r in runs[rival]]
-    v, why = verdict([_better(m, x, y) for x, y in zip(va, vb)], _spread(runs[c["a"]], runs[rival], metric=m))
-    return _like_for_like({"evidence": f"{m}: " + ", ".join(f"{n} {_fmt([r[m] for r in rs])}" for n, rs in runs.items()),
-                           "verdict": v, "why": f"against the next best ({rival}): {why}",
-                           "basis": f"n {N}, sampling seeds {list(seeds)}; one training run per model"}, list(runs))
+    diffs = [_better(m, x, y) for x, y in zip(va, vb)]
+    lead = f"{c['a']} {'better' if statistics.mean(diffs) > 0 else 'worse'} than the next best, {rival}"
+    res = _combine([f"{m}: " + ", ".join(f"{n} {_fmt([r[m] for r in rs])}" for n, rs in runs.items())],
+                   [judged(m, lead, diffs, _spread(runs[c["a"]], runs[rival], metric=m))]
+                   + [("note", w) for n, rs in runs.items() if (w := collapsed(n, rs))],
+                   f"n {N}, sampling seeds {list(seeds)}; one training run per model")
+    return _like_for_like(res, list(runs))
 
 
 def _refined(model: str, method: str, seed: int) -> dict:
@@ -194,9 +207,11 @@ def _refine(c: dict, seeds) -> dict:
     for m in c["metrics"]:
         before, after = [r["before"][m] for r in runs], [r["after"][m] for r in runs]
         spread = max(statistics.stdev(before), statistics.stdev(after)) if len(runs) > 1 else 0.0
-        v, why = verdict([_better(m, a, b) for a, b in zip(after, before)], spread)
+        diffs = [_better(m, a, b) for a, b in zip(after, before)]
+        move = statistics.mean(after) - statistics.mean(before)
+        change = f"{'rises' if move > 0 else 'falls' if move < 0 else 'stays'} {_fmt(before)} → {_fmt(after)}"
         parts.append(f"{m}: {_fmt(before)} → {_fmt(after)}")
-        verdicts.append((v, f"{m}: {why}"))
+        verdicts.append(judged(m, change, diffs, spread))
     return _combine(parts, verdicts, f"{c['model']}, {c['method']} with its defaults, n {REFINE_N} proposals, "
                                      f"seeds {list(seeds)} (one shared pool per seed)")
 
@@ -250,9 +265,12 @@ def _sweep(c: dict, seeds, train: bool = False) -> dict:
         parts.append(f"{m}: " + ", ".join(f"{c['knob']} {v} {_fmt([r[m] for r in rs])}"
                                           for v, rs in zip(c["values"], scores)))
         diffs = [(b[m] - a[m]) * (1 if direction == "up" else -1) for a, b in zip(lo, hi)]
-        v, why = verdict(diffs, _spread(lo, hi, metric=m))
-        verdicts.append((v, f"{m} {'rises' if direction == 'up' else 'falls'} from {c['values'][0]} to "
-                            f"{c['values'][-1]}? {why}"))
+        move = statistics.mean(r[m] for r in hi) - statistics.mean(r[m] for r in lo)
+        change = (f"{'rises' if move > 0 else 'falls' if move < 0 else 'stays'} {_fmt([r[m] for r in lo])} → "
+                  f"{_fmt([r[m] for r in hi])} from {c['knob']} {c['values'][0]} to {c['values'][-1]} (claimed: "
+                  f"{'rises' if direction == 'up' else 'falls'})")
+        verdicts.append(judged(m, change, diffs, _spread(lo, hi, metric=m)))
+    verdicts += [("note", w) for v, rs in zip(c["values"], scores) if (w := collapsed(f"{c['knob']} {v}", rs))]
     return _combine(parts, verdicts, f"runs {', '.join(runs)} ({c['variant']}, "
                                      + ", ".join(f"{k} {v}" for k, v in c.get("sets", {}).items())
                                      + f"; one training run per value), n {N}, sampling seeds {list(seeds)}")
@@ -279,10 +297,12 @@ def _refit(c: dict, seeds, train: bool = False) -> dict:
     drop = {m: [o[m] - r[m] for o, r in zip(orig, refit)] for m in ("precision", "recall")}
     diffs = [dr - dp for dr, dp in zip(drop["recall"], drop["precision"])]
     spread = max(_spread(orig, refit, metric="precision"), _spread(orig, refit, metric="recall"))
-    v, why = verdict(diffs, spread)
+    v, why = judged("recall's drop minus precision's", f"is {_fmt(diffs)}", diffs, spread)
     ev = "; ".join(f"{m}: {_fmt([o[m] for o in orig])} → {_fmt([r[m] for r in refit])}"
                    + (f" (drop {_fmt(drop[m])})" if m in drop else "") for m in ("precision", "recall", "fid"))
-    return {"evidence": ev, "verdict": v, "why": f"recall's drop minus precision's: {why}",
+    notes = [w for label, rs in ((c["model"], orig), (f"its {c['components']}-component refit", refit))
+             if (w := collapsed(label, rs))]
+    return {"evidence": ev, "verdict": v, "why": "; ".join(["⚠ " + n for n in notes] + [why]), "warnings": notes,
             "basis": f"{c['model']}, {meta.get('k')} {c['covariance']} components fitted on {meta.get('n')} inverted "
                      f"{meta.get('split')} digits ({meta.get('steps')} steps, RMS error "
                      f"{meta.get('recon_rmse_mean', float('nan')):.3f}); n {N}, sampling seeds {list(seeds)}"}
@@ -300,19 +320,27 @@ def findings(seeds=SEEDS, train: bool = False, kept: dict | None = None) -> list
     (`shipped_rows`: same sampling seeds, none of the claim's models changed since `--ship`)."""
     if len(seeds) < 1:
         raise ConfigError("findings needs at least one sampling seed")
+    from .registry import fingerprint
     kept = shipped_rows(seeds) if kept is None else kept
     rows = []
     for c in CLAIMS:
         if (c["seed"], c["claim"]) in kept:
-            rows.append(kept[c["seed"], c["claim"]])
+            rows.append({**kept[c["seed"], c["claim"]], **row_head(c)})  # the claim's words are today's
             continue
         t0 = time.perf_counter()
         if c["kind"] == "needs":
             res = {"evidence": "", "verdict": "not measured", "why": f"needs: {c['command']}", "basis": ""}
         else:
             res = KINDS[c["kind"]](c, tuple(seeds), **({"train": train} if c["kind"] in LONG else {}))
-        rows.append({"seed": c["seed"], "claim": c["claim"], **res, "seconds": round(time.perf_counter() - t0, 1)})
+        rows.append({**row_head(c), **res, "seconds": round(time.perf_counter() - t0, 1),
+                     "fingerprint": fingerprint(*sorted(claim_models(c)))})
     return rows
+
+
+def row_head(c: dict) -> dict:
+    """A row's claim: its seed, write-up ('GANibal, 000'), short key and the claim in full."""
+    return {"seed": c["seed"], "writeup": f"{WRITEUPS.get(c['seed'], 'seed')}, {c['seed']}", "claim": c["claim"],
+            "statement": STATEMENTS.get(c["claim"], c["claim"])}
 
 
 SHIPPED = "findings.json"  # under trained/: the table as `findings --ship` computed it
@@ -323,36 +351,53 @@ def claim_models(c: dict) -> set[str]:
     return {m for m in (c.get("a"), c.get("b"), c.get("model"), *c.get("among", [])) if m}
 
 
-def _zoo_fids() -> dict:
-    """Each shipped model's FID: it changes when the model does (the fingerprint of a row)."""
-    from .zoo import index
-    return {k: v.get("scores", {}).get("fid") for k, v in index().items()}
-
-
 def ship(rows: list[dict], seeds) -> None:
+    """trained/findings.json: the rows, each with the fingerprint of the models it used."""
     from .store import TRAINED
     from .store import write_json_atomic
-    fids, used = _zoo_fids(), set().union(*(claim_models(c) for c in CLAIMS))
-    write_json_atomic(TRAINED / SHIPPED, {"seeds": list(seeds), "zoo": {m: fids.get(m) for m in sorted(used)},
-                                          "rows": rows})
+    write_json_atomic(TRAINED / SHIPPED, {"seeds": list(seeds), "rows": rows})
 
 
-def shipped_rows(seeds) -> dict[tuple, dict]:
-    """The shipped table's rows that are still fresh, by (seed, claim): computed with these
-    sampling seeds, and every model the claim uses is the one shipped then."""
+def shipped_state(seeds) -> tuple[dict[tuple, dict], list[tuple[str, list[str]]]]:
+    """The shipped table's rows that are still fresh, by (seed, claim) — computed with these
+    sampling seeds, and the models and classifier of the claim are the ones they were computed on
+    (`registry.stale` of the row's fingerprint) — and (claim, what changed) of the stale ones."""
+    from .registry import stale
     from .store import TRAINED
     try:
         d = json.loads((TRAINED / SHIPPED).read_text())
-        then = d["zoo"] if isinstance(d["zoo"], dict) else json.loads(d["zoo"])  # older files: a JSON string
         rows = {(r["seed"], r["claim"]): r for r in d["rows"] if isinstance(r, dict)}
         shipped_seeds = d.get("seeds", [])
-        if not isinstance(then, dict) or not isinstance(shipped_seeds, list) \
+        if not isinstance(shipped_seeds, list) \
                 or not all(isinstance(s, int) and not isinstance(s, bool) for s in shipped_seeds):
-            raise TypeError("its seeds are not a list of integers, or its zoo not an object")
+            raise TypeError("its seeds are not a list of integers")
     except (OSError, ValueError, KeyError, TypeError, AttributeError):  # a damaged table: every row is recomputed
-        return {}
+        return {}, []
     if sorted(shipped_seeds) != sorted(seeds):
-        return {}
-    now = _zoo_fids()
-    return {k: rows[k] for c in CLAIMS if (k := (c["seed"], c["claim"])) in rows
-            and all(m in then and then[m] == now.get(m) for m in claim_models(c))}
+        return {}, []
+    fresh, old = {}, []
+    for c in CLAIMS:
+        if (k := (c["seed"], c["claim"])) in rows:
+            changed = stale(rows[k].get("fingerprint"), *sorted(claim_models(c)))
+            if changed:
+                old.append((c["claim"], changed))
+            else:
+                fresh[k] = rows[k]
+    return fresh, old
+
+
+def keep_rows(kept: dict[tuple, dict], recompute: str | None) -> dict[tuple, dict]:
+    """The fresh shipped rows to reuse: all of them (recompute None), none ('all'), or those whose
+    claim is not of a kind in `recompute` ('sweep', 'refit,refine', …)."""
+    if not recompute:
+        return kept
+    kinds = set(KINDS) if recompute == "all" else set(recompute.split(","))
+    if bad := sorted(kinds - set(KINDS)):
+        raise ConfigError(f"--recompute: {bad[0]} is not a kind of claim; use all or any of {', '.join(KINDS)}")
+    kind = {(c["seed"], c["claim"]): c["kind"] for c in CLAIMS}
+    return {k: r for k, r in kept.items() if kind.get(k) not in kinds}
+
+
+def shipped_rows(seeds) -> dict[tuple, dict]:
+    """`shipped_state`'s fresh rows."""
+    return shipped_state(seeds)[0]

@@ -117,6 +117,7 @@ def command(res: dict) -> str:
 
 def ship(res: dict, recipe: str) -> dict:
     """Keep `res` (a bench_quality result) as the row of (variant, recipe) in trained/quality.json."""
+    from .registry import fingerprint
     from .store import write_json_atomic
     row = {"variant": res["variant"], "recipe": recipe, "seconds": res["seconds"], "seeds": len(res["seeds"]),
            **{k: res[k] for k in COLS if k in res and k not in ("variant", "seconds", "seeds")},
@@ -124,7 +125,8 @@ def ship(res: dict, recipe: str) -> dict:
            "per_seed_fid": [round(r["fid"], 3) for r in res["runs"]], "n": res["n"],
            **({"per_seed_fid_raw": [round(r["fid_raw"], 3) for r in res["runs"]]}
               if all("fid_raw" in r for r in res["runs"]) else {}),
-           "date": time.strftime("%Y-%m-%d"), "command": command(res)}
+           "date": time.strftime("%Y-%m-%d"), "command": command(res),
+           "fingerprint": fingerprint()}  # trained from scratch: what scored it (freshness.quality_note)
     rows = [r for r in shipped_rows() if (r["variant"], r.get("recipe")) != (row["variant"], recipe)]
     rows.append(row)
     rows.sort(key=lambda r: (r["variant"], r.get("recipe", "")))

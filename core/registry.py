@@ -12,6 +12,7 @@ here, and this one imports only the bottom of the core, so nothing imports it ba
 """
 from __future__ import annotations
 
+import functools
 import io
 import re
 from pathlib import Path
@@ -209,3 +210,61 @@ def prior_meta(model: str, name: str) -> dict:
     except Exception:  # noqa: BLE001 - an unreadable prior is reported by load_prior
         return {}
     return meta if isinstance(meta, dict) else {}
+
+
+# ---------------------------------------------------------------- fingerprints
+
+CLASSIFIER = "classifier"  # the key of the scoring classifier in a fingerprint
+MISSING = "missing"  # a model that no longer resolves
+
+
+@functools.lru_cache(maxsize=128)
+def _file_sha(path: str, mtime_ns: int, size: int) -> str:
+    from .classifier import file_sha256
+    return file_sha256(Path(path))
+
+
+def model_sha(model: str) -> str:
+    """The sha256 of MODEL's checkpoint file (what every score cache keys on), or 'missing'.
+    Re-hashed only when the file's mtime or size changes."""
+    try:
+        p = resolve(model)
+    except CheckpointError:
+        return MISSING
+    st = p.stat()
+    return _file_sha(str(p.resolve()), st.st_mtime_ns, st.st_size)
+
+
+def fingerprint(*models: str, classifier: bool = True) -> dict[str, str]:
+    """What a derived result (a sweep, a timeline, a findings row, a quality row) was computed
+    from: {model: sha256 of its checkpoint} and, with `classifier`, {"classifier": the scoring
+    classifier's sha256}. A shipped result records it; `stale` compares it with the files now."""
+    from .classifier import classifier_sha
+    fp = {m: model_sha(m) for m in models}
+    if classifier:
+        fp[CLASSIFIER] = classifier_sha()
+    return fp
+
+
+def stale(recorded: dict | None, *models: str, classifier: bool = True) -> list[str]:
+    """The names whose fingerprint now differs from `recorded` ([] = fresh). A result that
+    recorded no fingerprint (shipped before they were kept) is stale in every name."""
+    now = fingerprint(*models, classifier=classifier)
+    recorded = recorded if isinstance(recorded, dict) else {}
+    return [k for k, v in now.items() if recorded.get(k) != v]
+
+
+def stale_note(what: str, recorded: dict | None, models: tuple[str, ...] | list[str], command: str,
+               classifier: bool = True) -> str | None:
+    """One line for a page and the CLI when `what` (computed from `models`, scored by the
+    classifier) may no longer hold: what changed since, and the command that refreshes it; None
+    when it is fresh."""
+    changed = stale(recorded, *models, classifier=classifier)
+    if not changed:
+        return None
+    names = " and ".join("the classifier" if c == CLASSIFIER else c for c in changed)
+    if not isinstance(recorded, dict) or not recorded:
+        why = f"records no fingerprint of {names} (computed before fingerprints were kept), so it may be stale"
+    else:
+        why = f"is stale: {names} changed since it was computed"
+    return f"{what} {why}. Refresh it: `{command}`"

@@ -24,7 +24,7 @@ import torch
 from . import metrics
 from .checkpoint import load as load_ckpt
 from .checkpoint import save_atomic
-from .classifier import META, WEIGHTS, file_sha256, load_classifier, predict
+from .classifier import META, WEIGHTS, classifier_sha, file_sha256, load_classifier, predict
 from .data import CONTENT_SHA256, data_dir, load_split, to_model_range
 from .errors import CheckpointError, ConfigError
 from .registry import build_models, load_model, load_prior, models_from_checkpoint, prior_token, resolve
@@ -38,12 +38,6 @@ SHIPPED_REF = TRAINED / "reference"  # the test split's features and the floors,
 FLOOR_NS = (500, 1000, 2000, 5000, 10_000)  # the floors shipped: every n a page asks for (Refine's choices, 10k)
 KEYS = ("fid", "precision", "recall", "density", "coverage", "class_hist", "class_kl", "cond_acc",
         "confidence", "n", "seconds")
-
-
-def classifier_sha() -> str:
-    if not WEIGHTS.is_file():
-        raise CheckpointError(f"no classifier at {WEIGHTS}; train one with `python -m core classifier train`")
-    return json.loads(META.read_text())["sha256"] if META.is_file() else file_sha256(WEIGHTS)
 
 
 @functools.lru_cache(maxsize=2)

@@ -148,6 +148,13 @@ def make_spec(kind: str = "train", variant: str | None = None, model: str | None
             "score_n": score_n, "data_limit": data_limit, "fixed": fixed, "n": n}
 
 
+def fingerprint_of(spec: dict) -> dict:
+    """What a sweep's scores depend on: the swept model's checkpoint (refit, refine) and the
+    classifier; a train sweep trains from scratch, so only the classifier that scored it."""
+    from .registry import fingerprint
+    return fingerprint(*([spec["model"]] if spec["kind"] != "train" else []))
+
+
 def n_trials(spec: dict) -> int:
     return math.prod(len(v) for v in spec["grid"].values()) * len(spec["seeds"]) * spec["samples"]
 
@@ -538,10 +545,14 @@ def _drive(spec: dict, address: str | None, progress: bool) -> dict:
         if st["status"] == "running":
             raise RunError(f"sweep {name} is running (pid {st.get('pid')}); `python -m core sweep cancel {name}` "
                            "stops it")
+        if old.get("fingerprint") and old["fingerprint"] != fingerprint_of(spec):
+            raise ConfigError(f"sweep {name} was run on another {spec.get('model') or 'classifier'} (its checkpoint "
+                              f"changed since): remove {folder} to run it again on this one, or choose another --name")
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "cancel").unlink(missing_ok=True)
     from .store import proc_start
-    _write_record(name, spec=spec, status="running", pid=os.getpid(), pid_start=proc_start(os.getpid()),
+    _write_record(name, spec=spec, status="running", fingerprint=fingerprint_of(spec), pid=os.getpid(),
+                  pid_start=proc_start(os.getpid()),
                   host=os.uname().nodename, started=time.time(), address=address or os.environ.get("RAY_ADDRESS"))
     t0 = time.perf_counter()
     old_term = signal.getsignal(signal.SIGTERM)
@@ -709,8 +720,9 @@ def export(name: str, note: str = "") -> Path:
         shutil.copyfile(grid, out / "grids" / f"{trial_id}.png")
     keep = ("name", "spec", "status", "counts", "trials", "expected", "baseline", "ray_start_seconds",
             "fit_seconds", "started", "ended")
+    fp = st.get("fingerprint") or fingerprint_of(st["spec"])  # a sweep started before fingerprints: its model now
     write_json_atomic(out / "sweep.json", {**{k: st.get(k) for k in keep}, "rows": v["rows"], "note": note,
-                                           "exported": time.time()})
+                                           "fingerprint": fp, "exported": time.time()})
     return out
 
 

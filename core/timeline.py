@@ -211,6 +211,7 @@ class Timeline:
     _points: dict = field(repr=False)  # epoch -> Path of its npz, or the arrays themselves
     _grids: dict = field(repr=False)  # epoch -> Path of its PNG, or its bytes
     unreadable: list = field(default_factory=list)  # "file (why)" of each damaged part, skipped
+    fingerprint: dict | None = None  # a shipped timeline's: the model it was recorded for (freshness.timeline_note)
 
     @property
     def epochs(self) -> list[int]:
@@ -253,7 +254,8 @@ class Timeline:
 def _zoo_timeline(model: str, files: tuple[Path, Path]) -> Timeline:
     """A shipped timeline (timeline.json + timeline.npz), checked: ConfigError naming a damaged file."""
     try:
-        rows = json.loads(files[0].read_text())
+        doc = json.loads(files[0].read_text())  # {"fingerprint", "rows"}; a bare list before fingerprints
+        rows, fp = (doc.get("rows"), doc.get("fingerprint")) if isinstance(doc, dict) else (doc, None)
         if not isinstance(rows, list) or not rows or not all(
                 isinstance(r, dict) and isinstance(r.get("epoch"), int) and ROW_KEYS <= set(r)
                 and isinstance(r["class_hist"], list) and len(r["class_hist"]) == 10 for r in rows):
@@ -266,7 +268,8 @@ def _zoo_timeline(model: str, files: tuple[Path, Path]) -> Timeline:
         epochs = [int(e) for e in data["epochs"]]
         pts = {e: {k: data[k][i] for k in ("xy", "label", "conf", "comp")} for i, e in enumerate(epochs)}
         grids = {e: data[f"grid_{e:04d}"].tobytes() for e in epochs if f"grid_{e:04d}" in data}
-        return Timeline(model, rows, data["frame_xy"], data["frame_label"], pts, grids)
+        return Timeline(model, rows, data["frame_xy"], data["frame_label"], pts, grids,
+                        fingerprint=fp if isinstance(fp, dict) else None)
     except _BAD as exc:
         raise ConfigError(f"{model}'s {files[1].name} is unreadable ({_why(exc)})") from None
 
@@ -392,9 +395,9 @@ def thin_grids(path: Path) -> int:
     return size0 - path.stat().st_size
 
 
-def export(run, out_dir: Path) -> bool:
-    """Pack a run's timeline into out_dir/timeline.json + timeline.npz (for the zoo); False if
-    the run has none."""
+def export(run, out_dir: Path, fingerprint: dict | None = None) -> bool:
+    """Pack a run's timeline into out_dir/timeline.json + timeline.npz (for the zoo), with the
+    `fingerprint` of the model shipped beside it; False if the run has none."""
     try:
         tl = load(run.id)
     except ConfigError:
@@ -413,7 +416,8 @@ def export(run, out_dir: Path) -> bool:
         if png:
             arrays[f"grid_{e:04d}"] = np.frombuffer(png, dtype=np.uint8)
     from .store import write_json_atomic
-    write_json_atomic(out_dir / "timeline.json", [r for r in tl.rows if r["epoch"] in eps])
+    write_json_atomic(out_dir / "timeline.json", {"fingerprint": fingerprint,
+                                                  "rows": [r for r in tl.rows if r["epoch"] in eps]})
     _write_npz(out_dir / "timeline.npz", **arrays)
     return True
 

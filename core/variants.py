@@ -1,8 +1,9 @@
 """Every GAN variant as data: loss × prior × conditioning × Lipschitz method × the knobs that
 differ from BASE. The training engine reads these specs; no variant has code of its own.
 
-Sources of the defaults: ../shared/seeds (000–004) via GUIDE §1, and the original papers
-where the seeds are silent (noted per variant in `about`).
+Sources of the defaults: the course's five research write-ups (seeds 000–004: GANibal,
+GANgineers, Nano Kiwi, Behaegel–Cornilleau–Lafaye, hooliGANs; not part of this repository), and
+the original papers where the seeds are silent (noted per variant in `about`).
 """
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ import torch
 
 from .checkpoint import FORMAT, compact, is_compact, load, save_atomic
 from .errors import CheckpointError, ConfigError
-from .registry import load_model, zoo_dir
+from .registry import fingerprint, load_model, zoo_dir
 from .sampling import generate
 from .score import cache_key, score_model, score_real
 from .store import TRAINED, Run, write_bytes_atomic, write_json_atomic
@@ -259,7 +259,7 @@ def export(run_id: str, name: str | None = None, force: bool = False, if_better:
         "command": train_command(cfg, st.get("device"))})
     write_json_atomic(out / "curves.json", curves_of(run))
     from .timeline import export as export_timeline
-    if not export_timeline(run, out):  # a model retrained without the recorder keeps no stale timeline
+    if not export_timeline(run, out, fingerprint(name)):  # a model retrained without the recorder keeps no stale timeline
         for f in ("timeline.json", "timeline.npz"):
             (out / f).unlink(missing_ok=True)
     grid = run.latest_sample()

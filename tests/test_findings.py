@@ -2,7 +2,7 @@
 
 import json
 
-from core import findings, registry
+from core import classifier, findings, registry
 
 
 def test_a_verdict_needs_every_seed_beyond_twice_the_spread():
@@ -69,43 +69,67 @@ def test_findings_page_shows_the_shipped_rows_and_recomputes_the_rest(monkeypatc
     claims = [dict(seed="003", claim="Hinge loss beats a plain WGAN", kind="compare", a="hinge", b="wgan",
                    metrics=["fid"]),
               dict(seed="002", claim="σ claim", kind="needs", command="python -m core train …")]
+    long_why = "precision rises 0 → 0.637: against the claim " + "and a long reason " * 20 + "END"
     row = {"seed": "003", "claim": "Hinge loss beats a plain WGAN", "evidence": "fid: hinge 3.2 vs wgan 45",
-           "verdict": "supported", "why": "better on every seed", "basis": "n 10000", "seconds": 1.0}
+           "verdict": "supported", "why": long_why, "basis": "n 10000 and the basis END", "seconds": 1.0,
+           "warnings": ["wgan has collapsed: 97% of its digits read as 1"]}
     monkeypatch.setattr(findings, "CLAIMS", claims)
-    monkeypatch.setattr(findings, "shipped_rows", lambda seeds: {("003", row["claim"]): row})
+    monkeypatch.setattr(findings, "shipped_state", lambda seeds: ({("003", row["claim"]): row},
+                                                                  [("σ claim", ["gm-static"])]))
     at = page("views/findings.py")
     assert "1 of 2 rows as shipped with the zoo" in texts(at) and "the others are recomputed" in texts(at)
+    # a stale shipped row is named, with the command that refreshes the table
+    assert "do not match the models they use now (gm-static changed since" in texts(at)
+    assert "`python -m core findings --ship`" in texts(at)
     df = at.dataframe[0].value
     assert list(df["claim"]) == [c["claim"] for c in claims]
+    assert list(df["write-up" if "write-up" in df else "writeup"]) == ["Behaegel, Cornilleau and Lafaye, 003",
+                                                                         "Nano Kiwi, 002"]
     assert list(df["verdict"]) == ["supported", "not measured"]  # the kept row, and the one computed now
+    assert list(df["⚠ caveat" if "⚠ caveat" in df else "caveat"]) == ["wgan has collapsed: 97% of its digits read "
+                                                                       "as 1", ""]
     assert {m.label for m in at.metric} >= {"supported", "not measured"}
+    # every claim in full, with its why and basis whole (wrapped, not cut off in a cell)
+    labels = [e.label for e in at.expander]
+    assert "Behaegel, Cornilleau and Lafaye, 003 · Hinge loss beats a plain WGAN — supported" in labels
+    full = texts(at)
+    assert long_why in full and "n 10000 and the basis END" in full
+    assert "The hinge loss gives better results than the Wasserstein loss" in full
+    assert "../shared" not in full
 
 
 def test_a_shipped_row_is_reused_until_a_model_it_uses_changes(monkeypatch, tmp_path):
     from core import store
     monkeypatch.setattr(store, "TRAINED", tmp_path)
-    fids = {m: 1.0 for c in findings.CLAIMS for m in findings.claim_models(c)}
-    monkeypatch.setattr(findings, "_zoo_fids", lambda: dict(fids))
-    rows = [{"seed": c["seed"], "claim": c["claim"], "evidence": "e", "verdict": "supported", "why": "w",
-             "basis": "b", "seconds": 0.0} for c in findings.CLAIMS]
+    shas = {m: "a" * 64 for c in findings.CLAIMS for m in findings.claim_models(c)}
+    monkeypatch.setattr(registry, "model_sha", lambda m: shas.get(m, "missing"))
+    monkeypatch.setattr(classifier, "classifier_sha", lambda: "c" * 64)
+    for kind in list(findings.KINDS):
+        monkeypatch.setitem(findings.KINDS, kind, lambda c, seeds, **kw: {"evidence": "e", "verdict": "supported",
+                                                                          "why": "w", "basis": "b"})
+    rows = findings.findings((0, 1, 2), kept={})
+    assert all(r["fingerprint"]["classifier"] and len(r["fingerprint"]) == 1 + len(findings.claim_models(c))
+               for r, c in zip(rows, findings.CLAIMS))
     findings.ship(rows, (0, 1, 2))
     assert len(findings.shipped_rows((2, 1, 0))) == len(findings.CLAIMS)
     assert findings.shipped_rows((0, 1)) == {}  # other sampling seeds: nothing is reused
-    fids["san"] = 2.0  # san retrained: only the claims that use san go stale
-    kept = findings.shipped_rows((0, 1, 2))
+    shas["san"] = "b" * 64  # san retrained: only the claims that use san go stale
+    kept, old = findings.shipped_state((0, 1, 2))
     stale = {(c["seed"], c["claim"]) for c in findings.CLAIMS if "san" in findings.claim_models(c)}
     assert stale and set(kept) == {(c["seed"], c["claim"]) for c in findings.CLAIMS} - stale
+    assert old == [(claim, ["san"]) for _, claim in sorted(stale, key=list(
+        (c["seed"], c["claim"]) for c in findings.CLAIMS).index)]
     # findings() reuses the fresh rows and computes only the stale ones
     for kind in list(findings.KINDS):
         monkeypatch.setitem(findings.KINDS, kind, lambda c, seeds, **kw: {"evidence": "new", "verdict": "refuted",
                                                                           "why": "", "basis": ""})
     out = findings.findings((0, 1, 2))
     assert [r["evidence"] for r in out] == ["new" if (r["seed"], r["claim"]) in stale else "e" for r in out]
-    assert {r["evidence"] for r in findings.findings((0, 1, 2), kept={}) if r["verdict"] != "not measured"} == {"new"}
-    # a table shipped before the per-row check (its zoo a JSON string) is read the same way
-    old = {"seeds": [0, 1, 2], "zoo": json.dumps(fids), "rows": rows}
-    (tmp_path / findings.SHIPPED).write_text(json.dumps(old))
-    assert len(findings.shipped_rows((0, 1, 2))) == len(findings.CLAIMS)
+    # a table shipped before fingerprints (FIDs per model) is stale in every row
+    (tmp_path / findings.SHIPPED).write_text(json.dumps({"seeds": [0, 1, 2], "zoo": {"san": 1.0}, "rows": [
+        {k: v for k, v in r.items() if k != "fingerprint"} for r in rows]}))
+    kept, old = findings.shipped_state((0, 1, 2))
+    assert kept == {} and len(old) == len(findings.CLAIMS)
 
 
 def test_a_no_gain_claim_is_refuted_only_by_a_gain(monkeypatch):
@@ -157,3 +181,80 @@ def test_the_refit_claim_inverts_once_then_compares_both_priors(model_copy, monk
     from core.score import score_model
     assert score_model(model_copy, n=300, seed=0)["fid"] != score_model(
         model_copy, n=300, seed=0, prior="findings-em-k2-diag-40")["fid"]
+
+
+def test_a_half_says_which_way_its_metric_went_even_within_noise(monkeypatch):
+    """DRS and precision (seed 000): precision falls 0.842 → 0.818, inside 2× the spread: the row
+    says it fell, against the claim, and that this is within noise — not only 'inconclusive'."""
+    pools = {0: (0.852, 0.822), 1: (0.840, 0.807), 2: (0.833, 0.826)}
+    monkeypatch.setattr(findings, "_refined", lambda model, method, seed: {
+        "before": {"precision": pools[seed][0]}, "after": {"precision": pools[seed][1]}})
+    claim = next(c for c in findings.CLAIMS if c["claim"] == "DRS filters low-quality samples (precision up)")
+    res = findings._refine(claim, (0, 1, 2))
+    assert res["verdict"] == "inconclusive"
+    assert "precision falls 0.842 ± 0.0096 → 0.818 ± 0.01: against the claim, but within noise" in res["why"], res
+
+
+def _sigma_scores(sigma: float, seed: int) -> dict:
+    """seed 002's σ runs as measured: σ 0.15 makes only zeros (precision, recall, coverage 0)."""
+    if sigma == 0.15:
+        return {"precision": 0.0, "recall": 0.0, "coverage": 0.0, "class_kl": 2.302585,
+                "class_hist": [1.0] + [0.0] * 9}
+    return {"precision": 0.637 + 0.001 * seed, "recall": 0.26 + 0.04 * seed, "coverage": 0.103 + 0.0005 * seed,
+            "class_kl": 0.05, "class_hist": [0.1] * 10}
+
+
+def test_a_partly_refuted_sweep_shows_each_half_and_flags_a_collapsed_model(monkeypatch):
+    claim = next(c for c in findings.CLAIMS if c["kind"] == "sweep")
+    monkeypatch.setattr(findings, "_sweep_run", lambda cfg, train: f"run-sigma-{cfg['prior_sigma']}")
+    monkeypatch.setattr(findings, "_scores", lambda run, seeds, prior=None: [
+        _sigma_scores(float(run.split("-")[-1]), s) for s in seeds])
+    res = findings._sweep(claim, (0, 1, 2))
+    assert res["verdict"] == "partly supported, partly refuted", res  # not a bare "partly supported"
+    why = res["why"]
+    assert "REFUTED: precision rises 0 ± 0 → 0.638 ± 0.001 from prior_sigma 0.15 to 1.0 (claimed: falls): " \
+           "against the claim" in why
+    assert "SUPPORTED: recall rises" in why and "as claimed" in why
+    # the σ 0.15 model is flagged from its class histogram, first
+    assert why.startswith("⚠ prior_sigma 0.15 has collapsed: 100% of its digits read as 0 (class KL to uniform 2.30)")
+    assert res["warnings"] and "prior_sigma 0.5" not in " ".join(res["warnings"])
+
+
+def test_collapse_is_read_from_the_class_histogram_not_the_name():
+    assert findings.collapsed("m", [{"class_hist": [0.0] * 9 + [0.95], "class_kl": 2.0}]).startswith(
+        "m has collapsed: 95% of its digits read as 9")
+    assert findings.collapsed("collapsed-looking-name", [{"class_hist": [0.1] * 10, "class_kl": 0.0}]) is None
+
+
+def test_every_claim_names_its_write_up_and_states_it_in_full(monkeypatch):
+    for kind in list(findings.KINDS):
+        monkeypatch.setitem(findings.KINDS, kind, lambda c, seeds, **kw: {"evidence": "", "verdict": "x",
+                                                                          "why": "", "basis": ""})
+    rows = findings.findings((0, 1), kept={})
+    by_seed = {r["seed"]: r["writeup"] for r in rows}
+    assert by_seed == {"000": "GANibal, 000", "001": "GANgineers, 001", "002": "Nano Kiwi, 002",
+                       "003": "Behaegel, Cornilleau and Lafaye, 003", "004": "hooliGANs, 004"}
+    for r in rows:  # the claim in full: a sentence longer than its short key
+        assert len(r["statement"]) > len(r["claim"]) and r["statement"].endswith("."), r["claim"]
+
+
+def test_nothing_in_the_product_points_at_the_shared_folder():
+    """A user's clone has no ../shared: neither the pages, the core nor the README may send them there."""
+    from conftest import ROOT
+    files = [*ROOT.glob("core/*.py"), *ROOT.glob("views/*.py"), *ROOT.glob("ui/*.py"), ROOT / "app.py",
+             ROOT / "README.md"]
+    offenders = [str(f.relative_to(ROOT)) for f in files if "../shared" in f.read_text() or
+                 "shared/seeds" in f.read_text()]
+    assert offenders == []
+
+
+def test_recompute_takes_the_kinds_of_claim_to_redo():
+    kept = {(c["seed"], c["claim"]): {"verdict": "x"} for c in findings.CLAIMS}
+    assert findings.keep_rows(kept, None) == kept and findings.keep_rows(kept, "all") == {}
+    left = findings.keep_rows(kept, "sweep")  # e.g. after the σ runs were trained again
+    assert set(kept) - set(left) == {(c["seed"], c["claim"]) for c in findings.CLAIMS if c["kind"] == "sweep"}
+    import pytest
+
+    from core.errors import ConfigError
+    with pytest.raises(ConfigError, match="not a kind"):
+        findings.keep_rows(kept, "sigma")

@@ -105,6 +105,9 @@ def test_shipped_rows_keep_one_row_per_variant_and_recipe(tmp_path, monkeypatch)
     assert rows[0]["fid_min"] == 2.7 and rows[0]["per_seed_fid"] == [2.8, 2.9, 2.7]
     assert (rows[0]["fid_raw"], rows[0]["per_seed_fid_raw"]) == (5.0, [4.0, 5.0, 6.0])
     assert "fid_raw" not in rows[1] and "per_seed_fid_raw" not in rows[1]
+    from core.freshness import quality_note
+    from core.registry import fingerprint
+    assert rows[0]["fingerprint"] == fingerprint() and quality_note(rows) is None  # what scored them
 
 
 def test_the_overview_shows_the_time_to_quality_table(tmp_path, monkeypatch):

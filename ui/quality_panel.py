@@ -2,7 +2,8 @@
 import pandas as pd
 import streamlit as st
 
-from core.quality import RECIPES_HELP, table_rows
+from core.freshness import quality_note
+from core.quality import RECIPES_HELP, shipped_rows, table_rows
 from ui.common import MISSING, csv_button, table_height
 
 
@@ -20,6 +21,8 @@ def time_to_quality() -> None:
                " (`about` says where each default comes from). Where a recipe keeps a generator EMA, *FID, no "
                "EMA* scores the same runs' live generator: the EMA is only read from training, so that is the "
                "recipe without it.")
+    if stale := quality_note(shipped_rows()):  # the raw rows carry the fingerprint of what scored them
+        st.warning(stale, icon=":material/update:")
     table = pd.DataFrame(rows)
     cols = [c for c in ("variant", "recipe", "seconds", "seeds", "fid", "fid_range", "fid_raw", "precision",
                         "recall", "coverage", "class_kl", "epochs", "img_s", "command") if c in table]

@@ -2,16 +2,17 @@
 import pandas as pd
 import streamlit as st
 
-from core.findings import CLAIMS, N, REFINE_N, shipped_rows
+from core.findings import CLAIMS, N, REFINE_N, shipped_state
 from core.findings import findings as compute
+from core.freshness import findings_note
 from ui.common import csv_button, guard
 
 st.title("Findings")
-st.caption(f"Each claim of the research write-ups (../shared/seeds) tested on the shipped zoo: scores on {N:,} "
-           f"samples (refinements on {REFINE_N:,} proposals) with three sampling seeds, mean ± spread. A claim is "
-           "supported when it holds on every seed by more than twice the seed-to-seed spread. The spread is "
-           "sampling noise only: each zoo model is one training run, as in the seeds. Same table: "
-           "`python -m core findings`. Two claims need work the zoo does not ship (seed 002's σ sweep: three "
+st.caption(f"Each claim of the course's five research write-ups (seeds 000–004, named by their teams) tested on the "
+           f"shipped zoo: scores on {N:,} samples (refinements on {REFINE_N:,} proposals) with three sampling seeds, "
+           "mean ± spread. A claim is supported when it holds on every seed by more than twice the seed-to-seed "
+           "spread. The spread is sampling noise only: each zoo model is one training run, as in the seeds. Same "
+           "table: `python -m core findings`. Two claims need work the zoo does not ship (seed 002's σ sweep: three "
            "trainings; seed 004's EM refit: all 50k train digits inverted): the shipped table has them; a "
            "recompute without that work reads *not measured* there, and `python -m core findings --train` does it "
            "(about 35 min on 2 cores, cached).")
@@ -27,7 +28,9 @@ def rows(seeds: tuple, kept: dict):
 if len(seeds) < 2:
     st.info("Pick at least two sampling seeds: a verdict needs a spread.")
     st.stop()
-kept = shipped_rows(seeds)
+kept, old = shipped_state(seeds)
+if note := findings_note(old):
+    st.warning(note, icon=":material/update:")
 recompute = st.button("Recompute from the models", icon=":material/refresh:")
 if kept and not recompute:
     st.caption(f"{len(kept)} of {len(CLAIMS)} rows as shipped with the zoo (`python -m core findings --ship`)"
@@ -40,11 +43,18 @@ counts = table["verdict"].value_counts()
 cols = st.columns(len(counts))
 for col, (v, k) in zip(cols, counts.items()):
     col.metric(v, int(k))
-shown = table[["seed", "claim", "verdict", "evidence", "why", "basis"]]
-st.dataframe(shown, hide_index=True, width="stretch", row_height=96, height=96 * len(shown) + 40,  # every row, no inner scroll
-             column_config={"seed": st.column_config.TextColumn("seed", width=50),
+table["caveat"] = [" ".join(w) if isinstance(w, list) else "" for w in table.get("warnings", [None] * len(table))]
+shown = table[["writeup", "claim", "verdict", "caveat", "evidence"]]
+st.dataframe(shown, hide_index=True, width="stretch", row_height=70, height=70 * len(shown) + 40,  # every row
+             column_config={"writeup": st.column_config.TextColumn("write-up", width=130),
                             "claim": st.column_config.TextColumn("claim", width="medium"),
-                            "verdict": st.column_config.TextColumn("verdict", width=110),
-                            "evidence": st.column_config.TextColumn("evidence (mean ± spread)", width="large"),
-                            "why": st.column_config.TextColumn("why", width="medium")})
-csv_button(table, "findings", "Findings CSV")
+                            "verdict": st.column_config.TextColumn("verdict", width=130),
+                            "caveat": st.column_config.TextColumn("⚠ caveat", width="medium",
+                                                                  help="e.g. a model collapsed to one class"),
+                            "evidence": st.column_config.TextColumn("evidence (mean ± spread)", width="large")})
+st.subheader("Each claim in full")  # the why and basis are long: wrapped here, never cut off
+for r in table.to_dict("records"):
+    with st.expander(f"{r['writeup']} · {r['claim']} — {r['verdict']}"):
+        st.markdown(f"**Claim ({r['writeup']}):** {r['statement']}\n\n**Evidence:** {r['evidence'] or '—'}\n\n"
+                    f"**Why {r['verdict']}:** {r['why']}\n\n**Basis:** {r['basis'] or '—'}")
+csv_button(table.drop(columns=["fingerprint", "warnings"], errors="ignore"), "findings", "Findings CSV")

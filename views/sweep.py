@@ -6,6 +6,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import launch, sweep
+from core.freshness import sweep_note
 from core.variants import ARCHITECTURE, HOUSEKEEPING, VARIANTS, get_variant
 from ui.common import csv_button, fmt_scores, guard, tidy
 
@@ -77,6 +78,8 @@ st.caption(f"**{name}** · {what} · {v.get('trials', len(v['rows']))} of {v['ex
            + (" · shipped with the project" if v["source"] == "shipped" else ""))
 if v.get("note"):
     st.info(v["note"], icon=":material/info:")
+if stale := sweep_note(v):
+    st.warning(stale, icon=":material/update:")
 
 rows = pd.DataFrame(v["rows"])
 metric = st.radio("Metric", list(sweep.METRICS), horizontal=True, key="sweep_metric")

@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import timeline as tl_mod
+from core.freshness import timeline_note
 from ui.common import CLASS_COLOURS, MISSING, csv_button, guard, pick_model, tidy
 
 st.title("Timeline")
@@ -42,6 +43,8 @@ with guard("Timeline"):
 if not tl.rows:
     st.info(f"{model} has no records yet.")
     st.stop()
+if stale := timeline_note(tl):
+    st.warning(stale, icon=":material/update:")
 summ = tl_mod.summary(tl)
 epochs = tl.epochs
 key = f"tl_epoch_{model}"
