@@ -44,7 +44,7 @@ from .safeload import DAMAGED as _BAD, why as _why
 N_FRAME = 2000  # real test digits: the frame of the map (and the real set of precision / recall)
 FRAME_K = 15  # neighbours: of the frame's UMAP and of each placed digit
 MAP_N = 1000  # digits per record placed on the map (scores use all eval_n)
-GRID_EVERY_UNTIL, GRID_EVERY = 10, 5  # a zoo timeline's sample grids: epochs 1..10, then every 5th (and the last)
+GRID_EVERY_UNTIL, GRID_EVERY = 10, 10  # a zoo timeline's sample grids: epochs 1..10, then every 10th (and the last)
 SHARE = 0.05  # a class "appears" when it first exceeds this share of the samples
 VERSION = 1
 SCALARS = ("fid", "precision", "recall", "density", "coverage", "class_kl", "confidence", "cond_acc")

@@ -124,11 +124,12 @@ def compact_shipped(names: list[str] | None = None) -> list[dict]:
     """Rewrite shipped models in the smallest form that keeps their scores (`_save_smallest`)
     and their timelines with the grids a shipped one keeps (`timeline.thin_grids`); models'
     scores before (the full-precision file's, rescored now) and after go in zoo.json."""
-    from .timeline import thin_grids
+    from .timeline import GRID_EVERY, GRID_EVERY_UNTIL, thin_grids
     idx, report = index(strict=True), []
     for name in names or list(idx):
         if (zoo_dir(name) / "timeline.npz").is_file() and (saved := thin_grids(zoo_dir(name) / "timeline.npz")):
-            print(f"{name}: timeline {saved / 1e6:.2f} MB smaller (grids of epochs 1-10, then every 5th)",
+            print(f"{name}: timeline {saved / 1e6:.2f} MB smaller (grids of epochs 1-{GRID_EVERY_UNTIL}, "
+                  f"then every {GRID_EVERY}th)",
                   file=sys.stderr)
         path = zoo_dir(name) / "model.pt"
         raw = torch.load(path, map_location="cpu", weights_only=True)
