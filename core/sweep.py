@@ -475,6 +475,12 @@ def ray_init(address: str | None = None, num_cpus: int | None = None) -> float:
         raise RunError(f"Ray did not start{f' at {address}' if address else ''}: {(str(exc).splitlines() or [''])[0][:200]}"
                        + (f" (the file-size limit, ulimit -f, is {lim / 2**20:.0f} MiB)" if lim is not None else "")) \
             from None
+    if not address:  # a Ray of our own: stopped by a watcher if this driver dies without shutting it down
+        from . import ray_reaper
+        try:
+            ray_reaper.start(ray._private.worker._global_node.session_name)
+        except (AttributeError, OSError):
+            pass  # another Ray's internals, or no /proc: its processes are left to Ray itself
     return time.perf_counter() - t0
 
 

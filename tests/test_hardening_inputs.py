@@ -390,3 +390,40 @@ def test_sweep_list_and_show_include_the_shipped_sweeps(capsys):
     out = capsys.readouterr().out
     assert "prior_sigma" in out and out.count("done") >= 10
     assert sweep.names()[-2:] == ["seed004-fig4-em-components", "seed004-sigma-10ep"]
+
+
+def test_no_ray_process_outlives_a_killed_driver_by_more_than_its_bound():
+    """kill -9 of a driver that started its own Ray: the GCS, raylet, agents and workers of that
+    session are stopped by the watcher within about POLL_S + GRACE_S seconds (they lived on for
+    45 s and more)."""
+    import signal as _signal
+    import subprocess as _sp
+    import sys as _sys
+    import time as _time
+
+    from conftest import ROOT
+    from core import ray_reaper
+    code = ("from core import sweep; sweep.ray_init(num_cpus=1); import ray; "
+            "print(ray._private.worker._global_node.session_name, flush=True); import time; time.sleep(600)")
+    driver = _sp.Popen([_sys.executable, "-c", code], cwd=ROOT, stdout=_sp.PIPE, text=True)
+    try:
+        session = driver.stdout.readline().strip()
+        assert session.startswith("session_"), session
+        deadline = _time.time() + 60
+        procs = {}
+        while _time.time() < deadline and not any(  # the raylet has started its agents
+                "Agent" in open(f"/proc/{p}/cmdline", errors="replace").read() for p in procs if ray_reaper._start(p)):
+            procs = ray_reaper.session_processes(session, exclude=driver.pid)
+            _time.sleep(0.5)
+        assert len(procs) >= 3, procs
+        driver.send_signal(_signal.SIGKILL)
+        driver.wait(timeout=10)
+        t0 = _time.time()
+        bound = ray_reaper.POLL_S + ray_reaper.GRACE_S + 10  # + slack for a loaded machine
+        while _time.time() - t0 < bound and any(ray_reaper._start(p) == s for p, s in procs.items()):
+            _time.sleep(0.2)
+        left = {p for p, s in procs.items() if ray_reaper._start(p) == s}
+        assert not left, f"Ray processes {left} outlived the driver by {_time.time() - t0:.0f} s"
+    finally:
+        if driver.poll() is None:
+            driver.kill()

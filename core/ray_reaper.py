@@ -1,0 +1,96 @@
+"""When a sweep's driver dies without shutting its Ray down (`kill -9`, an OOM kill), Ray's own
+processes outlive it: the GCS, the raylet, and the dashboard and runtime-env agents the raylet
+started, which the OS hands to init once their parent is gone. The driver starts this watcher
+(its own process, its own session, no torch) beside a Ray it started on this machine. Every
+second it notes the processes of that Ray session (their command line names the session; the
+agents and workers are found as descendants of those); once the driver is gone it stops them —
+SIGTERM, then SIGKILL after GRACE_S — and exits. So no Ray process outlives its driver by more
+than about 1 + GRACE_S seconds (tests/test_hardening_inputs.py measures it).
+
+    python -m core.ray_reaper DRIVER_PID DRIVER_START SESSION_NAME
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+POLL_S = 1.0
+GRACE_S = 5.0
+
+
+def _start(pid: int) -> int | None:
+    """The process's start time in clock ticks (tells a pid from a reused one), None if gone."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _table() -> dict[int, tuple[int, str]]:
+    """pid -> (parent pid, command line) of every process now."""
+    out = {}
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, IndexError, ValueError):
+            continue
+        out[int(d.name)] = (ppid, cmd)
+    return out
+
+
+def session_processes(session: str, exclude: int | None = None) -> dict[int, int]:
+    """{pid: start} of the processes of Ray session `session`: those whose command line names it
+    and all their descendants (workers and agents rename themselves to `ray::…`)."""
+    table = _table()
+    found = {pid for pid, (_, cmd) in table.items() if session in cmd and pid not in (exclude, os.getpid())}
+    grew = True
+    while grew:
+        kids = {pid for pid, (ppid, _) in table.items() if ppid in found} - found - {os.getpid()}
+        grew = bool(kids)
+        found |= kids
+    return {pid: s for pid in found if (s := _start(pid)) is not None}
+
+
+def _stop(procs: dict[int, int]) -> None:
+    alive = lambda: {p: s for p, s in procs.items() if _start(p) == s}  # noqa: E731 - same process, not a reused pid
+    for sig, wait in ((signal.SIGTERM, GRACE_S), (signal.SIGKILL, 2.0)):
+        for pid in alive():
+            try:
+                os.kill(pid, sig)
+            except OSError:
+                pass
+        deadline = time.monotonic() + wait
+        while alive() and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+
+def watch(driver: int, driver_start: int, session: str) -> None:
+    """Note the session's processes while the driver lives; stop them once it is gone."""
+    seen: dict[int, int] = {}
+    while _start(driver) == driver_start:
+        seen.update(session_processes(session, exclude=driver))
+        seen = {p: s for p, s in seen.items() if _start(p) == s}
+        time.sleep(POLL_S)
+    _stop({**seen, **session_processes(session)})
+
+
+def start(session: str) -> subprocess.Popen | None:
+    """Start the watcher for this process's Ray session (call it right after ray.init)."""
+    me = os.getpid()
+    started = _start(me)
+    if started is None:  # no /proc: nothing to watch with
+        return None
+    return subprocess.Popen([sys.executable, "-m", "core.ray_reaper", str(me), str(started), session],
+                            cwd=Path(__file__).resolve().parent.parent, start_new_session=True,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+if __name__ == "__main__":
+    watch(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3])
