@@ -62,7 +62,7 @@ def gemm_peak_gflops(device: str = "cpu", n: int = 2048, seconds: float = 1.0) -
     return 2 * n ** 3 / best / 1e9
 
 
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8
 
 
 @functools.lru_cache(maxsize=None)
@@ -95,7 +95,8 @@ def lean_server_allocator() -> bool:
     Training runs in its own processes and keeps tune_cpu_allocator. A no-op off glibc."""
     try:
         libc = _libc()
-        return bool(libc.mallopt(_M_MMAP_THRESHOLD, 1024 * 1024) & libc.mallopt(_M_TRIM_THRESHOLD, 8 * 1024 * 1024))
+        return bool(libc.mallopt(_M_MMAP_THRESHOLD, 1024 * 1024) & libc.mallopt(_M_TRIM_THRESHOLD, 8 * 1024 * 1024)
+                    & libc.mallopt(_M_ARENA_MAX, 2))  # each session's thread would get an arena of its own
     except (OSError, AttributeError):
         return False
 

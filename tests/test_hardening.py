@@ -346,7 +346,8 @@ def test_data_limit_is_recorded_and_honoured_on_resume(cli):
     run = Run.open(res.stdout.strip())
     assert run.config()["data_limit"] == TINY_DATA
     one_line(cli("train", "--resume", run.id, "--data-limit", "64"), "trained on the first 128")
-    assert cli("train", "--resume", run.id).returncode == 0
+    assert run.config()["max_steps"] == 3  # recorded too: a plain resume stops there again
+    assert cli("train", "--resume", run.id, "--max-steps", "0").returncode == 0  # 0 lifts the step limit
     st = Run.open(run.id).status()
     assert st["total_steps"] == st["step"] == TINY_DATA // 16  # one epoch of 128 digits, not of 50k
 

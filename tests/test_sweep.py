@@ -68,7 +68,8 @@ def test_a_two_trial_sweep_on_an_embedded_ray_end_to_end():
     shown = json.loads(sweep_cli("show", "two", "--json").stdout)
     assert [t["run_id"] for t in shown["rows"]] == [t["run_id"] for t in res["rows"]]
     listed = json.loads(sweep_cli("list", "--json").stdout)
-    assert [(s["name"], s["trials"], s["status"]) for s in listed] == [("two", 2, "done")]
+    assert [(s["name"], s["trials"], s["status"]) for s in listed if s["source"] == "live"] == [("two", 2, "done")]
+    assert listed[0]["name"] == "two" and {s["source"] for s in listed[1:]} <= {"shipped"}  # then the shipped ones
     again = json.loads(sweep_cli(*args).stdout)  # the same command again: nothing is retrained
     assert sorted(t["run_id"] for t in again["rows"]) == sorted(t["run_id"] for t in res["rows"])
     assert len(list_runs()) == 2

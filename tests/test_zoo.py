@@ -220,8 +220,11 @@ def test_lost_default_try_is_the_last_unshipped_try_on_todays_defaults(tmp_path,
              {"run_id": "b", "recipe": "seed", "fid": 7.0, "shipped": False},
              {"run_id": "c", "recipe": "default", "fid": 8.0, "shipped": False},
              {"run_id": "d", "recipe": "seed", "fid": 5.0, "shipped": True}]
-    zoo.INDEX.write_text(json.dumps({"vanilla": {"scores": {"fid": 5.01}, "scores_full_precision": {"fid": 5.0},
+    scores = {k: 0.5 for k in zoo.LEADER_COLS[5:-1]}  # an entry the index reads as whole
+    zoo.INDEX.write_text(json.dumps({"vanilla": {"epochs": 40, "scores": {**scores, "fid": 5.01},
+                                                 "scores_full_precision": {"fid": 5.0},
                                                  "tries": tries},  # 5.01: the int8 model's
-                                     "san": {"scores": {"fid": 1.4}, "tries": [dict(tries[0], shipped=True)]}}))
+                                     "san": {"epochs": 40, "scores": {**scores, "fid": 1.4},
+                                             "tries": [dict(tries[0], shipped=True)]}}))
     assert zoo.lost_default_try("vanilla") == dict(tries[2], shipped_fid=5.0)
     assert zoo.lost_default_try("san") is None and zoo.lost_default_try("hinge") is None
