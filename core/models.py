@@ -232,7 +232,7 @@ def version(name: str, prior: str | None = None) -> str:
     return token
 
 
-@functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=6)  # G + D ≈ 12 MB each in float32: Compare's 4 and a page's own, not the zoo
 def _loaded(name: str, ver: str, prior: str | None):
     from .registry import load_model
     from .variants import get_variant

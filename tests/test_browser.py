@@ -163,6 +163,7 @@ def test_train_resume_keeps_the_step_limit(app):
     page.get_by_text(re.compile(r"started \d+ s ago")).first.wait_for(timeout=PAGE)  # what it is doing
     page.get_by_role("button", name="Cancel").click()
     page.locator('[data-testid="stProgress"]', has_text="cancelled").first.wait_for(timeout=PAGE)
+    page.locator(RUNNING).wait_for(state="hidden", timeout=PAGE)  # the page's rerun has replaced its old elements
     assert not page.get_by_text(re.compile("^Started ")).count()  # the launch banner went with the run
     page.get_by_role("button", name=re.compile("Resume|Restart")).click()
     page.locator('[data-testid="stProgress"]', has_text=re.compile(r"running · step \d+/300")).first.wait_for(

@@ -97,7 +97,7 @@ def curve_fig(keys: tuple[str, ...], epoch: int, title: str, height: int = 260, 
                 yaxis_type="log" if log_y else "linear")
 
 
-@st.fragment(run_every=0.4 if playing else None)  # redraws often; the clock decides the epoch
+@st.fragment(run_every=1.0 if playing else None)  # the clock decides the epoch; a slow redraw skips, never lags
 def view():
     play = st.session_state.get("tl_playing")
     if play:

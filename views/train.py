@@ -26,7 +26,11 @@ CURVE_GROUPS = {
 notice = st.container()  # launch results show here, above the (collapsible) launch section
 if st.session_state.get("train_notice"):
     kind, text = st.session_state["train_notice"]
-    (notice.error if kind == "error" else notice.success)(text, icon=":material/error:" if kind == "error" else None)
+    if kind == "success" and not launch.active_runs():  # "Started …" describes a run that has ended since
+        st.session_state.pop("train_notice")
+    else:
+        (notice.error if kind == "error" else notice.success)(text, icon=":material/error:" if kind == "error"
+                                                              else None)
 
 
 def float_step(value: float) -> float:
