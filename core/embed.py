@@ -19,11 +19,11 @@ import torch
 
 from .errors import ConfigError
 from .metrics import reads_as
+from .projector import TSNE_ITER  # noqa: F401 - part of what a map's cache key means
 
 METHODS = ("pca", "tsne", "umap")
 SPACES = ("pixels", "features", "latent")
 PCA_DIMS = 50
-TSNE_ITER = 250
 VERSION = 1
 MAP_VERSION = 2  # 2: maps carry "explained" (PCA's explained variance ratios)
 
@@ -61,12 +61,9 @@ def _pca(x: np.ndarray, dims: int, seed: int) -> np.ndarray:
 
 
 def _tsne(x: np.ndarray, seed: int, perplexity: float) -> np.ndarray:
-    """openTSNE: 250 early-exaggeration + 250 normal iterations (the library's default is 500
-    normal ones; on 10k MNIST points the map is settled well before, at half the time)."""
-    from openTSNE import TSNE
-    return np.asarray(TSNE(perplexity=min(perplexity, (len(x) - 1) / 3), n_iter=TSNE_ITER, n_jobs=-1,
-                           random_state=seed, negative_gradient_method="fft" if len(x) > 2000 else "bh",
-                           verbose=False).fit(x))
+    """openTSNE (core.projector: here, or in the dashboard's worker process)."""
+    from .projector import run
+    return run("tsne", x, seed, perplexity)
 
 
 def knn(x: np.ndarray, k: int, chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
@@ -84,15 +81,11 @@ def knn(x: np.ndarray, k: int, chunk: int = 2048) -> tuple[np.ndarray, np.ndarra
 
 def _umap(x: np.ndarray, seed: int, neighbors: int) -> np.ndarray:
     """umap-learn on an exact kNN graph we compute ourselves: it skips pynndescent, whose
-    just-in-time compilation alone costs ~30 s in every new process."""
-    import warnings
+    just-in-time compilation alone costs ~30 s in every new process. The fit runs in
+    core.projector (here, or in the dashboard's worker process)."""
+    from .projector import run
     k = min(neighbors, len(x) - 1)
-    ki, kd = knn(x, k)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # umap warns that a seed disables its parallelism
-        import umap
-        return umap.UMAP(n_neighbors=k, random_state=seed, n_jobs=1, precomputed_knn=(ki, kd, None),
-                         init="pca" if len(x) > 20 else "random").fit_transform(x)
+    return run("umap", x, seed, k, knn(x, k))
 
 
 def project(x, method: str = "pca", seed: int = 0, perplexity: float = 30.0, neighbors: int = 15,

@@ -106,3 +106,28 @@ def test_map_search_marks_every_class_match_or_a_digit_and_its_neighbours():
     assert by_index["focus"] == [0] and by_index["neighbours"] == [4, 2] and "read as 3" in by_index["caption"]
     with pytest.raises(ConfigError):
         map_search(res, "class", 11)
+
+
+def test_a_map_fitted_in_the_worker_process_is_the_one_fitted_here():
+    """The dashboard fits UMAP / t-SNE in a worker process (numba stays out of the server's
+    memory): the same map as in-process, and a killed worker is started again."""
+    import os
+    import signal
+    from core import projector
+    x = np.random.default_rng(1).normal(size=(60, 8)).astype(np.float32)
+    here = {m: embed.project(x, m, use_cache=False) for m in ("umap", "tsne")}
+    projector.OUT_OF_PROCESS = True
+    try:
+        for m in ("umap", "tsne"):
+            np.testing.assert_allclose(embed.project(x, m, use_cache=False), here[m], atol=1e-4)
+        pid = projector.WORKER.pid()
+        assert pid and pid != os.getpid()
+        os.kill(pid, signal.SIGKILL)
+        projector.WORKER.proc.wait(timeout=10)
+        np.testing.assert_allclose(embed.project(x, "umap", use_cache=False), here["umap"], atol=1e-4)
+        assert projector.WORKER.pid() not in (None, pid)
+    finally:
+        projector.OUT_OF_PROCESS = False
+        if projector.WORKER.proc is not None:
+            projector.WORKER.proc.kill()
+            projector.WORKER.proc.wait(timeout=10)
