@@ -460,5 +460,5 @@ def test_the_server_stays_under_1_5_gb_after_every_page(app):
     from core.ray_reaper import _table
     workers = [pid for pid, (ppid, cmd) in _table().items() if ppid == SERVER_PIDS[app.base] and "core.projector" in cmd]
     print(f"streamlit server RSS after every page: {rss:.0f} MB; its projection worker (UMAP, t-SNE; exits when idle): "
-          + ", ".join(f"{rss_mb(p):.0f} MB" for p in workers) if workers else "none running")
+          + (", ".join(f"{rss_mb(p):.0f} MB" for p in workers) if workers else "none running"))
     assert rss <= 1500, rss
