@@ -3,9 +3,11 @@ processes outlive it: the GCS, the raylet, and the dashboard and runtime-env age
 started, which the OS hands to init once their parent is gone. The driver starts this watcher
 (its own process, its own session, no torch) beside a Ray it started on this machine. Every
 second it notes the processes of that Ray session (their command line names the session; the
-agents and workers are found as descendants of those); once the driver is gone it stops them —
-SIGTERM, then SIGKILL after GRACE_S — and exits. So no Ray process outlives its driver by more
-than about 1 + GRACE_S seconds (tests/test_hardening_inputs.py measures it).
+agents and workers are found as descendants of those); once the driver is gone it lets running
+trials checkpoint and exit on their own (up to TRIAL_GRACE_S: they watch their driver too), then
+stops the rest — SIGTERM, then SIGKILL after GRACE_S — and exits. So no Ray process outlives its
+driver by more than POLL_S + GRACE_S seconds when no trial runs, TRIAL_GRACE_S more when one does
+(tests/test_hardening_inputs.py measures the first).
 
     python -m core.ray_reaper DRIVER_PID DRIVER_START SESSION_NAME
 """
@@ -20,6 +22,10 @@ from pathlib import Path
 
 POLL_S = 1.0
 GRACE_S = 5.0
+# An orphaned trial checkpoints at its next log row and exits by itself (core.sweep's watchdog,
+# ORPHAN_GRACE_S = 30 s): its worker is given that long before the rest of the session is stopped.
+TRIAL_GRACE_S = 35.0
+_SERVICES = ("ray::IDLE", "ray::DashboardAgent", "ray::RuntimeEnvAgent")  # not trials
 
 
 def _start(pid: int) -> int | None:
@@ -71,13 +77,25 @@ def _stop(procs: dict[int, int]) -> None:
             time.sleep(0.1)
 
 
+def _trials(procs: dict[int, int]) -> list[int]:
+    """The live processes among `procs` that run a trial (a `ray::` actor or task that is not
+    one of Ray's own services)."""
+    table = _table()
+    return [p for p, s in procs.items() if _start(p) == s and p in table
+            and table[p][1].startswith("ray::") and not table[p][1].startswith(_SERVICES)]
+
+
 def watch(driver: int, driver_start: int, session: str) -> None:
-    """Note the session's processes while the driver lives; stop them once it is gone."""
+    """Note the session's processes while the driver lives; once it is gone, let running trials
+    checkpoint and exit (up to TRIAL_GRACE_S), then stop everything of the session."""
     seen: dict[int, int] = {}
     while _start(driver) == driver_start:
         seen.update(session_processes(session, exclude=driver))
         seen = {p: s for p, s in seen.items() if _start(p) == s}
         time.sleep(POLL_S)
+    deadline = time.monotonic() + TRIAL_GRACE_S
+    while _trials(seen) and time.monotonic() < deadline:
+        time.sleep(0.5)
     _stop({**seen, **session_processes(session)})
 
 
