@@ -216,7 +216,8 @@ def progress_note(status: dict, now: float | None = None) -> str:
     first steps before any curve, an epoch's grid / record / checkpoint) and how long ago it was
     started; before the trainer's first word, that it is starting (loading torch and the data)."""
     import time
-    ago = max(0.0, (now or time.time()) - (status.get("created") or now or time.time()))
+    now = time.time() if now is None else now
+    ago = max(0.0, now - (status.get("created") or now))
     phase = status.get("phase") or "starting: loading torch and the data"
     return f"{phase[0].upper()}{phase[1:]} · started {ago:.0f} s ago"
 
@@ -232,7 +233,7 @@ def version(name: str, prior: str | None = None) -> str:
     return token
 
 
-@functools.lru_cache(maxsize=6)  # G + D ≈ 12 MB each in float32: Compare's 4 and a page's own, not the zoo
+@functools.lru_cache(maxsize=16)
 def _loaded(name: str, ver: str, prior: str | None):
     from .registry import load_model
     from .variants import get_variant

@@ -23,10 +23,11 @@ CURVE_GROUPS = {
     "Speed": ["img_s"],
 }
 
+training = launch.active_runs()  # read once: the notice and the launch section both ask
 notice = st.container()  # launch results show here, above the (collapsible) launch section
 if st.session_state.get("train_notice"):
     kind, text = st.session_state["train_notice"]
-    if kind == "success" and not launch.active_runs():  # "Started …" describes a run that has ended since
+    if kind == "success" and not training:  # "Started …" describes a run that has ended since
         st.session_state.pop("train_notice")
     else:
         (notice.error if kind == "error" else notice.success)(text, icon=":material/error:" if kind == "error"
@@ -39,7 +40,7 @@ def float_step(value: float) -> float:
 
 
 # Open when nothing trains and no run was picked this session (after a cancel, the run stays in view).
-with st.expander("Launch a run", expanded=not launch.active_runs() and not st.session_state.get("train_run")):
+with st.expander("Launch a run", expanded=not training and not st.session_state.get("train_run")):
     variant = st.selectbox("Variant", list(VARIANTS), key="train_variant", persist_state="session",
                            format_func=lambda v: f"{v} — {VARIANTS[v].title}")
     st.caption(get_variant(variant).about)
