@@ -18,7 +18,7 @@ METHOD_NAMES = {"umap": "UMAP", "tsne": "t-SNE", "pca": "PCA"}
 method = sb.radio("Projection", ["umap", "tsne", "pca"], key="map_method", persist_state="session", format_func=METHOD_NAMES.get)
 space = sb.radio("Space", ["features", "pixels", "latent"], key="map_space", persist_state="session",
                  format_func={"features": "classifier features", "pixels": "pixels", "latent": "latent codes"}.get)
-n = sb.select_slider("Generated digits", [500, 1000, 2000, 5000, 10000], value=2000, key="map_n", persist_state="session")
+n = sb.select_slider("Generated digits", [500, 1000, 2000, 5000, 10000], value=1000, key="map_n", persist_state="session")
 real = 0 if space == "latent" else sb.select_slider("Real test digits overlaid", [0, 500, 1000, 2000], value=0,
                                                      key="map_real", persist_state="session")
 colour = sb.radio("Colour by", ["inferred label", "component / class asked for", "real vs generated"],
