@@ -14,10 +14,10 @@ st.set_page_config(page_title="Latent Lab", page_icon="🧪", layout="wide")
 @st.cache_resource(show_spinner=False)
 def _warm_up_umap():
     """Compile umap's kernels in the background once per server, so the first map is quick: in
-    the projection worker (core.projector), so numba never enters the server's memory."""
-    import core.projector
-    core.projector.OUT_OF_PROCESS = True
-    from core.embed import warm_up
+    the projection worker (core.explore.projector), so numba never enters the server's memory."""
+    import core.explore.projector
+    core.explore.projector.OUT_OF_PROCESS = True
+    from core.explore.maps import warm_up
     t = threading.Thread(target=warm_up, daemon=True)
     t.start()
     return t

@@ -41,7 +41,7 @@ def sync(device) -> None:
         torch.cuda.synchronize()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def gemm_peak_gflops(device: str = "cpu", n: int = 2048, seconds: float = 1.0) -> float:
     """Best fp32 GFLOP/s of an n×n×n matmul over ~`seconds` (the MFU denominator)."""
     dev = torch.device(device)
@@ -65,7 +65,7 @@ def gemm_peak_gflops(device: str = "cpu", n: int = 2048, seconds: float = 1.0) -
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def tune_cpu_allocator() -> bool:
     """Keep freed activation/gradient buffers in the heap instead of returning them to the OS.
 

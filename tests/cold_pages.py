@@ -37,6 +37,7 @@ def main(pages: list[str]) -> dict:
     sys.path.insert(0, str(ROOT))
     os.chdir(ROOT)
     from streamlit.testing.v1 import AppTest
+
     from ui.common import PAGES
     out: dict = {}
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=900)
@@ -45,7 +46,7 @@ def main(pages: list[str]) -> dict:
         warm = [t for t in threading.enumerate() if getattr(getattr(t, "_target", None), "__name__", "") == "warm_up"]
         timed(out, "(umap warm-up, after the Overview)", lambda: [t.join() for t in warm])
     for p in pages or [p for p in PAGES if p != "views/overview.py"]:
-        timed(out, p, lambda: at.switch_page(p).run())
+        timed(out, p, lambda p=p: at.switch_page(p).run())
         assert not at.exception, (p, [e.message for e in at.exception])
     return out
 

@@ -41,7 +41,7 @@ def derived_cache(tmp_path_factory):
 
 @pytest.fixture(scope="session", autouse=True)
 def mnist_ready():
-    from core.data import DataError, load_arrays
+    from core.store.mnist import DataError, load_arrays
     try:
         load_arrays()
     except DataError as exc:
@@ -63,3 +63,15 @@ def run_cli(*args, timeout=300, env=None):
     """`python -m core ARGS` in a subprocess; returns CompletedProcess (text)."""
     return subprocess.run([sys.executable, "-m", "core", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, **(env or {})})
+
+
+@pytest.fixture
+def imported(tmp_path):
+    """A course-format G.pth + D.pth (random weights) and a G.pth alone, imported."""
+    from core.store import importer
+
+    from course_nets import save_pair
+    save_pair(tmp_path)
+    importer.import_model(tmp_path / "G.pth", tmp_path / "D.pth", name="course")
+    importer.import_model(tmp_path / "G.pth", name="course-g")
+    return tmp_path

@@ -7,9 +7,10 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
+from core.gan.variants import make_config
+from core.store.runs import Run
+
 from conftest import ROOT
-from core.store import Run
-from core.variants import make_config
 
 T = 180  # seconds: the first page in a session scores the real-data floor
 
@@ -104,7 +105,7 @@ def test_train_launch_and_cancel_a_tiny_run():
 
 
 def test_compare_two_models_same_noise(monkeypatch):
-    from core import models as core_models
+    from core.dashboard import catalog as core_models
     classified = []
     real_classify = core_models.classify
     monkeypatch.setattr(core_models, "classify", lambda x: (classified.append(len(x)), real_classify(x))[1])
@@ -219,7 +220,7 @@ def test_refine_before_after(method):
     assert [m.label for m in at.metric][:2] == ["fid", "precision"]
     floor = at.dataframe[0].value.iloc[0]
     assert floor.iloc[0] == "real-data floor (500 digits)"  # at the same n as the scores beside it
-    from core.score import score_real
+    from core.eval.score import score_real
     assert floor["coverage"] == pytest.approx(score_real(n=500)["coverage"], abs=1e-3)
 
 
@@ -317,13 +318,14 @@ def test_overview_shows_every_row_with_dashes_not_none():
     assert board.set_index("model").loc["wgan-gp", "command"].startswith("python -m core train --variant wgan-gp")
     assert board.set_index("model")["cond_acc"].isna().loc["wgan-gp"]  # not applicable: missing ...
     assert df.proto.placeholder == "–"  # ... and shown as "–", never "None"
-    from core import zoo
+    from core.train import zoo
     assert len(board) == 1 + len(zoo.index())  # the floor and every shipped model
 
 
 def test_train_page_offers_fine_tuning_of_a_finished_run_and_shows_its_history(runs_dir):
+    from core.train.engine import Trainer
+
     from conftest import TINY, TINY_DATA
-    from core.engine import Trainer
     cfg = make_config("wgan-wc", TINY)
     run = Run.create(cfg)
     Trainer(cfg, "cpu", run=run, progress=False, data_limit=TINY_DATA).fit()
@@ -340,17 +342,6 @@ def test_train_page_offers_fine_tuning_of_a_finished_run_and_shows_its_history(r
     loss = json.loads(next(c.proto.spec for c in at.get("plotly_chart") if '"Losses"' in c.proto.spec))
     raw, smooth = loss["data"][0], loss["data"][1]
     assert raw["mode"] == "markers" and smooth["name"] == "loss_d" and smooth["y"] != raw["y"]
-
-
-@pytest.fixture
-def imported(tmp_path):
-    """A course-format G.pth + D.pth (random weights) and a G.pth alone, imported."""
-    from core import importer
-    from course_nets import save_pair
-    save_pair(tmp_path)
-    importer.import_model(tmp_path / "G.pth", tmp_path / "D.pth", name="course")
-    importer.import_model(tmp_path / "G.pth", name="course-g")
-    return tmp_path
 
 
 def test_an_imported_course_model_renders_on_every_page(imported):
@@ -380,7 +371,7 @@ def test_an_imported_course_model_renders_on_every_page(imported):
 def test_overview_import_form_registers_an_upload(imported):
     at = page("views/overview.py")
     assert "Import a model" in " ".join(e.label for e in at.expander)
-    from core import importer
+    from core.store import importer
     res = importer.import_upload(("G.pth", (imported / "G.pth").read_bytes()),
                                  ("D.pth", (imported / "D.pth").read_bytes()), name="up")
     assert res["files"]["generator"]["file"] == "G.pth"  # the upload's name, not a temp path
@@ -389,14 +380,14 @@ def test_overview_import_form_registers_an_upload(imported):
     at.selectbox(key="import_remove_pick").set_value("up")
     at.button(key="import_remove").click().run()
     assert not at.exception
-    from core.registry import list_imported
+    from core.store.registry import list_imported
     assert list_imported() == ["course", "course-g"]
 
 
 @pytest.fixture
 def finished_sweep(monkeypatch, tmp_path):
     """A finished σ sweep's records (two seeds × two values) as the driver writes them."""
-    from core import sweep
+    from core.sweeps import sweep
     monkeypatch.setattr(sweep, "shipped_dir", lambda: tmp_path / "shipped")  # never trained/sweeps
     spec = sweep.make_spec(variant="gm-static-wgan", grid={"prior_sigma": [0.5, 1.0]}, seeds=[0, 1], epochs=3,
                            name="sig")

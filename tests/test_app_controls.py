@@ -3,7 +3,7 @@ cannot show the chosen model keeps the shared choice, GMM component names that f
 the Sweeps form's limits, Compare's config diff, and the Timeline's plots (the pages' other
 tests: test_app.py)."""
 
-from test_app import imported, page, texts  # noqa: F401 - imported is a fixture
+from test_app import page, texts
 
 
 def test_a_page_that_cannot_show_the_chosen_model_keeps_the_shared_choice(imported):
@@ -36,7 +36,7 @@ def test_gmm_component_names_follow_what_a_drag_makes_it_produce():
                                           "points": state["xy"].tolist()}
     at.run()
     assert not at.exception, [e.message for e in at.exception]
-    from core.metrics import reads_as
+    from core.eval.metrics import reads_as
     now = reads_as(at.session_state["gmm_gm-static"]["views"][3]["labels"], top=1)[0][0]
     after = at.selectbox(key="gmm_k_gm-static").options
     assert after[3] == f"c3→{now}" and after[3] != names[3], (names, after)
@@ -44,13 +44,14 @@ def test_gmm_component_names_follow_what_a_drag_makes_it_produce():
 
 def test_component_names_read_the_digit_each_makes_most():
     import numpy as np
-    from core.gmm import component_names
+
+    from core.dashboard.mixture_editor import component_names
     assert component_names({0: np.array([7, 7, 1]), 1: np.array([], dtype=int)}) == ["c0→7", "c1"]
 
 
 def test_sweeps_form_takes_a_step_and_a_data_limit(monkeypatch):
     """The smallest sweep need not be a full epoch per trial: the form passes both limits on."""
-    from core import launch
+    from core.dashboard import launch
     from core.errors import RunError
     seen = {}
 
@@ -87,6 +88,7 @@ def test_timeline_plots_read_clearly():
     assert fid["layout"]["yaxis"]["type"] == "log" and fid["layout"]["title"]["xanchor"] == "left"
     xs = fid["data"][0]["x"]
     import base64
+
     import numpy as np
     xs = np.frombuffer(base64.b64decode(xs["bdata"]), dtype=xs["dtype"]) if isinstance(xs, dict) else np.array(xs)
     assert xs.max() == 5  # so far: not the whole run

@@ -10,8 +10,9 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from browser_support import ARGS, CHROMIUM, SCREENS, SERVER_PIDS, browser_or_skip, rss_mb, streamlit_server
 import ui.components as uic
+
+from browser_support import ARGS, CHROMIUM, SCREENS, SERVER_PIDS, browser_or_skip, rss_mb, streamlit_server
 
 FIRST = 240_000  # ms: the first page scores the real-data floor on a (possibly loaded) CPU
 PAGE = 180_000  # ms: any later page (the latent map runs UMAP on 1000 digits)
@@ -131,7 +132,7 @@ def test_overview_shows_the_leaderboard_and_the_zoo_grids(app):
     app.assert_clean("overview")
     page = app.page
     # time to quality: every row shown (no inner fold hiding the wgan-gp rows), best FID first
-    from core.quality import table_rows
+    from core.results.quality import table_rows
     ttq = page.locator(DATAFRAME).nth(1)
     ttq.scroll_into_view_if_needed()
     assert ttq.bounding_box()["height"] >= 35 * (len(table_rows()) + 1), ttq.bounding_box()
@@ -141,7 +142,7 @@ def test_overview_shows_the_leaderboard_and_the_zoo_grids(app):
         assert name in captions
     assert page.get_by_role("button", name="Leaderboard CSV").is_visible()
     # every row shows without an inner scroll bar (header + floor + each model, ~35 px a row)
-    from core import zoo
+    from core.train import zoo
     rows = 2 + len(zoo.index())
     assert page.locator(DATAFRAME).first.bounding_box()["height"] >= 35 * rows
     # the sidebar lists every page
@@ -467,8 +468,8 @@ def test_the_server_stays_under_1_5_gb_after_every_page(app):
     """Last: every page has been used in this session; the app server's resident memory stays
     within what a laptop gives it (1.79 GB was measured before the review's fixes)."""
     rss = rss_mb(SERVER_PIDS[app.base])
-    from core.ray_reaper import _table
-    workers = [pid for pid, (ppid, cmd) in _table().items() if ppid == SERVER_PIDS[app.base] and "core.projector" in cmd]
+    from core.sweeps.reaper import _table
+    workers = [pid for pid, (ppid, cmd) in _table().items() if ppid == SERVER_PIDS[app.base] and "core.explore.projector" in cmd]
     print(f"streamlit server RSS after every page: {rss:.0f} MB; its projection worker (UMAP, t-SNE; exits when idle): "
           + (", ".join(f"{rss_mb(p):.0f} MB" for p in workers) if workers else "none running"))
     assert rss <= 1500, rss

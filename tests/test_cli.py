@@ -4,8 +4,9 @@ import json
 import pytest
 from PIL import Image
 
+from core.store.runs import Run
+
 from conftest import run_cli
-from core.store import Run
 
 
 @pytest.mark.parametrize("args,needle", [

@@ -7,11 +7,10 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from browser_support import ARGS, CHROMIUM, SCREENS, browser_or_skip, streamlit_server
-from conftest import ROOT
 import ui.components as uic
 
-
+from browser_support import ARGS, CHROMIUM, SCREENS, browser_or_skip, streamlit_server
+from conftest import ROOT
 
 # ------------------------------------------------------------------ files and helpers
 
@@ -38,8 +37,9 @@ def test_digits_to_png_b64_makes_28x28_greyscale_pngs():
     assert len(out) == 2
     png = base64.b64decode(out[0])
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and png[16:24] == (28).to_bytes(4, "big") * 2
-    from PIL import Image
     import io
+
+    from PIL import Image
     back = np.asarray(Image.open(io.BytesIO(png)))
     assert back.shape == (28, 28) and (back == imgs[0]).all()
     assert uic.digits_to_png_b64(imgs.astype(np.float32) / 255) == out

@@ -10,11 +10,12 @@ import sys
 import pytest
 import torch
 
+from core.gan.variants import VARIANTS, make_config
+from core.store import checkpoint
+from core.store.runs import Run
+from core.train.engine import Trainer
+
 from conftest import ROOT
-from core import checkpoint
-from core.engine import Trainer
-from core.store import Run
-from core.variants import VARIANTS, make_config
 
 DEVICE = os.environ.get("LATENT_LAB_TEST_DEVICE", "cuda")
 pytestmark = [pytest.mark.cuda,
@@ -47,7 +48,7 @@ def test_every_variant_trains_checkpoints_resumes_and_scores_on_the_device(varia
     assert t.step == 6 * DATA // 64 and next(t.G.parameters()).device.type == torch.device(DEVICE).type
     sd = checkpoint.load(run.checkpoint_path)
     assert all(torch.isfinite(v).all() for v in _state(sd).values() if v.is_floating_point())
-    from core import timeline
+    from core.train import timeline
     tl = timeline.load(run.id)
     assert tl.epochs == [2, 4, 6] and all(r["fid"] > 0 for r in tl.rows)
     # resume: 3 epochs, then 3 more in a fresh process, on the device: the weights of 6 straight
@@ -60,22 +61,22 @@ def test_every_variant_trains_checkpoints_resumes_and_scores_on_the_device(varia
     diff = {k: float((a[k].float() - b[k].float()).abs().max()) for k in a if not torch.equal(a[k], b[k])}
     assert not diff, f"resumed weights differ from the straight run's: {sorted(diff.items())[:3]}"
     assert timeline.load(half.id).epochs == [2, 3, 4, 6]  # records at eval_every and at each run's last epoch
-    from core.score import score_model
+    from core.eval.score import score_model
     s = score_model(str(run.checkpoint_path), n=500, device=DEVICE, use_cache=False)
     assert s["n"] == 500 and s["fid"] > 0 and 0 <= s["precision"] <= 1
 
 
 @pytest.mark.parametrize("method", ["drs", "dot-latent", "dot-target"])
 def test_refinement_on_the_device(method, model_copy):
-    from core.refine import METHODS, refine_model
+    from core.explore.refine import METHODS, refine_model
     assert method in METHODS
     res = refine_model(model_copy, method, n=300, device=DEVICE)
     assert res["after"]["n"] >= 1 and res["after"]["fid"] > 0
 
 
 def test_inversion_refit_and_map_on_the_device(model_copy):
-    from core.embed import model_map
-    from core.latent import invert_and_refit
+    from core.explore.latent import invert_and_refit
+    from core.explore.maps import model_map
     out = invert_and_refit(model_copy, n=64, k=2, steps=30, score_n=300, device=DEVICE)
     assert out["refit"]["n"] == 300 and out["recon_rmse_mean"] > 0
     m = model_map(model_copy, n=300, method="pca", device=DEVICE, use_cache=False)

@@ -3,11 +3,12 @@ import numpy as np
 import pytest
 import torch
 
-from core import gmm, launch
-from core import models as core_models
+from core.dashboard import catalog as core_models
+from core.dashboard import launch
+from core.dashboard import mixture_editor as gmm
 from core.errors import ConfigError, RunError
-from core.store import Run
-from core.variants import make_config
+from core.gan.variants import make_config
+from core.store.runs import Run
 
 
 def test_list_models_has_zoo_runs_and_reports_unreadable(runs_dir):
@@ -18,7 +19,7 @@ def test_list_models_has_zoo_runs_and_reports_unreadable(runs_dir):
     (bad / "config.json").write_text("{")
     rows = {r["name"]: r for r in core_models.list_models()}
     assert rows["wgan-gp"]["source"] == "zoo" and rows["wgan-gp"]["scores"]["fid"] > 0
-    from core.score import cached_scores
+    from core.eval.score import cached_scores
     shipped = cached_scores("wgan-gp")  # trained/wgan-gp/scores.json, under this checkpoint's and classifier's key
     assert rows["wgan-gp"]["scores"]["class_hist"] == shipped["class_hist"]  # Compare needs no classifying
     assert rows[bad.name]["status"] == "unreadable" and rows[bad.name]["reason"]
@@ -57,7 +58,7 @@ def test_the_leaderboard_ranks_every_model_by_fid_whatever_its_source():
 
 
 def test_class_report_orders_hybrids_and_classes():
-    from core.data import load_split, to_model_range
+    from core.store.mnist import load_split, to_model_range
     x, y = load_split("test")
     imgs = to_model_range(x[:300])
     rep = core_models.class_report(imgs, threshold=0.9, hybrids=10)  # confidences top out near 0.95
@@ -72,8 +73,8 @@ def test_class_report_orders_hybrids_and_classes():
 
 def test_a_threshold_change_reuses_the_classification(monkeypatch):
     """The Classes page classifies once; the threshold only re-summarises (no classifier call)."""
-    from core import classifier
-    from core.data import load_split, to_model_range
+    from core.eval import classifier
+    from core.store.mnist import load_split, to_model_range
     imgs = to_model_range(load_split("test")[0][:200])
     cls = core_models.classify(imgs)
     monkeypatch.setattr(classifier, "predict", lambda *a, **k: pytest.fail("re-classified on a threshold change"))
@@ -139,7 +140,7 @@ def test_launch_validates_before_spawning():
 
 
 def test_variant_knobs_are_the_ones_it_uses():
-    from core.variants import get_variant
+    from core.gan.variants import get_variant
     assert "gp_lambda" in get_variant("wgan-gp").knobs() and "clip" not in get_variant("wgan-gp").knobs()
     assert "clip" in get_variant("wgan-wc").knobs() and "gp_lambda" not in get_variant("wgan-wc").knobs()
     assert "san_lambda" in get_variant("san").knobs() and "prior_k" not in get_variant("san").knobs()
@@ -149,7 +150,7 @@ def test_variant_knobs_are_the_ones_it_uses():
 
 def test_variant_titles_are_whole_phrases():
     """The Train menu once cut "… β (0.5, 0.9)" at its first '.'; titles end at a ';' instead."""
-    from core.variants import VARIANTS
+    from core.gan.variants import VARIANTS
     for v in VARIANTS.values():
         assert v.title and len(v.title) <= 70 and not v.title.endswith(("(0", "β (0", ".")), v.title
         assert "(seed" not in v.title
@@ -183,7 +184,8 @@ def test_eta_is_the_average_pace_times_the_steps_left():
 def test_a_running_run_says_what_it_is_doing_before_its_first_curve():
     """Status rows carry the trainer's phase (its start, the first steps, an epoch's end); the
     phase goes once the run has ended."""
-    from core.engine import Trainer
+    from core.train.engine import Trainer
+
     from conftest import TINY, TINY_DATA
     cfg = make_config("vanilla", {**TINY, "log_every": 4})
     run = Run.create(cfg)
@@ -239,6 +241,7 @@ def test_the_server_allocator_returns_a_freed_peak_to_the_os():
     given back by either lean_server_allocator (set once) or trim_heap (after each run)."""
     import subprocess
     import sys
+
     from conftest import ROOT
     code = """
 import os, sys

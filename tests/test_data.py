@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from core import data
+from core.store import mnist as data
 
 
 def test_splits_are_real_mnist():

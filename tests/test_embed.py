@@ -1,10 +1,11 @@
-"""2-D projections and model maps (core/embed.py)."""
+"""2-D projections and model maps (core/explore/maps.py)."""
 import numpy as np
 import pytest
 
-from conftest import run_cli
-from core import embed
 from core.errors import ConfigError
+from core.explore import maps as embed
+
+from conftest import run_cli
 
 
 @pytest.fixture
@@ -76,7 +77,7 @@ def test_cli_map_writes_csv(tmp_path):
 
 
 def test_a_selection_is_summarised_per_source_and_exported_per_digit():
-    from core.embed import selection_summary
+    from core.explore.maps import selection_summary
     res = {"source": np.array(["fake", "fake", "real", "fake"]), "label": np.array([3, 3, 5, 8]),
            "confidence": np.array([0.9, 0.7, 0.95, 0.5]), "component": np.array([1, 1, 5, -1])}
     s = selection_summary(res, [0, 1, 2])
@@ -87,7 +88,7 @@ def test_a_selection_is_summarised_per_source_and_exported_per_digit():
 
 
 def test_map_neighbours_and_pca_explained_variance():
-    from core.embed import explained_variance, map_neighbours
+    from core.explore.maps import explained_variance, map_neighbours
     xy = np.array([[0, 0], [1, 0], [5, 5], [0.5, 0]])
     assert list(map_neighbours(xy, 0, k=2)) == [3, 1]
     rng = np.random.default_rng(0)
@@ -97,8 +98,8 @@ def test_map_neighbours_and_pca_explained_variance():
 
 
 def test_map_search_marks_every_class_match_or_a_digit_and_its_neighbours():
-    from core.embed import map_search
     from core.errors import ConfigError
+    from core.explore.maps import map_search
     res = {"label": np.array([3, 1, 3, 7, 3]), "xy": np.array([[0, 0], [5, 5], [1, 0], [9, 9], [0.5, 0]])}
     by_class = map_search(res, "class", 3)
     assert by_class["matches"] == [0, 2, 4] and not by_class["focus"] and "3 of 5 digits" in by_class["caption"]
@@ -113,7 +114,8 @@ def test_a_map_fitted_in_the_worker_process_is_the_one_fitted_here():
     memory): the same map as in-process, and a killed worker is started again."""
     import os
     import signal
-    from core import projector
+
+    from core.explore import projector
     x = np.random.default_rng(1).normal(size=(60, 8)).astype(np.float32)
     here = {m: embed.project(x, m, use_cache=False) for m in ("umap", "tsne")}
     projector.OUT_OF_PROCESS = True

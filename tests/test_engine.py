@@ -8,12 +8,14 @@ import time
 import pytest
 import torch
 
+from core.gan import losses
+from core.gan.variants import VARIANTS, make_config
+from core.store import checkpoint
+from core.store.registry import load_model
+from core.store.runs import Run, list_runs
+from core.train.engine import Trainer, TrainingFailed, resume
+
 from conftest import ROOT, TINY, TINY_DATA
-from core import checkpoint, losses
-from core.engine import Trainer, TrainingFailed, resume
-from core.registry import load_model
-from core.store import Run, list_runs
-from core.variants import VARIANTS, make_config
 
 
 def new_run(variant, **over):
@@ -121,7 +123,7 @@ def test_nan_stops_the_run_as_failed_and_keeps_last_checkpoint(monkeypatch):
 SAVER = r"""
 import sys, torch
 sys.path.insert(0, sys.argv[2])
-from core.checkpoint import save_atomic
+from core.store.checkpoint import save_atomic
 i = 0
 big = {"format": 1, "config": {}, "G": {"w": torch.randn(3_000_000)}}
 while True:
@@ -163,9 +165,9 @@ def test_sigterm_checkpoints_and_marks_cancelled():
 
 def test_fine_tuning_resumes_a_finished_run_with_new_learning_rates_and_records_it(capsys):
     """Seed 001: from a checkpoint, more epochs at reduced learning rates."""
-    from core import engine
     from core.cli import main
-    from core.store import Run
+    from core.store.runs import Run
+    from core.train import engine
     cfg = make_config("wgan-gp", {**TINY})
     run = Run.create(cfg)
     engine.Trainer(cfg, "cpu", run=run, progress=False, data_limit=TINY_DATA).fit()
@@ -191,7 +193,7 @@ def test_fine_tuning_resumes_a_finished_run_with_new_learning_rates_and_records_
 
 def test_weight_clipping_runs_record_the_critics_weights_before_the_clamp_each_epoch():
     """Seed 001's Figure 3: per layer, where the weights sit before clipping, once per epoch."""
-    from core.losses import HIST_BINS
+    from core.gan.losses import HIST_BINS
     cfg = make_config("wgan-wc", {**TINY, "epochs": 2, "clip": 0.01, "lr_d": 3e-3})
     run = Run.create(cfg)
     t = Trainer(cfg, "cpu", run=run, progress=False, data_limit=TINY_DATA)

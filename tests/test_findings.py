@@ -1,8 +1,10 @@
-"""The seeds' claims checked on the shipped zoo (core/findings.py) and the Findings page."""
+"""The seeds' claims checked on the shipped zoo (core/results/findings.py) and the Findings page."""
 
 import json
 
-from core import classifier, findings, registry
+from core.eval import classifier
+from core.results import findings
+from core.store import registry
 
 
 def test_a_verdict_needs_every_seed_beyond_twice_the_spread():
@@ -42,7 +44,7 @@ def test_a_compare_claim_on_real_scores(monkeypatch):
 def test_models_trained_with_different_recipes_make_a_claim_inconclusive(monkeypatch):
     """The class-KL gap is far beyond the spread, yet with one model on today's defaults (EMA)
     and the other on its seed's recipe the row says it is not like for like, and how to fix it."""
-    from core import zoo
+    from core.train import zoo
     monkeypatch.setattr(findings, "N", 500)
     claim = next(c for c in findings.CLAIMS if c.get("metrics") == ["class_kl"])
     monkeypatch.setattr(zoo, "shipped_recipe", lambda m: "seed")
@@ -99,7 +101,7 @@ def test_findings_page_shows_the_shipped_rows_and_recomputes_the_rest(monkeypatc
 
 
 def test_a_shipped_row_is_reused_until_a_model_it_uses_changes(monkeypatch, tmp_path):
-    from core import store
+    from core.store import runs as store
     monkeypatch.setattr(store, "TRAINED", tmp_path)
     shas = {m: "a" * 64 for c in findings.CLAIMS for m in findings.claim_models(c)}
     monkeypatch.setattr(registry, "model_sha", lambda m: shas.get(m, "missing"))
@@ -145,8 +147,9 @@ def test_a_no_gain_claim_is_refuted_only_by_a_gain(monkeypatch):
 def test_a_sweep_claim_names_its_runs_until_they_exist_then_measures_them(monkeypatch):
     """Seed 002's σ sweep: one run per value, found in the run store by its exact config; without
     them the row is 'not measured' and says how to train them; `train=True` trains them."""
+    from core.store.runs import list_runs
+
     from conftest import TINY, TINY_DATA
-    from core.store import list_runs
     monkeypatch.setattr(findings, "N", 300)
     claim = {"seed": "002", "claim": "σ", "kind": "sweep", "variant": "gm-static", "knob": "prior_sigma",
              "values": [0.15, 1.0], "sets": {**TINY, "data_limit": TINY_DATA}, "trend": {"recall": "up"}}
@@ -178,7 +181,7 @@ def test_the_refit_claim_inverts_once_then_compares_both_priors(model_copy, monk
     assert "recall:" in res["evidence"] and "drop" in res["evidence"] and "40 inverted train digits" in res["basis"]
     assert findings._refit(claim, (0, 1)) == res  # the saved prior is found: no second inversion
     # the refit's scores are its own: they differ from the trained prior's
-    from core.score import score_model
+    from core.eval.score import score_model
     assert score_model(model_copy, n=300, seed=0)["fid"] != score_model(
         model_copy, n=300, seed=0, prior="findings-em-k2-diag-40")["fid"]
 
@@ -241,7 +244,7 @@ def test_every_claim_names_its_write_up_and_states_it_in_full(monkeypatch):
 def test_nothing_in_the_product_points_at_the_shared_folder():
     """A user's clone has no ../shared: neither the pages, the core nor the README may send them there."""
     from conftest import ROOT
-    files = [*ROOT.glob("core/*.py"), *ROOT.glob("views/*.py"), *ROOT.glob("ui/*.py"), ROOT / "app.py",
+    files = [*ROOT.glob("core/**/*.py"), *ROOT.glob("views/*.py"), *ROOT.glob("ui/**/*.py"), ROOT / "app.py",
              ROOT / "README.md"]
     offenders = [str(f.relative_to(ROOT)) for f in files if "../shared" in f.read_text() or
                  "shared/seeds" in f.read_text()]

@@ -1,28 +1,34 @@
-"""Shipped results record the fingerprint of the models they used (core/registry.py) and say
-when it no longer matches, with the command that refreshes them (core/freshness.py)."""
+"""Shipped results record the fingerprint of the models they used (core/store/registry.py) and say
+when it no longer matches, with the command that refreshes them (core/results/freshness.py)."""
 import json
 import shutil
 
 import pytest
 
+from core.eval import fingerprints
+from core.results import freshness, quality
+from core.store import registry
+from core.store import runs as store
+from core.sweeps import sweep
+from core.train import timeline
+
 from conftest import ROOT
-from core import freshness, quality, registry, store, sweep, timeline
 
 TRAINED = ROOT / "trained"
 
 
 def test_a_fingerprint_is_the_checkpoint_and_classifier_sha_and_follows_the_file(model_copy):
-    from core.classifier import file_sha256
-    from core.score import classifier_sha
-    fp = registry.fingerprint(model_copy)
+    from core.eval.score import classifier_sha
+    from core.store.checkpoint import file_sha256
+    fp = fingerprints.fingerprint(model_copy)
     assert fp == {model_copy: file_sha256(registry.resolve(model_copy)), "classifier": classifier_sha()}
-    assert registry.fingerprint(model_copy, classifier=False) == {model_copy: fp[model_copy]}
-    assert registry.stale(fp, model_copy) == []
-    assert registry.stale(None, model_copy) == [model_copy, "classifier"]  # recorded nothing: may be stale
+    assert fingerprints.fingerprint(model_copy, classifier=False) == {model_copy: fp[model_copy]}
+    assert fingerprints.stale(fp, model_copy) == []
+    assert fingerprints.stale(None, model_copy) == [model_copy, "classifier"]  # recorded nothing: may be stale
     with open(model_copy, "ab") as f:  # the checkpoint changes (a retrain, a re-export)
         f.write(b"\0")
-    assert registry.stale(fp, model_copy) == [model_copy]
-    assert registry.fingerprint("no-such-model", classifier=False) == {"no-such-model": "missing"}
+    assert fingerprints.stale(fp, model_copy) == [model_copy]
+    assert fingerprints.fingerprint("no-such-model", classifier=False) == {"no-such-model": "missing"}
 
 
 def _shipped_refit(tmp_path, model: str, fingerprint) -> dict:
@@ -38,7 +44,7 @@ def _shipped_refit(tmp_path, model: str, fingerprint) -> dict:
 
 def test_a_shipped_sweep_says_when_its_model_changed_and_how_to_refresh_it(tmp_path, monkeypatch, model_copy, capsys):
     monkeypatch.setattr(store, "TRAINED", tmp_path)
-    rec = _shipped_refit(tmp_path, model_copy, registry.fingerprint(model_copy))
+    rec = _shipped_refit(tmp_path, model_copy, fingerprints.fingerprint(model_copy))
     v = sweep.view(rec["name"])
     assert v["source"] == "shipped" and freshness.sweep_note(v) is None
     shutil.copy(TRAINED / "gm-static" / "model.pt", model_copy)  # the model is retrained
@@ -89,7 +95,7 @@ def test_every_shipped_artefact_records_its_fingerprint():
         if name in registry.VARIANTS:
             assert freshness.timeline_note(timeline.load(name)) is None, name
     assert quality.shipped_rows() and freshness.quality_note(quality.shipped_rows()) is None
-    from core import findings
+    from core.results import findings
     fresh, old = findings.shipped_state(findings.SEEDS)
     assert old == [] and len(fresh) == len(findings.CLAIMS)
 
@@ -101,7 +107,7 @@ def test_a_zoo_timeline_carries_its_fingerprint_and_says_when_its_model_changed(
         shutil.copy(TRAINED / "wgan-gp" / f, tmp_path / "wgan-gp" / f)
     doc = json.loads((tmp_path / "wgan-gp" / "timeline.json").read_text())
     rows = doc["rows"] if isinstance(doc, dict) else doc
-    (tmp_path / "wgan-gp" / "timeline.json").write_text(json.dumps({"fingerprint": registry.fingerprint("wgan-gp"),
+    (tmp_path / "wgan-gp" / "timeline.json").write_text(json.dumps({"fingerprint": fingerprints.fingerprint("wgan-gp"),
                                                                       "rows": rows}))
     tl = timeline.load("wgan-gp")
     assert tl.rows == rows and freshness.timeline_note(tl) is None
@@ -112,7 +118,7 @@ def test_a_zoo_timeline_carries_its_fingerprint_and_says_when_its_model_changed(
 
 
 def test_quality_rows_name_the_stale_ones_and_their_commands(monkeypatch):
-    fp = registry.fingerprint()
+    fp = fingerprints.fingerprint()
     rows = [{"variant": "wgan-gp", "recipe": "default", "command": "python -m core bench quality --variant wgan-gp "
              "--seconds 540 --seed 0", "fingerprint": fp},
             {"variant": "hinge", "recipe": "default", "command": "python -m core bench quality --variant hinge "

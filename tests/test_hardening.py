@@ -13,12 +13,16 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import ROOT, TINY, TINY_DATA, run_cli
-from core import checkpoint, engine, gmm, launch, registry
-from core import models as core_models
+from core.dashboard import catalog as core_models
+from core.dashboard import launch
+from core.dashboard import mixture_editor as gmm
 from core.errors import CheckpointError, ConfigError, RunError
-from core.store import Run, cancel, list_runs, pid_alive
-from core.variants import make_config
+from core.gan.variants import make_config
+from core.store import checkpoint, registry
+from core.store.runs import Run, cancel, list_runs, pid_alive
+from core.train import engine
+
+from conftest import ROOT, TINY, TINY_DATA, run_cli
 
 SPEED = {"img_s", "gflops", "mfu", "tl_seconds", "tl_train_s"}  # wall-clock measures: never equal between two runs
 
@@ -355,7 +359,7 @@ def test_data_limit_is_recorded_and_honoured_on_resume(cli):
 def test_scoring_a_shipped_model_leaves_tracked_files_alone(derived_cache):
     shipped = ROOT / "trained" / "vanilla" / "scores.json"
     before = (shipped.read_bytes(), shipped.stat().st_mtime_ns)
-    from core.score import cached_scores, score_model
+    from core.eval.score import cached_scores, score_model
     res = score_model("vanilla", n=200, seed=5)
     assert (shipped.read_bytes(), shipped.stat().st_mtime_ns) == before
     assert cached_scores("vanilla", n=200, seed=5) == res  # cached in the user's cache instead
@@ -391,7 +395,8 @@ def test_a_refused_resume_gives_the_lock_back():
 
 
 def test_a_full_disk_on_a_small_write_is_one_line(monkeypatch, capsys):
-    from core import cli, store
+    from core import cli
+    from core.store import runs as store
     run = trained_run()
 
     def full(self, config):

@@ -16,11 +16,16 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import ROOT, TINY, run_cli
-from core import findings, importer, registry, samples, sweep, timeline, zoo
 from core.errors import CheckpointError, ConfigError, RunError
-from core.store import Run, _flock
-from core.variants import MAX_Z, make_config
+from core.eval import sample_files as samples
+from core.gan.variants import MAX_Z, make_config
+from core.results import findings
+from core.store import importer, registry
+from core.store.runs import Run, _flock
+from core.sweeps import sweep
+from core.train import timeline, zoo
+
+from conftest import ROOT, TINY, run_cli
 from course_nets import save_pair
 
 GB = 2**30
@@ -47,7 +52,7 @@ def peak_rss(*args, env=None, timeout=120) -> tuple[subprocess.CompletedProcess,
 def baseline_rss() -> int:
     """The peak of a process that only imports what the CLI imports to read a file (torch's CUDA
     build alone maps about 0.9 GB here): what a refusal's peak is compared with."""
-    return peak_rss("-c", "import core.cli, core.importer, core.samples, core.score")[1]
+    return peak_rss("-c", "import core.cli, core.store.importer, core.eval.sample_files, core.eval.score")[1]
 
 
 def bomb(path, inflated: int, member: str, head: bytes = b"") -> None:
@@ -198,8 +203,8 @@ def test_a_damaged_shipped_timeline_is_one_line(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("seeds", [[0, "1", 2], [[0], 1], None])  # each a TypeError before
 def test_a_findings_table_whose_seeds_are_not_integers_is_recomputed_not_a_crash(seeds, tmp_path, monkeypatch):
-    import core.store
-    monkeypatch.setattr(core.store, "TRAINED", tmp_path)
+    import core.store.runs
+    monkeypatch.setattr(core.store.runs, "TRAINED", tmp_path)
     (tmp_path / findings.SHIPPED).write_text(json.dumps({"seeds": seeds, "zoo": {}, "rows": []}))
     assert findings.shipped_rows((0, 1, 2)) == {}
 
@@ -401,8 +406,9 @@ def test_no_ray_process_outlives_a_killed_driver_by_more_than_its_bound():
     import sys as _sys
     import time as _time
 
+    from core.sweeps import reaper as ray_reaper
+
     from conftest import ROOT
-    from core import ray_reaper
     code = ("from core import sweep; sweep.ray_init(num_cpus=1); import ray; "
             "print(ray._private.worker._global_node.session_name, flush=True); import time; time.sleep(600)")
     driver = _sp.Popen([_sys.executable, "-c", code], cwd=ROOT, stdout=_sp.PIPE, text=True)

@@ -1,4 +1,4 @@
-"""Bring your own GAN (core/importer.py, `python -m core import`): course-format G.pth / D.pth
+"""Bring your own GAN (core/store/importer.py, `python -m core import`): course-format G.pth / D.pth
 import exactly, work wherever a MODEL does, and bad files are refused in one line."""
 import json
 import os
@@ -6,10 +6,12 @@ import os
 import pytest
 import torch
 
+from core.dashboard import catalog as models
+from core.eval.score import score_model
+from core.store import importer, registry
+from core.store.importer import ImportRefused
+
 from conftest import ROOT, run_cli
-from core import importer, models, registry
-from core.importer import ImportRefused
-from core.score import score_model
 from course_nets import Discriminator, Generator, save_pair
 
 
@@ -72,8 +74,8 @@ def test_a_latent_lab_checkpoint_is_imported_as_it_is(tmp_path):
     assert res["variant"] == "cwgan-gp" and res["critic"]
     assert registry.load_model("cw")[3]["variant"] == "cwgan-gp"
     # a run's checkpoint keeps its generator EMA: the imported model samples the EMA, like the run
-    from core.engine import Trainer
-    from core.variants import make_config
+    from core.gan.variants import make_config
+    from core.train.engine import Trainer
     t = Trainer(make_config("vanilla", {"batch_size": 16, "ema": 0.9}), "cpu", progress=False, data_limit=64)
     t.fit(max_steps=4)
     torch.save(t.state_dict(), tmp_path / "run.pt")
@@ -224,8 +226,8 @@ def test_a_critic_of_the_wrong_shape_leaves_nothing_behind(course, tmp_path):
 
 
 def test_names_never_shadow_the_zoo_or_a_run_and_force_replaces(course):
-    from core.store import Run
-    from core.variants import make_config
+    from core.gan.variants import make_config
+    from core.store.runs import Run
     _, _, d = course
     with pytest.raises(ImportRefused, match="a zoo model has that name"):
         importer.import_model(d / "G.pth", name="wgan-gp")
@@ -253,7 +255,7 @@ def test_an_upload_is_size_checked_before_it_is_written(course, monkeypatch):
 def test_the_zoo_vanilla_saved_in_the_course_layout_scores_exactly_like_the_zoo_model(tmp_path):
     """The zoo's vanilla GAN is the course's MLP: saved with the course's key names and imported,
     it draws the same digits and so gets the same scores."""
-    from core.checkpoint import load
+    from core.store.checkpoint import load
     sd = load(ROOT / "trained" / "vanilla" / "model.pt")  # int8 weights, expanded on load
     g = {f"fc{i + 1}.{p}": sd["G"][f"net.{2 * i}.{p}"].float() for i in range(4) for p in ("weight", "bias")}
     torch.save(g, tmp_path / "G.pth")

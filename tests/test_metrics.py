@@ -1,4 +1,4 @@
-"""core.metrics: FID against closed forms, P/R/D/C against the `prdc` package, class scores."""
+"""core.eval.metrics: FID against closed forms, P/R/D/C against the `prdc` package, class scores."""
 import contextlib
 import io
 import math
@@ -8,7 +8,7 @@ import pytest
 import scipy.linalg
 import torch
 
-from core import metrics
+from core.eval import metrics
 
 
 def _gauss(seed, n, d, shift=0.0, scale=1.0):

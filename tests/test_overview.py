@@ -1,7 +1,6 @@
 """The Overview's first visit and leaderboard in AppTest (the page's other tests: test_app.py)."""
 import pytest
-
-from test_app import dataframe_heights, imported, page  # noqa: F401 - imported is a fixture
+from test_app import dataframe_heights, page
 
 
 def test_overview_first_visit_reads_the_shipped_floor_and_scores_nothing(tmp_path, monkeypatch):
@@ -9,7 +8,7 @@ def test_overview_first_visit_reads_the_shipped_floor_and_scores_nothing(tmp_pat
     trained/reference/ instead of scoring 10k digits and the test split (a minute on a loaded CPU)."""
     import json
 
-    from core import score
+    from core.eval import score
     monkeypatch.setenv("LATENT_LAB_CACHE", str(tmp_path / "fresh"))
     work = []
 
@@ -35,9 +34,9 @@ def test_overview_ranks_an_imported_model_by_fid_and_shows_every_command(importe
     row above the scrollbar, the command column wide and every command in full below it."""
     import json
 
-    from core import zoo
-    from core.score import cache_key
-    from core.store import imported_dir
+    from core.eval.score import cache_key
+    from core.store.runs import imported_dir
+    from core.train import zoo
     fids = sorted(e["scores"]["fid"] for e in zoo.index().values())
     mid = (fids[1] + fids[2]) / 2  # between the second and third zoo model
     (imported_dir() / "course" / "scores.json").write_text(json.dumps({cache_key("course"): {
@@ -58,7 +57,7 @@ def test_overview_ranks_an_imported_model_by_fid_and_shows_every_command(importe
 
 
 def test_the_score_button_quotes_the_last_scoring_time_measured_here_or_none(imported, tmp_path, monkeypatch):
-    from core import score
+    from core.eval import score
     monkeypatch.setenv("LATENT_LAB_CACHE", str(tmp_path / "fresh"))
     label = lambda at: at.button(key="score_btn").label  # noqa: E731
     assert label(page("views/overview.py")) == "Score it (10k digits)"  # nothing measured on this machine yet

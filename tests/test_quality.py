@@ -1,15 +1,16 @@
 """Time-to-quality: the wall-time budget of a run (cfg max_seconds) and `bench quality`."""
 import json
-import time
 import subprocess
 import sys
+import time
+
+from core.gan.variants import make_config
+from core.results.quality import summarise
+from core.store import checkpoint
+from core.store.runs import Run
+from core.train.engine import Trainer, resume
 
 from conftest import ROOT, TINY, TINY_DATA
-from core import checkpoint
-from core.engine import Trainer, resume
-from core.quality import summarise
-from core.store import Run
-from core.variants import make_config
 
 
 def _timed_run(seconds, **over):
@@ -76,7 +77,7 @@ def test_bench_quality_trains_each_seed_for_the_budget_then_scores_it():
 
 
 def test_a_run_without_an_ema_is_scored_once():
-    from core.quality import one
+    from core.results.quality import one
     row = one("vanilla", 1.0, seed=0, overrides={**TINY, "ema": 0.0, "eval_every": 0, "data_limit": TINY_DATA},
               n=100, device="cpu")
     assert row["fid"] > 0 and row["steps"] > 0 and not any(k.endswith("_raw") for k in row)
@@ -91,7 +92,7 @@ def _result(variant, overrides, fids, raw=None):
 
 
 def test_shipped_rows_keep_one_row_per_variant_and_recipe(tmp_path, monkeypatch):
-    from core import quality
+    from core.results import quality
     monkeypatch.setattr(quality, "_shipped_path", lambda: tmp_path / "quality.json")
     assert quality.shipped_rows() == []
     quality.ship(_result("wgan-gp", {"ema": 0.0}, [5.0, 6.0, 5.5]), "seed")
@@ -105,17 +106,17 @@ def test_shipped_rows_keep_one_row_per_variant_and_recipe(tmp_path, monkeypatch)
     assert rows[0]["fid_min"] == 2.7 and rows[0]["per_seed_fid"] == [2.8, 2.9, 2.7]
     assert (rows[0]["fid_raw"], rows[0]["per_seed_fid_raw"]) == (5.0, [4.0, 5.0, 6.0])
     assert "fid_raw" not in rows[1] and "per_seed_fid_raw" not in rows[1]
-    from core.freshness import quality_note
-    from core.registry import fingerprint
+    from core.eval.fingerprints import fingerprint
+    from core.results.freshness import quality_note
     assert rows[0]["fingerprint"] == fingerprint() and quality_note(rows) is None  # what scored them
 
 
 def test_the_overview_shows_the_time_to_quality_table(tmp_path, monkeypatch):
     from test_app import dataframe_heights, page
 
-    from core import quality
+    from core.results import quality
     monkeypatch.setattr(quality, "_shipped_path", lambda: tmp_path / "quality.json")
-    from core.variants import seed_recipe
+    from core.gan.variants import seed_recipe
     quality.ship(_result("wgan-gp", seed_recipe("wgan-gp"), [5.0, 6.0, 5.5]), "seed")
     quality.ship(_result("wgan-gp", {}, [3.5, 3.0, 2.5], raw=[4.5, 5.0, 5.5]), "default")
     quality.ship(_result("hinge", {}, [4.0]), "default")  # one seed
@@ -136,8 +137,8 @@ def test_the_overview_shows_the_time_to_quality_table(tmp_path, monkeypatch):
 def test_time_to_quality_rows_are_ranked_by_fid_in_the_leaderboards_words():
     """The shipped table: best FID first (the header says FID ↓), a single seed's range one number,
     every recipe "default", "seed" or "custom: <knobs>" as `recipe_of` names a run's config."""
-    from core import quality
-    from core.variants import make_config, recipe_of
+    from core.gan.variants import make_config, recipe_of
+    from core.results import quality
     shipped = quality.shipped_rows()
     rows = quality.table_rows()
     assert len(rows) == len(shipped)  # every row
@@ -170,7 +171,7 @@ def test_the_train_form_launches_a_run_with_a_time_budget():
 
 
 def test_profile_times_each_part_of_a_real_run_with_an_engine_window_beside_each_row():
-    from core.profile import PARTS, profile_fit
+    from core.train.profile import PARTS, profile_fit
     res = profile_fit("vanilla", steps=12, batch_size=16, device="cpu", bench_seconds=0.2,
                       overrides={"data_limit": TINY_DATA, "log_every": 2, "eval_every": 1, "eval_n": 100})
     assert res["steps"] == 12 and set(res["parts_s"]) == {*PARTS, "loop_other"}
@@ -185,8 +186,8 @@ def test_profile_times_each_part_of_a_real_run_with_an_engine_window_beside_each
 
 
 def test_the_seed_recipe_is_one_flag_away_from_a_default_chosen_by_time_to_quality():
-    from core.findings import CLAIMS, sweep_configs
-    from core.variants import seed_recipe
+    from core.gan.variants import seed_recipe
+    from core.results.findings import CLAIMS, sweep_configs
     assert make_config("wgan-gp")["batch_size"] == 128 and make_config("wgan-gp")["ema"] > 0
     assert seed_recipe("wgan-gp") == {"ema": 0.0, "batch_size": 64} and seed_recipe("vanilla") == {"ema": 0.0}
     r = subprocess.run([sys.executable, "-m", "core", "train", "--variant", "wgan-gp", "--seed-recipe", "--max-steps",
@@ -200,7 +201,7 @@ def test_the_seed_recipe_is_one_flag_away_from_a_default_chosen_by_time_to_quali
 
 
 def test_recipe_of_tells_todays_defaults_from_the_seeds():
-    from core.variants import recipe_of, seed_recipe
+    from core.gan.variants import recipe_of, seed_recipe
     assert recipe_of(make_config("wgan-gp")) == "default"
     assert recipe_of(make_config("wgan-gp", seed_recipe("wgan-gp"))) == "seed"
     assert recipe_of(make_config("wgan-gp", {"ema": 0.0})) == "custom"  # batch 128 without the EMA: neither
@@ -211,7 +212,8 @@ def test_recipe_of_tells_todays_defaults_from_the_seeds():
 
 def test_a_cancelled_benchmark_run_is_neither_scored_nor_reported():
     import signal
-    from core.store import list_runs
+
+    from core.store.runs import list_runs
     before = {r.id for r in list_runs()}
     p = subprocess.Popen([sys.executable, "-m", "core", "bench", "quality", "--variant", "vanilla", "--seconds", "120",
                           "--n", "100", "--set", f"data_limit={TINY_DATA}", "--set", "batch_size=16", "--set",

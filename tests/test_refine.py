@@ -1,14 +1,16 @@
-"""Discriminator rejection sampling and discriminator optimal transport (core/refine.py)."""
+"""Discriminator rejection sampling and discriminator optimal transport (core/explore/refine.py)."""
 import json
 
 import pytest
 import torch
 
-from conftest import run_cli
-from core import refine, sampling
 from core.errors import ConfigError
-from core.registry import build_models, load_model
-from core.variants import make_config
+from core.explore import refine
+from core.gan import sampling
+from core.gan.variants import make_config
+from core.store.registry import build_models, load_model
+
+from conftest import run_cli
 
 
 @pytest.fixture(scope="module")

@@ -1,30 +1,40 @@
-"""One place knows what a model is (core/registry.py) and one loop samples it (core/sampling.py);
+"""One place knows what a model is (core/store/registry.py) and one loop samples it (core/gan/sampling.py);
 the core's modules import each other without a cycle."""
 import ast
 
 import pytest
 import torch
 
-from conftest import ROOT
-from core import registry, sampling
 from core.errors import CheckpointError, ConfigError
-from core.variants import make_config
+from core.gan import sampling
+from core.gan.variants import make_config
+from core.store import registry
+
+from conftest import ROOT
 
 
 def core_imports() -> dict[str, set[str]]:
-    """module -> the core modules it imports, at the top or inside a function."""
+    """module (dotted under core, e.g. "store.registry") -> the core modules it imports, at the
+    top or inside a function. A package's own __init__ is the module named by the package."""
+    core = ROOT / "core"
+    names = {".".join(p.relative_to(core).with_suffix("").parts).removesuffix(".__init__")
+             for p in core.rglob("*.py")}
+
+    def module(dotted: str) -> str:
+        return dotted if dotted in names else dotted.rsplit(".", 1)[0]
+
     graph = {}
-    for path in (ROOT / "core").glob("*.py"):
+    for path in core.rglob("*.py"):
+        me = ".".join(path.relative_to(core).with_suffix("").parts).removesuffix(".__init__")
         deps = set()
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.level == 1:
-                deps |= {node.module.split(".")[0]} if node.module else {a.name for a in node.names}
-            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("core"):
-                parts = node.module.split(".")
-                deps |= {parts[1]} if len(parts) > 1 else {a.name for a in node.names}
+            assert not (isinstance(node, ast.ImportFrom) and node.level), f"{path}: a relative import"
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("core"):
+                base = node.module.removeprefix("core").lstrip(".")
+                deps |= {module(f"{base}.{a.name}".lstrip(".")) for a in node.names}
             elif isinstance(node, ast.Import):
-                deps |= {a.name.split(".")[1] for a in node.names if a.name.startswith("core.")}
-        graph[path.stem] = deps - {path.stem}
+                deps |= {module(a.name.removeprefix("core.")) for a in node.names if a.name.startswith("core.")}
+        graph[me] = deps - {me, ""}
     return graph
 
 
@@ -55,21 +65,48 @@ def test_the_cycle_finder_finds_a_cycle():
 
 def test_the_core_has_no_import_cycle():
     graph = core_imports()
-    assert {"registry", "engine", "score", "latent", "checkpoint", "zoo"} <= set(graph)
+    assert {"store.registry", "train.engine", "eval.score", "explore.latent", "store.checkpoint", "train.zoo"} <= set(graph)
     assert cycle(graph) is None, " -> ".join(cycle(graph))
+
+
+# core's packages from the ground up (README, Layout): a module imports only its own package and
+# the packages below it
+LAYERS = ["errors", "perf", "gan", "store", "eval", "explore", "train", "sweeps", "results", "dashboard", "cli",
+          "__main__"]
+
+
+def test_lower_layers_never_import_higher_ones():
+    graph = core_imports()
+    assert {m.split(".")[0] for m in graph} - {"__init__"} == set(LAYERS)  # a new package gets a place here
+    up = [f"{m} -> {d}" for m, deps in graph.items() for d in deps
+          if m != "__init__" and LAYERS.index(d.split(".")[0]) > LAYERS.index(m.split(".")[0])]
+    assert not up, up
+
+
+def test_the_layer_check_sees_an_upward_import(tmp_path, monkeypatch):
+    core = tmp_path / "core"
+    for f, text in {"gan/nets.py": "from core.train.engine import Trainer\n", "train/engine.py": "",
+                    "gan/__init__.py": "", "train/__init__.py": ""}.items():
+        (core / f).parent.mkdir(parents=True, exist_ok=True)
+        (core / f).write_text(text)
+    monkeypatch.setattr(__import__(__name__), "ROOT", tmp_path)
+    graph = core_imports()
+    assert graph["gan.nets"] == {"train.engine"}
+    assert LAYERS.index("train") > LAYERS.index("gan")
 
 
 def test_the_registry_sits_at_the_bottom_of_the_core():
     graph = core_imports()
     # the classifier (itself below the registry: data, errors, store) is part of a fingerprint
-    assert graph["registry"] <= {"checkpoint", "classifier", "errors", "nets", "priors", "store", "variants"}
-    assert "registry" not in graph["classifier"]
-    assert graph["checkpoint"] <= {"errors", "store"}  # no name resolution in the file layer
-    assert graph["sampling"] <= {"priors"}
+    assert graph["store.registry"] <= {"store.checkpoint", "eval.classifier", "errors", "gan.nets", "gan.priors",
+                                       "store.runs", "gan.variants"}
+    assert "store.registry" not in graph["eval.classifier"]
+    assert graph["store.checkpoint"] <= {"errors", "store.runs"}  # no name resolution in the file layer
+    assert graph["gan.sampling"] <= {"gan.priors"}
 
 
 def test_a_name_resolves_path_then_zoo_then_imported_then_run(tmp_path):
-    from core.store import Run
+    from core.store.runs import Run
     p = tmp_path / "x.pt"
     p.write_bytes(b"")
     assert registry.locate(str(p)) == ("path", p)
@@ -114,3 +151,13 @@ def test_generate_and_propose_are_one_loop():
     _, y3 = sampling.generate(G, prior, 50, generator=torch.Generator().manual_seed(3))
     assert y3.shape == (50,) and not torch.equal(y3, y)  # no y: the prior draws its own components
 
+
+
+def test_the_core_never_imports_streamlit():
+    """core/ is a plain library: the pages import it, never the other way round."""
+    offenders = [str(p.relative_to(ROOT)) for p in (ROOT / "core").rglob("*.py")
+                 for node in ast.walk(ast.parse(p.read_text()))
+                 if isinstance(node, (ast.Import, ast.ImportFrom))
+                 and any((n.name if isinstance(node, ast.Import) else node.module or "").startswith("streamlit")
+                         for n in node.names)]
+    assert offenders == []

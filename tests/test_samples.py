@@ -1,4 +1,4 @@
-"""A user's file of generated digits, scored like a model (core/samples.py, `score --samples`)."""
+"""A user's file of generated digits, scored like a model (core/eval/sample_files.py, `score --samples`)."""
 import json
 import pickle
 
@@ -7,11 +7,13 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import run_cli
-from core import samples
-from core.data import load_split
 from core.errors import ConfigError
-from core.score import score_real
+from core.eval import sample_files as samples
+from core.eval.score import score_real
+from core.explore.maps import features_map
+from core.store.mnist import load_split
+
+from conftest import run_cli
 
 N = 400
 
@@ -157,12 +159,13 @@ def test_an_upload_is_stored_under_safe_names_and_read_back(digits):
                        ([("a.exe", b"x")], "one .npz")]:
         with pytest.raises(ConfigError, match=match):
             samples.save_upload(bad)
-    m = samples.samples_map(samples.load_samples(path)[0], n=100)
+    m = features_map(samples.load_samples(path)[0], n=100)
     assert m["xy"].shape == (100, 2) and m["confidence"].shape == (100,) and set(m["label"]) <= set(range(10))
 
 
 def test_overview_scores_an_uploaded_samples_file(digits):
     import io
+
     from test_app import page, texts
     buf = io.BytesIO()
     np.save(buf, digits)

@@ -6,11 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import TINY, TINY_DATA, run_cli
-from core import score
-from core.classifier import META, WEIGHTS, file_sha256, load_classifier, predict
-from core.data import load_split, to_model_range
 from core.errors import CheckpointError
+from core.eval import score
+from core.eval.classifier import META, WEIGHTS, load_classifier, predict
+from core.store.checkpoint import file_sha256
+from core.store.mnist import load_split, to_model_range
+
+from conftest import TINY, TINY_DATA, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +33,7 @@ def test_shipped_classifier_file_and_accuracy(test_preds):
 
 
 def test_class_histogram_of_test_split_matches_its_labels(test_preds):
-    from core.metrics import class_histogram
+    from core.eval.metrics import class_histogram
     out, y = test_preds
     assert np.abs(class_histogram(out["labels"].numpy()) - np.bincount(y) / len(y)).max() < 0.003
 
@@ -112,9 +114,9 @@ def test_real_floor_beats_noise():
 
 
 def test_run_scores_are_stored_and_reused(monkeypatch):
-    from core.engine import Trainer
-    from core.store import Run
-    from core.variants import make_config
+    from core.gan.variants import make_config
+    from core.store.runs import Run
+    from core.train.engine import Trainer
     cfg = make_config("cwgan-gp", TINY)
     run = Run.create(cfg)
     Trainer(cfg, "cpu", run=run, progress=False, data_limit=TINY_DATA).fit(max_steps=4)
@@ -138,7 +140,7 @@ def test_score_cli_json_keys():
 
 
 def test_class_weights_mnist_asks_for_classes_at_mnist_frequencies():
-    from core.score import class_frequencies, requested_classes
+    from core.eval.score import class_frequencies, requested_classes
     freq = class_frequencies()
     assert freq.sum().item() == pytest.approx(1.0) and freq[1] > freq[5] + 0.02  # 1s are commonest, 5s rarest
     assert requested_classes(100, "uniform", torch.Generator()) is None
@@ -149,7 +151,7 @@ def test_class_weights_mnist_asks_for_classes_at_mnist_frequencies():
 
 def test_score_with_mnist_class_weights_is_its_own_result_and_only_for_conditional_models():
     from core.errors import ConfigError
-    from core.score import score_model
+    from core.eval.score import score_model
     uni = score_model("cwgan-gp", n=300, seed=0)
     mn = score_model("cwgan-gp", n=300, seed=0, class_weights="mnist")
     assert uni["class_weights"] == "uniform" and mn["class_weights"] == "mnist"
@@ -159,9 +161,9 @@ def test_score_with_mnist_class_weights_is_its_own_result_and_only_for_condition
 
 
 def test_shared_noise_digits_ask_a_conditional_model_for_mnist_frequencies():
-    from core import models
+    from core.dashboard import catalog as models
     from core.errors import ConfigError
-    from core.score import class_frequencies
+    from core.eval.score import class_frequencies
     _, y = models.shared_noise_digits("cwgan-gp", n=5000, class_weights="mnist")
     got = torch.bincount(y.cpu(), minlength=10).float() / 5000
     assert (got - class_frequencies()).abs().max() < 0.015 and got[1] > got[5]  # 11.4 % vs 9.0 %

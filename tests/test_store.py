@@ -2,9 +2,10 @@ import os
 import subprocess
 import sys
 
+from core.gan.variants import make_config
+from core.store.runs import Run, cancel, list_runs, pid_alive
+
 from conftest import ROOT
-from core.store import Run, cancel, list_runs, pid_alive
-from core.variants import make_config
 
 
 def test_status_round_trip_and_dead_process_reads_failed():
@@ -32,7 +33,7 @@ def test_metrics_are_readable_while_writer_is_open():
 def test_cancel_stops_the_process_and_marks_the_run():
     run = Run.create(make_config("vanilla"))
     run.close()  # a trainer process holds the run's lock
-    p = subprocess.Popen([sys.executable, "-c", "import sys, time; from core.store import Run; "
+    p = subprocess.Popen([sys.executable, "-c", "import sys, time; from core.store.runs import Run; "
                           f"r = Run.open({run.id!r}); r.acquire(); print('held', flush=True); time.sleep(60)"],
                          cwd=ROOT, stdout=subprocess.PIPE, text=True)
     assert p.stdout.readline().strip() == "held"

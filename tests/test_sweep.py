@@ -1,4 +1,4 @@
-"""Sweeps on a real Ray (core/sweep.py, `python -m core sweep`): started on this machine by
+"""Sweeps on a real Ray (core/sweeps/sweep.py, `python -m core sweep`): started on this machine by
 default or joined with --address; trials are runs; faults, cancel and resume."""
 import json
 import os
@@ -10,10 +10,11 @@ import time
 
 import pytest
 
-from conftest import ROOT, run_cli
-from core import sweep
 from core.errors import ConfigError
-from core.store import Run, list_runs
+from core.store.runs import Run, list_runs
+from core.sweeps import sweep
+
+from conftest import ROOT, run_cli
 
 TINY = ["--epochs", "1", "--set", "batch_size=16", "--data-limit", "128", "--quick-n", "40", "--score-n", "60"]
 
@@ -199,7 +200,7 @@ def test_post_training_sweeps_run_on_the_same_engine(model_copy):
                              "--score-n", "60", "--name", "em", "--json", timeout=400).stdout)
     assert res["counts"] == {"done": 2} and res["baseline"]["n"] == 60
     assert sorted(r["components"] for r in res["rows"]) == [1, 2] and all(r["fid"] > 0 for r in res["rows"])
-    from core.registry import list_priors
+    from core.store.registry import list_priors
     assert list_priors(model_copy) == ["em-k1", "em-k2"]  # each trial's prior, beside the model
     r = run_cli("sweep-refine", model_copy, "--method", "drs", "--grid", "percentile=50,90", "--n", "200",
                 "--name", "drs", "--json", timeout=400)

@@ -11,12 +11,13 @@ import numpy as np
 import pytest
 import torch
 
+from core.gan.variants import make_config
+from core.store.registry import models_from_checkpoint
+from core.store.runs import Run
+from core.train import timeline
+from core.train.engine import Trainer, ema_decay
+
 from conftest import ROOT, TINY, TINY_DATA, run_cli
-from core import timeline
-from core.engine import Trainer, ema_decay
-from core.registry import models_from_checkpoint
-from core.store import Run
-from core.variants import make_config
 
 TL = {**TINY, "eval_every": 1, "eval_n": 100}
 
@@ -148,12 +149,12 @@ def test_ema_run_records_the_raw_generator_too_and_resumes_its_average():
     run, t = train("vanilla", epochs=2, ema=0.99)
     rows = timeline.load(run.id).rows
     assert all(r["raw"]["fid"] > 0 and r["raw"]["fid"] != r["fid"] for r in rows)
-    from core.score import score_model
+    from core.eval.score import score_model
     ema, raw = (score_model(run.id, n=200, use_cache=False, raw=r) for r in (False, True))
     assert raw["generator"] == "raw" and raw["fid"] != ema["fid"]  # `score RUN --raw`: the live generator
     with pytest.raises(Exception, match="keeps no generator EMA"):
         score_model("vanilla", n=200, raw=True)
-    from core.engine import resume
+    from core.train.engine import resume
     t2 = resume(Run.open(run.id), device="cpu", progress=False)
     for a, b in zip(t2.G_ema.parameters(), t.G_ema.parameters()):
         assert torch.equal(a, b)
@@ -166,7 +167,8 @@ def test_timeline_cli_and_gif(tmp_path):
     res = run_cli("timeline", run.id, "--json", "--gif", str(tmp_path / "t.gif"))
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
-    assert [r["epoch"] for r in out["rows"]] == [1, 2] and set(out["summary"]["first_epoch_over_5pct"]) == set(map(str, range(10)))
+    assert [r["epoch"] for r in out["rows"]] == [1, 2]
+    assert set(out["summary"]["first_epoch_over_5pct"]) == set(map(str, range(10)))
     from PIL import Image
     gif = Image.open(tmp_path / "t.gif")
     assert gif.format == "GIF" and gif.n_frames == 2
@@ -203,7 +205,7 @@ def test_a_shipped_timeline_keeps_the_first_ten_grids_then_every_fifth(tmp_path)
 
 
 def test_playback_follows_the_clock_not_the_redraws():
-    from core.timeline import playback_epoch
+    from core.train.timeline import playback_epoch
     epochs = [1, 2, 3, 5, 10]
     assert playback_epoch(epochs, 2, 0.0) == 2 and playback_epoch(epochs, 2, 0.99) == 2
     assert playback_epoch(epochs, 2, 1.0) == 3 and playback_epoch(epochs, 2, 2.5) == 5

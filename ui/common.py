@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import models as core_models
+from core.dashboard import catalog as core_models
 from core.errors import LabError
-from core.images import grid, grid_png_bytes
+from core.store.images import grid, grid_png_bytes
 from ui.components import PALETTE
 
 PAGES = {  # file -> (title, icon)
@@ -81,14 +81,14 @@ def pick_model(label: str = "Model", key: str = "model", options: list[str] | No
 
 def pick_prior(model: str, where=st.sidebar) -> str | None:
     """The model's own prior or one refitted by EM (`python -m core invert`)."""
-    from core.registry import list_priors
+    from core.store.registry import list_priors
     try:
         fitted = list_priors(model)
     except LabError:
         fitted = []
     if not fitted:
         return None
-    from core.registry import prior_meta
+    from core.store.registry import prior_meta
     choice = where.selectbox("Prior", ["trained prior", *fitted], key=f"prior_{model}", persist_state="session",
                              help="priors refitted by EM on inverted real digits")
     if choice == "trained prior":

@@ -1,9 +1,9 @@
 """Overview's "Import a model": upload a generator (and its critic) in the course's layout or
-this project's, name it, and it joins every model picker (all logic in core.importer)."""
+this project's, name it, and it joins every model picker (all logic in core.store.importer)."""
 import streamlit as st
 
-from core import importer
-from core.registry import list_imported
+from core.store import importer
+from core.store.registry import list_imported
 from ui.common import guard, model_rows, usable_models
 
 

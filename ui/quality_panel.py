@@ -2,8 +2,8 @@
 import pandas as pd
 import streamlit as st
 
-from core.freshness import quality_note
-from core.quality import RECIPES_HELP, shipped_rows, table_rows
+from core.results.freshness import quality_note
+from core.results.quality import RECIPES_HELP, shipped_rows, table_rows
 from ui.common import MISSING, csv_button, table_height
 
 

@@ -1,12 +1,13 @@
 """Overview's "Score a file of samples": upload, scores beside the floor and the zoo, the class
-histogram and a feature-space map of the samples (all logic in core.samples)."""
+histogram and a feature-space map of the samples (all logic in core.eval.sample_files)."""
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import samples
 from core.errors import LabError
-from core.score import score_real
+from core.eval import sample_files as samples
+from core.eval.score import score_real
+from core.explore.maps import features_map
 from ui.common import fmt_scores, guard, show_grid, tidy
 
 COLS = ["fid", "precision", "recall", "density", "coverage", "class_kl"]
@@ -16,7 +17,7 @@ COLS = ["fid", "precision", "recall", "density", "coverage", "class_kl"]
 def _scored(path: str):
     x, info = samples.load_samples(path)  # read once: scored, mapped and shown
     res = samples.score_loaded(x, info, path)
-    return res, score_real(n=res["n"]), samples.samples_map(x), x[:100].numpy()
+    return res, score_real(n=res["n"]), features_map(x), x[:100].numpy()
 
 
 def samples_panel(zoo_rows: pd.DataFrame) -> None:

@@ -3,9 +3,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import models as core_models
-from core.score import score_model
-from ui.common import csv_button, fmt_scores, guard, pick_model, pick_prior, show_grid, version, tidy
+from core.dashboard import catalog as core_models
+from core.eval.score import score_model
+from ui.common import csv_button, fmt_scores, guard, pick_model, pick_prior, show_grid, tidy, version
 
 st.title("Classes")
 model = pick_model()

@@ -2,16 +2,26 @@
 class histograms and training curves overlaid."""
 import pandas as pd
 import plotly.graph_objects as go
-import torch
 import streamlit as st
+import torch
 
-from core import models as core_models
-from core import timeline as core_timeline
+from core.dashboard import catalog as core_models
 from core.errors import LabError
-from core.score import score_real
-from core.variants import VARIANTS
-from ui.common import (CLASS_COLOURS, MISSING, csv_button, digits, guard, leaderboard_view, model_rows, show_grid,
-                       tidy, usable_models)
+from core.eval.score import score_real
+from core.gan.variants import VARIANTS
+from core.train import timeline as core_timeline
+from ui.common import (
+    CLASS_COLOURS,
+    MISSING,
+    csv_button,
+    digits,
+    guard,
+    leaderboard_view,
+    model_rows,
+    show_grid,
+    tidy,
+    usable_models,
+)
 
 st.title("Compare")
 options = usable_models()

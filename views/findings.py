@@ -1,10 +1,10 @@
-"""Findings: the seeds' claims, each checked on this project's shipped models (core/findings.py)."""
+"""Findings: the seeds' claims, each checked on this project's shipped models (core/results/findings.py)."""
 import pandas as pd
 import streamlit as st
 
-from core.findings import CLAIMS, N, REFINE_N, shipped_state
-from core.findings import findings as compute
-from core.freshness import findings_note
+from core.results.findings import CLAIMS, REFINE_N, N, shipped_state
+from core.results.findings import findings as compute
+from core.results.freshness import findings_note
 from ui.common import csv_button, guard
 
 st.title("Findings")

@@ -5,10 +5,10 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import gmm
-from core import models as core_models
+from core.dashboard import catalog as core_models
+from core.dashboard import mixture_editor as gmm
 from core.errors import LabError
-from ui.common import COMPONENT_COLOURS, guard, model_rows, pick_model, show_grid, usable_models, tidy
+from ui.common import COMPONENT_COLOURS, guard, model_rows, pick_model, show_grid, tidy, usable_models
 from ui.components import drag_points
 
 st.title("GMM editor")

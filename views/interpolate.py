@@ -4,11 +4,11 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from core import models as core_models
-from core.data import to_uint8
-from core.images import gif_bytes
-from core.latent import endpoint, interpolate
-from ui.common import guard, pick_model, pick_prior, show_grid, version, tidy
+from core.dashboard import catalog as core_models
+from core.explore.latent import endpoint, interpolate
+from core.store.images import gif_bytes
+from core.store.mnist import to_uint8
+from ui.common import guard, pick_model, pick_prior, show_grid, tidy, version
 
 st.title("Interpolate")
 model = pick_model()
@@ -26,7 +26,8 @@ def endpoint_picker(side: str, default_seed: int) -> str:
         v = st.number_input(f"{side}: seed", value=default_seed, step=1, key=f"ip_{side}_seed", persist_state="session")
     elif kind in ("class", "component"):
         v = st.selectbox(f"{side}: {kind}", list(range(10 if kind == "class" else prior.k)),
-                         index=default_seed % (10 if kind == "class" else prior.k), key=f"ip_{side}_{kind}", persist_state="session")
+                         index=default_seed % (10 if kind == "class" else prior.k), key=f"ip_{side}_{kind}",
+                         persist_state="session")
     else:
         v = st.number_input(f"{side}: test digit index", value=default_seed, min_value=0, max_value=9999, step=1,
                             key=f"ip_{side}_real", persist_state="session")

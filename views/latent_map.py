@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import models as core_models
-from core.embed import map_search, model_map, selection_summary
+from core.dashboard import catalog as core_models
+from core.explore.maps import map_search, model_map, selection_summary
 from ui.common import csv_button, guard, pick_model, pick_prior, show_grid, version
 from ui.components import digits_to_png_b64, hover_scatter
 

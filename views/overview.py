@@ -2,13 +2,13 @@
 import pandas as pd
 import streamlit as st
 
-from core import models as core_models
-from core.quality import RECIPES_HELP
-from core.score import classifier_sha, last_scoring, score_model, score_real
+from core.dashboard import catalog as core_models
+from core.eval.score import classifier_sha, last_scoring, score_model, score_real
+from core.results.quality import RECIPES_HELP
 from ui.common import MISSING, csv_button, goto, guard, leaderboard_view, model_rows, table_height
 from ui.import_panel import import_panel
-from ui.samples_panel import samples_panel
 from ui.quality_panel import time_to_quality
+from ui.samples_panel import samples_panel
 
 st.title("Latent Lab")
 st.caption("Every GAN variant on real MNIST, scored in the feature space of the project's MNIST classifier "
@@ -62,7 +62,8 @@ if unscored:
 
 bad = [r for r in rows if r["status"] == "unreadable"]
 for r in bad:
-    st.warning(f"{'Imported model' if r['source'] == 'imported' else 'Run'} {r['name']} could not be read and is skipped: {r['reason']}", icon=":material/warning:")
+    what = "Imported model" if r["source"] == "imported" else "Run"
+    st.warning(f"{what} {r['name']} could not be read and is skipped: {r['reason']}", icon=":material/warning:")
 
 st.subheader("Samples")
 shown = [r for r in rows if core_models.grid_path_ok(r.get("grid"))]

@@ -3,10 +3,10 @@ after on the same proposals, with metric deltas against the real-data floor."""
 import pandas as pd
 import streamlit as st
 
-from core import models as core_models
-from core import refine
-from core.score import score_real
-from core.variants import get_variant
+from core.dashboard import catalog as core_models
+from core.eval.score import score_real
+from core.explore import refine
+from core.gan.variants import get_variant
 from ui.common import fmt_scores, guard, pick_model, show_grid, version
 
 st.title("Refine")
@@ -25,11 +25,14 @@ method = sb.radio("Method", ["drs", "drs-sigmoid", "dot-latent", "dot-target"], 
 n = sb.select_slider("Digits scored", [500, 1000, 2000, 5000], value=1000, key="refine_n", persist_state="session")
 seed = sb.number_input("Seed", value=0, step=1, key="refine_seed", persist_state="session")
 if method.startswith("drs"):
-    mode = sb.radio("Acceptance", ["target rate", "percentile γ" if method == "drs" else "τ"], key="refine_mode", persist_state="session")
+    mode = sb.radio("Acceptance", ["target rate", "percentile γ" if method == "drs" else "τ"], key="refine_mode",
+                    persist_state="session")
     if mode == "target rate":
-        knobs = {"target_rate": sb.slider("Target acceptance rate", 0.05, 0.95, 0.2, 0.05, key="refine_rate", persist_state="session")}
+        knobs = {"target_rate": sb.slider("Target acceptance rate", 0.05, 0.95, 0.2, 0.05, key="refine_rate",
+                                          persist_state="session")}
     elif method == "drs":
-        knobs = {"percentile": sb.slider("γ = percentile of F̂", 50.0, 95.0, 80.0, 1.0, key="refine_pct", persist_state="session")}
+        knobs = {"percentile": sb.slider("γ = percentile of F̂", 50.0, 95.0, 80.0, 1.0, key="refine_pct",
+                                         persist_state="session")}
     else:
         knobs = {"tau": sb.number_input("τ", value=0.0, key="refine_tau", persist_state="session")}
     knobs["burn_in"] = 5000
@@ -40,7 +43,8 @@ else:
                                         "transport than SGD"),
              "steps": sb.slider("Steps", 1, 100, 20, key="refine_steps", persist_state="session",
                                 help="seed 001 used 20; the official code 100"),
-             "lr": sb.select_slider("Learning rate", [0.001, 0.003, 0.01, 0.03, 0.1], value=0.01, key="refine_lr", persist_state="session")}
+             "lr": sb.select_slider("Learning rate", [0.001, 0.003, 0.01, 0.03, 0.1], value=0.01, key="refine_lr",
+                                    persist_state="session")}
 
 
 @st.cache_data(show_spinner=False, max_entries=8)

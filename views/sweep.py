@@ -1,13 +1,14 @@
 """Sweeps: launch one on Ray from the browser, follow its trials, and read its results — a table,
 knobs → metric in parallel coordinates, the metric against one knob with its spread over seeds,
-and every trial's digits side by side (all logic in core.sweep)."""
+and every trial's digits side by side (all logic in core.sweeps.sweep)."""
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import launch, sweep
-from core.freshness import sweep_note
-from core.variants import ARCHITECTURE, HOUSEKEEPING, VARIANTS, get_variant
+from core.dashboard import launch
+from core.gan.variants import ARCHITECTURE, HOUSEKEEPING, VARIANTS, get_variant
+from core.results.freshness import sweep_note
+from core.sweeps import sweep
 from ui.common import csv_button, fmt_scores, guard, tidy
 
 st.title("Sweeps")

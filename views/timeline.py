@@ -6,8 +6,8 @@ import time
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import timeline as tl_mod
-from core.freshness import timeline_note
+from core.results.freshness import timeline_note
+from core.train import timeline as tl_mod
 from ui.common import CLASS_COLOURS, MISSING, csv_button, guard, pick_model, tidy
 
 st.title("Timeline")
@@ -115,7 +115,8 @@ def view():
             st.image(kept[1], caption=f"epoch {epoch}: 100 digits from the fixed evaluation noise", width="stretch")
         elif kept:
             st.image(kept[1], width="stretch", caption=f"epoch {kept[0]}, the nearest grid kept: a shipped timeline "
-                     f"keeps epochs 1–{tl_mod.GRID_EVERY_UNTIL}, then every {tl_mod.GRID_EVERY}th (the map and scores are epoch {epoch}'s)")
+                     f"keeps epochs 1–{tl_mod.GRID_EVERY_UNTIL}, then every {tl_mod.GRID_EVERY}th "
+                     f"(the map and scores are epoch {epoch}'s)")
         else:
             st.caption(f"No sample grid was kept for epoch {epoch}.")
     with right:

@@ -5,11 +5,11 @@ import math
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import launch
-from core import models as core_models
+from core.dashboard import catalog as core_models
+from core.dashboard import launch
 from core.errors import LabError
-from core.store import Run, cancel
-from core.variants import ARCHITECTURE, BASE, CHOICES, HOUSEKEEPING, VARIANTS, get_variant, make_config, seed_recipe
+from core.gan.variants import ARCHITECTURE, BASE, CHOICES, HOUSEKEEPING, VARIANTS, get_variant, make_config, seed_recipe
+from core.store.runs import Run, cancel
 from ui.common import guard, model_rows, tidy
 
 st.title("Train")

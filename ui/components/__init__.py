@@ -13,13 +13,13 @@ fully-qualified component name, see :data:`COMPONENT_NAME`).
 from __future__ import annotations
 
 import base64
+import math
 import os
 import shutil
-import math
 import struct
 import zlib
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import plotly
 import streamlit.components.v1 as components

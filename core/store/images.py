@@ -1,0 +1,51 @@
+"""Digit grids as PNG (PIL only)."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from core.store.mnist import to_uint8
+
+
+def grid(images: torch.Tensor | np.ndarray, nrow: int = 10, pad: int = 2) -> Image.Image:
+    """N digits (model range N×784, or uint8 N×28×28) -> one grayscale PIL image, `nrow` per row."""
+    u8 = images if isinstance(images, np.ndarray) and images.dtype == np.uint8 else to_uint8(torch.as_tensor(images)).numpy()
+    u8 = u8.reshape(-1, 28, 28)
+    n = len(u8)
+    rows = max(1, -(-n // nrow))
+    canvas = np.zeros((rows * (28 + pad) + pad, nrow * (28 + pad) + pad), np.uint8)
+    for i, img in enumerate(u8):
+        r, c = divmod(i, nrow)
+        canvas[pad + r * (28 + pad):pad + r * (28 + pad) + 28, pad + c * (28 + pad):pad + c * (28 + pad) + 28] = img
+    return Image.fromarray(canvas, mode="L")
+
+
+def save_grid(images, path: str | Path, nrow: int = 10) -> Path:
+    """Write the grid atomically (the app may be reading the previous one)."""
+    from core.store.runs import write_bytes_atomic
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_bytes_atomic(path, grid_png_bytes(images, nrow))
+    return path
+
+
+def grid_png_bytes(images, nrow: int = 10) -> bytes:
+    buf = io.BytesIO()
+    grid(images, nrow).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def gif_bytes(images, scale: int = 4, ms: int = 120, bounce: bool = True) -> bytes:
+    """An animated GIF of digits (model range N×784), each frame enlarged `scale`×; with
+    `bounce` the animation plays forth and back."""
+    u8 = to_uint8(torch.as_tensor(images)).numpy().reshape(-1, 28, 28)
+    frames = [Image.fromarray(f, mode="L").resize((28 * scale, 28 * scale), Image.NEAREST) for f in u8]
+    if bounce and len(frames) > 2:
+        frames += frames[-2:0:-1]
+    buf = io.BytesIO()
+    frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:], duration=ms, loop=0)
+    return buf.getvalue()
