@@ -84,7 +84,7 @@ def test_a_threshold_change_reuses_the_classification(monkeypatch):
 
 
 def test_gmm_plane_move_and_edit_leave_the_model_untouched():
-    _, _, prior, _, _ = core_models.loaded("cwgan-gp")
+    prior = core_models.loaded("cwgan-gp").prior
     before = prior.means.detach().clone()
     plane = gmm.means_plane(prior.means)
     assert plane["xy"].shape == (10, 2)
@@ -104,7 +104,8 @@ def test_gmm_plane_move_and_edit_leave_the_model_untouched():
 
 
 def test_gmm_component_view_follows_the_edit():
-    G, _, prior, _, _ = core_models.loaded("cwgan-gp")
+    m = core_models.loaded("cwgan-gp")
+    G, prior = m.G, m.prior
     plane = gmm.means_plane(prior.means)
     a = gmm.component_view(G, prior, 4, n=32)
     again = gmm.component_view(G, prior, 4, n=32)
@@ -117,7 +118,7 @@ def test_gmm_component_view_follows_the_edit():
 
 
 def test_gmm_editor_refuses_a_gaussian_prior():
-    _, _, prior, _, _ = core_models.loaded("wgan-gp")
+    prior = core_models.loaded("wgan-gp").prior
     with pytest.raises(ConfigError, match="mixture"):
         gmm.edited(prior)
 
@@ -163,7 +164,7 @@ def test_a_component_reading_lists_only_digits_it_makes():
 
 
 def test_drag_scale_is_sigma_sqrt_d():
-    _, _, prior, _, _ = core_models.loaded("gm-dynamic")
+    prior = core_models.loaded("gm-dynamic").prior
     d = prior.means.shape[1]
     assert gmm.drag_scale(prior, 2) == pytest.approx(float(prior.sigmas().detach()[2]) * d ** 0.5)
 

@@ -39,9 +39,9 @@ def test_every_variant_trains_a_few_steps(variant):
     if VARIANTS[variant].prior != "gaussian":
         assert "prior_sigma_mean" in keys
     assert run.status()["status"] == "done" and run.status()["step"] == 6
-    G, D, prior, cfg = load_model(str(run.checkpoint_path))
-    z, y = prior.sample(5)
-    x = G(z, y if G.n_classes else None)
+    m = load_model(str(run.checkpoint_path))
+    z, y = m.prior.sample(5)
+    x = m.G(z, y if m.G.n_classes else None)
     assert x.shape == (5, 784) and x.abs().max() <= 1
 
 

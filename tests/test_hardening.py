@@ -183,7 +183,7 @@ def test_reading_curves_of_a_corrupt_metrics_database_is_a_lab_error():
     ({"index": 0, "x": 1e300, "y": 0.0}, "too far out"),  # finite in float64, inf as a float32 mean
 ])
 def test_a_drag_to_a_non_number_is_refused(event, needle):
-    _, _, prior, _, _ = core_models.loaded("cwgan-gp")
+    prior = core_models.loaded("cwgan-gp").prior
     with pytest.raises(ConfigError, match=needle):
         k, xy = gmm.drag_target(event, prior.k)
         gmm.move_mean(prior.means, gmm.means_plane(prior.means), k, xy)

@@ -30,8 +30,9 @@ def nothing_registered():
 def test_course_layout_maps_onto_the_project_networks_exactly(course):
     G, D, d = course
     importer.import_model(d / "G.pth", d / "D.pth", name="mine")
-    g, critic, prior, cfg = registry.load_model("mine")
-    assert cfg["variant"] == "vanilla" and prior.kind == "gaussian" and cfg["z_dim"] == 100
+    m = registry.load_model("mine")
+    g, critic = m.G, m.D
+    assert m.config["variant"] == "vanilla" and m.prior.kind == "gaussian" and m.config["z_dim"] == 100
     z = torch.randn(64, 100)
     with torch.no_grad():
         assert torch.allclose(g(z), G(z), atol=1e-6)  # same digits as the course forward pass
@@ -45,7 +46,8 @@ def test_other_hidden_and_z_sizes_are_read_from_the_shapes(tmp_path):
     G, D = save_pair(tmp_path, g={"z_dim": 64, "hidden": (128, 300)}, d={"hidden": (200,)})
     res = importer.import_model(tmp_path / "G.pth", tmp_path / "D.pth", name="small")
     assert (res["z_dim"], res["g_hidden"], res["d_hidden"]) == (64, "128,300", "200")
-    g, critic, _, cfg = registry.load_model("small")
+    m = registry.load_model("small")
+    g, critic = m.G, m.D
     z = torch.randn(8, 64)
     with torch.no_grad():
         assert torch.allclose(g(z), G(z), atol=1e-6)
@@ -58,12 +60,14 @@ def test_one_file_with_both_networks_and_this_projects_layout(tmp_path, course):
     G, D, d = course
     torch.save({"G": G.state_dict(), "D": D.state_dict()}, tmp_path / "both.pt")
     assert importer.import_model(tmp_path / "both.pt", name="both")["critic"]
-    g0, d0, _, _ = registry.load_model("both")
+    both = registry.load_model("both")
+    g0, d0 = both.G, both.D
     torch.save(g0.state_dict(), tmp_path / "ours_G.pth")  # net.0.weight … (this project's layout)
     torch.save({f"module.{k}": v for k, v in d0.state_dict().items()}, tmp_path / "ours_D.pth")  # DataParallel
     res = importer.import_model(tmp_path / "ours_G.pth", tmp_path / "ours_D.pth", name="ours")
     assert res["layout"] == "latent-lab"
-    g1, d1, _, _ = registry.load_model("ours")
+    ours = registry.load_model("ours")
+    g1, d1 = ours.G, ours.D
     z = torch.randn(4, 100)
     with torch.no_grad():
         assert torch.equal(g1(z), g0(z)) and torch.equal(d1(g0(z)), d0(g0(z)))
@@ -72,7 +76,7 @@ def test_one_file_with_both_networks_and_this_projects_layout(tmp_path, course):
 def test_a_latent_lab_checkpoint_is_imported_as_it_is(tmp_path):
     res = importer.import_model(ROOT / "trained" / "cwgan-gp" / "model.pt", name="cw")
     assert res["variant"] == "cwgan-gp" and res["critic"]
-    assert registry.load_model("cw")[3]["variant"] == "cwgan-gp"
+    assert registry.load_model("cw").config["variant"] == "cwgan-gp"
     # a run's checkpoint keeps its generator EMA: the imported model samples the EMA, like the run
     from core.gan.variants import make_config
     from core.train.engine import Trainer
@@ -80,7 +84,7 @@ def test_a_latent_lab_checkpoint_is_imported_as_it_is(tmp_path):
     t.fit(max_steps=4)
     torch.save(t.state_dict(), tmp_path / "run.pt")
     importer.import_model(tmp_path / "run.pt", name="with-ema")
-    G = registry.load_model("with-ema")[0]
+    G = registry.load_model("with-ema").G
     assert all(torch.equal(a, b) for a, b in zip(G.parameters(), t.G_ema.parameters()))
 
 
@@ -101,9 +105,26 @@ def test_an_imported_model_is_listed_and_resolved_after_the_zoo(course):
 def test_import_without_a_critic_says_so_where_one_is_needed(course):
     _, _, d = course
     importer.import_model(d / "G.pth", name="gonly")
-    assert registry.load_model("gonly")[1] is None
+    assert not registry.load_model("gonly").has_critic
     r = run_cli("refine", "gonly", "--method", "drs", "--n", "200", "--burn-in", "200")
     assert r.returncode == 2 and "gonly has no critic" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_loaded_model_names_its_parts(course):
+    """registry.LoadedModel: the networks, config and variant by name, whatever the model's source;
+    the dashboard's memoised `loaded` returns the same type."""
+    _, _, d = course
+    importer.import_model(d / "G.pth", name="gonly")
+    gonly = registry.load_model("gonly")
+    assert isinstance(gonly, registry.LoadedModel)
+    assert gonly.D is None and not gonly.has_critic and not gonly.conditional
+    assert gonly.variant.name == gonly.config["variant"] == "vanilla" and gonly.prior.kind == "gaussian"
+    assert isinstance(gonly.G, torch.nn.Module) and not gonly.G.training
+    cw = models.loaded("cwgan-gp")
+    assert isinstance(cw, registry.LoadedModel) and cw is models.loaded("cwgan-gp")  # memoised
+    assert cw.conditional and cw.has_critic and cw.variant.name == "cwgan-gp" and cw.prior.k == 10
+    with pytest.raises(AttributeError):
+        cw.prior = None  # frozen: the memoised model is shared by every page
 
 
 def test_cli_import_then_score_sample_refine_invert_interpolate_map(course, tmp_path):
@@ -240,7 +261,7 @@ def test_names_never_shadow_the_zoo_or_a_run_and_force_replaces(course):
     with pytest.raises(ImportRefused, match="--force replaces it"):
         importer.import_model(d / "G.pth", d / "D.pth", name="m")
     assert importer.import_model(d / "G.pth", d / "D.pth", name="m", force=True)["critic"]
-    assert registry.load_model("m")[1] is not None
+    assert registry.load_model("m").has_critic
     assert sorted(p.name for p in registry.imported_dir().iterdir() if p.name != ".locks") == ["m"]  # no temp left
 
 

@@ -16,8 +16,8 @@ from conftest import run_cli
 
 @pytest.fixture(scope="module")
 def wgan():
-    G, D, prior, _ = load_model("wgan-gp")
-    return G, prior
+    m = load_model("wgan-gp")
+    return m.G, m.prior
 
 
 def test_inverting_a_generated_digit_recovers_it(wgan):
@@ -90,7 +90,8 @@ def test_slerp_keeps_the_norm_of_equal_norm_endpoints():
 
 
 def test_interpolate_returns_frames_and_labels_for_a_conditional_model():
-    G, _, prior, cfg = load_model("cwgan-gp")
+    m = load_model("cwgan-gp")
+    G, prior = m.G, m.prior
     a = latent.endpoint(G, prior, "class:3", conditional=True)
     b = latent.endpoint(G, prior, "class:8", conditional=True)
     out = latent.interpolate(G, a, b, frames=8)
@@ -152,7 +153,7 @@ def test_cli_interpolate_json(tmp_path):
 
 def test_conditional_refit_keeps_every_class():
     """One mixture per class: BIC in 100-d would otherwise collapse to K = 1 and one label."""
-    G, _, prior, _ = load_model("cwgan-gp")
+    prior = load_model("cwgan-gp").prior
     z, y = prior.sample(600, generator=torch.Generator().manual_seed(0))
     fitted, info = latent.fit_prior(z, labels=y, conditional=True, k_max=3)
     assert set(fitted.labels.tolist()) == set(range(10)) and info["k"] >= 10
@@ -191,7 +192,8 @@ def test_inversion_leaves_the_generator_without_gradients(wgan):
 
 
 def test_an_inverted_real_digit_comes_with_its_reconstruction_and_a_warning_when_it_reads_otherwise():
-    G, _, prior, cfg = load_model("hinge")
+    m = load_model("hinge")
+    G, prior = m.G, m.prior
     e = latent.endpoint(G, prior, "real:1")  # test digit 1 is a 2
     assert e.real.shape == e.recon.shape == (784,) and e.real_label == 2 and e.rms > 0
     assert (e.warning is None) == (e.recon_label == 2)
@@ -244,7 +246,8 @@ def test_inversion_is_cached_per_chunk_and_resumes_after_a_kill(model_copy, monk
     again = latent.invert_and_refit(model_copy, name="b", **kw)
     assert calls == [] and again["recon_rmse_mean"] == first["recon_rmse_mean"]  # read, not recomputed
     # a kill after the first of three chunks: the next call inverts the two missing ones only
-    G, _, prior, _ = load_model(model_copy)
+    m = load_model(model_copy)
+    G, prior = m.G, m.prior
     x = torch.rand(25, 784) * 2 - 1
     latent.invert_cached(G, prior, x[:10], None, "resume-test", steps=2, chunk=10)
     calls.clear()

@@ -16,8 +16,8 @@ from conftest import run_cli
 @pytest.fixture(scope="module")
 def wgan():
     """The shipped WGAN-GP: a critic whose scores mean something."""
-    G, D, prior, _ = load_model("wgan-gp")
-    return G, D, prior
+    m = load_model("wgan-gp")
+    return m.G, m.D, m.prior
 
 
 @pytest.mark.parametrize("rule", ["drs", "drs-sigmoid"])
@@ -229,7 +229,8 @@ def test_dot_defaults_to_plain_sgd_one_step_is_minus_lr_times_the_gradient(wgan)
 @pytest.mark.parametrize("variant", ["wgan-gp", "cwgan-gp"])
 def test_latent_dot_keeps_codes_on_the_priors_sphere(variant):
     """Steps along the tangent of ‖z − μ_y‖: the codes stay where the prior puts its mass."""
-    G, D, prior, _ = load_model(variant)
+    m = load_model(variant)
+    G, D, prior = m.G, m.D, m.prior
     z, y, x = refine.proposal_pool(G, prior, 64, seed=0)
     centre = refine._prior_centres(prior, y, z)
     r0 = (z - centre).norm(dim=1)

@@ -140,7 +140,7 @@ def test_ema_weights_are_the_stated_average():
     assert not all(torch.equal(a, b) for a, b in zip(t.G.parameters(), t.G_ema.parameters()))
     # the checkpoint keeps both; what is loaded for sampling is the EMA
     sd = t.state_dict()
-    G, *_ = models_from_checkpoint(sd)
+    G = models_from_checkpoint(sd).G
     for a, b in zip(G.parameters(), t.G_ema.parameters()):
         assert torch.equal(a, b)
 

@@ -12,7 +12,7 @@ model = pick_model()
 prior = pick_prior(model)
 n = st.sidebar.select_slider("Digits", [500, 1000, 2000, 5000], value=2000, key="classes_n", persist_state="session")
 with guard("Classes"):
-    conditional = core_models.loaded(model)[4]
+    conditional = core_models.loaded(model).conditional
 askable = prior is None and conditional  # a conditional model's trained prior is asked for classes
 weights = "uniform"
 if askable:

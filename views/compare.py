@@ -115,7 +115,7 @@ st.subheader("Config: the knobs that differ")
 configs = {}
 for name in chosen:
     with guard(name, stop=False):
-        configs[name] = core_models.loaded(name)[3]
+        configs[name] = core_models.loaded(name).config
 diff = core_models.config_diff(configs)
 if diff:
     st.dataframe(pd.DataFrame(diff).astype(str).replace("None", MISSING), hide_index=True, width="stretch")

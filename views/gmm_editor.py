@@ -19,7 +19,8 @@ if not mixture:
     st.stop()
 model = pick_model(options=mixture, only="mixture-prior models")
 with guard(model):
-    G, _, prior, cfg, cond = core_models.loaded(model)
+    loaded = core_models.loaded(model)
+    G, prior, cond = loaded.G, loaded.prior, loaded.conditional
     base_plane = gmm.means_plane(prior.means)
 
 key = f"gmm_{model}"

@@ -14,7 +14,7 @@ st.title("Interpolate")
 model = pick_model()
 prior_name = pick_prior(model)
 with guard(model):
-    G, _, prior, cfg, cond = core_models.loaded(model, prior_name)
+    prior = core_models.loaded(model, prior_name).prior
 
 
 def endpoint_picker(side: str, default_seed: int) -> str:
@@ -46,10 +46,10 @@ with c3:
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def path(model, prior_name, spec_a, spec_b, mode, frames, ver):
-    G, _, prior, _, cond = core_models.loaded(model, prior_name)
-    a = endpoint(G, prior, spec_a, cond)
-    b = endpoint(G, prior, spec_b, cond)
-    out = interpolate(G, a, b, frames=frames, mode=mode)
+    m = core_models.loaded(model, prior_name)
+    a = endpoint(m.G, m.prior, spec_a, m.conditional)
+    b = endpoint(m.G, m.prior, spec_b, m.conditional)
+    out = interpolate(m.G, a, b, frames=frames, mode=mode)
     ends = [{"about": e.about, "warning": e.warning,
              "pair": None if e.real is None else torch.stack([e.real, e.recon]).numpy()} for e in (a, b)]
     return ends, out["images"].numpy(), out["labels"].numpy(), out["confidence"].numpy()

@@ -47,7 +47,7 @@ elif colour == "real vs generated":
     cats, names, legend = (res["source"] == "real").astype(int), {0: "generated", 1: "real"}, "source"
 else:
     cats = res["component"]
-    legend = "class asked for" if core_models.loaded(model, prior)[4] else "mixture component"
+    legend = "class asked for" if core_models.loaded(model, prior).conditional else "mixture component"
     if real:
         legend += " (real: true digit)"
 text = [f"#{i} · {'real' if s == 'real' else 'generated'} · label {l} ({c:.0%})"

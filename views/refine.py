@@ -6,13 +6,12 @@ import streamlit as st
 from core.dashboard import catalog as core_models
 from core.eval.score import score_real
 from core.explore import refine
-from core.gan.variants import get_variant
 from ui.common import fmt_scores, guard, pick_model, show_grid, version
 
 st.title("Refine")
 model = pick_model()
 with guard("Model"):
-    has_critic = core_models.loaded(model)[1] is not None
+    has_critic = core_models.loaded(model).has_critic
 if not has_critic:
     st.info(f"**{model}** has no critic, and DRS and DOT both need one: import it again with its discriminator "
             "(Overview → Import a model, or `python -m core import --generator G.pth --critic D.pth --name "
@@ -49,8 +48,9 @@ else:
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def run(model, method, n, seed, knobs_items, ver):
-    G, D, prior, _, cond = core_models.loaded(model)
-    res = refine.before_after(G, D, prior, method, n, seed, cond, keep_trajectory=10, **dict(knobs_items))
+    m = core_models.loaded(model)
+    res = refine.before_after(m.G, m.D, m.prior, method, n, seed, m.conditional, keep_trajectory=10,
+                              **dict(knobs_items))
     before, after = res.pop("images")
     for k in ("rejected", "trajectory"):
         res[k] = None if res[k] is None else res[k].numpy()
@@ -72,7 +72,7 @@ for c, k in zip(cols, keys):
     c.metric(k, f"{sa_[k]:.3f}", f"{sa_[k] - sb_[k]:+.3f}",
              delta_color="inverse" if k in ("fid", "class_kl") else "normal")
 st.dataframe(fmt_scores(table), hide_index=True, width="stretch")
-for warning in refine.verdict(extra, get_variant(core_models.loaded(model)[3]["variant"]).loss):
+for warning in refine.verdict(extra, core_models.loaded(model).variant.loss):
     st.warning(warning, icon=":material/trending_down:")
 if extra["acceptance_rate"] is not None:
     st.caption(f"Acceptance rate {extra['acceptance_rate']:.1%}. Before = {n} proposals (the same {n} for every "

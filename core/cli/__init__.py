@@ -161,10 +161,10 @@ def cmd_sample(a):
     from core.store.images import save_grid
     from core.store.registry import load_model
     from core.train.engine import resolve_device
-    G, _, prior, cfg = load_model(a.model, resolve_device(a.device), prior=a.prior)
+    m = load_model(a.model, resolve_device(a.device), prior=a.prior)
     g = torch.Generator().manual_seed(a.seed)
-    y = torch.arange(a.n) * prior.k // a.n if prior.k else None  # mixtures: blocks in component order
-    imgs, _ = generate(G, prior, a.n, y=y, generator=g)
+    y = torch.arange(a.n) * m.prior.k // a.n if m.prior.k else None  # mixtures: blocks in component order
+    imgs, _ = generate(m.G, m.prior, a.n, y=y, generator=g)
     try:
         print(save_grid(imgs, out, nrow=a.nrow or max(1, int(round(a.n ** 0.5)))))
     except OSError as exc:

@@ -64,13 +64,11 @@ def cmd_invert(a):
 
 def cmd_interpolate(a):
     from core.explore.latent import endpoint, interpolate
-    from core.gan.variants import get_variant
     from core.store.images import save_grid
     from core.store.registry import load_model
-    G, _, prior, cfg = load_model(a.model, prior=a.prior)
-    cond = get_variant(cfg["variant"]).conditional
-    ea, eb = endpoint(G, prior, a.start, cond), endpoint(G, prior, a.end, cond)
-    res = interpolate(G, ea, eb, frames=a.frames, mode=a.mode)
+    m = load_model(a.model, prior=a.prior)
+    ea, eb = endpoint(m.G, m.prior, a.start, m.conditional), endpoint(m.G, m.prior, a.end, m.conditional)
+    res = interpolate(m.G, ea, eb, frames=a.frames, mode=a.mode)
     path = save_grid(res["images"], a.out, nrow=a.frames)
     warnings = [f"{side}: {e.warning}" for side, e in (("from", ea), ("to", eb)) if e.warning]
     for w in warnings:

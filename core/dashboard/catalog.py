@@ -6,11 +6,15 @@ from __future__ import annotations
 import functools
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from core.errors import ConfigError, LabError
+
+if TYPE_CHECKING:
+    from core.store.registry import LoadedModel
 
 SCORE_KEYS = ("fid", "precision", "recall", "density", "coverage", "class_kl", "cond_acc")
 
@@ -235,14 +239,12 @@ def version(name: str, prior: str | None = None) -> str:
 
 @functools.lru_cache(maxsize=16)
 def _loaded(name: str, ver: str, prior: str | None):
-    from core.gan.variants import get_variant
     from core.store.registry import load_model
-    G, D, p, cfg = load_model(name, prior=prior)
-    return G, D, p, cfg, get_variant(cfg["variant"]).conditional
+    return load_model(name, prior=prior)
 
 
-def loaded(name: str, prior: str | None = None):
-    """(G, D, prior, config, conditional) of a model, memoised per checkpoint/prior file version."""
+def loaded(name: str, prior: str | None = None) -> LoadedModel:
+    """A model's `LoadedModel` (core.store.registry), memoised per checkpoint/prior file version."""
     return _loaded(name, version(name, prior), prior)
 
 
@@ -254,15 +256,15 @@ def shared_noise_digits(name: str, n: int = 100, seed: int = 0, prior: str | Non
     'mnist' is asked for classes at MNIST's frequencies (sorted). Returns (images, y)."""
     from core.eval.score import check_class_weights, requested_classes
     from core.gan.sampling import generate
-    G, _, p, cfg, cond = loaded(name, prior)
+    m = loaded(name, prior)
     g = torch.Generator().manual_seed(seed)
     y = requested_classes(n, class_weights, g)
     if y is not None:
-        check_class_weights(cfg["variant"], cond, prior, class_weights)
+        check_class_weights(m.variant.name, m.conditional, prior, class_weights)
         y = y.sort().values
-    elif p.k and p.kind != "fitted":
-        y = torch.arange(n) * p.k // n
-    return generate(G, p, n, y=y, generator=g)
+    elif m.prior.k and m.prior.kind != "fitted":
+        y = torch.arange(n) * m.prior.k // n
+    return generate(m.G, m.prior, n, y=y, generator=g)
 
 
 def classify(images: torch.Tensor) -> dict:

@@ -135,7 +135,8 @@ def bench_edit(model: str = "gm-dynamic", frames: int = 20) -> dict:
     from core.eval.classifier import predict
     from core.eval.score import classifier
     from core.explore.latent import endpoint, interpolate
-    G, _, prior, _, cond = loaded(model)
+    lm = loaded(model)
+    G, prior, cond = lm.G, lm.prior, lm.conditional
     plane = means_plane(prior.means)
     predict(classifier(), torch.zeros(2, 784))  # warm
     views = {k: component_view(G, prior, k) for k in range(prior.k)}

@@ -25,7 +25,7 @@ from core.errors import CheckpointError, ConfigError
 from core.eval import metrics
 from core.eval.classifier import classifier_sha, load_classifier, predict
 from core.gan.sampling import generate
-from core.gan.variants import get_variant, make_config
+from core.gan.variants import make_config
 from core.store.checkpoint import file_sha256, save_atomic
 from core.store.checkpoint import load as load_ckpt
 from core.store.mnist import CONTENT_SHA256, data_dir, load_split, to_model_range
@@ -326,16 +326,14 @@ def score_model(model: str, n: int = 10_000, seed: int = 0, device: str = "cpu",
         if sd.get("G_ema") is None:
             raise ConfigError(f"{model} keeps no generator EMA: its generator is the raw one (score it without --raw)")
         sd = {**sd, "G_ema": None}
-    G, _, p, cfg = models_from_checkpoint(sd, device)
-    if prior:
-        p = load_prior(model, prior, device)
-    conditional = get_variant(cfg["variant"]).conditional
+    m = models_from_checkpoint(sd, device)
+    p = load_prior(model, prior, device) if prior else m.prior
     g = torch.Generator().manual_seed(seed)
     y = requested_classes(n, class_weights, g)
-    check_class_weights(cfg["variant"], conditional, prior, class_weights)
-    imgs, y = generate(G, p, n, y=y, generator=g)
-    requested = y if conditional else None
-    res = {"model": model, "variant": cfg["variant"], "step": sd["step"], "seed": seed, "prior": prior,
+    check_class_weights(m.variant.name, m.conditional, prior, class_weights)
+    imgs, y = generate(m.G, p, n, y=y, generator=g)
+    requested = y if m.conditional else None
+    res = {"model": model, "variant": m.variant.name, "step": sd["step"], "seed": seed, "prior": prior,
            "class_weights": class_weights, **({"generator": "raw"} if raw else {}),
            **score_images(imgs, requested, device)}
     if use_cache and cache is not None:
@@ -374,7 +372,8 @@ def bench_score(model: str | None = None, n: int = 10_000) -> dict:
         torch.manual_seed(0)
         G, _, prior = build_models(make_config("wgan-gp"))
     else:
-        G, _, prior, _ = load_model(model)
+        m = load_model(model)
+        G, prior = m.G, m.prior
     make = lambda: generate(G, prior, n, generator=torch.Generator().manual_seed(0))[0]  # noqa: E731
     classifier()  # loading the weights is not part of any timing
     t0 = time.perf_counter()

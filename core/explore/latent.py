@@ -25,7 +25,6 @@ from core.eval.classifier import predict
 from core.eval.score import cache_dir, classifier, score_images
 from core.gan.priors import FittedPrior, Prior
 from core.gan.sampling import generate
-from core.gan.variants import get_variant
 from core.store.checkpoint import file_sha256
 from core.store.mnist import load_split, to_model_range
 from core.store.registry import load_model, resolve, save_prior
@@ -209,8 +208,8 @@ def invert_split(model: str, n: int = 1000, steps: int = 1000, lr: float = 0.01,
                           f"judged by the digits it has seen; fit on {' or '.join(FIT_SPLITS)} (--split train)")
     if split not in FIT_SPLITS:
         raise ConfigError(f"--split must be one of {', '.join(FIT_SPLITS)}, got {split!r}")
-    G, _, prior, cfg = load_model(model, device)
-    conditional = get_variant(cfg["variant"]).conditional
+    m = load_model(model, device)
+    G, prior, conditional = m.G, m.prior, m.conditional
     xs, ys = load_split(split)
     n = len(xs) if n == 0 else n  # 0 = every digit of the split (seed 004 inverted all 50k)
     idx = np.sort(np.random.default_rng(seed).choice(len(xs), size=min(n, len(xs)), replace=False))

@@ -159,8 +159,8 @@ def model_map(model: str, n: int = 2000, space: str = "features", method: str = 
                 return {k: f[k] for k in f.files}
         except (OSError, ValueError):
             pass
-    G, _, p, _ = load_model(model, device, prior)
-    z, comp, x = propose(G, p, n, torch.Generator().manual_seed(seed))
+    m = load_model(model, device, prior)
+    z, comp, x = propose(m.G, m.prior, n, torch.Generator().manual_seed(seed))
     x = x.cpu()
     comp = comp.cpu() if comp is not None else torch.full((n,), -1)
     src = np.array(["fake"] * n)
@@ -218,7 +218,8 @@ def bench_embed(n: int = 10_000, model: str | None = None, space: str = "feature
     from core.gan.variants import make_config
     from core.store.registry import build_models, load_model
     if model:
-        G, _, p, _ = load_model(model)
+        m = load_model(model)
+        G, p = m.G, m.prior
     else:
         torch.manual_seed(0)
         G, _, p = build_models(make_config("wgan-gp"))

@@ -316,13 +316,12 @@ def before_after(G, D, prior, method: str, n: int, seed: int = 0, conditional: b
 
 def refine_model(model: str, method: str, n: int = 10_000, seed: int = 0, device: str = "cpu", **knobs) -> dict:
     """`before_after` for a model by name, as JSON-ready numbers (no images)."""
-    from core.gan.variants import get_variant
     from core.store.registry import load_model, require_critic
     if method not in METHODS:
         raise ConfigError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    G, D, prior, cfg = load_model(model, device)
-    require_critic(D, model, method.upper() if method in DRS_RULES else "refinement")
-    res = before_after(G, D, prior, method, n, seed, get_variant(cfg["variant"]).conditional, device, **knobs)
+    m = load_model(model, device)
+    require_critic(m.D, model, method.upper() if method in DRS_RULES else "refinement")
+    res = before_after(m.G, m.D, m.prior, method, n, seed, m.conditional, device, **knobs)
     return {"model": model, **{k: v for k, v in res.items()
                                if k not in ("images", "rejected", "trajectory", "objective")}}
 

@@ -344,10 +344,10 @@ def _register(root: Path, name: str, ckpt: dict, desc: dict, generator: Path, cr
     try:
         tmp.mkdir()
         save_atomic(ckpt, tmp / "model.pt")
-        G, _, p, _ = models_from_checkpoint(ckpt)
-        z, y = eval_noise(p, seed=0)
+        m = models_from_checkpoint(ckpt)
+        z, y = eval_noise(m.prior, seed=0)
         with torch.no_grad():
-            save_grid(G(z, y), tmp / "samples.png", nrow=10)
+            save_grid(m.G(z, y), tmp / "samples.png", nrow=10)
         origin = origin or {}
         files = {"generator": {"file": origin.get("generator") or str(generator.resolve()), "sha256": _sha(generator)}}
         if critic:

@@ -12,6 +12,7 @@ here, and this one imports only the bottom of the core, so nothing imports it ba
 """
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 from pathlib import Path
@@ -21,7 +22,7 @@ import torch
 from core.errors import CheckpointError, ConfigError, RunError
 from core.gan.nets import Critic, Generator, xavier_init
 from core.gan.priors import FittedPrior, Prior
-from core.gan.variants import VARIANTS, complete_saved, get_variant, hidden_sizes, make_config
+from core.gan.variants import VARIANTS, Variant, complete_saved, get_variant, hidden_sizes, make_config
 from core.store.checkpoint import load, load_module
 from core.store.runs import TRAINED, Run, imported_dir, runs_dir, write_bytes_atomic
 
@@ -120,9 +121,29 @@ def checkpoint_config(sd: dict) -> dict:
         raise CheckpointError(f"the checkpoint's config is not valid here ({exc})") from None
 
 
-def models_from_checkpoint(sd: dict, device="cpu") -> tuple[Generator, Critic | None, Prior, dict]:
-    """(G, D, prior, config) of a loaded checkpoint, in eval mode; D is None when the checkpoint
-    has no critic (an imported generator on its own). G is the generator EMA when the run kept one."""
+@dataclasses.dataclass(frozen=True, eq=False)
+class LoadedModel:
+    """A model's networks, in eval mode, with its config and variant. D is None when the model has
+    no critic (an imported generator on its own); `prior` is the trained prior, or a fitted one."""
+    G: Generator
+    D: Critic | None
+    prior: Prior | FittedPrior
+    config: dict
+    variant: Variant
+
+    @property
+    def conditional(self) -> bool:
+        """Whether the model is asked for classes (its mixture components are the digits)."""
+        return self.variant.conditional
+
+    @property
+    def has_critic(self) -> bool:
+        return self.D is not None
+
+
+def models_from_checkpoint(sd: dict, device="cpu") -> LoadedModel:
+    """The networks of a loaded checkpoint, in eval mode; D is None when the checkpoint has no
+    critic (an imported generator on its own). G is the generator EMA when the run kept one."""
     cfg = checkpoint_config(sd)
     G, D, prior = build_models(cfg, device)
     load_module(G, sd["G_ema"] if sd.get("G_ema") is not None else sd["G"], "G")  # the EMA is what is sampled
@@ -132,16 +153,14 @@ def models_from_checkpoint(sd: dict, device="cpu") -> tuple[Generator, Critic | 
         load_module(D, sd["D"], "D")
         D.eval()
     load_module(prior, sd.get("prior"), "prior")
-    return G.eval(), D, prior.eval(), cfg
+    return LoadedModel(G.eval(), D, prior.eval(), cfg, get_variant(cfg["variant"]))
 
 
-def load_model(model: str, device="cpu", prior: str | None = None) -> tuple[Generator, Critic | None, Prior, dict]:
-    """(G, D, prior, config) of a MODEL, in eval mode. `prior` = the name of a prior fitted to
-    this model (`python -m core invert`) to use instead of the trained one."""
-    G, D, p, cfg = models_from_checkpoint(load(resolve(model), map_location=device), device)
-    if prior:
-        p = load_prior(model, prior, device)
-    return G, D, p, cfg
+def load_model(model: str, device="cpu", prior: str | None = None) -> LoadedModel:
+    """A MODEL's networks, in eval mode. `prior` = the name of a prior fitted to this model
+    (`python -m core invert`) to use instead of the trained one."""
+    m = models_from_checkpoint(load(resolve(model), map_location=device), device)
+    return dataclasses.replace(m, prior=load_prior(model, prior, device)) if prior else m
 
 
 def require_critic(D, model: str, what: str):

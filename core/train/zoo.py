@@ -339,5 +339,5 @@ def train(variants: list[str] | None = None, epochs: int | None = None, device: 
 
 def check_loadable(name: str) -> torch.Tensor:
     """Load a zoo model with weights_only=True and generate 8 digits (N×784, in [-1, 1])."""
-    G, _, prior, _ = load_model(name)
-    return generate(G, prior, 8, generator=torch.Generator().manual_seed(0))[0]
+    m = load_model(name)
+    return generate(m.G, m.prior, 8, generator=torch.Generator().manual_seed(0))[0]
