@@ -2,7 +2,7 @@
 
 import json
 
-from core.eval import classifier
+from core.eval import fingerprints
 from core.results import findings
 from core.store import registry
 
@@ -19,9 +19,9 @@ def test_lower_is_better_for_fid_and_class_kl_only():
     assert findings._better("class_kl", 0.3, 0.1) < 0
 
 
-def test_every_claim_names_its_seed_and_a_way_to_test_it():
-    seeds = {c["seed"] for c in findings.CLAIMS}
-    assert seeds == {"000", "001", "002", "003", "004"}
+def test_every_claim_names_its_write_up_and_a_way_to_test_it():
+    writeups = {c["writeup_id"] for c in findings.CLAIMS}
+    assert writeups == {"000", "001", "002", "003", "004"}
     for c in findings.CLAIMS:
         assert c["kind"] in (*findings.KINDS, "needs"), c
         if c["kind"] == "needs":
@@ -68,11 +68,11 @@ def test_models_trained_with_different_recipes_make_a_claim_inconclusive(monkeyp
 
 def test_findings_page_shows_the_shipped_rows_and_recomputes_the_rest(monkeypatch):
     from test_app import page, texts
-    claims = [dict(seed="003", claim="Hinge loss beats a plain WGAN", kind="compare", a="hinge", b="wgan",
+    claims = [dict(writeup_id="003", claim="Hinge loss beats a plain WGAN", kind="compare", a="hinge", b="wgan",
                    metrics=["fid"]),
-              dict(seed="002", claim="σ claim", kind="needs", command="python -m core train …")]
+              dict(writeup_id="002", claim="σ claim", kind="needs", command="python -m core train …")]
     long_why = "precision rises 0 → 0.637: against the claim " + "and a long reason " * 20 + "END"
-    row = {"seed": "003", "claim": "Hinge loss beats a plain WGAN", "evidence": "fid: hinge 3.2 vs wgan 45",
+    row = {"writeup_id": "003", "claim": "Hinge loss beats a plain WGAN", "evidence": "fid: hinge 3.2 vs wgan 45",
            "verdict": "supported", "why": long_why, "basis": "n 10000 and the basis END", "seconds": 1.0,
            "warnings": ["wgan has collapsed: 97% of its digits read as 1"]}
     monkeypatch.setattr(findings, "CLAIMS", claims)
@@ -104,8 +104,8 @@ def test_a_shipped_row_is_reused_until_a_model_it_uses_changes(monkeypatch, tmp_
     from core.store import runs as store
     monkeypatch.setattr(store, "TRAINED", tmp_path)
     shas = {m: "a" * 64 for c in findings.CLAIMS for m in findings.claim_models(c)}
-    monkeypatch.setattr(registry, "model_sha", lambda m: shas.get(m, "missing"))
-    monkeypatch.setattr(classifier, "classifier_sha", lambda: "c" * 64)
+    monkeypatch.setattr(fingerprints, "model_sha", lambda m: shas.get(m, "missing"))
+    monkeypatch.setattr(fingerprints, "classifier_sha", lambda: "c" * 64)
     for kind in list(findings.KINDS):
         monkeypatch.setitem(findings.KINDS, kind, lambda c, seeds, **kw: {"evidence": "e", "verdict": "supported",
                                                                           "why": "w", "basis": "b"})
@@ -117,16 +117,16 @@ def test_a_shipped_row_is_reused_until_a_model_it_uses_changes(monkeypatch, tmp_
     assert findings.shipped_rows((0, 1)) == {}  # other sampling seeds: nothing is reused
     shas["san"] = "b" * 64  # san retrained: only the claims that use san go stale
     kept, old = findings.shipped_state((0, 1, 2))
-    stale = {(c["seed"], c["claim"]) for c in findings.CLAIMS if "san" in findings.claim_models(c)}
-    assert stale and set(kept) == {(c["seed"], c["claim"]) for c in findings.CLAIMS} - stale
+    stale = {(c["writeup_id"], c["claim"]) for c in findings.CLAIMS if "san" in findings.claim_models(c)}
+    assert stale and set(kept) == {(c["writeup_id"], c["claim"]) for c in findings.CLAIMS} - stale
     assert old == [(claim, ["san"]) for _, claim in sorted(stale, key=list(
-        (c["seed"], c["claim"]) for c in findings.CLAIMS).index)]
+        (c["writeup_id"], c["claim"]) for c in findings.CLAIMS).index)]
     # findings() reuses the fresh rows and computes only the stale ones
     for kind in list(findings.KINDS):
         monkeypatch.setitem(findings.KINDS, kind, lambda c, seeds, **kw: {"evidence": "new", "verdict": "refuted",
                                                                           "why": "", "basis": ""})
     out = findings.findings((0, 1, 2))
-    assert [r["evidence"] for r in out] == ["new" if (r["seed"], r["claim"]) in stale else "e" for r in out]
+    assert [r["evidence"] for r in out] == ["new" if (r["writeup_id"], r["claim"]) in stale else "e" for r in out]
     # a table shipped before fingerprints (FIDs per model) is stale in every row
     (tmp_path / findings.SHIPPED).write_text(json.dumps({"seeds": [0, 1, 2], "zoo": {"san": 1.0}, "rows": [
         {k: v for k, v in r.items() if k != "fingerprint"} for r in rows]}))
@@ -136,7 +136,7 @@ def test_a_shipped_row_is_reused_until_a_model_it_uses_changes(monkeypatch, tmp_
 
 def test_a_no_gain_claim_is_refuted_only_by_a_gain(monkeypatch):
     monkeypatch.setattr(findings, "N", 500)
-    claim = {"seed": "000", "claim": "x", "kind": "compare", "a": "vanilla", "b": "gm-dynamic",
+    claim = {"writeup_id": "000", "claim": "x", "kind": "compare", "a": "vanilla", "b": "gm-dynamic",
              "metrics": ["class_kl"], "expect": "no gain"}
     res = findings._compare(claim, (0, 1))
     assert res["verdict"] == "supported" and "worse" in res["why"]  # vanilla is far worse: no gain
@@ -151,7 +151,7 @@ def test_a_sweep_claim_names_its_runs_until_they_exist_then_measures_them(monkey
 
     from conftest import TINY, TINY_DATA
     monkeypatch.setattr(findings, "N", 300)
-    claim = {"seed": "002", "claim": "σ", "kind": "sweep", "variant": "gm-static", "knob": "prior_sigma",
+    claim = {"writeup_id": "002", "claim": "σ", "kind": "sweep", "variant": "gm-static", "knob": "prior_sigma",
              "values": [0.15, 1.0], "sets": {**TINY, "data_limit": TINY_DATA}, "trend": {"recall": "up"}}
     res = findings._sweep(claim, (0, 1))
     assert res["verdict"] == "not measured" and "findings --train" in res["why"]
@@ -170,7 +170,7 @@ def test_a_sweep_claim_names_its_runs_until_they_exist_then_measures_them(monkey
 
 def test_the_refit_claim_inverts_once_then_compares_both_priors(model_copy, monkeypatch):
     monkeypatch.setattr(findings, "N", 300)
-    claim = {"seed": "004", "claim": "refit", "kind": "refit", "model": model_copy, "components": 2,
+    claim = {"writeup_id": "004", "claim": "refit", "kind": "refit", "model": model_copy, "components": 2,
              "covariance": "diag", "n": 40, "steps": 3}
     res = findings._refit(claim, (0, 1))
     assert res["verdict"] == "not measured" and f"invert {model_copy} --n 40 --steps 3" in res["why"]
@@ -234,8 +234,8 @@ def test_every_claim_names_its_write_up_and_states_it_in_full(monkeypatch):
         monkeypatch.setitem(findings.KINDS, kind, lambda c, seeds, **kw: {"evidence": "", "verdict": "x",
                                                                           "why": "", "basis": ""})
     rows = findings.findings((0, 1), kept={})
-    by_seed = {r["seed"]: r["writeup"] for r in rows}
-    assert by_seed == {"000": "GANibal, 000", "001": "GANgineers, 001", "002": "Nano Kiwi, 002",
+    by_id = {r["writeup_id"]: r["writeup"] for r in rows}
+    assert by_id == {"000": "GANibal, 000", "001": "GANgineers, 001", "002": "Nano Kiwi, 002",
                        "003": "Behaegel, Cornilleau and Lafaye, 003", "004": "hooliGANs, 004"}
     for r in rows:  # the claim in full: a sentence longer than its short key
         assert len(r["statement"]) > len(r["claim"]) and r["statement"].endswith("."), r["claim"]
@@ -252,10 +252,10 @@ def test_nothing_in_the_product_points_at_the_shared_folder():
 
 
 def test_recompute_takes_the_kinds_of_claim_to_redo():
-    kept = {(c["seed"], c["claim"]): {"verdict": "x"} for c in findings.CLAIMS}
+    kept = {(c["writeup_id"], c["claim"]): {"verdict": "x"} for c in findings.CLAIMS}
     assert findings.keep_rows(kept, None) == kept and findings.keep_rows(kept, "all") == {}
     left = findings.keep_rows(kept, "sweep")  # e.g. after the σ runs were trained again
-    assert set(kept) - set(left) == {(c["seed"], c["claim"]) for c in findings.CLAIMS if c["kind"] == "sweep"}
+    assert set(kept) - set(left) == {(c["writeup_id"], c["claim"]) for c in findings.CLAIMS if c["kind"] == "sweep"}
     import pytest
 
     from core.errors import ConfigError

@@ -11,6 +11,7 @@ import streamlit as st
 
 from core.dashboard import catalog as core_models
 from core.errors import LabError
+from core.eval.metrics import METRICS
 from core.store.images import grid, grid_png_bytes
 from ui.components import PALETTE
 
@@ -165,12 +166,11 @@ def leaderboard_view(df: pd.DataFrame) -> pd.DataFrame:
     """Scores rounded for reading, numbers kept numeric (columns still sort); show it with
     st.dataframe(..., placeholder=MISSING)."""
     df = df.copy()
-    for c in ("fid", "precision", "recall", "density", "coverage", "class_kl", "cond_acc", "epochs", "train_min"):
+    for c in (*METRICS, "cond_acc", "epochs", "train_min"):
         if c in df.columns:
             df[c] = pd.to_numeric(df[c], errors="coerce")
     return fmt_scores(df)
 
 
 def fmt_scores(df: pd.DataFrame) -> pd.DataFrame:
-    return df.round({"fid": 3, "precision": 3, "recall": 3, "density": 3, "coverage": 3, "class_kl": 4,
-                     "cond_acc": 3})
+    return df.round({**{k: 3 for k in METRICS}, "class_kl": 4, "cond_acc": 3})

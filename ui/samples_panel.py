@@ -6,11 +6,10 @@ import streamlit as st
 
 from core.errors import LabError
 from core.eval import sample_files as samples
+from core.eval.metrics import METRICS
 from core.eval.score import score_real
 from core.explore.maps import features_map
 from ui.common import fmt_scores, guard, show_grid, tidy
-
-COLS = ["fid", "precision", "recall", "density", "coverage", "class_kl"]
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -42,9 +41,9 @@ def samples_panel(zoo_rows: pd.DataFrame) -> None:
             st.success(f"Read {res['n']:,} digits ({res['format']}, values {res['range']}).", icon=":material/check:")
             best = zoo_rows[zoo_rows["model"] != "real data (floor)"].nsmallest(3, "fid") \
                 if "fid" in zoo_rows and "model" in zoo_rows else pd.DataFrame()
-            table = pd.DataFrame([{"model": "your samples", "n": res["n"], **{k: res[k] for k in COLS}},
-                                  {"model": "real data (floor)", "n": floor["n"], **{k: floor[k] for k in COLS}},
-                                  *[{"model": r["model"], "n": 10_000, **{k: r.get(k) for k in COLS}}
+            table = pd.DataFrame([{"model": "your samples", "n": res["n"], **{k: res[k] for k in METRICS}},
+                                  {"model": "real data (floor)", "n": floor["n"], **{k: floor[k] for k in METRICS}},
+                                  *[{"model": r["model"], "n": 10_000, **{k: r.get(k) for k in METRICS}}
                                     for _, r in best.iterrows()]])
             st.dataframe(fmt_scores(table), hide_index=True, width="stretch")
             if res["n"] != 10_000:

@@ -4,6 +4,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.dashboard import catalog as core_models
+from core.eval.metrics import METRICS
 from core.eval.score import score_model
 from ui.common import csv_button, fmt_scores, guard, pick_model, pick_prior, show_grid, tidy, version
 
@@ -59,7 +60,7 @@ if askable:
         if st.button("Score both (about 30 s)", key="classes_score"):
             with guard("Scoring"), st.spinner("Scoring 2 × 10k digits…"):
                 rows = [{"classes": w, **{k: v for k, v in score_model(model, class_weights=w).items()
-                                          if k in ("fid", "precision", "recall", "density", "coverage", "class_kl")}}
+                                          if k in METRICS}}
                         for w in ("uniform", "mnist")]
             st.dataframe(fmt_scores(pd.DataFrame(rows)), hide_index=True, width="stretch")
 

@@ -7,6 +7,7 @@ import torch
 
 from core.dashboard import catalog as core_models
 from core.errors import LabError
+from core.eval.metrics import METRICS
 from core.eval.score import score_real
 from core.gan.variants import VARIANTS
 from core.train import timeline as core_timeline
@@ -55,7 +56,7 @@ csv_button(table, "compare_scores")
 missing = [n for n in chosen if not rows[n].get("scores")]
 if missing:
     st.caption(f"Not scored yet: {', '.join(missing)} — score them on the Overview page.")
-metric = st.radio("Metric", ["fid", "precision", "recall", "density", "coverage", "class_kl"], horizontal=True,
+metric = st.radio("Metric", list(METRICS), horizontal=True,
                   key="compare_metric", persist_state="session")
 fig = go.Figure(go.Bar(x=table["model"], y=table[metric], marker_color=["#999"] + [colour[n] for n in chosen],
                        text=[f"{v:.3f}" if v == v and v is not None else "" for v in table[metric]],

@@ -14,7 +14,7 @@ from ui.components import drag_points
 st.title("GMM editor")
 mixture = core_models.mixture_models(model_rows(), usable_models())
 if not mixture:
-    st.info("No mixture-prior model yet (gm-static, gm-static-wgan, gm-dynamic, cwgan-gp, gmm-cwgan-gp). "
+    st.info(f"No mixture-prior model yet ({', '.join(core_models.mixture_variants())}). "
             "Train one on the Train page.")
     st.stop()
 model = pick_model(options=mixture, only="mixture-prior models")
@@ -40,7 +40,9 @@ def current_prior():
     return gmm.edited(prior, means=state["means"], sigmas=state["sigmas"])
 
 
-def view(k: int) -> dict:
+def component_digits(k: int) -> dict:
+    """Component k's digits under the current edits and the classifier's reading of them
+    (mixture_editor.component_view), kept until that component is edited again."""
     if k not in state["views"]:
         state["views"][k] = gmm.component_view(G, current_prior(), k)
     return state["views"][k]
@@ -71,7 +73,7 @@ xy = state["xy"]
 pad = 0.35 * max(np.ptp(base_plane["xy"][:, 0]), np.ptp(base_plane["xy"][:, 1]), 1e-3)
 lo, hi = base_plane["xy"].min(0) - pad, base_plane["xy"].max(0) + pad
 with guard("Sampling"):
-    labels = gmm.component_names({j: view(j)["labels"] for j in range(prior.k)})  # what each one makes now
+    labels = gmm.component_names({j: component_digits(j)["labels"] for j in range(prior.k)})  # what each one makes now
 d = prior.means.shape[1]
 left, right = st.columns([3, 2])
 with left:
@@ -94,7 +96,7 @@ with right:
         state["views"].pop(k, None)
         st.rerun()  # the component's name follows what it makes now
     with guard("Sampling"):
-        v = view(k)
+        v = component_digits(k)
     reads = ", ".join(f"{digit} ({count})" for digit, count in gmm.reads_as(v["labels"]))
     show_grid(v["images"], nrow=8, width=300, caption=f"component {k}: 64 digits, read as {reads}",
               download=f"gmm_{model}_{k}")
@@ -104,7 +106,7 @@ with right:
                    f"{gmm.drag_scale(current_prior(), k):.1f}: expect similar digits. Drag further, or lower σ.")
 
 with st.spinner("Class histogram…"), guard("Histogram"):
-    views = {j: view(j) for j in range(prior.k)}
+    views = {j: component_digits(j) for j in range(prior.k)}
     hist = gmm.mixture_histogram(views)
 fig = go.Figure()
 fig.add_bar(x=list(range(10)), y=core_models.real_class_hist(), name="real", marker_color="#bbb")

@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from core.dashboard import catalog as core_models
+from core.eval.metrics import LOWER_IS_BETTER, METRICS
 from core.eval.score import score_real
 from core.explore import refine
 from ui.common import fmt_scores, guard, pick_model, show_grid, version
@@ -63,14 +64,13 @@ sb_, sa_ = extra["before"], extra["after"]
 
 with st.spinner(f"Scoring {n} real digits for a floor at the same n (once)…"):
     floor = score_real(n=int(n))  # at the same n: precision, recall and coverage depend on it
-keys = ["fid", "precision", "recall", "density", "coverage", "class_kl"]
-table = pd.DataFrame([{"": f"real-data floor ({n} digits)", **{k: floor[k] for k in keys}},
-                      {"": "before", **{k: sb_[k] for k in keys}},
-                      {"": "after", **{k: sa_[k] for k in keys}}])
-cols = st.columns(len(keys))
-for c, k in zip(cols, keys):
+table = pd.DataFrame([{"": f"real-data floor ({n} digits)", **{k: floor[k] for k in METRICS}},
+                      {"": "before", **{k: sb_[k] for k in METRICS}},
+                      {"": "after", **{k: sa_[k] for k in METRICS}}])
+cols = st.columns(len(METRICS))
+for c, k in zip(cols, METRICS):
     c.metric(k, f"{sa_[k]:.3f}", f"{sa_[k] - sb_[k]:+.3f}",
-             delta_color="inverse" if k in ("fid", "class_kl") else "normal")
+             delta_color="inverse" if k in LOWER_IS_BETTER else "normal")
 st.dataframe(fmt_scores(table), hide_index=True, width="stretch")
 for warning in refine.verdict(extra, core_models.loaded(model).variant.loss):
     st.warning(warning, icon=":material/trending_down:")

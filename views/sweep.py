@@ -5,8 +5,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.dashboard import launch
-from core.gan.variants import ARCHITECTURE, HOUSEKEEPING, VARIANTS, get_variant
+from core.dashboard import launch, training
+from core.eval.metrics import LOWER_IS_BETTER
+from core.gan.variants import VARIANTS
 from core.results.freshness import sweep_note
 from core.sweeps import sweep
 from ui.common import csv_button, fmt_scores, guard, tidy
@@ -22,7 +23,7 @@ with st.expander("New sweep", expanded=not sweep.names()):
         epochs = c2.number_input("Epochs per trial", 1, 200, 3)
         scheduler = c3.radio("Scheduler", sweep.SCHEDULERS, horizontal=True,
                              help="asha stops the trials whose quick FID lags at each epoch")
-        knobs = [k for k in get_variant(variant).knobs() if k not in HOUSEKEEPING + ARCHITECTURE]
+        knobs = training.form_knobs(variant)
         k1, v1, k2, v2 = st.columns([1, 2, 1, 2])
         key_a = k1.selectbox("Knob", knobs, index=knobs.index("prior_sigma") if "prior_sigma" in knobs else 0)
         vals_a = v1.text_input("Values", "0.2,0.5,1,1.5,2", help="comma-separated")
@@ -103,7 +104,7 @@ if len(done) and knobs and metric in done:
         st.subheader("Knobs → metric")
         dims = [dict(label=k, values=pd.to_numeric(done[k], errors="coerce")) for k in knobs]
         fig = go.Figure(go.Parcoords(line=dict(color=done[metric], colorscale="Viridis", showscale=True,
-                                               reversescale=metric in ("fid", "class_kl")),
+                                               reversescale=metric in LOWER_IS_BETTER),
                                      dimensions=[*dims, dict(label=metric, values=done[metric])]))
         tidy(fig, 360)
         fig.update_layout(margin=dict(l=70, r=70, t=70, b=30))  # the axis titles sit above the plot, ticks beside

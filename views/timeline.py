@@ -6,6 +6,8 @@ import time
 import plotly.graph_objects as go
 import streamlit as st
 
+from core.dashboard import epoch_view
+from core.eval.metrics import METRICS, PRDC
 from core.results.freshness import timeline_note
 from core.train import timeline as tl_mod
 from ui.common import CLASS_COLOURS, MISSING, csv_button, guard, pick_model, tidy
@@ -22,13 +24,13 @@ def names() -> list[str]:
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def loaded(model: str, ver: str) -> tl_mod.Timeline:
+def cached_timeline(model: str, ver: str) -> tl_mod.Timeline:
     return tl_mod.load(model)
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
 def gif(model: str, ver: str) -> bytes:
-    return tl_mod.animation(loaded(model, ver))
+    return tl_mod.animation(cached_timeline(model, ver))
 
 
 options = names()
@@ -39,7 +41,7 @@ model = pick_model("Model with a timeline", options=options, only="models with a
                    help="zoo models that ship a timeline, then your runs")
 ver = tl_mod.version(model)
 with guard("Timeline"):
-    tl = loaded(model, ver)
+    tl = cached_timeline(model, ver)
 if not tl.rows:
     st.info(f"{model} has no records yet.")
     st.stop()
@@ -81,87 +83,93 @@ with c2:
 def curve_fig(keys: tuple[str, ...], epoch: int, title: str, height: int = 260, log_y: bool = False):
     """The records up to `epoch` (so far), on an x axis that spans the whole run so it never jumps."""
     fig = go.Figure()
-    upto = [r for r in tl.rows if r["epoch"] <= epoch]
     for i, k in enumerate(keys):
-        pts = [(r["epoch"], r[k]) for r in upto if r.get(k) is not None]
-        if pts:
-            fig.add_scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], name=k, mode="lines+markers",
+        pts = epoch_view.curve_so_far(tl.rows, k, epoch)
+        if pts["ema"]:
+            fig.add_scatter(x=[p[0] for p in pts["ema"]], y=[p[1] for p in pts["ema"]], name=k, mode="lines+markers",
                             line=dict(color=CLASS_COLOURS[i]), marker=dict(size=4))
-        raw = [(r["epoch"], r["raw"][k]) for r in upto if r.get("raw") and r["raw"].get(k) is not None]
-        if raw:
-            fig.add_scatter(x=[p[0] for p in raw], y=[p[1] for p in raw], name=f"{k} (raw G, no EMA)",
+        if pts["raw"]:
+            fig.add_scatter(x=[p[0] for p in pts["raw"]], y=[p[1] for p in pts["raw"]], name=f"{k} (raw G, no EMA)",
                             mode="lines", line=dict(color=CLASS_COLOURS[i], dash="dot"))
     fig.add_vline(x=epoch, line=dict(color="#444", dash="dash"))
-    pad = max(1, (epochs[-1] - epochs[0]) * 0.03)
-    return tidy(fig, height, title=title, xaxis=dict(title="epoch", range=[epochs[0] - pad, epochs[-1] + pad]),
+    return tidy(fig, height, title=title, xaxis=dict(title="epoch", range=epoch_view.epoch_axis(epochs)),
                 yaxis_type="log" if log_y else "linear")
 
 
+def grid_panel(epoch: int) -> None:
+    """The epoch's sample grid, or the nearest one a shipped timeline kept."""
+    kept = tl.nearest_grid(epoch)
+    if kept and kept[0] == epoch:
+        st.image(kept[1], caption=f"epoch {epoch}: 100 digits from the fixed evaluation noise", width="stretch")
+    elif kept:
+        st.image(kept[1], width="stretch", caption=f"epoch {kept[0]}, the nearest grid kept: a shipped timeline "
+                 f"keeps epochs 1–{tl_mod.GRID_EVERY_UNTIL}, then every {tl_mod.GRID_EVERY}th "
+                 f"(the map and scores are epoch {epoch}'s)")
+    else:
+        st.caption(f"No sample grid was kept for epoch {epoch}.")
+
+
+def map_panel(epoch: int) -> None:
+    """The epoch's digits, coloured by the class read, among the fixed map's real digits."""
+    p, missing = epoch_view.map_points(tl, epoch)
+    fig = go.Figure()
+    fig.add_scattergl(x=tl.frame_xy[:, 0], y=tl.frame_xy[:, 1], mode="markers", name="real test digits",
+                      marker=dict(color="#d0d0d0", size=4), hoverinfo="skip")
+    if p is not None:
+        for d in range(10):
+            sel = p["label"] == d
+            if sel.any():
+                fig.add_scattergl(x=p["xy"][sel, 0], y=p["xy"][sel, 1], mode="markers", name=f"read as {d}",
+                                  marker=dict(color=CLASS_COLOURS[d], size=5, opacity=0.8),
+                                  text=[f"read as {d} ({c:.0%})" for c in p["conf"][sel]], hoverinfo="text")
+    xrange, yrange = epoch_view.map_ranges(tl.frame_xy)
+    tidy(fig, 460, title=f"epoch {epoch} on the fixed map", xaxis=dict(range=xrange, showticklabels=False),
+         yaxis=dict(range=yrange, showticklabels=False))
+    fig.update_layout(legend=dict(orientation="h", x=0, xanchor="left", y=-0.02, yanchor="top"), margin=dict(b=60))
+    st.plotly_chart(fig, key="tl_map")
+    st.caption("Grey: real test digits, placed once by UMAP of their classifier features. Colour: this "
+               "epoch's digits, each placed among its nearest real digits, coloured by the class read."
+               + (f" Not shown: {missing}." if missing else ""))
+
+
+def class_hist_panel(row: dict, epoch: int) -> None:
+    fig = go.Figure(go.Bar(x=list(range(10)), y=row["class_hist"], marker_color=CLASS_COLOURS, showlegend=False,
+                           text=[f"{h:.0%}" for h in row["class_hist"]], textposition="outside"))
+    fig.add_scatter(x=[-0.5, 9.5], y=[0.1, 0.1], mode="lines", name="uniform (10 %)", hoverinfo="skip",
+                    line=dict(color="#888", dash="dot"))  # named in the legend, not over the bars' labels
+    tidy(fig, 300, title=f"classes read at epoch {epoch} (KL to uniform {row['class_kl']:.3f})",
+         xaxis=dict(dtick=1, title="digit"), yaxis=dict(title="fraction", range=[0, max(0.3, max(row['class_hist']) * 1.2)]))
+    st.plotly_chart(fig, key="tl_hist")
+
+
 @st.fragment(run_every=1.0 if playing else None)  # the clock decides the epoch; a slow redraw skips, never lags
-def view():
+def epoch_panel():
+    """The epoch slider and everything of that epoch: scores, grid, map, classes, curves so far."""
     play = st.session_state.get("tl_playing")
     if play:
         st.session_state[key] = tl_mod.playback_epoch(epochs, play["epoch"], time.time() - play["t0"])
     epoch = st.select_slider("Epoch", epochs, key=key)
     row = tl.rows[epochs.index(epoch)]
-    m = st.columns(6)
-    for col, k in zip(m, ("fid", "precision", "recall", "density", "coverage", "class_kl")):
-        v = row.get(k)
+    for col, (k, v) in zip(st.columns(len(METRICS)), epoch_view.epoch_scores(row).items()):
         col.metric(k, MISSING if v is None else f"{v:.3f}")
     left, right = st.columns(2)
     with left:
-        kept = tl.nearest_grid(epoch)
-        if kept and kept[0] == epoch:
-            st.image(kept[1], caption=f"epoch {epoch}: 100 digits from the fixed evaluation noise", width="stretch")
-        elif kept:
-            st.image(kept[1], width="stretch", caption=f"epoch {kept[0]}, the nearest grid kept: a shipped timeline "
-                     f"keeps epochs 1–{tl_mod.GRID_EVERY_UNTIL}, then every {tl_mod.GRID_EVERY}th "
-                     f"(the map and scores are epoch {epoch}'s)")
-        else:
-            st.caption(f"No sample grid was kept for epoch {epoch}.")
+        grid_panel(epoch)
     with right:
-        p = tl.points(epoch) if epoch in tl._points else None
-        fig = go.Figure()
-        fig.add_scattergl(x=tl.frame_xy[:, 0], y=tl.frame_xy[:, 1], mode="markers", name="real test digits",
-                          marker=dict(color="#d0d0d0", size=4), hoverinfo="skip")
-        if p is not None:
-            for d in range(10):
-                sel = p["label"] == d
-                if sel.any():
-                    fig.add_scattergl(x=p["xy"][sel, 0], y=p["xy"][sel, 1], mode="markers", name=f"read as {d}",
-                                      marker=dict(color=CLASS_COLOURS[d], size=5, opacity=0.8),
-                                      text=[f"read as {d} ({c:.0%})" for c in p["conf"][sel]], hoverinfo="text")
-        lo, hi = tl.frame_xy.min(0), tl.frame_xy.max(0)
-        pad = 0.05 * (hi - lo)
-        tidy(fig, 460, title=f"epoch {epoch} on the fixed map",
-             xaxis=dict(range=[lo[0] - pad[0], hi[0] + pad[0]], showticklabels=False),
-             yaxis=dict(range=[lo[1] - pad[1], hi[1] + pad[1]], showticklabels=False))
-        fig.update_layout(legend=dict(orientation="h", x=0, xanchor="left", y=-0.02, yanchor="top"),
-                          margin=dict(b=60))
-        st.plotly_chart(fig, key="tl_map")
-        st.caption("Grey: real test digits, placed once by UMAP of their classifier features. Colour: this "
-                   "epoch's digits, each placed among its nearest real digits, coloured by the class read.")
+        map_panel(epoch)
     left, right = st.columns(2)
     with left:
-        fig = go.Figure(go.Bar(x=list(range(10)), y=row["class_hist"], marker_color=CLASS_COLOURS, showlegend=False,
-                               text=[f"{h:.0%}" for h in row["class_hist"]], textposition="outside"))
-        fig.add_scatter(x=[-0.5, 9.5], y=[0.1, 0.1], mode="lines", name="uniform (10 %)", hoverinfo="skip",
-                        line=dict(color="#888", dash="dot"))  # named in the legend, not over the bars' labels
-        tidy(fig, 300, title=f"classes read at epoch {epoch} (KL to uniform {row['class_kl']:.3f})",
-             xaxis=dict(dtick=1, title="digit"), yaxis=dict(title="fraction", range=[0, max(0.3, max(row['class_hist']) * 1.2)]))
-        st.plotly_chart(fig, key="tl_hist")
+        class_hist_panel(row, epoch)
     with right:
         st.plotly_chart(curve_fig(("fid",), epoch, "FID so far (log scale)", log_y=True), key="tl_fid")
-    st.plotly_chart(curve_fig(("precision", "recall", "density", "coverage"), epoch,
-                              "precision / recall / density / coverage so far", 280), key="tl_prdc")
+    st.plotly_chart(curve_fig(PRDC, epoch, " / ".join(PRDC) + " so far", 280), key="tl_prdc")
 
 
-view()
+epoch_panel()
 
 with st.expander("Every record"):
     import pandas as pd
-    table = pd.DataFrame([{k: r.get(k) for k in ("epoch", "fid", "precision", "recall", "density", "coverage",
-                                                   "class_kl", "confidence", "cond_acc", "seconds")} for r in tl.rows])
+    table = pd.DataFrame(epoch_view.record_table(tl.rows))
     st.dataframe(table, hide_index=True, width="stretch", placeholder=MISSING)
     csv_button(table, f"timeline_{model}")
     st.caption(f"The same rows: `python -m core timeline {model} --json`.")

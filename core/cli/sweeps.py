@@ -29,9 +29,9 @@ def _print_table(rows: list[dict], metric: str) -> None:
     if not rows:
         print("no trials yet")
         return
+    from core.eval.metrics import METRICS
     knobs = [k for k in rows[0] if k not in ("trial", "status", "run_id", "epoch", "progress", "scored_n", "wall_s",
-                                              "reason", "fid", "precision", "recall", "density", "coverage",
-                                              "class_kl")]
+                                              "reason", *METRICS)]
     print(table(rows, ["trial", *knobs, "status", "epoch", "fid", "precision", "recall", "coverage", "class_kl",
                         "scored_n", "wall_s", "run_id"]))
 

@@ -12,11 +12,12 @@ import numpy as np
 import torch
 
 from core.errors import ConfigError, LabError
+from core.eval.metrics import METRICS
 
 if TYPE_CHECKING:
     from core.store.registry import LoadedModel
 
-SCORE_KEYS = ("fid", "precision", "recall", "density", "coverage", "class_kl", "cond_acc")
+SCORE_KEYS = (*METRICS, "cond_acc")  # a leaderboard row's scores (cond_acc: conditional models only)
 
 
 def list_models() -> list[dict]:
@@ -114,12 +115,19 @@ def usable(rows: list[dict]) -> list[str]:
     return out
 
 
-def mixture_models(rows: list[dict], usable_names: list[str]) -> list[str]:
-    """The usable models whose prior is a Gaussian mixture (fixed or learnable): what the GMM
-    editor can edit. Read from the variant's `prior`, never from its name."""
+def mixture_variants() -> list[str]:
+    """The variants whose prior is a Gaussian mixture (fixed or learnable; every prior but the
+    plain Gaussian is one): the models of these the GMM editor can edit."""
     from core.gan.variants import VARIANTS
-    kinds = {r["name"]: VARIANTS[r["variant"]].prior for r in rows if r.get("variant") in VARIANTS}
-    return [n for n in usable_names if kinds.get(n, "gaussian").startswith("mixture")]
+    return [name for name, v in VARIANTS.items() if v.prior != "gaussian"]
+
+
+def mixture_models(rows: list[dict], usable_names: list[str]) -> list[str]:
+    """The usable models of a `mixture_variants` variant, whatever they are called (a run or an
+    imported model is found by its variant, never by its name)."""
+    variant = {r["name"]: r.get("variant") for r in rows}
+    mixtures = set(mixture_variants())
+    return [n for n in usable_names if variant.get(n) in mixtures]
 
 
 def leaderboard_rows(rows: list[dict], floor: dict | None, ranked: bool = False) -> list[dict]:

@@ -36,8 +36,7 @@ K = 5  # neighbours for precision / recall / density / coverage
 VERSION = 1  # bump when a metric's definition changes: cached scores carry it in their key
 SHIPPED_REF = TRAINED / "reference"  # the test split's features and the floors, for the shipped classifier
 FLOOR_NS = (500, 1000, 2000, 5000, 10_000)  # the floors shipped: every n a page asks for (Refine's choices, 10k)
-KEYS = ("fid", "precision", "recall", "density", "coverage", "class_hist", "class_kl", "cond_acc",
-        "confidence", "n", "seconds")
+KEYS = (*metrics.METRICS, "class_hist", "cond_acc", "confidence", "n", "seconds")
 
 
 @functools.lru_cache(maxsize=2)

@@ -90,6 +90,7 @@ def clip_saturation(D, c: float) -> dict[str, float]:
 
 
 HIST_BINS = 40
+HIST_SPAN = 2  # the weight histograms cover [−HIST_SPAN·c, HIST_SPAN·c]
 
 
 @torch.no_grad()
@@ -97,5 +98,12 @@ def weight_histograms(D, c: float, bins: int = HIST_BINS) -> dict[str, list[int]
     """Counts of each layer's critic weights over [−2c, 2c] in `bins` bins (values beyond the
     range land in the end bins) — taken *before* clipping, seed 001's Figure 3: with c too
     small, the mass piles up past ±c."""
-    return {f"l{i}": torch.histc(lin.weight.detach().float().clamp(-2 * c, 2 * c), bins, -2 * c, 2 * c)
-            .long().tolist() for i, lin in enumerate(D.linear_layers())}
+    lo, hi = -HIST_SPAN * c, HIST_SPAN * c
+    return {f"l{i}": torch.histc(lin.weight.detach().float().clamp(lo, hi), bins, lo, hi).long().tolist()
+            for i, lin in enumerate(D.linear_layers())}
+
+
+def weight_histogram_centres(c: float, bins: int) -> list[float]:
+    """The centres of `weight_histograms`' bins for clipping value c."""
+    width = 2 * HIST_SPAN * c / bins
+    return [-HIST_SPAN * c + (i + 0.5) * width for i in range(bins)]

@@ -1,5 +1,5 @@
-"""The seeds' claims as data: which write-up makes each (the course's seeds 000–004, named by
-their authors' team), the claim in full, and how core/results/findings.py tests it on this project's
+"""The seeds' claims as data: which write-up makes each (`writeup_id`: the course's seeds 000–004,
+named by their authors' team; not a random seed), the claim in full, and how core/results/findings.py tests it on this project's
 models (`kind` and its arguments; see core/results/findings.py)."""
 from __future__ import annotations
 
@@ -62,38 +62,38 @@ STATEMENTS = {
 }
 
 CLAIMS: list[dict] = [
-    dict(seed="000", claim="WGAN-GP gives better coverage than weight clipping",
+    dict(writeup_id="000", claim="WGAN-GP gives better coverage than weight clipping",
          kind="compare", a="wgan-gp", b="wgan-wc", metrics=["coverage"]),
-    dict(seed="000", claim="Spectral normalisation is weaker than the gradient penalty",
+    dict(writeup_id="000", claim="Spectral normalisation is weaker than the gradient penalty",
          kind="compare", a="wgan-gp", b="wgan-sn", metrics=["fid", "coverage"]),
-    dict(seed="000", claim="Gaussian-mixture priors bring no measurable improvement (same WGAN-GP loss)",
+    dict(writeup_id="000", claim="Gaussian-mixture priors bring no measurable improvement (same WGAN-GP loss)",
          kind="compare", a="gm-static-wgan", b="wgan-gp", metrics=["fid", "recall"], expect="no gain"),
-    dict(seed="000", claim="Conditional + GMM (GMM-cWGAN-GP) struggles against the conditional WGAN-GP",
+    dict(writeup_id="000", claim="Conditional + GMM (GMM-cWGAN-GP) struggles against the conditional WGAN-GP",
          kind="compare", a="cwgan-gp", b="gmm-cwgan-gp", metrics=["fid"]),
-    dict(seed="000", claim="DRS filters low-quality samples (precision up)",
+    dict(writeup_id="000", claim="DRS filters low-quality samples (precision up)",
          kind="refine", model="wgan-gp", method="drs", metrics=["precision"]),
-    dict(seed="001", claim="c = 0.01 gives 'a reasonable amount of saturation' of the clipped critic",
+    dict(writeup_id="001", claim="c = 0.01 gives 'a reasonable amount of saturation' of the clipped critic",
          kind="saturation", model="wgan-wc"),
-    dict(seed="001", claim="DRS improves FID",
+    dict(writeup_id="001", claim="DRS improves FID",
          kind="refine", model="wgan-gp", method="drs", metrics=["fid"]),
-    dict(seed="001", claim="Target-space DOT improves FID (their 24.12 → 22.64: 20 steps, lr 0.01)",
+    dict(writeup_id="001", claim="Target-space DOT improves FID (their 24.12 → 22.64: 20 steps, lr 0.01)",
          kind="refine", model="wgan-gp", method="dot-target", metrics=["fid"]),
-    dict(seed="002", claim="A static GM prior improves recall over vanilla",
+    dict(writeup_id="002", claim="A static GM prior improves recall over vanilla",
          kind="compare", a="gm-static", b="vanilla", metrics=["recall"]),
     # seed 002's own c = 0.1; 8 epochs per σ to fit the CPU (their final model had 90)
-    dict(seed="002", claim="Smaller σ gives higher precision, larger σ more diversity (their Figure 1)",
+    dict(writeup_id="002", claim="Smaller σ gives higher precision, larger σ more diversity (their Figure 1)",
          kind="sweep", variant="gm-static", knob="prior_sigma", values=[0.15, 0.5, 1.0],
          sets={"prior_c": 0.1, "epochs": 8}, trend={"precision": "down", "recall": "up", "coverage": "up"}),
-    dict(seed="002", claim="cWGAN-GP with learnable class Gaussians is the best of their models",
+    dict(writeup_id="002", claim="cWGAN-GP with learnable class Gaussians is the best of their models",
          kind="best", a="cwgan-gp", among=["vanilla", "gm-static", "wgan-gp", "cwgan-gp"], metrics=["fid"]),
-    dict(seed="003", claim="Hinge loss beats a plain WGAN", kind="compare", a="hinge", b="wgan",
+    dict(writeup_id="003", claim="Hinge loss beats a plain WGAN", kind="compare", a="hinge", b="wgan",
          metrics=["fid", "recall"]),
-    dict(seed="003", claim="SAN beats its hinge base", kind="compare", a="san", b="hinge", metrics=["fid", "recall"]),
-    dict(seed="004", claim="The dynamic supervised GM-GAN beats the vanilla baseline on FID, precision and recall",
+    dict(writeup_id="003", claim="SAN beats its hinge base", kind="compare", a="san", b="hinge", metrics=["fid", "recall"]),
+    dict(writeup_id="004", claim="The dynamic supervised GM-GAN beats the vanilla baseline on FID, precision and recall",
          kind="compare", a="gm-dynamic", b="vanilla", metrics=["fid", "precision", "recall"]),
-    dict(seed="004", claim="Vanilla skips classes; the dynamic GM-GAN does not (class histogram)",
+    dict(writeup_id="004", claim="Vanilla skips classes; the dynamic GM-GAN does not (class histogram)",
          kind="compare", a="gm-dynamic", b="vanilla", metrics=["class_kl"]),
     # their 'EM static GM GAN': 10 components on the codes of the 50k train digits (1000 steps each)
-    dict(seed="004", claim="EM-refit sampling lowers recall more than precision (theirs: −0.15 vs −0.02)",
+    dict(writeup_id="004", claim="EM-refit sampling lowers recall more than precision (theirs: −0.15 vs −0.02)",
          kind="refit", model="gm-static", components=10, covariance="diag"),
 ]

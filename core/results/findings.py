@@ -1,6 +1,7 @@
 """The seeds' claims, each checked on this project's own models and numbers.
 
-A claim is data: which seed makes it, its words, and how to test it here. Three kinds:
+A claim is data: which write-up makes it (`writeup_id`, "000".."004": the course calls its research
+write-ups "seeds"; the *sampling* seeds below are random seeds), its words, and how to test it here. Kinds:
 
 * ``compare`` -- model A beats model B on some metrics. Both shipped zoo models are scored on
   10k samples with several sampling seeds (cached like every score); the claim is *supported*
@@ -29,9 +30,9 @@ import statistics
 import time
 
 from core.errors import ConfigError
+from core.eval.metrics import LOWER_IS_BETTER
 from core.results.claims import CLAIMS, STATEMENTS, WRITEUPS
 
-LOWER_BETTER = {"fid", "class_kl"}
 SEEDS = (0, 1, 2)
 N = 10_000          # digits per score (the zoo's own n)
 REFINE_N = 2_000    # proposals per refinement run (each scored before and after)
@@ -39,7 +40,7 @@ REFINE_N = 2_000    # proposals per refinement run (each scored before and after
 
 def _better(metric: str, a: float, b: float) -> float:
     """How much better a is than b (positive = better)."""
-    return (b - a) if metric in LOWER_BETTER else (a - b)
+    return (b - a) if metric in LOWER_IS_BETTER else (a - b)
 
 
 def verdict(diffs: list[float], spread: float) -> tuple[str, str]:
@@ -170,7 +171,7 @@ def _best(c: dict, seeds) -> dict:
     m = c["metrics"][0]
     runs = {name: _scores(name, seeds) for name in c["among"]}
     means = {n: statistics.mean(r[m] for r in rs) for n, rs in runs.items() if n != c["a"]}
-    rival = (min if m in LOWER_BETTER else max)(means, key=means.get)  # the best of the others
+    rival = (min if m in LOWER_IS_BETTER else max)(means, key=means.get)  # the best of the others
     va, vb = [r[m] for r in runs[c["a"]]], [r[m] for r in runs[rival]]
     diffs = [_better(m, x, y) for x, y in zip(va, vb)]
     lead = f"{c['a']} {'better' if statistics.mean(diffs) > 0 else 'worse'} than the next best, {rival}"
@@ -316,7 +317,7 @@ LONG = ("sweep", "refit")  # kinds that train or invert when asked to (`train=Tr
 def findings(seeds=SEEDS, train: bool = False, kept: dict | None = None) -> list[dict]:
     """Every claim with its evidence and verdict (scores and refinements are cached). `train`:
     also train the sweeps' runs and invert the refit's digits when missing (tens of minutes).
-    `kept`: rows to reuse by (seed, claim); None takes the shipped table's fresh ones
+    `kept`: rows to reuse by (writeup_id, claim); None takes the shipped table's fresh ones
     (`shipped_rows`: same sampling seeds, none of the claim's models changed since `--ship`)."""
     if len(seeds) < 1:
         raise ConfigError("findings needs at least one sampling seed")
@@ -324,8 +325,8 @@ def findings(seeds=SEEDS, train: bool = False, kept: dict | None = None) -> list
     kept = shipped_rows(seeds) if kept is None else kept
     rows = []
     for c in CLAIMS:
-        if (c["seed"], c["claim"]) in kept:
-            rows.append({**kept[c["seed"], c["claim"]], **row_head(c)})  # the claim's words are today's
+        if (c["writeup_id"], c["claim"]) in kept:
+            rows.append({**kept[c["writeup_id"], c["claim"]], **row_head(c)})  # the claim's words are today's
             continue
         t0 = time.perf_counter()
         if c["kind"] == "needs":
@@ -338,8 +339,9 @@ def findings(seeds=SEEDS, train: bool = False, kept: dict | None = None) -> list
 
 
 def row_head(c: dict) -> dict:
-    """A row's claim: its seed, write-up ('GANibal, 000'), short key and the claim in full."""
-    return {"seed": c["seed"], "writeup": f"{WRITEUPS.get(c['seed'], 'seed')}, {c['seed']}", "claim": c["claim"],
+    """A row's claim: its write-up id ('000'), write-up ('GANibal, 000'), short key and the claim in full."""
+    wid = c["writeup_id"]
+    return {"writeup_id": wid, "writeup": f"{WRITEUPS.get(wid, 'seed')}, {wid}", "claim": c["claim"],
             "statement": STATEMENTS.get(c["claim"], c["claim"])}
 
 
@@ -358,14 +360,14 @@ def ship(rows: list[dict], seeds) -> None:
 
 
 def shipped_state(seeds) -> tuple[dict[tuple, dict], list[tuple[str, list[str]]]]:
-    """The shipped table's rows that are still fresh, by (seed, claim) — computed with these
+    """The shipped table's rows that are still fresh, by (writeup_id, claim) — computed with these
     sampling seeds, and the models and classifier of the claim are the ones they were computed on
     (`fingerprints.stale` of the row's fingerprint) — and (claim, what changed) of the stale ones."""
     from core.eval.fingerprints import stale
     from core.store.runs import TRAINED
     try:
         d = json.loads((TRAINED / SHIPPED).read_text())
-        rows = {(r["seed"], r["claim"]): r for r in d["rows"] if isinstance(r, dict)}
+        rows = {(r["writeup_id"], r["claim"]): r for r in d["rows"] if isinstance(r, dict)}
         shipped_seeds = d.get("seeds", [])
         if not isinstance(shipped_seeds, list) \
                 or not all(isinstance(s, int) and not isinstance(s, bool) for s in shipped_seeds):
@@ -376,7 +378,7 @@ def shipped_state(seeds) -> tuple[dict[tuple, dict], list[tuple[str, list[str]]]
         return {}, []
     fresh, old = {}, []
     for c in CLAIMS:
-        if (k := (c["seed"], c["claim"])) in rows:
+        if (k := (c["writeup_id"], c["claim"])) in rows:
             changed = stale(rows[k].get("fingerprint"), *sorted(claim_models(c)))
             if changed:
                 old.append((c["claim"], changed))
@@ -393,7 +395,7 @@ def keep_rows(kept: dict[tuple, dict], recompute: str | None) -> dict[tuple, dic
     kinds = set(KINDS) if recompute == "all" else set(recompute.split(","))
     if bad := sorted(kinds - set(KINDS)):
         raise ConfigError(f"--recompute: {bad[0]} is not a kind of claim; use all or any of {', '.join(KINDS)}")
-    kind = {(c["seed"], c["claim"]): c["kind"] for c in CLAIMS}
+    kind = {(c["writeup_id"], c["claim"]): c["kind"] for c in CLAIMS}
     return {k: r for k, r in kept.items() if kind.get(k) not in kinds}
 
 

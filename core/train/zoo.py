@@ -23,6 +23,7 @@ import torch
 
 from core.errors import CheckpointError, ConfigError
 from core.eval.fingerprints import fingerprint
+from core.eval.metrics import METRICS
 from core.eval.score import cache_key, score_model, score_real
 from core.gan.sampling import generate
 from core.gan.variants import RECIPES, VARIANTS, complete_saved, get_variant, make_config, recipe_of, seed_recipe
@@ -142,8 +143,7 @@ def compact_shipped(names: list[str] | None = None) -> list[dict]:
         scores = _save_smallest({k: v for k, v in raw.items() if k not in ("G", "D")}, sd["G"], sd["D"], name, full)
         entry = idx[name]
         entry["dtype"] = _dtype(name)
-        entry["scores"] = {k: scores[k] for k in ("fid", "precision", "recall", "density", "coverage",
-                                                  "class_kl", "cond_acc", "n", "seed")}
+        entry["scores"] = {k: scores[k] for k in (*METRICS, "cond_acc", "n", "seed")}
         entry["scores_full_precision"] = {k: full[k] for k in NOISE}
         write_json_atomic(zoo_dir(name) / "scores.json", {cache_key(name, SCORE_N, SCORE_SEED): scores})
         write_json_atomic(INDEX, idx)
@@ -270,8 +270,7 @@ def export(run_id: str, name: str | None = None, force: bool = False, if_better:
     idx = index(strict=True)
     idx[name] = {"path": f"{name}/model.pt", "epochs": sd["epoch"], "device": st.get("device"),
                  "train_seconds": round(sd["train_seconds"], 1), "dtype": _dtype(name), "recipe": recipe_of(cfg),
-                 "scores": {k: scores[k] for k in ("fid", "precision", "recall", "density", "coverage",
-                                                   "class_kl", "cond_acc", "n", "seed")},
+                 "scores": {k: scores[k] for k in (*METRICS, "cond_acc", "n", "seed")},
                  "scores_full_precision": {k: full[k] for k in NOISE},
                  **({"tries": [dict(t, shipped=t is tries[-1]) for t in tries]} if len(tries) > 1 else {})}
     write_json_atomic(INDEX, dict(sorted(idx.items(), key=lambda kv: list(VARIANTS).index(kv[0]))))
@@ -291,8 +290,7 @@ def lost_default_try(name: str) -> dict | None:
     return dict(lost[-1], shipped_fid=shipped_fid(entry)) if lost else None
 
 
-LEADER_COLS = ["variant", "recipe", "epochs", "device", "train_seconds", "fid", "precision", "recall", "density",
-               "coverage", "class_kl", "cond_acc"]
+LEADER_COLS = ["variant", "recipe", "epochs", "device", "train_seconds", *METRICS, "cond_acc"]
 
 
 def leaderboard() -> list[dict]:
