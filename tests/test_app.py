@@ -7,6 +7,7 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
+from core.eval.metrics import METRICS
 from core.gan.variants import make_config
 from core.store.runs import Run
 
@@ -217,7 +218,7 @@ def test_refine_before_after(method):
         at.slider(key="refine_steps").set_value(3)
     at.run()
     assert not at.exception, [e.message for e in at.exception]
-    assert [m.label for m in at.metric][:2] == ["fid", "precision"]
+    assert [m.label for m in at.metric] == list(METRICS)
     floor = at.dataframe[0].value.iloc[0]
     assert floor.iloc[0] == "real-data floor (500 digits)"  # at the same n as the scores beside it
     from core.eval.score import score_real
@@ -362,7 +363,7 @@ def test_an_imported_course_model_renders_on_every_page(imported):
     at.session_state["refine_n"] = 500
     at.run()
     assert not at.exception, [e.message for e in at.exception]
-    assert [m.label for m in at.metric][:2] == ["fid", "precision"]  # DRS through its critic
+    assert [m.label for m in at.metric] == list(METRICS)  # DRS through its critic
     at.selectbox(key="pick_model").set_value("course-g").run()
     assert any("has no critic" in i.value for i in at.info), texts(at)
     assert not at.metric

@@ -266,3 +266,98 @@ print(rss() - before)
                                   check=True, timeout=120).stdout.strip())
     assert kept() > 200  # the defaults keep the peak (what the two calls are for)
     assert kept("lean") < 50 and kept("trim") < 50
+
+
+# ---- the pages' logic (core/dashboard/training.py, epoch_view.py; mixture models) ------------------
+def test_mixture_models_are_found_by_their_variants_prior_not_their_name():
+    from core.gan.variants import VARIANTS
+    assert set(core_models.mixture_variants()) == {n for n, v in VARIANTS.items() if v.prior != "gaussian"}
+    assert {"gm-static", "gm-dynamic", "cwgan-gp"} <= set(core_models.mixture_variants())
+    assert "wgan-gp" not in core_models.mixture_variants()
+    rows = [{"name": "my-run", "variant": "gm-static"},  # a run: named by its id, not its variant
+            {"name": "gm-lookalike", "variant": "wgan-gp"},  # named like a mixture, a Gaussian prior
+            {"name": "course", "variant": None}]  # an imported model of no variant
+    usable = ["my-run", "gm-lookalike", "course", "cwgan-gp"]
+    assert core_models.mixture_models(rows + [{"name": "cwgan-gp", "variant": "cwgan-gp"}], usable) == [
+        "my-run", "cwgan-gp"]
+
+
+def test_the_train_form_offers_the_variants_knobs_and_sends_only_changes():
+    from core.dashboard import training
+    from core.gan.variants import ARCHITECTURE, HOUSEKEEPING
+    knobs = training.form_knobs("wgan-wc")
+    assert "clip" in knobs and "gp_lambda" not in knobs  # the knobs it uses, no others
+    assert not set(knobs) & set(HOUSEKEEPING + ARCHITECTURE)
+    today = make_config("wgan-wc")
+    values = {k: today[k] for k in knobs} | {"clip": 0.02}
+    assert training.launch_overrides(values, today) == {"clip": 0.02}
+    assert training.launch_overrides(values, today, minutes=1.5) == {"clip": 0.02, "max_seconds": 90.0}
+    assert training.float_step(0.001) == pytest.approx(0.0001) and training.float_step(0) == 0.01
+
+
+def test_a_runs_config_shows_what_it_changed_from_its_variants_defaults():
+    from core.dashboard import training
+    assert training.changed_from_defaults(make_config("wgan-gp")) == {}
+    cfg = make_config("wgan-gp", {"lr_g": 7e-4, "batch_size": 32})
+    assert training.changed_from_defaults(cfg) == {"lr_g": 7e-4, "batch_size": 32}
+    assert training.changed_from_defaults({**cfg, "not_a_knob": 1}) == {"lr_g": 7e-4, "batch_size": 32}
+
+
+def test_the_progress_line_fine_tune_and_history_of_a_run():
+    from core.dashboard import training
+    status = {"status": "running", "step": 100, "total_steps": 200, "epoch": 1, "train_seconds": 50}
+    cfg = {"variant": "wgan-gp", "epochs": 4, "lr_g": 1e-4, "lr_d": 1e-4}
+    assert training.progress_text(status, cfg) == "wgan-gp · running · step 100/200 · epoch 1/4 · 50 s · ~50 s left"
+    assert training.eta_text({**status, "total_steps": 460}) == " · ~3 min left"  # 180 s: in minutes
+    assert training.progress_fraction(status) == 0.5 and training.progress_fraction({}) == 0.0
+    assert training.progress_text({"status": "done", "step": 400, "total_steps": 400, "epoch": 4,
+                                   "train_seconds": 200}, cfg).endswith("· 200 s")  # no time left once done
+    assert training.fine_tune_changes(cfg, 5e-5, 6e-5) == {"lr_g": 5e-5, "lr_d": 6e-5}
+    assert training.fine_tune_changes({**cfg, "max_steps": 300}, 5e-5, 6e-5)["max_steps"] == 0  # no step limit
+    lines = training.history_lines([{"step": 8, "epoch": 1, "changes": {"lr_g": [5e-5, 2.5e-5], "optimizer":
+                                                                        ["adam", "rmsprop"]}}])
+    assert lines == ["At step 8 (epoch 1): lr_g 5e-05 → 2.5e-05, optimizer adam → rmsprop"]
+    assert set(training.RESUMABLE) == {"cancelled", "failed"}
+
+
+def test_the_weight_histogram_bins_span_plus_minus_two_c_where_the_critic_counts_them():
+    from core.dashboard import training
+    from core.gan import losses
+    from core.store.registry import build_models
+    c = 0.01
+    _, D, _ = build_models(make_config("wgan-wc"))
+    with torch.no_grad():
+        for i, lin in enumerate(D.linear_layers()):
+            lin.weight.fill_(0.5 * c if i == 0 else -3 * c)  # layer 0 inside ±c, the others beyond -2c
+    record = {"epoch": 1, "c": c, **losses.weight_histograms(D, c, bins=8)}
+    chart = training.weight_hist_chart(record)
+    assert chart["c"] == c and len(chart["centres"]) == 8
+    assert chart["centres"][0] == pytest.approx(-1.75 * c) and chart["centres"][-1] == pytest.approx(1.75 * c)
+    assert list(chart["layers"]) == list(range(len(D.linear_layers())))
+    for layer, fractions in chart["layers"].items():
+        assert sum(fractions) == pytest.approx(1.0)
+        at = chart["centres"][max(range(8), key=fractions.__getitem__)]
+        assert at == pytest.approx(0.75 * c if layer == 0 else -1.75 * c)  # the bin holding 0.5c; the end bin
+
+
+def test_an_epoch_of_a_timeline_as_the_timeline_page_shows_it():
+    from core.dashboard import epoch_view
+    from core.eval.metrics import METRICS, PRDC
+    from core.train import timeline
+    tl = timeline.load("vanilla")
+    row = tl.rows[4]
+    assert list(epoch_view.epoch_scores(row)) == list(METRICS) and epoch_view.epoch_scores(row)["fid"] == row["fid"]
+    points, why = epoch_view.map_points(tl, tl.epochs[-1])
+    assert why is None and points["xy"].shape == (len(points["label"]), 2)
+    points, why = epoch_view.map_points(tl, 10_000)  # no record, no map: said, not raised
+    assert points is None and "no map for epoch 10000" in why
+    xr, yr = epoch_view.map_ranges(tl.frame_xy)
+    assert xr[0] < tl.frame_xy[:, 0].min() and xr[1] > tl.frame_xy[:, 0].max() and yr[0] < tl.frame_xy[:, 1].min()
+    assert epoch_view.epoch_axis([1, 2, 3]) == [0, 4] and epoch_view.epoch_axis([1, 101]) == [-2, 104]
+    so_far = epoch_view.curve_so_far(tl.rows, "fid", 5)
+    assert [e for e, _ in so_far["ema"]] == [1, 2, 3, 4, 5] and so_far["raw"] == []  # trained without an EMA
+    raw = epoch_view.curve_so_far([{"epoch": 1, "fid": 3.0, "raw": {"fid": 4.0}}, {"epoch": 2, "fid": None}], "fid", 9)
+    assert raw == {"ema": [(1, 3.0)], "raw": [(1, 4.0)]}
+    table = epoch_view.record_table(tl.rows)
+    assert len(table) == len(tl.rows) and list(table[0]) == ["epoch", "fid", *PRDC, "class_kl", "confidence",
+                                                            "cond_acc", "seconds"]

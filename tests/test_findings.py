@@ -3,6 +3,7 @@
 import json
 
 from core.eval import fingerprints
+from core.eval.metrics import LOWER_IS_BETTER, METRICS
 from core.results import findings
 from core.store import registry
 
@@ -17,6 +18,7 @@ def test_a_verdict_needs_every_seed_beyond_twice_the_spread():
 def test_lower_is_better_for_fid_and_class_kl_only():
     assert findings._better("fid", 1.0, 2.0) > 0 and findings._better("recall", 0.7, 0.6) > 0
     assert findings._better("class_kl", 0.3, 0.1) < 0
+    assert {m for m in METRICS if findings._better(m, 1.0, 2.0) > 0} == LOWER_IS_BETTER == {"fid", "class_kl"}
 
 
 def test_every_claim_names_its_write_up_and_a_way_to_test_it():

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from core.dashboard import catalog as models
+from core.eval.metrics import METRICS
 from core.eval.score import score_model
 from core.store import importer, registry
 from core.store.importer import ImportRefused
@@ -282,5 +283,5 @@ def test_the_zoo_vanilla_saved_in_the_course_layout_scores_exactly_like_the_zoo_
     torch.save(g, tmp_path / "G.pth")
     importer.import_model(tmp_path / "G.pth", name="course-vanilla")
     mine, zoo = score_model("course-vanilla", n=2000, use_cache=False), score_model("vanilla", n=2000, use_cache=False)
-    for k in ("fid", "precision", "recall", "density", "coverage", "class_kl"):
+    for k in METRICS:
         assert mine[k] == pytest.approx(zoo[k], abs=1e-6), k

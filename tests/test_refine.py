@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from core.errors import ConfigError
+from core.eval.metrics import METRICS
 from core.explore import refine
 from core.gan import sampling
 from core.gan.variants import make_config
@@ -115,7 +116,7 @@ def test_cli_refine_json_keys(model_copy):
     assert {"method", "before", "after", "acceptance_rate", "seconds"} <= set(res)
     assert res["before"]["n"] == res["after"]["n"] == 200
     assert abs(res["acceptance_rate"] - 0.3) < 0.08
-    assert {"fid", "precision", "recall", "density", "coverage", "class_kl"} <= set(res["after"])
+    assert set(METRICS) <= set(res["after"])
     r = run_cli("refine", model_copy, "--method", "dot-latent", "--n", "100", "--steps", "3", "--json")
     assert r.returncode == 0, r.stderr
     res = json.loads(r.stdout)

@@ -9,6 +9,7 @@ from PIL import Image
 
 from core.errors import ConfigError
 from core.eval import sample_files as samples
+from core.eval.metrics import PRDC
 from core.eval.score import score_real
 from core.explore.maps import features_map
 from core.store.mnist import load_split
@@ -75,7 +76,7 @@ def test_real_train_digits_scored_from_a_file_land_on_the_floor(tmp_path):
     np.save(tmp_path / "train.npy", x[idx])
     res = samples.score_samples(tmp_path / "train.npy", use_cache=False)
     floor = score_real(n=N, seed=0)
-    for k in ("fid", "precision", "recall", "density", "coverage"):
+    for k in ("fid", *PRDC):
         assert res[k] == pytest.approx(floor[k], abs=1e-9), k
 
 
@@ -137,7 +138,7 @@ def test_cli_scores_a_samples_file_beside_the_floor(tmp_path, digits):
     assert r.returncode == 0, r.stderr
     res = json.loads(r.stdout)
     assert res["n"] == N and res["range"] == "uint8 0–255" and res["floor"]["n"] == N
-    assert {"fid", "precision", "recall", "density", "coverage", "class_hist"} <= set(res)
+    assert {"fid", *PRDC, "class_hist"} <= set(res)
     r = run_cli("score", "wgan-gp", "--samples", str(tmp_path / "v.npy"))
     assert r.returncode == 2 and "alone" in r.stderr
 

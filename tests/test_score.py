@@ -9,6 +9,7 @@ import torch
 from core.errors import CheckpointError
 from core.eval import score
 from core.eval.classifier import META, WEIGHTS, load_classifier, predict
+from core.eval.metrics import METRICS
 from core.store.checkpoint import file_sha256
 from core.store.mnist import load_split, to_model_range
 
@@ -78,7 +79,7 @@ def test_the_shipped_reference_and_floor_equal_recomputed_ones(test_preds):
     shipped = score.score_real(n=500)
     assert shipped["key"] in json.loads((score.SHIPPED_REF / "floor.json").read_text())["floors"]
     fresh = score.score_real(n=500, use_cache=False)
-    for k in ("fid", "precision", "recall", "density", "coverage", "class_kl", "confidence"):
+    for k in (*METRICS, "confidence"):
         assert fresh[k] == pytest.approx(shipped[k], rel=1e-4, abs=1e-6), k
     assert fresh["class_hist"] == shipped["class_hist"]
 

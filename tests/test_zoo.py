@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from core.errors import ConfigError
+from core.eval.metrics import METRICS
 from core.eval.score import score_model
 from core.gan.variants import VARIANTS, complete_saved, make_config, parse_sets
 from core.store import registry
@@ -37,7 +38,7 @@ def test_zoo_model_loads_with_weights_only_and_generates_digits(name):
 def _rescore(name):
     rec = zoo.index()[name]["scores"]
     fresh = score_model(name, n=rec["n"], seed=rec["seed"], use_cache=False)
-    for k in ("fid", "precision", "recall", "density", "coverage", "class_kl"):
+    for k in METRICS:
         assert fresh[k] == pytest.approx(rec[k], rel=1e-4, abs=1e-6), k
 
 
