@@ -2,7 +2,6 @@
 
 import json
 
-from core.eval import classifier
 from core.results import findings
 from core.store import registry
 
@@ -104,8 +103,9 @@ def test_a_shipped_row_is_reused_until_a_model_it_uses_changes(monkeypatch, tmp_
     from core.store import runs as store
     monkeypatch.setattr(store, "TRAINED", tmp_path)
     shas = {m: "a" * 64 for c in findings.CLAIMS for m in findings.claim_models(c)}
-    monkeypatch.setattr(registry, "model_sha", lambda m: shas.get(m, "missing"))
-    monkeypatch.setattr(classifier, "classifier_sha", lambda: "c" * 64)
+    from core.eval import fingerprints
+    monkeypatch.setattr(fingerprints, "model_sha", lambda m: shas.get(m, "missing"))
+    monkeypatch.setattr(fingerprints, "classifier_sha", lambda: "c" * 64)
     for kind in list(findings.KINDS):
         monkeypatch.setitem(findings.KINDS, kind, lambda c, seeds, **kw: {"evidence": "e", "verdict": "supported",
                                                                           "why": "w", "basis": "b"})

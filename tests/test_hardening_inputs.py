@@ -309,7 +309,8 @@ def test_a_killed_imports_temp_folder_is_removed_by_the_next_import(tmp_path):
     assert sorted(p.name for p in root.iterdir() if not p.name.startswith(".locks")) == ["kept", "next"]
 
 
-def test_uploads_are_kept_under_a_budget_and_a_refused_one_is_not_kept(tmp_path):
+def test_uploads_are_kept_under_a_budget_and_a_refused_one_is_not_kept(tmp_path, monkeypatch):
+    monkeypatch.setenv("LATENT_LAB_CACHE", str(tmp_path / "cache"))  # only this test's uploads
     first = samples.save_upload([("a.npy", bytes(3000))])
     os.utime(first.parent, (1, 1))  # the least recently used
     second = samples.save_upload([("b.npy", bytes(3000))])
@@ -409,7 +410,7 @@ def test_no_ray_process_outlives_a_killed_driver_by_more_than_its_bound():
     from core.sweeps import reaper as ray_reaper
 
     from conftest import ROOT
-    code = ("from core import sweep; sweep.ray_init(num_cpus=1); import ray; "
+    code = ("from core.sweeps import sweep; sweep.ray_init(num_cpus=1); import ray; "
             "print(ray._private.worker._global_node.session_name, flush=True); import time; time.sleep(600)")
     driver = _sp.Popen([_sys.executable, "-c", code], cwd=ROOT, stdout=_sp.PIPE, text=True)
     try:
