@@ -7,8 +7,7 @@ import pytest
 
 from core.eval import fingerprints
 from core.results import freshness, quality
-from core.store import registry
-from core.store import runs as store
+from core.store import files, registry
 from core.sweeps import sweep
 from core.train import timeline
 
@@ -43,7 +42,7 @@ def _shipped_refit(tmp_path, model: str, fingerprint) -> dict:
 
 
 def test_a_shipped_sweep_says_when_its_model_changed_and_how_to_refresh_it(tmp_path, monkeypatch, model_copy, capsys):
-    monkeypatch.setattr(store, "TRAINED", tmp_path)
+    monkeypatch.setattr(files, "TRAINED", tmp_path)
     rec = _shipped_refit(tmp_path, model_copy, fingerprints.fingerprint(model_copy))
     v = sweep.view(rec["name"])
     assert v["source"] == "shipped" and freshness.sweep_note(v) is None
@@ -62,7 +61,7 @@ def test_a_shipped_sweep_says_when_its_model_changed_and_how_to_refresh_it(tmp_p
 
 
 def test_a_sweep_shipped_before_fingerprints_says_it_may_be_stale(tmp_path, monkeypatch):
-    monkeypatch.setattr(store, "TRAINED", tmp_path)
+    monkeypatch.setattr(files, "TRAINED", tmp_path)
     rec = _shipped_refit(tmp_path, "gm-static", None)
     note = freshness.sweep_note(sweep.view(rec["name"]))
     assert "records no fingerprint of gm-static and the classifier" in note and "sweep-refit gm-static" in note

@@ -21,7 +21,8 @@ from core.eval import sample_files as samples
 from core.gan.variants import MAX_Z, make_config
 from core.results import findings
 from core.store import importer, registry
-from core.store.runs import Run, _flock
+from core.store.files import try_lock
+from core.store.runs import Run
 from core.sweeps import sweep
 from core.train import timeline, zoo
 
@@ -203,8 +204,8 @@ def test_a_damaged_shipped_timeline_is_one_line(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("seeds", [[0, "1", 2], [[0], 1], None])  # each a TypeError before
 def test_a_findings_table_whose_seeds_are_not_integers_is_recomputed_not_a_crash(seeds, tmp_path, monkeypatch):
-    import core.store.runs
-    monkeypatch.setattr(core.store.runs, "TRAINED", tmp_path)
+    import core.store.files
+    monkeypatch.setattr(core.store.files, "TRAINED", tmp_path)
     (tmp_path / findings.SHIPPED).write_text(json.dumps({"seeds": seeds, "zoo": {}, "rows": []}))
     assert findings.shipped_rows((0, 1, 2)) == {}
 
@@ -363,7 +364,7 @@ def test_streamlits_upload_limit_matches_what_the_panels_promise():
 # ---- 8. one writer per name and per sweep ---------------------------------------------------------------
 def test_an_import_of_a_name_another_import_is_writing_is_refused(tmp_path):
     save_pair(tmp_path)
-    held = _flock(registry.imported_dir() / ".locks" / "same.lock")  # another process importing "same"
+    held = try_lock(registry.imported_dir() / ".locks" / "same.lock")  # another process importing "same"
     try:
         with pytest.raises(ConfigError, match="another import of that name is running"):
             importer.import_model(tmp_path / "G.pth", name="same")
@@ -377,7 +378,7 @@ def test_an_import_of_a_name_another_import_is_writing_is_refused(tmp_path):
 def test_a_sweep_another_driver_runs_is_refused_before_ray_starts():
     spec = sweep.make_spec(variant="wgan-gp", grid={"lr_g": [1e-4, 2e-4]}, name="twice")
     sweep.sweep_dir("twice").mkdir(parents=True)
-    held = _flock(sweep.sweep_dir("twice") / "driver.lock")
+    held = try_lock(sweep.sweep_dir("twice") / "driver.lock")
     try:
         with pytest.raises(RunError, match="sweep twice is being run by"):
             sweep.run_sweep(spec)

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from core.errors import ConfigError, RunError
 from core.gan.variants import make_config
-from core.store.runs import Run, list_runs, runs_dir
+from core.store.files import runs_dir
+from core.store.runs import Run, list_runs
 
 ROOT = Path(__file__).resolve().parents[2]
 _RUN_ID = re.compile(r"^\d{8}-\d{6}-[\w.-]+$")

@@ -28,7 +28,8 @@ from pathlib import Path
 
 from core.errors import ConfigError, LabError, RunError, TrainingFailed
 from core.gan.variants import make_config
-from core.store.runs import ROOT, Run, list_runs, pid_alive, runs_dir, write_json_atomic
+from core.store.files import ROOT, runs_dir, write_json_atomic
+from core.store.runs import Run, list_runs, pid_alive
 from core.sweeps.check import MAX_TRIALS, check_refine, check_spec, check_trials, clean_trial, range_limit
 
 INTERRUPTED = "the training process exited without finishing"  # what Run.status says of a dead writer
@@ -521,18 +522,18 @@ def run_sweep(spec: dict, address: str | None = None, progress: bool = True) -> 
     """Run (or, with the same spec, resume) a sweep to its end; returns `status(name)` plus the
     seconds Ray took to start and the sweep's wall time. One driver per sweep: it holds an flock
     on the sweep's driver.lock, which the OS releases however the driver ends."""
-    from core.store.runs import _flock, _holder, _write_holder
+    from core.store.files import read_holder, try_lock, write_holder
     from core.sweeps.check import check_address, check_limits
     check_address(address or os.environ.get("RAY_ADDRESS"))  # bad input: one line before anything starts
     check_limits()
     folder = sweep_dir(spec["name"])
     folder.mkdir(parents=True, exist_ok=True)
-    lock = _flock(folder / "driver.lock")
+    lock = try_lock(folder / "driver.lock")
     if lock is None:
-        raise RunError(f"sweep {spec['name']} is being run by {_holder(folder / 'driver.lock') or 'another driver'}; "
+        raise RunError(f"sweep {spec['name']} is being run by {read_holder(folder / 'driver.lock') or 'another driver'}; "
                        f"`python -m core sweep cancel {spec['name']}` stops it")
     try:
-        _write_holder(lock, f"pid {os.getpid()}")
+        write_holder(lock, f"pid {os.getpid()}")
         return _drive(spec, address, progress)
     finally:
         lock.close()
@@ -647,7 +648,7 @@ def efficiency(name: str, concurrency: int) -> dict:
 # ---------------------------------------------------------------- reading results (CLI, page)
 
 def shipped_dir() -> Path:
-    from core.store.runs import TRAINED
+    from core.store.files import TRAINED
     return TRAINED / "sweeps"
 
 

@@ -71,7 +71,7 @@ def frame() -> dict:
     digits that define it. The UMAP fit (a few seconds) is done once per classifier and cached."""
     from core.eval.score import classifier_sha, reference
     from core.explore.maps import _umap
-    from core.store.runs import write_bytes_atomic
+    from core.store.files import write_bytes_atomic
     sha = classifier_sha()
     ref = reference()
     idx = np.sort(np.random.default_rng(0).choice(len(ref["features"]), size=N_FRAME, replace=False))
@@ -198,7 +198,7 @@ class Recorder:
 
 
 def _write_npz(path: Path, **arrays) -> None:
-    from core.store.runs import write_bytes_atomic
+    from core.store.files import write_bytes_atomic
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
     write_bytes_atomic(path, buf.getvalue())
@@ -420,7 +420,7 @@ def export(run, out_dir: Path, fingerprint: dict | None = None) -> bool:
         png = tl.grid(e)
         if png:
             arrays[f"grid_{e:04d}"] = np.frombuffer(png, dtype=np.uint8)
-    from core.store.runs import write_json_atomic
+    from core.store.files import write_json_atomic
     write_json_atomic(out_dir / "timeline.json", {"fingerprint": fingerprint,
                                                   "rows": [r for r in tl.rows if r["epoch"] in eps]})
     _write_npz(out_dir / "timeline.npz", **arrays)
