@@ -154,7 +154,7 @@ def test_ema_run_records_the_raw_generator_too_and_resumes_its_average():
     assert raw["generator"] == "raw" and raw["fid"] != ema["fid"]  # `score RUN --raw`: the live generator
     with pytest.raises(Exception, match="keeps no generator EMA"):
         score_model("vanilla", n=200, raw=True)
-    from core.train.engine import resume
+    from core.train.resume import resume
     t2 = resume(Run.open(run.id), device="cpu", progress=False)
     for a, b in zip(t2.G_ema.parameters(), t.G_ema.parameters()):
         assert torch.equal(a, b)

@@ -106,7 +106,7 @@ def start(variant: str, overrides: dict | None = None, device: str = "auto", tim
 def resume(run_id: str, epochs: int | None = None, device: str = "auto", timeout: float = 120.0,
            changes: dict | None = None) -> str:
     """Continue a run from its last checkpoint in the background; `changes` fine-tunes it
-    (`train --resume RUN --set k=v`: only engine.FINE_TUNE keys, checked by the trainer)."""
+    (`train --resume RUN --set k=v`: only core.train.resume.FINE_TUNE keys, checked by the trainer)."""
     sets = [a for k, v in (changes or {}).items() for a in ("--set", f"{k}={v}")]
     return _again("--resume", run_id, epochs, device, timeout, sets)
 

@@ -312,6 +312,7 @@ def _report(metrics: dict) -> None:
 
 def _train_trial(spec: dict, params: dict, trial_id: str) -> dict:
     from core.train import engine
+    from core.train.resume import restart, resume
     name = spec["name"]
     run = _trial_run(name, trial_id)
     if run is not None and run.status().get("status") == "done":  # trained, not yet scored, when it was killed
@@ -320,7 +321,7 @@ def _train_trial(spec: dict, params: dict, trial_id: str) -> dict:
     cfg = make_config(spec["variant"], over)
     argv = ["sweep", spec["variant"], "--name", name]
     if run is not None:  # interrupted (its driver was killed): from its checkpoint, or from step 0 if none
-        again = engine.resume if run.checkpoint_path.is_file() else engine.restart
+        again = resume if run.checkpoint_path.is_file() else restart
         trainer = again(run, device="auto", progress=False)
         run = trainer.run
     else:
