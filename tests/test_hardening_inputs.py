@@ -24,7 +24,7 @@ from core.store import importer, registry
 from core.store.files import try_lock
 from core.store.runs import Run
 from core.sweeps import sweep
-from core.train import timeline, zoo
+from core.train import recorder, timeline, zoo
 
 from conftest import ROOT, TINY, run_cli
 from course_nets import save_pair
@@ -157,10 +157,10 @@ def _run_with_timeline(epochs=(1, 2)) -> Run:
     run = Run.create(make_config("vanilla", TINY))
     folder = run.path / "timeline"
     folder.mkdir()
-    timeline._write_npz(folder / "frame.npz", xy=np.random.rand(50, 2).astype(np.float32), label=np.zeros(50, np.uint8))
+    recorder.write_npz(folder / "frame.npz", xy=np.random.rand(50, 2).astype(np.float32), label=np.zeros(50, np.uint8))
     for e in epochs:
         run.log(e * 8, float(e), {"tl_fid": 10.0 / e, "tl_n": 100, **{f"tl_hist_{d}": 0.1 for d in range(10)}})
-        timeline._write_npz(folder / f"epoch_{e:04d}.npz", xy=np.random.rand(20, 2).astype(np.float16),
+        recorder.write_npz(folder / f"epoch_{e:04d}.npz", xy=np.random.rand(20, 2).astype(np.float16),
                             label=np.zeros(20, np.uint8), conf=np.full(20, 200, np.uint8), comp=np.full(20, -1))
     run.close()
     return run

@@ -303,7 +303,7 @@ class Trainer:
             if self._weight_hist is not None:
                 self.run.log_weight_hist({"epoch": self.epoch, "c": self.cfg["clip"], **self._weight_hist})
             if self.cfg["eval_every"] and self.recorder is None:
-                from core.train.timeline import Recorder
+                from core.train.recorder import Recorder
                 self.recorder = Recorder(self.cfg, self.device)
             if self.recorder and self.recorder.due(self.epoch, last):
                 self.recorder.record(self)
