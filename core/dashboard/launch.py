@@ -130,9 +130,9 @@ def start_sweep(variant: str, grid: dict, seeds: list[int], epochs: int, schedul
     """Launch `python -m core sweep` in the background (it outlives the page); returns the
     sweep's name once its driver has recorded it. The spec is checked here first. `max_steps`
     (each trial's step limit) and `data_limit` (the first N digits) make small sweeps; 0 = none."""
-    from core.sweeps import sweep
-    spec = sweep.make_spec("train", variant=variant, grid=grid, seeds=seeds, epochs=epochs, scheduler=scheduler,
-                           fixed=fixed, name=name, max_steps=max_steps or None, data_limit=data_limit)
+    from core.sweeps import spec as sweep_spec
+    spec = sweep_spec.make_spec("train", variant=variant, grid=grid, seeds=seeds, epochs=epochs, scheduler=scheduler,
+                                fixed=fixed, name=name, max_steps=max_steps or None, data_limit=data_limit)
     args = [variant, "--name", spec["name"], "--epochs", str(epochs),
             "--scheduler", scheduler, "--seeds", ",".join(map(str, seeds))]
     args += (["--max-steps", str(max_steps)] if max_steps else []) + (["--data-limit", str(data_limit)] if data_limit else [])
@@ -142,5 +142,5 @@ def start_sweep(variant: str, grid: dict, seeds: list[int], epochs: int, schedul
     logs.mkdir(parents=True, exist_ok=True)
     log = logs / f"sweep-{spec['name']}.log"
     proc = _detached(["sweep", *args], log)
-    record = sweep.sweep_dir(spec["name"]) / "sweep.json"
+    record = sweep_spec.sweep_dir(spec["name"]) / "sweep.json"
     return _started(proc, log, lambda: spec["name"] if record.is_file() else None, "the sweep", timeout)

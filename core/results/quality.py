@@ -11,7 +11,7 @@ from __future__ import annotations
 import statistics
 import time
 
-from core.sweeps.sweep import METRICS
+from core.sweeps.spec import METRICS
 
 RAW = tuple(f"{m}_raw" for m in METRICS)  # the same run's live generator, where the run keeps an EMA
 KEYS = ("epochs", "steps", "img_s", "wall_seconds", "train_seconds", *METRICS, *RAW)
