@@ -29,7 +29,7 @@ def _embed(a) -> None:
 
 
 def _sweep(a) -> None:
-    from core.sweeps.sweep import bench_sweep
+    from core.sweeps.drive import bench_sweep
     with contextlib.redirect_stdout(sys.stderr):  # Tune's tables
         res = bench_sweep()
     print(json.dumps(res, indent=2) if a.json else

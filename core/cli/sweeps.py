@@ -38,10 +38,12 @@ def _print_table(rows: list[dict], metric: str) -> None:
 
 
 def cmd_sweep(a):
-    from core.sweeps import sweep
+    from core.sweeps import drive as sweep_drive
+    from core.sweeps import results as sweep_results
+    from core.sweeps import spec as sweep_spec
     if a.what in ACTIONS:
         if a.what == "list":
-            rows = sweep.listing()  # this machine's, then the shipped ones (the Sweeps page's list)
+            rows = sweep_results.listing()  # this machine's, then the shipped ones (the Sweeps page's list)
             if a.json:
                 print(json.dumps(rows, indent=2))
             elif not rows:
@@ -52,12 +54,12 @@ def cmd_sweep(a):
         if not a.target:
             raise ConfigError(f"sweep {a.what} needs the sweep's NAME (see `python -m core sweep list`)")
         if a.what == "cancel":
-            print(f"{a.target}: {sweep.cancel(a.target)}")
+            print(f"{a.target}: {sweep_drive.cancel(a.target)}")
             return
         if a.what == "export":
-            print(f"{a.target} -> {sweep.export(a.target, a.note or '')}")
+            print(f"{a.target} -> {sweep_results.export(a.target, a.note or '')}")
             return
-        v = sweep.view(a.target)  # this machine's, else the shipped one
+        v = sweep_results.sweep_with_trials(a.target)  # this machine's, else the shipped one
         from core.results.freshness import sweep_note
         if note := sweep_note(v):
             print(note, file=sys.stderr)
@@ -68,41 +70,43 @@ def cmd_sweep(a):
             _print_table(v["rows"], v["spec"]["metric"])
         return
     from core.gan.variants import parse_sets
-    spec = sweep.make_spec("train", variant=a.what, grid=sweep.parse_grid(a.grid),
-                           random=sweep.parse_random(a.random), samples=a.samples, seeds=a.seeds,
-                           epochs=a.epochs, max_steps=a.max_steps, scheduler=a.scheduler, metric=a.metric,
-                           cpus_per_trial=a.cpus_per_trial, quick_n=a.quick_n, score_n=a.score_n,
-                           data_limit=a.data_limit or 0, fixed=parse_sets(a.set), name=a.name,
-                           max_trials=a.max_trials)
+    spec = sweep_spec.make_spec("train", variant=a.what, grid=sweep_spec.parse_grid(a.grid),
+                                random=sweep_spec.parse_random(a.random), samples=a.samples, seeds=a.seeds,
+                                epochs=a.epochs, max_steps=a.max_steps, scheduler=a.scheduler, metric=a.metric,
+                                cpus_per_trial=a.cpus_per_trial, quick_n=a.quick_n, score_n=a.score_n,
+                                data_limit=a.data_limit or 0, fixed=parse_sets(a.set), name=a.name,
+                                max_trials=a.max_trials)
     _run(spec, a)
 
 
 def _run(spec: dict, a) -> None:
-    from core.sweeps import sweep
+    from core.sweeps import drive as sweep_drive
+    from core.sweeps import results as sweep_results
+    from core.sweeps import spec as sweep_spec
     from core.sweeps.check import check_address, check_limits
     check_address(a.address or os.environ.get("RAY_ADDRESS"))  # bad input: one line, before the sweep is announced
     check_limits()
-    print(f"sweep {spec['name']}: {sweep.n_trials(spec)} trials on Ray "
+    print(f"sweep {spec['name']}: {sweep_spec.n_trials(spec)} trials on Ray "
           f"({a.address or os.environ.get('RAY_ADDRESS') or 'started on this machine'})", file=sys.stderr)
     try:
         with contextlib.redirect_stdout(sys.stderr) if a.json else contextlib.nullcontext():  # Tune's tables
-            res = sweep.run_sweep(spec, address=a.address, progress=not a.json)
+            res = sweep_drive.run_sweep(spec, address=a.address, progress=not a.json)
     finally:
-        sweep.shutdown()
+        sweep_drive.shutdown()
     if a.json:
-        print(json.dumps({**res, "rows": sweep.table(spec["name"])}, indent=2))
+        print(json.dumps({**res, "rows": sweep_results.table(spec["name"])}, indent=2))
     else:
         _print_status(res)
-        _print_table(sweep.table(spec["name"]), spec["metric"])
+        _print_table(sweep_results.table(spec["name"]), spec["metric"])
         print(f"Ray started in {res.get('ray_start_seconds')} s; trials ran {res.get('fit_seconds')} s; "
               f"open the Sweep page or `python -m core sweep show {spec['name']}`", file=sys.stderr)
 
 
 def cmd_sweep_refit(a):
-    from core.sweeps import sweep
-    spec = sweep.make_spec("refit", model=a.model, grid={"components": sweep.parse_range(a.components, a.max_trials)},
-                           seeds=a.seeds, metric=a.metric, cpus_per_trial=a.cpus_per_trial,
-                           score_n=a.score_n, n=a.n, fixed={"steps": a.steps}, name=a.name, max_trials=a.max_trials)
+    from core.sweeps import spec as sweep_spec
+    spec = sweep_spec.make_spec("refit", model=a.model, grid={"components": sweep_spec.parse_range(a.components, a.max_trials)},
+                                seeds=a.seeds, metric=a.metric, cpus_per_trial=a.cpus_per_trial,
+                                score_n=a.score_n, n=a.n, fixed={"steps": a.steps}, name=a.name, max_trials=a.max_trials)
     _warm_inversion(spec)
     _run(spec, a)
 
@@ -115,11 +119,11 @@ def _warm_inversion(spec: dict) -> None:
 
 
 def cmd_sweep_refine(a):
-    from core.sweeps import sweep
-    grid = sweep.parse_grid(a.grid)
-    spec = sweep.make_spec("refine", model=a.model, method=a.method, grid=grid, seeds=a.seeds,
-                           metric=a.metric, cpus_per_trial=a.cpus_per_trial, score_n=a.n, name=a.name,
-                           max_trials=a.max_trials)
+    from core.sweeps import spec as sweep_spec
+    grid = sweep_spec.parse_grid(a.grid)
+    spec = sweep_spec.make_spec("refine", model=a.model, method=a.method, grid=grid, seeds=a.seeds,
+                                metric=a.metric, cpus_per_trial=a.cpus_per_trial, score_n=a.n, name=a.name,
+                                max_trials=a.max_trials)
     _run(spec, a)
 
 

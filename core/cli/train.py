@@ -58,7 +58,8 @@ def cmd_train(a):
     existing = a.resume or a.restart
     run = _existing(a) if existing else None
     cfg = None if existing else _config(a)
-    from core.train.engine import Trainer, resolve_device, restart, resume
+    from core.train.engine import Trainer, resolve_device
+    from core.train.resume import restart, resume
     device = resolve_device(a.device)
     if a.exclusive_device:  # the dashboard's one training per device, held until this process ends
         claim_device(device.type, existing)
