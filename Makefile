@@ -5,13 +5,16 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell sha256sum requirements.txt | cut -c1-12)
 DATA   := $(or $(LATENT_LAB_DATA),data/cache)/mnist_uint8.npz
 
-.PHONY: run test data venv bench clean
+.PHONY: run test lint data venv bench clean
 
 run: $(DATA)
 	$(PY) -m streamlit run app.py
 
 test: $(DATA)
 	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
 
 venv: $(STAMP)
 

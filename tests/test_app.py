@@ -388,18 +388,20 @@ def test_overview_import_form_registers_an_upload(imported):
 @pytest.fixture
 def finished_sweep(monkeypatch, tmp_path):
     """A finished σ sweep's records (two seeds × two values) as the driver writes them."""
-    from core.sweeps import sweep
-    monkeypatch.setattr(sweep, "shipped_dir", lambda: tmp_path / "shipped")  # never trained/sweeps
-    spec = sweep.make_spec(variant="gm-static-wgan", grid={"prior_sigma": [0.5, 1.0]}, seeds=[0, 1], epochs=3,
-                           name="sig")
-    sweep.sweep_dir("sig").mkdir(parents=True)
-    sweep._write_record("sig", spec=spec, status="done", pid=1, fit_seconds=10.0)
+    from core.sweeps import records as sweep_records
+    from core.sweeps import results as sweep_results
+    from core.sweeps import spec as sweep_spec
+    monkeypatch.setattr(sweep_results, "shipped_dir", lambda: tmp_path / "shipped")  # never trained/sweeps
+    spec = sweep_spec.make_spec(variant="gm-static-wgan", grid={"prior_sigma": [0.5, 1.0]}, seeds=[0, 1], epochs=3,
+                                name="sig")
+    sweep_spec.sweep_dir("sig").mkdir(parents=True)
+    sweep_records.write_record("sig", spec=spec, status="done", pid=1, fit_seconds=10.0)
     for i, (sigma, seed, fid) in enumerate([(0.5, 0, 13.0), (0.5, 1, 15.0), (1.0, 0, 11.0), (1.0, 1, 12.0)]):
         scores = {"fid": fid, "precision": 0.5, "recall": 0.3, "density": 0.4, "coverage": 0.2, "class_kl": 0.1,
                   "class_hist": [0.1] * 10, "n": 10_000}
-        sweep._save_trial("sig", f"t{i}", params={"prior_sigma": sigma, "seed": seed}, status="done",
-                          scores=scores, started=float(i), wall_seconds=5.0)
-    return sweep
+        sweep_records.save_trial("sig", f"t{i}", params={"prior_sigma": sigma, "seed": seed}, status="done",
+                                 scores=scores, started=float(i), wall_seconds=5.0)
+    return sweep_results
 
 
 def test_sweeps_page_reads_a_finished_sweep(finished_sweep):
@@ -408,7 +410,7 @@ def test_sweeps_page_reads_a_finished_sweep(finished_sweep):
     assert len(table) == 4 and set(table["prior_sigma"]) == {0.5, 1.0}
     assert "**sig** · gm-static-wgan · 4 of 4 trials · done" in texts(at)
     assert len(at.get("plotly_chart")) == 2  # parallel coordinates + the metric against σ
-    assert finished_sweep.knob_curve(finished_sweep.view("sig")["rows"], "prior_sigma", "fid")[0]["mean"] == 14.0
+    assert finished_sweep.knob_curve(finished_sweep.sweep_with_trials("sig")["rows"], "prior_sigma", "fid")[0]["mean"] == 14.0
     out = finished_sweep.export("sig", note="3 epochs, not the seed's 100")
     assert (out / "sweep.json").is_file()
 

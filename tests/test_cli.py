@@ -4,6 +4,8 @@ import json
 import pytest
 from PIL import Image
 
+from core.cli import build_parser
+from core.errors import ConfigError
 from core.store.runs import Run
 
 from conftest import run_cli
@@ -28,6 +30,32 @@ def test_bad_input_exits_2_with_one_line(args, needle):
     assert res.returncode == 2
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0] and "Traceback" not in res.stderr
+
+
+@pytest.mark.parametrize("args,message", [
+    (["train", "--variant", "wgan-gp", "--epochs", "-1"], "--epochs must be positive, got -1"),
+    (["train", "--max-steps", "-1"], "--max-steps must be 0 or more, got -1"),
+    (["sample", "vanilla", "--n", "0"], "--n must be positive, got 0"),
+    (["classifier", "train", "--lr", "nan"], "--lr must be positive, got nan"),
+    (["refine", "vanilla", "--method", "drs", "--eps", "0"], "--eps must be positive, got 0.0"),
+    (["invert", "vanilla", "--n", "-5"], "--n must be 0 or more, got -5"),
+    (["bench", "quality", "--seconds", "-2.5"], "--seconds must be positive, got -2.5"),
+    (["sweep-refit", "vanilla", "--score-n", "0"], "--score-n must be positive, got 0"),
+    (["findings", "--seeds", "0,x"], "--seeds takes integers like 0,1,2; got '0,x'"),
+    (["train", "--epochs", "ten"], "argument --epochs: invalid int value: 'ten' (see `python -m core train --help`)"),
+])
+def test_a_bad_number_is_refused_by_its_options_type(args, message):
+    with pytest.raises(ConfigError) as refused:  # while the command line is read: no handler has run
+        build_parser().parse_args(args)
+    assert str(refused.value) == message
+
+
+def test_zero_is_a_number_where_it_means_all_or_no_limit():
+    parser = build_parser()
+    assert parser.parse_args(["invert", "vanilla", "--n", "0"]).n == 0  # the whole split
+    assert parser.parse_args(["train", "--resume", "r", "--max-steps", "0"]).max_steps == 0  # lifts the limit
+    assert parser.parse_args(["sweep", "list"]).seeds == [0]  # a string default goes through its type too
+    assert parser.parse_args(["findings"]).seeds == [0, 1, 2]
 
 
 def test_variants_json_catalogue():

@@ -13,7 +13,8 @@ from core.gan.variants import VARIANTS, make_config
 from core.store import checkpoint
 from core.store.registry import load_model
 from core.store.runs import Run, list_runs
-from core.train.engine import Trainer, TrainingFailed, resume
+from core.train.engine import Trainer, TrainingFailed
+from core.train.resume import resume
 
 from conftest import ROOT, TINY, TINY_DATA
 

@@ -103,8 +103,8 @@ def test_findings_page_shows_the_shipped_rows_and_recomputes_the_rest(monkeypatc
 
 
 def test_a_shipped_row_is_reused_until_a_model_it_uses_changes(monkeypatch, tmp_path):
-    from core.store import runs as store
-    monkeypatch.setattr(store, "TRAINED", tmp_path)
+    from core.store import files
+    monkeypatch.setattr(files, "TRAINED", tmp_path)
     shas = {m: "a" * 64 for c in findings.CLAIMS for m in findings.claim_models(c)}
     monkeypatch.setattr(fingerprints, "model_sha", lambda m: shas.get(m, "missing"))
     monkeypatch.setattr(fingerprints, "classifier_sha", lambda: "c" * 64)

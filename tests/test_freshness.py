@@ -7,9 +7,11 @@ import pytest
 
 from core.eval import fingerprints
 from core.results import freshness, quality
-from core.store import registry
-from core.store import runs as store
-from core.sweeps import sweep
+from core.store import files, registry
+from core.sweeps import drive as sweep_drive
+from core.sweeps import records as sweep_records
+from core.sweeps import results as sweep_results
+from core.sweeps import spec as sweep_spec
 from core.train import timeline
 
 from conftest import ROOT
@@ -43,12 +45,12 @@ def _shipped_refit(tmp_path, model: str, fingerprint) -> dict:
 
 
 def test_a_shipped_sweep_says_when_its_model_changed_and_how_to_refresh_it(tmp_path, monkeypatch, model_copy, capsys):
-    monkeypatch.setattr(store, "TRAINED", tmp_path)
+    monkeypatch.setattr(files, "TRAINED", tmp_path)
     rec = _shipped_refit(tmp_path, model_copy, fingerprints.fingerprint(model_copy))
-    v = sweep.view(rec["name"])
+    v = sweep_results.sweep_with_trials(rec["name"])
     assert v["source"] == "shipped" and freshness.sweep_note(v) is None
     shutil.copy(TRAINED / "gm-static" / "model.pt", model_copy)  # the model is retrained
-    note = freshness.sweep_note(sweep.view(rec["name"]))
+    note = freshness.sweep_note(sweep_results.sweep_with_trials(rec["name"]))
     assert f"Sweep seed004-fig4-em-components is stale: {model_copy} changed" in note
     assert (f"`python -m core sweep-refit {model_copy} --components 1..20 --n 0 --steps 1000 --score-n 10000 "
             "--seeds 0 --metric fid --cpus-per-trial 1 --name seed004-fig4-em-components && python -m core sweep "
@@ -62,20 +64,20 @@ def test_a_shipped_sweep_says_when_its_model_changed_and_how_to_refresh_it(tmp_p
 
 
 def test_a_sweep_shipped_before_fingerprints_says_it_may_be_stale(tmp_path, monkeypatch):
-    monkeypatch.setattr(store, "TRAINED", tmp_path)
+    monkeypatch.setattr(files, "TRAINED", tmp_path)
     rec = _shipped_refit(tmp_path, "gm-static", None)
-    note = freshness.sweep_note(sweep.view(rec["name"]))
+    note = freshness.sweep_note(sweep_results.sweep_with_trials(rec["name"]))
     assert "records no fingerprint of gm-static and the classifier" in note and "sweep-refit gm-static" in note
 
 
 def test_the_sweep_command_rebuilds_every_kind_of_spec():
-    spec = sweep.make_spec("train", variant="wgan-gp", grid={"lr_g": [1e-4, 2e-4]}, seeds=[0, 1], epochs=3,
-                           data_limit=256, fixed={"batch_size": 32}, name="s1")
+    spec = sweep_spec.make_spec("train", variant="wgan-gp", grid={"lr_g": [1e-4, 2e-4]}, seeds=[0, 1], epochs=3,
+                                data_limit=256, fixed={"batch_size": 32}, name="s1")
     cmd = freshness.sweep_command(spec)
     assert cmd.startswith("python -m core sweep wgan-gp --grid lr_g=0.0001,0.0002 --set batch_size=32 --epochs 3 "
                           "--data-limit 256") and "--seeds 0,1" in cmd and cmd.endswith("--name s1")
-    spec = sweep.make_spec("refine", model="wgan-gp", method="drs", grid={"percentile": [50, 90]}, score_n=500,
-                           name="r1")
+    spec = sweep_spec.make_spec("refine", model="wgan-gp", method="drs", grid={"percentile": [50, 90]}, score_n=500,
+                                name="r1")
     assert freshness.sweep_command(spec).startswith("python -m core sweep-refine wgan-gp --method drs "
                                                     "--grid percentile=50,90 --n 500 --seeds 0")
     assert freshness._span([1, 2, 3]) == "1..3" and freshness._span([1, 5, 10]) == "1,5,10"
@@ -85,8 +87,8 @@ def test_every_shipped_artefact_records_its_fingerprint():
     """The shipped timelines, findings rows and quality rows were refreshed (or checked and
     stamped) on today's models: none of them reads stale. Every shipped sweep records the models
     it ran on; one that is stale says so with the command that runs it again."""
-    for name in sweep.names():
-        v = sweep.view(name)
+    for name in sweep_results.names():
+        v = sweep_results.sweep_with_trials(name)
         if v["source"] == "shipped":
             assert v.get("fingerprint", {}).get("classifier"), name
             note = freshness.sweep_note(v)
@@ -132,11 +134,11 @@ def test_quality_rows_name_the_stale_ones_and_their_commands(monkeypatch):
 def test_a_live_sweep_records_its_fingerprint_and_is_not_resumed_on_another_model(model_copy, capsys):
     from core.cli import main
     from core.errors import ConfigError
-    spec = sweep.make_spec("refine", model=model_copy, method="drs", grid={"percentile": [50, 90]}, score_n=200,
-                           name="live")
-    sweep.sweep_dir("live").mkdir(parents=True)
-    sweep._write_record("live", spec=spec, status="done", fingerprint=sweep.fingerprint_of(spec))
-    v = sweep.view("live")
+    spec = sweep_spec.make_spec("refine", model=model_copy, method="drs", grid={"percentile": [50, 90]}, score_n=200,
+                                name="live")
+    sweep_spec.sweep_dir("live").mkdir(parents=True)
+    sweep_records.write_record("live", spec=spec, status="done", fingerprint=sweep_spec.fingerprint_of(spec))
+    v = sweep_results.sweep_with_trials("live")
     assert v["source"] == "live" and freshness.sweep_note(v) is None
     with open(model_copy, "ab") as f:
         f.write(b"\0")
@@ -144,4 +146,4 @@ def test_a_live_sweep_records_its_fingerprint_and_is_not_resumed_on_another_mode
     err = capsys.readouterr().err.strip()
     assert err.startswith("Sweep live is stale") and err.endswith("--name live`")  # no export: it is not shipped
     with pytest.raises(ConfigError, match="was run on another"):  # the same command would resume it: refused
-        sweep.run_sweep(spec, progress=False)
+        sweep_drive.run_sweep(spec, progress=False)

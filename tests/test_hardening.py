@@ -21,6 +21,7 @@ from core.gan.variants import make_config
 from core.store import checkpoint, registry
 from core.store.runs import Run, cancel, list_runs, pid_alive
 from core.train import engine
+from core.train.resume import resume
 
 from conftest import ROOT, TINY, TINY_DATA, run_cli
 
@@ -388,7 +389,7 @@ def test_a_refused_resume_gives_the_lock_back():
     run.close()
     mine = Run.open(run.id)
     with pytest.raises(CheckpointError, match="before its first checkpoint"):
-        engine.resume(mine, device="cpu", progress=False)
+        resume(mine, device="cpu", progress=False)
     other = Run.open(run.id)
     other.acquire(wait=0)  # would raise "being trained by pid <this one>" if the lock had leaked
     other.close()

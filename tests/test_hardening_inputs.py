@@ -21,9 +21,13 @@ from core.eval import sample_files as samples
 from core.gan.variants import MAX_Z, make_config
 from core.results import findings
 from core.store import importer, registry
-from core.store.runs import Run, _flock
-from core.sweeps import sweep
-from core.train import timeline, zoo
+from core.store.files import try_lock
+from core.store.runs import Run
+from core.sweeps import drive as sweep_drive
+from core.sweeps import records as sweep_records
+from core.sweeps import results as sweep_results
+from core.sweeps import spec as sweep_spec
+from core.train import recorder, timeline, zoo
 
 from conftest import ROOT, TINY, run_cli
 from course_nets import save_pair
@@ -124,18 +128,18 @@ def test_z_is_bounded_like_a_hidden_width(tmp_path):
 
 # ---- 2. one bad file never breaks a listing --------------------------------------------------------
 def _sweep_record(name: str, rec) -> None:
-    d = sweep.sweep_dir(name)
+    d = sweep_spec.sweep_dir(name)
     d.mkdir(parents=True)
     (d / "sweep.json").write_text(json.dumps(rec))
 
 
 def test_a_bad_sweep_json_is_one_unreadable_row_and_the_others_are_listed(capsys):
     from core.cli import main
-    good = sweep.make_spec(variant="wgan-gp", grid={"lr_g": [1e-4, 2e-4]}, name="good")
+    good = sweep_spec.make_spec(variant="wgan-gp", grid={"lr_g": [1e-4, 2e-4]}, name="good")
     _sweep_record("good", {"spec": good, "status": "done"})
     _sweep_record("empty", {"spec": {}})
     _sweep_record("typed", {"spec": {**good, "grid": "lr_g", "seeds": "0"}})
-    rows = {r["name"]: r for r in sweep.list_sweeps()}
+    rows = {r["name"]: r for r in sweep_records.list_sweeps()}
     assert rows["good"]["status"] == "done" and rows["good"]["expected"] == 2
     assert rows["empty"]["status"] == rows["typed"]["status"] == "unreadable"
     assert main(["sweep", "list"]) == 0
@@ -144,11 +148,11 @@ def test_a_bad_sweep_json_is_one_unreadable_row_and_the_others_are_listed(capsys
     assert main(["sweep", "show", "typed"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "unreadable sweep.json (spec.grid is 'lr_g')" in err[0]
-    trials = sweep.sweep_dir("good") / "trials"
+    trials = sweep_spec.sweep_dir("good") / "trials"
     trials.mkdir()
     (trials / "t1.json").write_text("[1, 2]")
     (trials / "t2.json").write_text(json.dumps({"trial": "t2", "status": "done", "params": {"lr_g": 1e-4}}))
-    assert {r["trial"]: r["status"] for r in sweep.table("good")} == {"t1": "unreadable", "t2": "done"}
+    assert {r["trial"]: r["status"] for r in sweep_results.table("good")} == {"t1": "unreadable", "t2": "done"}
 
 
 def _run_with_timeline(epochs=(1, 2)) -> Run:
@@ -156,10 +160,10 @@ def _run_with_timeline(epochs=(1, 2)) -> Run:
     run = Run.create(make_config("vanilla", TINY))
     folder = run.path / "timeline"
     folder.mkdir()
-    timeline._write_npz(folder / "frame.npz", xy=np.random.rand(50, 2).astype(np.float32), label=np.zeros(50, np.uint8))
+    recorder.write_npz(folder / "frame.npz", xy=np.random.rand(50, 2).astype(np.float32), label=np.zeros(50, np.uint8))
     for e in epochs:
         run.log(e * 8, float(e), {"tl_fid": 10.0 / e, "tl_n": 100, **{f"tl_hist_{d}": 0.1 for d in range(10)}})
-        timeline._write_npz(folder / f"epoch_{e:04d}.npz", xy=np.random.rand(20, 2).astype(np.float16),
+        recorder.write_npz(folder / f"epoch_{e:04d}.npz", xy=np.random.rand(20, 2).astype(np.float16),
                             label=np.zeros(20, np.uint8), conf=np.full(20, 200, np.uint8), comp=np.full(20, -1))
     run.close()
     return run
@@ -203,8 +207,8 @@ def test_a_damaged_shipped_timeline_is_one_line(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("seeds", [[0, "1", 2], [[0], 1], None])  # each a TypeError before
 def test_a_findings_table_whose_seeds_are_not_integers_is_recomputed_not_a_crash(seeds, tmp_path, monkeypatch):
-    import core.store.runs
-    monkeypatch.setattr(core.store.runs, "TRAINED", tmp_path)
+    import core.store.files
+    monkeypatch.setattr(core.store.files, "TRAINED", tmp_path)
     (tmp_path / findings.SHIPPED).write_text(json.dumps({"seeds": seeds, "zoo": {}, "rows": []}))
     assert findings.shipped_rows((0, 1, 2)) == {}
 
@@ -309,7 +313,8 @@ def test_a_killed_imports_temp_folder_is_removed_by_the_next_import(tmp_path):
     assert sorted(p.name for p in root.iterdir() if not p.name.startswith(".locks")) == ["kept", "next"]
 
 
-def test_uploads_are_kept_under_a_budget_and_a_refused_one_is_not_kept(tmp_path):
+def test_uploads_are_kept_under_a_budget_and_a_refused_one_is_not_kept(tmp_path, monkeypatch):
+    monkeypatch.setenv("LATENT_LAB_CACHE", str(tmp_path / "cache"))  # only this test's uploads
     first = samples.save_upload([("a.npy", bytes(3000))])
     os.utime(first.parent, (1, 1))  # the least recently used
     second = samples.save_upload([("b.npy", bytes(3000))])
@@ -325,19 +330,19 @@ def test_uploads_are_kept_under_a_budget_and_a_refused_one_is_not_kept(tmp_path)
 # ---- 7. validation gaps ------------------------------------------------------------------------------
 def test_sweep_specs_refuse_duplicates_too_many_trials_and_bad_refine_knobs():
     with pytest.raises(ConfigError, match="--grid lr_g: 0.0001 is given twice"):
-        sweep.make_spec(variant="wgan-gp", grid=sweep.parse_grid(["lr_g=1e-4,2e-4,0.0001"]))
+        sweep_spec.make_spec(variant="wgan-gp", grid=sweep_spec.parse_grid(["lr_g=1e-4,2e-4,0.0001"]))
     with pytest.raises(ConfigError, match="--seeds: 1 is given twice"):
-        sweep.make_spec(variant="wgan-gp", seeds=[0, 1, 1])
+        sweep_spec.make_spec(variant="wgan-gp", seeds=[0, 1, 1])
     big = {"lr_g": [i * 1e-5 for i in range(1, 1001)], "lr_d": [1e-4, 2e-4]}
     with pytest.raises(ConfigError, match=r"2,000 trials; at most 1,000 \(raise it with --max-trials 2000\)"):
-        sweep.make_spec(variant="wgan-gp", grid=big)
-    assert sweep.n_trials(sweep.make_spec(variant="wgan-gp", grid=big, epochs=1, max_trials=2000)) == 2000
+        sweep_spec.make_spec(variant="wgan-gp", grid=big)
+    assert sweep_spec.n_trials(sweep_spec.make_spec(variant="wgan-gp", grid=big, epochs=1, max_trials=2000)) == 2000
     with pytest.raises(ConfigError, match=r"1..10000000 is 10,000,000 values"):
-        sweep.parse_range("1..10000000")
+        sweep_spec.parse_range("1..10000000")
     for grid, needle in [(["percentile=abc,-5"], "'abc' is not a number in"), (["percentile=50,150"], "150"),
                          (["steps=5"], r"steps is not a refine knob of drs \(it is one of dot")]:
         with pytest.raises(ConfigError, match=needle):
-            sweep.make_spec("refine", model="wgan-gp", method="drs", grid=sweep.parse_grid(grid))
+            sweep_spec.make_spec("refine", model="wgan-gp", method="drs", grid=sweep_spec.parse_grid(grid))
 
 
 def test_imported_remove_of_an_empty_name_is_refused(capsys):
@@ -363,7 +368,7 @@ def test_streamlits_upload_limit_matches_what_the_panels_promise():
 # ---- 8. one writer per name and per sweep ---------------------------------------------------------------
 def test_an_import_of_a_name_another_import_is_writing_is_refused(tmp_path):
     save_pair(tmp_path)
-    held = _flock(registry.imported_dir() / ".locks" / "same.lock")  # another process importing "same"
+    held = try_lock(registry.imported_dir() / ".locks" / "same.lock")  # another process importing "same"
     try:
         with pytest.raises(ConfigError, match="another import of that name is running"):
             importer.import_model(tmp_path / "G.pth", name="same")
@@ -375,15 +380,15 @@ def test_an_import_of_a_name_another_import_is_writing_is_refused(tmp_path):
 
 
 def test_a_sweep_another_driver_runs_is_refused_before_ray_starts():
-    spec = sweep.make_spec(variant="wgan-gp", grid={"lr_g": [1e-4, 2e-4]}, name="twice")
-    sweep.sweep_dir("twice").mkdir(parents=True)
-    held = _flock(sweep.sweep_dir("twice") / "driver.lock")
+    spec = sweep_spec.make_spec(variant="wgan-gp", grid={"lr_g": [1e-4, 2e-4]}, name="twice")
+    sweep_spec.sweep_dir("twice").mkdir(parents=True)
+    held = try_lock(sweep_spec.sweep_dir("twice") / "driver.lock")
     try:
         with pytest.raises(RunError, match="sweep twice is being run by"):
-            sweep.run_sweep(spec)
+            sweep_drive.run_sweep(spec)
     finally:
         held.close()
-    assert not (sweep.sweep_dir("twice") / "sweep.json").exists()
+    assert not (sweep_spec.sweep_dir("twice") / "sweep.json").exists()
 
 
 # ---- 9. the CLI lists what the page shows ------------------------------------------------------------------
@@ -394,7 +399,7 @@ def test_sweep_list_and_show_include_the_shipped_sweeps(capsys):
     assert main(["sweep", "show", "seed004-sigma-10ep"]) == 0
     out = capsys.readouterr().out
     assert "prior_sigma" in out and out.count("done") >= 10
-    assert sweep.names()[-2:] == ["seed004-fig4-em-components", "seed004-sigma-10ep"]
+    assert sweep_results.names()[-2:] == ["seed004-fig4-em-components", "seed004-sigma-10ep"]
 
 
 def test_no_ray_process_outlives_a_killed_driver_by_more_than_its_bound():
@@ -409,7 +414,7 @@ def test_no_ray_process_outlives_a_killed_driver_by_more_than_its_bound():
     from core.sweeps import reaper as ray_reaper
 
     from conftest import ROOT
-    code = ("from core import sweep; sweep.ray_init(num_cpus=1); import ray; "
+    code = ("from core.sweeps import drive; drive.ray_init(num_cpus=1); import ray; "
             "print(ray._private.worker._global_node.session_name, flush=True); import time; time.sleep(600)")
     driver = _sp.Popen([_sys.executable, "-c", code], cwd=ROOT, stdout=_sp.PIPE, text=True)
     try:

@@ -217,7 +217,7 @@ def test_cli_invert_n_0_inverts_the_whole_split(model_copy):
     assert res["n"] == 10_000 and res["split"] == "valid"
     assert res["invert_compute_seconds"] > 0
     r = run_cli("invert", model_copy, "--n", "-1")
-    assert r.returncode == 2 and "positive" in r.stderr
+    assert r.returncode == 2 and "must be 0 or more, got -1" in r.stderr
 
 
 def test_the_refit_inverts_digits_of_the_split_it_names(model_copy, monkeypatch):

@@ -35,7 +35,7 @@ def test_overview_ranks_an_imported_model_by_fid_and_shows_every_command(importe
     import json
 
     from core.eval.score import cache_key
-    from core.store.runs import imported_dir
+    from core.store.files import imported_dir
     from core.train import zoo
     fids = sorted(e["scores"]["fid"] for e in zoo.index().values())
     mid = (fids[1] + fids[2]) / 2  # between the second and third zoo model

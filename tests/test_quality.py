@@ -8,7 +8,8 @@ from core.gan.variants import make_config
 from core.results.quality import summarise
 from core.store import checkpoint
 from core.store.runs import Run
-from core.train.engine import Trainer, resume
+from core.train.engine import Trainer
+from core.train.resume import resume
 
 from conftest import ROOT, TINY, TINY_DATA
 

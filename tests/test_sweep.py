@@ -1,4 +1,4 @@
-"""Sweeps on a real Ray (core/sweeps/sweep.py, `python -m core sweep`): started on this machine by
+"""Sweeps on a real Ray (core/sweeps/, `python -m core sweep`): started on this machine by
 default or joined with --address; trials are runs; faults, cancel and resume."""
 import json
 import os
@@ -12,7 +12,9 @@ import pytest
 
 from core.errors import ConfigError
 from core.store.runs import Run, list_runs
-from core.sweeps import sweep
+from core.sweeps import records as sweep_records
+from core.sweeps import results as sweep_results
+from core.sweeps import spec as sweep_spec
 
 from conftest import ROOT, run_cli
 
@@ -26,20 +28,20 @@ def sweep_cli(*args, timeout=400, **kw):
 
 
 def test_specs_are_checked_before_anything_starts():
-    assert sweep.parse_grid(["prior_sigma=0.2,1", "clip=0.01"]) == {"prior_sigma": [0.2, 1], "clip": [0.01]}
-    assert sweep.parse_random(["lr_g=loguniform:1e-5:1e-3"]) == {"lr_g": ["loguniform", 1e-5, 1e-3]}
-    assert sweep.parse_range("1..4") == [1, 2, 3, 4] and sweep.parse_range("2,5") == [2, 5]
-    spec = sweep.make_spec(variant="wgan-gp", grid={"lr_g": [1e-4, 2e-4]}, seeds=[0, 1, 2], name="s")
-    assert sweep.n_trials(spec) == 6 and spec["epochs"] == 30  # the variant's default
+    assert sweep_spec.parse_grid(["prior_sigma=0.2,1", "clip=0.01"]) == {"prior_sigma": [0.2, 1], "clip": [0.01]}
+    assert sweep_spec.parse_random(["lr_g=loguniform:1e-5:1e-3"]) == {"lr_g": ["loguniform", 1e-5, 1e-3]}
+    assert sweep_spec.parse_range("1..4") == [1, 2, 3, 4] and sweep_spec.parse_range("2,5") == [2, 5]
+    spec = sweep_spec.make_spec(variant="wgan-gp", grid={"lr_g": [1e-4, 2e-4]}, seeds=[0, 1, 2], name="s")
+    assert sweep_spec.n_trials(spec) == 6 and spec["epochs"] == 30  # the variant's default
     for kw, match in [({"grid": {"lr_gg": [1]}}, "unknown hyper-parameter 'lr_gg'"),
                       ({"grid": {"lr_g": [-1]}}, "lr_g must be positive"),
                       ({"grid": {}}, "needs something to vary"),
                       ({"grid": {"lr_g": [1e-4]}, "scheduler": "hyperband"}, "--scheduler must be one of"),
                       ({"grid": {"lr_g": [1e-4]}, "name": "../x"}, "sweep name")]:
         with pytest.raises(ConfigError, match=match):
-            sweep.make_spec(variant="wgan-gp", **kw)
+            sweep_spec.make_spec(variant="wgan-gp", **kw)
     with pytest.raises(ConfigError, match="loguniform"):
-        sweep.parse_random(["lr_g=loguniform:0:1"])
+        sweep_spec.parse_random(["lr_g=loguniform:0:1"])
     r = run_cli("sweep", "wgan-gp", "--grid", "n_critic=0,1")
     assert r.returncode == 2 and "n_critic must be positive" in r.stderr and "Traceback" not in r.stderr
 
@@ -47,7 +49,7 @@ def test_specs_are_checked_before_anything_starts():
 def test_knob_curve_is_the_mean_and_spread_over_seeds():
     rows = [{"status": "done", "s": 1, "fid": 4.0}, {"status": "done", "s": 1, "fid": 6.0},
             {"status": "done", "s": 2, "fid": 3.0}, {"status": "failed", "s": 2, "fid": float("inf")}]
-    assert sweep.knob_curve(rows, "s", "fid") == [{"value": 1, "mean": 5.0, "min": 4.0, "max": 6.0, "n": 2},
+    assert sweep_results.knob_curve(rows, "s", "fid") == [{"value": 1, "mean": 5.0, "min": 4.0, "max": 6.0, "n": 2},
                                                   {"value": 2, "mean": 3.0, "min": 3.0, "max": 3.0, "n": 1}]
 
 
@@ -134,7 +136,7 @@ def _wait(cond, timeout=300, what="condition", show=None):
 
 def _trials(name):
     try:
-        return sweep.trial_records(name)
+        return sweep_records.trial_records(name)
     except Exception:  # noqa: BLE001 - not written yet
         return []
 
@@ -150,9 +152,9 @@ def test_cancelling_a_sweep_checkpoints_and_cancels_its_trials():
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-    st = sweep.status("stop")
+    st = sweep_records.status("stop")
     assert st["status"] == "cancelled"
-    trials = sweep.trial_records("stop")
+    trials = sweep_records.trial_records("stop")
     first = next(t for t in trials if t.get("run_id"))
     run = Run.open(first["run_id"])
     assert run.status()["status"] == "cancelled" and run.checkpoint_path.is_file()  # checkpointed, then stopped
@@ -176,16 +178,16 @@ def test_a_killed_driver_resumes_without_rerunning_finished_trials():
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-    assert sweep.status("kill")["status"] == "interrupted"
+    assert sweep_records.status("kill")["status"] == "interrupted"
     # the orphaned trial's watchdog stops it at its next log row (or ends its process within
-    # sweep.ORPHAN_GRACE_S when it is blocked in a report no driver will read)
+    # core.sweeps.trial.ORPHAN_GRACE_S when it is blocked in a report no driver will read)
     _wait(lambda: "interrupted" in {t["status"] for t in _trials("kill")}, timeout=120,
           what="the killed driver's trial process to end",
           show=lambda: [(t["status"], t.get("reason"), len(t.get("quick", []))) for t in _trials("kill")])
-    before = {t["trial"]: t for t in sweep.trial_records("kill")}
+    before = {t["trial"]: t for t in sweep_records.trial_records("kill")}
     res = json.loads(sweep_cli(*args, "--json").stdout)
     assert res["status"] == "done" and res["counts"] == {"done": 3} and res["resumed"]
-    after = {t["trial"]: t for t in sweep.trial_records("kill")}
+    after = {t["trial"]: t for t in sweep_records.trial_records("kill")}
     for tid, t in before.items():
         assert after[tid]["run_id"] == t["run_id"]  # every trial kept its run
         if t["status"] == "done":

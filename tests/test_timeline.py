@@ -14,7 +14,7 @@ import torch
 from core.gan.variants import make_config
 from core.store.registry import models_from_checkpoint
 from core.store.runs import Run
-from core.train import timeline
+from core.train import recorder, timeline
 from core.train.engine import Trainer, ema_decay
 
 from conftest import ROOT, TINY, TINY_DATA, run_cli
@@ -34,7 +34,7 @@ def train(variant="vanilla", epochs=3, **over):
 def per_epoch_keys(run) -> dict:
     """{key: [epochs it was logged at]} of the timeline's rows in the metrics store."""
     out: dict = {}
-    for _, epoch, _, key, _ in run.metrics(timeline.KEYS):
+    for _, epoch, _, key, _ in run.metrics(recorder.KEYS):
         out.setdefault(key, []).append(epoch)
     return out
 
@@ -42,9 +42,9 @@ def per_epoch_keys(run) -> dict:
 def test_recorder_writes_one_row_per_evaluated_epoch_with_every_key():
     run, _ = train("cwgan-gp", epochs=3)
     keys = per_epoch_keys(run)
-    assert sorted(keys) == sorted(timeline.KEYS)  # the EMA is on by default: the raw generator is scored too
+    assert sorted(keys) == sorted(recorder.KEYS)  # the EMA is on by default: the raw generator is scored too
     bare, _ = train("cwgan-gp", epochs=1, ema=0.0)
-    assert sorted(per_epoch_keys(bare)) == sorted(k for k in timeline.KEYS if not k.startswith(timeline.RAW))
+    assert sorted(per_epoch_keys(bare)) == sorted(k for k in recorder.KEYS if not k.startswith(recorder.RAW))
     assert all(v == [1.0, 2.0, 3.0] for v in keys.values())
     tl = timeline.load(run.id)
     assert tl.epochs == [1, 2, 3]
@@ -69,7 +69,7 @@ def test_the_record_is_made_on_fixed_noise_and_does_not_touch_training():
     bare.fit()
     for a, b in zip(with_tl.G.parameters(), bare.G.parameters()):
         assert torch.equal(a, b)
-    rec = timeline.Recorder(with_tl.cfg, "cpu")
+    rec = recorder.Recorder(with_tl.cfg, "cpu")
     z1, _ = rec.noise(with_tl.prior)
     z2, _ = rec.noise(with_tl.prior)
     assert torch.equal(z1, z2)
@@ -106,16 +106,16 @@ def test_timeline_stays_whole_after_kill_9_and_resume():
 
 
 def test_the_frame_is_fixed_and_placement_is_deterministic(derived_cache):
-    a = timeline.frame()
+    a = recorder.frame()
     for f in (derived_cache / "timeline").glob("frame_*.npz"):
         f.unlink()  # refitted from scratch
-    b = timeline.frame()
+    b = recorder.frame()
     assert np.array_equal(a["idx"], b["idx"]) and np.allclose(a["xy"], b["xy"])
     # the frame's own digits land next to their own places: within 5% of the frame's extent (median)
-    xy = timeline.place(a["features"], a)
+    xy = recorder.place(a["features"], a)
     extent = np.linalg.norm(a["xy"].max(0) - a["xy"].min(0))
     assert np.median(np.linalg.norm(xy - a["xy"], axis=1)) < 0.05 * extent
-    assert np.array_equal(xy, timeline.place(a["features"], a))
+    assert np.array_equal(xy, recorder.place(a["features"], a))
     # every record of a run carries the same real digits at the same places
     run, _ = train("vanilla", epochs=2)
     tl = timeline.load(run.id)
@@ -154,7 +154,7 @@ def test_ema_run_records_the_raw_generator_too_and_resumes_its_average():
     assert raw["generator"] == "raw" and raw["fid"] != ema["fid"]  # `score RUN --raw`: the live generator
     with pytest.raises(Exception, match="keeps no generator EMA"):
         score_model("vanilla", n=200, raw=True)
-    from core.train.engine import resume
+    from core.train.resume import resume
     t2 = resume(Run.open(run.id), device="cpu", progress=False)
     for a, b in zip(t2.G_ema.parameters(), t.G_ema.parameters()):
         assert torch.equal(a, b)
@@ -195,7 +195,7 @@ def test_a_shipped_timeline_keeps_the_first_ten_grids_then_every_fifth(tmp_path)
     assert timeline.shipped_grid_epochs([2, 4, 6]) == [2, 4, 6]
     grids = {f"grid_{e:04d}": np.full(200 + e, e, dtype=np.uint8) for e in range(1, 13)}
     path = tmp_path / "timeline.npz"
-    timeline._write_npz(path, epochs=np.arange(1, 13, dtype=np.int32), **grids)
+    recorder.write_npz(path, epochs=np.arange(1, 13, dtype=np.int32), **grids)
     assert timeline.thin_grids(path) > 0 and timeline.thin_grids(path) == 0  # once thin, left alone
     with np.load(path) as f:
         assert sorted(k for k in f.files if k.startswith("grid_")) == [f"grid_{e:04d}" for e in [*range(1, 11), 12]]

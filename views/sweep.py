@@ -1,6 +1,6 @@
 """Sweeps: launch one on Ray from the browser, follow its trials, and read its results — a table,
 knobs → metric in parallel coordinates, the metric against one knob with its spread over seeds,
-and every trial's digits side by side (all logic in core.sweeps.sweep)."""
+and every trial's digits side by side (all logic in core/sweeps/)."""
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -9,19 +9,22 @@ from core.dashboard import launch, training
 from core.eval.metrics import LOWER_IS_BETTER
 from core.gan.variants import VARIANTS
 from core.results.freshness import sweep_note
-from core.sweeps import sweep
+from core.sweeps import drive as sweep_drive
+from core.sweeps import records as sweep_records
+from core.sweeps import results as sweep_results
+from core.sweeps import spec as sweep_spec
 from ui.common import csv_button, fmt_scores, guard, tidy
 
 st.title("Sweeps")
 st.caption("A sweep trains one variant for every combination of the knobs' values × seeds, on Ray Tune (started on "
            "this machine, or the cluster in $RAY_ADDRESS). Every trial is an ordinary run: any page can open it.")
 
-with st.expander("New sweep", expanded=not sweep.names()):
+with st.expander("New sweep", expanded=not sweep_results.names()):
     with st.form("sweep_form"):
         c1, c2, c3 = st.columns(3)
         variant = c1.selectbox("Variant", list(VARIANTS), index=list(VARIANTS).index("gm-static-wgan"))
         epochs = c2.number_input("Epochs per trial", 1, 200, 3)
-        scheduler = c3.radio("Scheduler", sweep.SCHEDULERS, horizontal=True,
+        scheduler = c3.radio("Scheduler", sweep_spec.SCHEDULERS, horizontal=True,
                              help="asha stops the trials whose quick FID lags at each epoch")
         knobs = training.form_knobs(variant)
         k1, v1, k2, v2 = st.columns([1, 2, 1, 2])
@@ -38,13 +41,13 @@ with st.expander("New sweep", expanded=not sweep.names()):
         go_ = st.form_submit_button("Launch sweep", type="primary")
     if go_:
         with guard("Sweep", stop=False), st.spinner("Starting Ray and the sweep…"):
-            grid = sweep.parse_grid([f"{key_a}={vals_a}"] + ([f"{key_b}={vals_b}"] if key_b != "—" and vals_b else []))
+            grid = sweep_spec.parse_grid([f"{key_a}={vals_a}"] + ([f"{key_b}={vals_b}"] if key_b != "—" and vals_b else []))
             name = launch.start_sweep(variant, grid, [int(s) for s in seeds.split(",") if s.strip()], int(epochs),
                                       scheduler, max_steps=int(max_steps), data_limit=int(data_limit))
             st.session_state["sweep_pick"] = name
             st.success(f"Sweep {name} started; it keeps running when this page closes.", icon=":material/check:")
 
-all_names = sweep.names()
+all_names = sweep_results.names()
 if not all_names:
     st.info("No sweep yet: launch one above or with `python -m core sweep VARIANT --grid key=v1,v2`.")
     st.stop()
@@ -54,25 +57,25 @@ name = st.selectbox("Sweep", all_names, key="sweep_pick")
 @st.fragment(run_every=5)
 def live_progress(name: str, ended_before: int):
     """Re-read every 5 s while the sweep runs; the whole page reruns when a trial ends."""
-    v = sweep.view(name)
-    ended = sum(1 for r in v["rows"] if r["status"] in sweep.ENDED)
+    v = sweep_results.sweep_with_trials(name)
+    ended = sum(1 for r in v["rows"] if r["status"] in sweep_records.ENDED)
     if ended != ended_before or v["status"] != "running":
         st.rerun()
     st.progress(ended / max(1, v["expected"]), text=f"{ended} of {v['expected']} trials finished")
-    going = [r for r in v["rows"] if r["status"] not in sweep.ENDED]
+    going = [r for r in v["rows"] if r["status"] not in sweep_records.ENDED]
     if going:
-        st.dataframe(pd.DataFrame(going)[["trial", *sweep.swept_knobs(v["spec"]), "status", "epoch", "progress",
+        st.dataframe(pd.DataFrame(going)[["trial", *sweep_spec.swept_knobs(v["spec"]), "status", "epoch", "progress",
                                           "fid"]].rename(columns={"fid": "quick fid"}), hide_index=True,
                      column_config={"progress": st.column_config.ProgressColumn("progress", min_value=0.0,
                                                                                 max_value=1.0)})
     if st.button("Cancel sweep", key=f"sweep_cancel_{name}"):
-        st.toast(sweep.cancel(name))
+        st.toast(sweep_drive.cancel(name))
 
 
 with guard("Sweep"):
-    v = sweep.view(name)
+    v = sweep_results.sweep_with_trials(name)
 if v["source"] == "live" and v["status"] == "running":
-    live_progress(name, sum(1 for r in v["rows"] if r["status"] in sweep.ENDED))
+    live_progress(name, sum(1 for r in v["rows"] if r["status"] in sweep_records.ENDED))
 spec = v["spec"]
 what = spec["variant"] if spec["kind"] == "train" else f"{spec['kind']} of {spec['model']}"
 st.caption(f"**{name}** · {what} · {v.get('trials', len(v['rows']))} of {v['expected']} trials · {v['status']}"
@@ -84,8 +87,8 @@ if stale := sweep_note(v):
     st.warning(stale, icon=":material/update:")
 
 rows = pd.DataFrame(v["rows"])
-metric = st.radio("Metric", list(sweep.METRICS), horizontal=True, key="sweep_metric")
-knobs = [k for k in sweep.swept_knobs(spec) if k in rows]
+metric = st.radio("Metric", list(sweep_spec.METRICS), horizontal=True, key="sweep_metric")
+knobs = [k for k in sweep_spec.swept_knobs(spec) if k in rows]
 st.subheader("Trials")
 cfg = {"progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0)}
 if len(rows):
@@ -111,7 +114,7 @@ if len(done) and knobs and metric in done:
         st.plotly_chart(fig, key="sweep_parcoords")
     with right:
         knob = st.selectbox("Against", knobs, key="sweep_knob")
-        curve = sweep.knob_curve(v["rows"], knob, metric)
+        curve = sweep_results.knob_curve(v["rows"], knob, metric)
         st.subheader(f"{metric} against {knob}")
         fig = go.Figure(go.Scatter(
             x=[c["value"] for c in curve], y=[c["mean"] for c in curve], mode="lines+markers", name="mean",

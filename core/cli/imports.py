@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import shlex
 
+from core.cli.options import add_json
+
 
 def cmd_import(a):
     from core.store.importer import import_model
@@ -59,10 +61,10 @@ def add_parsers(sub) -> None:
                         "a density-ratio estimate (DRS's "
                         "assumption); refine warns for a wasserstein or hinge critic")
     s.add_argument("--force", action="store_true", help="replace an imported model of the same name")
-    s.add_argument("--json", action="store_true")
+    add_json(s)
     s.set_defaults(fn=cmd_import)
 
     s = sub.add_parser("imported", help="list (or remove) imported models")
     s.add_argument("--remove", metavar="NAME")
-    s.add_argument("--json", action="store_true")
+    add_json(s)
     s.set_defaults(fn=cmd_imported)

@@ -1,16 +1,11 @@
-"""CLI commands over refinement and the latent tools: refine, invert, interpolate, map.
-(`cli.py` holds the parser's core and the training/scoring commands.)"""
+"""CLI commands over refinement and the latent tools: refine, invert, interpolate, map."""
 from __future__ import annotations
 
 import json
 import sys
 
-from core.cli.common import MODEL_HELP
-
-
-def _score_line(tag: str, s: dict) -> str:
-    return (f"{tag:<7} fid {s['fid']:.3f}  precision {s['precision']:.3f}  recall {s['recall']:.3f}  "
-            f"density {s['density']:.3f}  coverage {s['coverage']:.3f}  class_kl {s['class_kl']:.4f}")
+from core.cli.options import add_json, add_model, add_seed, non_negative_int, positive_float, positive_int
+from core.cli.text import score_text
 
 
 def cmd_refine(a):
@@ -29,8 +24,8 @@ def cmd_refine(a):
              f"k_eff {res['k_eff']:.4g}, mean transport cost {res['mean_cost']:.3f}, "
              f"objective {res['objective_start']:.4g} → {res['objective_end']:.4g}")
     print(f"{res['model']} · {res['method']} on n={res['n']}: {extra} ({res['seconds']:.1f} s)")
-    print(_score_line("before", res["before"]))
-    print(_score_line("after", res["after"]))
+    print(score_text(res["before"], "before"))
+    print(score_text(res["after"], "after"))
 
 
 def cmd_invert(a):
@@ -57,8 +52,8 @@ def cmd_invert(a):
           f"this call; chunks already cached are read), RMS error "
           f"mean {res['recon_rmse_mean']:.4f} median {res['recon_rmse_median']:.4f} (pixels in [0, 1])")
     print(f"fitted {res['fit_k']} components ({res['fit_covariance']}) -> prior {res['prior']!r} at {res['path']}")
-    print(_score_line("original", res["original"]))
-    print(_score_line("refit", res["refit"]))
+    print(score_text(res["original"], "original"))
+    print(score_text(res["refit"], "refit"))
     print(f"use it with: python -m core score {res['model']} --prior {res['prior']}")
 
 
@@ -99,61 +94,64 @@ def cmd_map(a):
 
 def add_parsers(sub) -> None:
     s = sub.add_parser("refine", help="DRS / discriminator optimal transport: scores before and after")
-    s.add_argument("model", help=MODEL_HELP)
+    add_model(s)
     s.add_argument("--method", required=True, choices=["drs", "drs-sigmoid", "dot-latent", "dot-target"])
-    s.add_argument("--n", type=int, default=10_000)
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--n", type=positive_int, default=10_000)
+    add_seed(s)
     s.add_argument("--percentile", type=float, default=80.0, help="drs: γ = this percentile of the burn-in's F̂")
     s.add_argument("--target-rate", type=float, help="drs/drs-sigmoid: solve γ/τ for this acceptance rate")
     s.add_argument("--tau", type=float, help="drs-sigmoid: p = σ(D(x) − τ)")
-    s.add_argument("--eps", type=float, default=1e-6)
-    s.add_argument("--burn-in", type=int, default=10_000)
-    s.add_argument("--steps", type=int, default=20, help="dot: updates (seed 001: 20; the official code: 100)")
+    s.add_argument("--eps", type=positive_float, default=1e-6)
+    s.add_argument("--burn-in", type=positive_int, default=10_000)
+    s.add_argument("--steps", type=positive_int, default=20,
+                   help="dot: updates (seed 001: 20; the official code: 100)")
     s.add_argument("--optimizer", default="sgd", choices=["sgd", "adam"],
                    help="dot: plain SGD (the official DOT default) or Adam β (0, 0.9), which moves far more")
-    s.add_argument("--lr", type=float, default=0.01)
+    s.add_argument("--lr", type=positive_float, default=0.01)
     s.add_argument("--delta", type=float, default=1e-3)
     s.add_argument("--k-eff", type=float, help="dot: fix k_eff instead of estimating it")
-    s.add_argument("--json", action="store_true")
+    add_json(s)
     s.set_defaults(fn=cmd_refine)
 
     s = sub.add_parser("invert", help="invert real digits, refit the prior by EM, score both priors")
-    s.add_argument("model", help=MODEL_HELP)
-    s.add_argument("--n", type=int, default=1000, help="digits to invert; 0 = the whole split (50k train digits: "
-                                                        "chunks of 1000 are cached as they finish, so a killed "
-                                                        "run continues where it stopped)")
-    s.add_argument("--components", type=int, help="K (per class for a conditional variant; default: BIC over 1..15)")
+    add_model(s)
+    s.add_argument("--n", type=non_negative_int, default=1000,
+                   help="digits to invert; 0 = the whole split (50k train digits: chunks of 1000 are cached as they "
+                        "finish, so a killed run continues where it stopped)")
+    s.add_argument("--components", type=positive_int,
+                   help="K (per class for a conditional variant; default: BIC over 1..15)")
     s.add_argument("--covariance", default="diag", choices=["full", "diag", "spherical", "tied"])
-    s.add_argument("--steps", type=int, default=1000)
-    s.add_argument("--lr", type=float, default=0.01)
-    s.add_argument("--restarts", type=int, default=1, help="the first starts at the prior's centre, others at draws")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--steps", type=positive_int, default=1000)
+    s.add_argument("--lr", type=positive_float, default=0.01)
+    s.add_argument("--restarts", type=positive_int, default=1,
+                   help="the first starts at the prior's centre, others at draws")
+    add_seed(s)
     s.add_argument("--name", help="save the prior under this name (default em-k<K>-<covariance>)")
     s.add_argument("--split", default="train", choices=["train", "valid", "test"],
                    help="the real digits inverted (default train); test is refused: every score is measured "
                         "against it, so the refit would be judged by digits it has seen")
-    s.add_argument("--score-n", type=int, default=10_000)
-    s.add_argument("--json", action="store_true")
-    s.set_defaults(fn=cmd_invert, zero_ok=("n",))
+    s.add_argument("--score-n", type=positive_int, default=10_000)
+    add_json(s)
+    s.set_defaults(fn=cmd_invert)
 
     s = sub.add_parser("interpolate", help="a strip of digits between two codes")
-    s.add_argument("model", help=MODEL_HELP)
+    add_model(s)
     s.add_argument("--from", dest="start", default="random:0", help="random:SEED | class:C | component:K | real:I")
     s.add_argument("--to", dest="end", default="random:1")
-    s.add_argument("--frames", type=int, default=10)
+    s.add_argument("--frames", type=positive_int, default=10)
     s.add_argument("--mode", default="slerp", choices=["slerp", "lerp"])
     s.add_argument("--prior", help="a fitted prior of this model")
     s.add_argument("--out", default="interpolation.png")
-    s.add_argument("--json", action="store_true")
+    add_json(s)
     s.set_defaults(fn=cmd_interpolate)
 
     s = sub.add_parser("map", help="a 2-D map (PCA / t-SNE / UMAP) of generated digits, as CSV")
-    s.add_argument("model", help=MODEL_HELP)
+    add_model(s)
     s.add_argument("--method", default="umap", choices=["pca", "tsne", "umap"])
     s.add_argument("--space", default="features", choices=["pixels", "features", "latent"])
-    s.add_argument("--n", type=int, default=2000)
+    s.add_argument("--n", type=positive_int, default=2000)
     s.add_argument("--real", type=int, default=0, help="also map this many real test digits")
-    s.add_argument("--seed", type=int, default=0)
+    add_seed(s)
     s.add_argument("--prior", help="a fitted prior of this model")
     s.add_argument("--out", default="map.csv")
     s.set_defaults(fn=cmd_map)

@@ -7,7 +7,8 @@ import json
 import os
 import sys
 
-from core.cli.common import MODEL_HELP, table
+from core.cli.options import add_json, add_model, add_set, int_list, non_negative_int, positive_int
+from core.cli.text import table
 from core.errors import ConfigError
 from core.sweeps.check import MAX_TRIALS
 
@@ -37,10 +38,12 @@ def _print_table(rows: list[dict], metric: str) -> None:
 
 
 def cmd_sweep(a):
-    from core.sweeps import sweep
+    from core.sweeps import drive as sweep_drive
+    from core.sweeps import results as sweep_results
+    from core.sweeps import spec as sweep_spec
     if a.what in ACTIONS:
         if a.what == "list":
-            rows = sweep.listing()  # this machine's, then the shipped ones (the Sweeps page's list)
+            rows = sweep_results.listing()  # this machine's, then the shipped ones (the Sweeps page's list)
             if a.json:
                 print(json.dumps(rows, indent=2))
             elif not rows:
@@ -51,12 +54,12 @@ def cmd_sweep(a):
         if not a.target:
             raise ConfigError(f"sweep {a.what} needs the sweep's NAME (see `python -m core sweep list`)")
         if a.what == "cancel":
-            print(f"{a.target}: {sweep.cancel(a.target)}")
+            print(f"{a.target}: {sweep_drive.cancel(a.target)}")
             return
         if a.what == "export":
-            print(f"{a.target} -> {sweep.export(a.target, a.note or '')}")
+            print(f"{a.target} -> {sweep_results.export(a.target, a.note or '')}")
             return
-        v = sweep.view(a.target)  # this machine's, else the shipped one
+        v = sweep_results.sweep_with_trials(a.target)  # this machine's, else the shipped one
         from core.results.freshness import sweep_note
         if note := sweep_note(v):
             print(note, file=sys.stderr)
@@ -67,48 +70,43 @@ def cmd_sweep(a):
             _print_table(v["rows"], v["spec"]["metric"])
         return
     from core.gan.variants import parse_sets
-    spec = sweep.make_spec("train", variant=a.what, grid=sweep.parse_grid(a.grid),
-                           random=sweep.parse_random(a.random), samples=a.samples, seeds=_seeds(a.seeds),
-                           epochs=a.epochs, max_steps=a.max_steps, scheduler=a.scheduler, metric=a.metric,
-                           cpus_per_trial=a.cpus_per_trial, quick_n=a.quick_n, score_n=a.score_n,
-                           data_limit=a.data_limit or 0, fixed=parse_sets(a.set), name=a.name,
-                           max_trials=a.max_trials)
+    spec = sweep_spec.make_spec("train", variant=a.what, grid=sweep_spec.parse_grid(a.grid),
+                                random=sweep_spec.parse_random(a.random), samples=a.samples, seeds=a.seeds,
+                                epochs=a.epochs, max_steps=a.max_steps, scheduler=a.scheduler, metric=a.metric,
+                                cpus_per_trial=a.cpus_per_trial, quick_n=a.quick_n, score_n=a.score_n,
+                                data_limit=a.data_limit or 0, fixed=parse_sets(a.set), name=a.name,
+                                max_trials=a.max_trials)
     _run(spec, a)
 
 
-def _seeds(text: str) -> list[int]:
-    try:
-        return [int(s) for s in text.split(",")]
-    except ValueError:
-        raise ConfigError(f"--seeds takes integers like 0,1,2; got {text!r}") from None
-
-
 def _run(spec: dict, a) -> None:
-    from core.sweeps import sweep
+    from core.sweeps import drive as sweep_drive
+    from core.sweeps import results as sweep_results
+    from core.sweeps import spec as sweep_spec
     from core.sweeps.check import check_address, check_limits
     check_address(a.address or os.environ.get("RAY_ADDRESS"))  # bad input: one line, before the sweep is announced
     check_limits()
-    print(f"sweep {spec['name']}: {sweep.n_trials(spec)} trials on Ray "
+    print(f"sweep {spec['name']}: {sweep_spec.n_trials(spec)} trials on Ray "
           f"({a.address or os.environ.get('RAY_ADDRESS') or 'started on this machine'})", file=sys.stderr)
     try:
         with contextlib.redirect_stdout(sys.stderr) if a.json else contextlib.nullcontext():  # Tune's tables
-            res = sweep.run_sweep(spec, address=a.address, progress=not a.json)
+            res = sweep_drive.run_sweep(spec, address=a.address, progress=not a.json)
     finally:
-        sweep.shutdown()
+        sweep_drive.shutdown()
     if a.json:
-        print(json.dumps({**res, "rows": sweep.table(spec["name"])}, indent=2))
+        print(json.dumps({**res, "rows": sweep_results.table(spec["name"])}, indent=2))
     else:
         _print_status(res)
-        _print_table(sweep.table(spec["name"]), spec["metric"])
+        _print_table(sweep_results.table(spec["name"]), spec["metric"])
         print(f"Ray started in {res.get('ray_start_seconds')} s; trials ran {res.get('fit_seconds')} s; "
               f"open the Sweep page or `python -m core sweep show {spec['name']}`", file=sys.stderr)
 
 
 def cmd_sweep_refit(a):
-    from core.sweeps import sweep
-    spec = sweep.make_spec("refit", model=a.model, grid={"components": sweep.parse_range(a.components, a.max_trials)},
-                           seeds=_seeds(a.seeds), metric=a.metric, cpus_per_trial=a.cpus_per_trial,
-                           score_n=a.score_n, n=a.n, fixed={"steps": a.steps}, name=a.name, max_trials=a.max_trials)
+    from core.sweeps import spec as sweep_spec
+    spec = sweep_spec.make_spec("refit", model=a.model, grid={"components": sweep_spec.parse_range(a.components, a.max_trials)},
+                                seeds=a.seeds, metric=a.metric, cpus_per_trial=a.cpus_per_trial,
+                                score_n=a.score_n, n=a.n, fixed={"steps": a.steps}, name=a.name, max_trials=a.max_trials)
     _warm_inversion(spec)
     _run(spec, a)
 
@@ -121,16 +119,17 @@ def _warm_inversion(spec: dict) -> None:
 
 
 def cmd_sweep_refine(a):
-    from core.sweeps import sweep
-    grid = sweep.parse_grid(a.grid)
-    spec = sweep.make_spec("refine", model=a.model, method=a.method, grid=grid, seeds=_seeds(a.seeds),
-                           metric=a.metric, cpus_per_trial=a.cpus_per_trial, score_n=a.n, name=a.name,
-                           max_trials=a.max_trials)
+    from core.sweeps import spec as sweep_spec
+    grid = sweep_spec.parse_grid(a.grid)
+    spec = sweep_spec.make_spec("refine", model=a.model, method=a.method, grid=grid, seeds=a.seeds,
+                                metric=a.metric, cpus_per_trial=a.cpus_per_trial, score_n=a.n, name=a.name,
+                                max_trials=a.max_trials)
     _run(spec, a)
 
 
 def _common(s, cpus: int) -> None:
-    s.add_argument("--seeds", default="0", help="comma-separated seeds; each knob setting runs once per seed")
+    s.add_argument("--seeds", type=int_list, default="0",
+                   help="comma-separated seeds; each knob setting runs once per seed")
     s.add_argument("--metric", default="fid", help="fid (default), precision, recall, density, coverage or class_kl")
     s.add_argument("--cpus-per-trial", type=int, default=1, help=CPU_HELP.format(n=cpus))
     s.add_argument("--address", help="a Ray cluster to join (auto, or HOST:PORT; also $RAY_ADDRESS); "
@@ -139,7 +138,7 @@ def _common(s, cpus: int) -> None:
                                   "settings again resume it")
     s.add_argument("--max-trials", type=int, default=MAX_TRIALS,
                    help=f"refuse a sweep of more trials than this (default {MAX_TRIALS}); raise it on purpose")
-    s.add_argument("--json", action="store_true")
+    add_json(s)
 
 
 def add_parsers(sub) -> None:
@@ -155,30 +154,30 @@ def add_parsers(sub) -> None:
     s.add_argument("--random", action="append", default=[], metavar="KEY=loguniform:LO:HI",
                    help="a random draw per sample (uniform:LO:HI too)")
     s.add_argument("--samples", type=int, default=1, help="draws of --random (each grid point repeated)")
-    s.add_argument("--epochs", type=int)
-    s.add_argument("--max-steps", type=int)
+    s.add_argument("--epochs", type=positive_int)
+    s.add_argument("--max-steps", type=positive_int)
     s.add_argument("--scheduler", default="none", help="none, or asha: stop bad trials early on their quick score")
-    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a knob every trial shares")
-    s.add_argument("--data-limit", type=int, help="train on the first N digits (tiny sweeps)")
+    add_set(s, help="a knob every trial shares")
+    s.add_argument("--data-limit", type=positive_int, help="train on the first N digits (tiny sweeps)")
     s.add_argument("--quick-n", type=int, default=2000, help="digits of the quick score each epoch reports")
-    s.add_argument("--score-n", type=int, default=10_000, help="digits of each finished trial's final score")
+    s.add_argument("--score-n", type=positive_int, default=10_000, help="digits of each finished trial's final score")
     _common(s, cpus)
     s.set_defaults(fn=cmd_sweep)
 
     s = sub.add_parser("sweep-refit", help="EM-refit a model's prior for each number of components (seed 004 Fig. 4)")
-    s.add_argument("model", help=MODEL_HELP)
+    add_model(s)
     s.add_argument("--components", default="1..20", help="A..B or a,b,c")
-    s.add_argument("--n", type=int, default=1000, help="train digits inverted once, shared by every trial (0 = all)")
-    s.add_argument("--steps", type=int, default=1000, help="inversion steps")
-    s.add_argument("--score-n", type=int, default=10_000)
+    s.add_argument("--n", type=non_negative_int, default=1000, help="train digits inverted once, shared by every trial (0 = all)")
+    s.add_argument("--steps", type=positive_int, default=1000, help="inversion steps")
+    s.add_argument("--score-n", type=positive_int, default=10_000)
     _common(s, cpus)
-    s.set_defaults(fn=cmd_sweep_refit, zero_ok=("n",))
+    s.set_defaults(fn=cmd_sweep_refit)
 
     s = sub.add_parser("sweep-refine", help="DRS / DOT knobs of one model on the same engine")
-    s.add_argument("model", help=MODEL_HELP)
+    add_model(s)
     s.add_argument("--method", required=True, choices=["drs", "drs-sigmoid", "dot-latent", "dot-target"])
     s.add_argument("--grid", action="append", default=[], metavar="KNOB=V1,V2",
                    help="e.g. percentile=50,70,90 (drs), steps=5,10,20 or lr=0.003,0.01 (dot)")
-    s.add_argument("--n", type=int, default=2000, help="digits scored before and after")
+    s.add_argument("--n", type=positive_int, default=2000, help="digits scored before and after")
     _common(s, cpus)
     s.set_defaults(fn=cmd_sweep_refine)

@@ -5,7 +5,8 @@ import json
 import sys
 from pathlib import Path
 
-from core.cli.common import MODEL_HELP, table
+from core.cli.options import MODEL_HELP, add_json, add_model
+from core.cli.text import table
 
 
 def cmd_timeline(a):
@@ -52,8 +53,8 @@ def add_parsers(sub) -> None:
                        description="Every eval_every-th epoch of a run (and its last) is scored on fixed noise: "
                                    "FID / precision / recall / density / coverage at n eval_n, the class histogram "
                                    "and its KL to uniform, and the digits' places on a fixed 2-D map.")
-    s.add_argument("model", nargs="?", help="a run id or a zoo model with a timeline; " + MODEL_HELP.split(",")[0])
+    add_model(s, optional=True, help="a run id or a zoo model with a timeline; " + MODEL_HELP.split(",")[0])
     s.add_argument("--list", action="store_true", help="the models that have a timeline")
     s.add_argument("--gif", metavar="PATH", help="also write the animated timeline (grid + map per epoch)")
-    s.add_argument("--json", action="store_true")
+    add_json(s)
     s.set_defaults(fn=cmd_timeline)

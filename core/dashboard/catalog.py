@@ -24,9 +24,10 @@ def list_models() -> list[dict]:
     """Zoo models first, then imported models, then runs (newest last). A run that cannot be read is listed with
     status 'unreadable' and its reason; it never hides the others."""
     from core.eval.score import cached_scores
+    from core.store.files import imported_dir
     from core.store.importer import imported_info
     from core.store.registry import list_imported, zoo_dir
-    from core.store.runs import imported_dir, list_runs
+    from core.store.runs import list_runs
     from core.train import zoo
     rows = []
     zoo_models = sorted(zoo.index().items(), key=lambda kv: (kv[1].get("scores") or {}).get("fid", float("inf")))

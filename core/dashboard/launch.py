@@ -17,7 +17,8 @@ from pathlib import Path
 
 from core.errors import ConfigError, RunError
 from core.gan.variants import make_config
-from core.store.runs import Run, list_runs, runs_dir
+from core.store.files import runs_dir
+from core.store.runs import Run, list_runs
 
 ROOT = Path(__file__).resolve().parents[2]
 _RUN_ID = re.compile(r"^\d{8}-\d{6}-[\w.-]+$")
@@ -105,7 +106,7 @@ def start(variant: str, overrides: dict | None = None, device: str = "auto", tim
 def resume(run_id: str, epochs: int | None = None, device: str = "auto", timeout: float = 120.0,
            changes: dict | None = None) -> str:
     """Continue a run from its last checkpoint in the background; `changes` fine-tunes it
-    (`train --resume RUN --set k=v`: only engine.FINE_TUNE keys, checked by the trainer)."""
+    (`train --resume RUN --set k=v`: only core.train.resume.FINE_TUNE keys, checked by the trainer)."""
     sets = [a for k, v in (changes or {}).items() for a in ("--set", f"{k}={v}")]
     return _again("--resume", run_id, epochs, device, timeout, sets)
 
@@ -129,9 +130,9 @@ def start_sweep(variant: str, grid: dict, seeds: list[int], epochs: int, schedul
     """Launch `python -m core sweep` in the background (it outlives the page); returns the
     sweep's name once its driver has recorded it. The spec is checked here first. `max_steps`
     (each trial's step limit) and `data_limit` (the first N digits) make small sweeps; 0 = none."""
-    from core.sweeps import sweep
-    spec = sweep.make_spec("train", variant=variant, grid=grid, seeds=seeds, epochs=epochs, scheduler=scheduler,
-                           fixed=fixed, name=name, max_steps=max_steps or None, data_limit=data_limit)
+    from core.sweeps import spec as sweep_spec
+    spec = sweep_spec.make_spec("train", variant=variant, grid=grid, seeds=seeds, epochs=epochs, scheduler=scheduler,
+                                fixed=fixed, name=name, max_steps=max_steps or None, data_limit=data_limit)
     args = [variant, "--name", spec["name"], "--epochs", str(epochs),
             "--scheduler", scheduler, "--seeds", ",".join(map(str, seeds))]
     args += (["--max-steps", str(max_steps)] if max_steps else []) + (["--data-limit", str(data_limit)] if data_limit else [])
@@ -141,5 +142,5 @@ def start_sweep(variant: str, grid: dict, seeds: list[int], epochs: int, schedul
     logs.mkdir(parents=True, exist_ok=True)
     log = logs / f"sweep-{spec['name']}.log"
     proc = _detached(["sweep", *args], log)
-    record = sweep.sweep_dir(spec["name"]) / "sweep.json"
+    record = sweep_spec.sweep_dir(spec["name"]) / "sweep.json"
     return _started(proc, log, lambda: spec["name"] if record.is_file() else None, "the sweep", timeout)

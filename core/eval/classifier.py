@@ -19,8 +19,8 @@ from torch import nn
 
 from core.errors import CheckpointError
 from core.store.checkpoint import file_sha256
+from core.store.files import TRAINED
 from core.store.mnist import load_split, to_model_range
-from core.store.runs import TRAINED
 
 WEIGHTS = TRAINED / "classifier.pt"
 META = TRAINED / "classifier.json"
@@ -175,6 +175,6 @@ def train_classifier(epochs: int = 8, batch_size: int = 128, lr: float = 0.05, s
         save_atomic({k: v.cpu().contiguous() for k, v in model.state_dict().items()}, out)
         meta["sha256"] = file_sha256(out)
         meta["file"] = out.name
-        from core.store.runs import write_json_atomic
+        from core.store.files import write_json_atomic
         write_json_atomic(out.with_suffix(".json"), meta)
     return meta

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from core.errors import ConfigError
-from core.store.runs import check_user_file
+from core.store.files import check_user_file
 
 MAX_BYTES = 512 * 2**20   # a file of samples larger than this is refused before it is read
 MAX_N = 50_000            # the floor is measured on at most the 50k train digits
@@ -187,7 +187,7 @@ def score_loaded(x: torch.Tensor, info: dict, path: str, use_cache: bool = True)
     import json
 
     from core.eval.score import VERSION, cache_dir, classifier_sha, score_images
-    from core.store.runs import write_json_atomic
+    from core.store.files import write_json_atomic
     h = hashlib.sha256(x.numpy().tobytes()).hexdigest()[:20]  # what is scored, however it was stored
     cache = cache_dir() / "scores" / "samples" / f"{h}_v{VERSION}_{classifier_sha()[:12]}.json"
     if use_cache and cache.is_file():
@@ -208,7 +208,7 @@ def save_upload(files: list[tuple[str, bytes]]) -> Path:
     import hashlib
 
     from core.eval.score import cache_dir
-    from core.store.runs import write_bytes_atomic
+    from core.store.files import write_bytes_atomic
     if not files:
         raise ConfigError("no file uploaded")
     total = sum(len(b) for _, b in files)

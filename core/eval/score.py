@@ -28,9 +28,9 @@ from core.gan.sampling import generate
 from core.gan.variants import make_config
 from core.store.checkpoint import file_sha256, save_atomic
 from core.store.checkpoint import load as load_ckpt
+from core.store.files import TRAINED, write_json_atomic
 from core.store.mnist import CONTENT_SHA256, data_dir, load_split, to_model_range
 from core.store.registry import build_models, load_model, load_prior, models_from_checkpoint, prior_token, resolve
-from core.store.runs import TRAINED, write_json_atomic
 
 K = 5  # neighbours for precision / recall / density / coverage
 VERSION = 1  # bump when a metric's definition changes: cached scores carry it in their key

@@ -26,9 +26,9 @@ from core.eval.score import cache_dir, classifier, score_images
 from core.gan.priors import FittedPrior, Prior
 from core.gan.sampling import generate
 from core.store.checkpoint import file_sha256
+from core.store.files import write_bytes_atomic
 from core.store.mnist import load_split, to_model_range
 from core.store.registry import load_model, resolve, save_prior
-from core.store.runs import write_bytes_atomic
 
 COVARIANCES = ("full", "diag", "spherical", "tied")
 

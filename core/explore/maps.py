@@ -123,7 +123,7 @@ def project(x, method: str = "pca", seed: int = 0, perplexity: float = 30.0, nei
     if use_cache:
         import io
 
-        from core.store.runs import write_bytes_atomic
+        from core.store.files import write_bytes_atomic
         path.parent.mkdir(parents=True, exist_ok=True)
         buf = io.BytesIO()
         np.save(buf, y, allow_pickle=False)
@@ -179,7 +179,7 @@ def model_map(model: str, n: int = 2000, space: str = "features", method: str = 
     if use_cache:
         import io
 
-        from core.store.runs import write_bytes_atomic
+        from core.store.files import write_bytes_atomic
         path.parent.mkdir(parents=True, exist_ok=True)
         buf = io.BytesIO()
         np.savez(buf, **res)

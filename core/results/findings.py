@@ -187,8 +187,8 @@ def _refined(model: str, method: str, seed: int) -> dict:
     from core.eval.score import VERSION, cache_dir
     from core.explore.refine import refine_model
     from core.store.checkpoint import file_sha256
+    from core.store.files import write_json_atomic
     from core.store.registry import resolve
-    from core.store.runs import write_json_atomic
     path = cache_dir() / "findings" / (f"{method}_{file_sha256(resolve(model))[:16]}_n{REFINE_N}_s{seed}"
                                        f"_v{VERSION}.json")
     if path.is_file():
@@ -355,7 +355,7 @@ def claim_models(c: dict) -> set[str]:
 
 def ship(rows: list[dict], seeds) -> None:
     """trained/findings.json: the rows, each with the fingerprint of the models it used."""
-    from core.store.runs import TRAINED, write_json_atomic
+    from core.store.files import TRAINED, write_json_atomic
     write_json_atomic(TRAINED / SHIPPED, {"seeds": list(seeds), "rows": rows})
 
 
@@ -364,7 +364,7 @@ def shipped_state(seeds) -> tuple[dict[tuple, dict], list[tuple[str, list[str]]]
     sampling seeds, and the models and classifier of the claim are the ones they were computed on
     (`fingerprints.stale` of the row's fingerprint) — and (claim, what changed) of the stale ones."""
     from core.eval.fingerprints import stale
-    from core.store.runs import TRAINED
+    from core.store.files import TRAINED
     try:
         d = json.loads((TRAINED / SHIPPED).read_text())
         rows = {(r["writeup_id"], r["claim"]): r for r in d["rows"] if isinstance(r, dict)}

@@ -46,7 +46,7 @@ def sweep_command(spec: dict) -> str:
 
 
 def sweep_note(sweep: dict) -> str | None:
-    """For a sweep as `sweep.view` returns it (shipped or live): None while the model it swept and
+    """For a sweep as `sweeps.results.sweep_with_trials` returns it (shipped or live): None while the model it swept and
     the classifier are the ones it was run on; else what changed and how to run and ship it again."""
     spec = sweep["spec"]
     models = [spec["model"]] if spec["kind"] != "train" else []

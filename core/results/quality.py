@@ -94,7 +94,7 @@ COLS = ("variant", "recipe", "seconds", "seeds", "fid", "fid_min", "fid_max", "p
 
 
 def _shipped_path():
-    from core.store.runs import TRAINED
+    from core.store.files import TRAINED
     return TRAINED / SHIPPED
 
 
@@ -118,7 +118,7 @@ def command(res: dict) -> str:
 def ship(res: dict, recipe: str) -> dict:
     """Keep `res` (a bench_quality result) as the row of (variant, recipe) in trained/quality.json."""
     from core.eval.fingerprints import fingerprint
-    from core.store.runs import write_json_atomic
+    from core.store.files import write_json_atomic
     row = {"variant": res["variant"], "recipe": recipe, "seconds": res["seconds"], "seeds": len(res["seeds"]),
            **{k: res[k] for k in COLS if k in res and k not in ("variant", "seconds", "seeds")},
            "overrides": res["overrides"], "runs": [r["run"] for r in res["runs"]],

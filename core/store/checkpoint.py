@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from core.errors import CheckpointError
-from core.store.runs import write_bytes_atomic
+from core.store.files import write_bytes_atomic
 
 FORMAT = 1
 Q8, SCALE = ":q8", ":scale"

@@ -26,7 +26,7 @@ def grid(images: torch.Tensor | np.ndarray, nrow: int = 10, pad: int = 2) -> Ima
 
 def save_grid(images, path: str | Path, nrow: int = 10) -> Path:
     """Write the grid atomically (the app may be reading the previous one)."""
-    from core.store.runs import write_bytes_atomic
+    from core.store.files import write_bytes_atomic
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_bytes_atomic(path, grid_png_bytes(images, nrow))

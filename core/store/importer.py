@@ -34,8 +34,8 @@ from core.gan.nets import IMG
 from core.gan.sampling import eval_noise
 from core.gan.variants import MAX_LAYERS, MAX_WIDTH, MAX_Z, VARIANTS, make_config
 from core.store.checkpoint import FORMAT, expand, save_atomic
+from core.store.files import check_user_file, imported_dir, read_holder, runs_dir, try_lock, write_holder
 from core.store.registry import NAME_RE, imported_checkpoint, models_from_checkpoint, zoo_checkpoint
-from core.store.runs import _flock, _holder, _write_holder, check_user_file, imported_dir, runs_dir
 
 MAX_BYTES = 256 * 2**20  # a network file larger than this is refused before it is read; also what it may inflate to
 MAX_VALUES = MAX_BYTES // 4  # the values its tensors may declare in all: 256 MiB as float32 (an int8 file expands)
@@ -298,12 +298,12 @@ def _name_lock(root: Path, name: str):
     """Be the one process importing (or removing) `name`: an flock on imported/.locks/<name>.lock,
     released by the OS however this process ends. Temps of dead writers are cleaned first."""
     path = root / ".locks" / f"{name}.lock"
-    f = _flock(path)
+    f = try_lock(path)
     if f is None:
-        raise ImportRefused(f"--name {name}: another import of that name is running ({_holder(path) or 'a process'}); "
+        raise ImportRefused(f"--name {name}: another import of that name is running ({read_holder(path) or 'a process'}); "
                             "wait for it, then use --force to replace it")
     try:
-        _write_holder(f, f"pid {os.getpid()}")
+        write_holder(f, f"pid {os.getpid()}")
         clean_stale(root)
         yield
     finally:
@@ -320,7 +320,7 @@ def clean_stale(root: Path | None = None) -> list[str]:
         m = re.fullmatch(r"\.(tmp|old)-(.+)-(\d+)", d.name)
         if not m or m.group(3) == str(os.getpid()):
             continue
-        probe = _flock(root / ".locks" / f"{m.group(2)}.lock")
+        probe = try_lock(root / ".locks" / f"{m.group(2)}.lock")
         if probe is None:
             continue  # its writer lives
         try:

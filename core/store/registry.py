@@ -24,7 +24,8 @@ from core.gan.nets import Critic, Generator, xavier_init
 from core.gan.priors import FittedPrior, Prior
 from core.gan.variants import VARIANTS, Variant, complete_saved, get_variant, hidden_sizes, make_config
 from core.store.checkpoint import load, load_module
-from core.store.runs import TRAINED, Run, imported_dir, runs_dir, write_bytes_atomic
+from core.store.files import TRAINED, imported_dir, runs_dir, write_bytes_atomic
+from core.store.runs import Run
 
 SOURCES = ("path", "zoo", "imported", "run")
 PRIOR_FORMAT = "latent-lab-prior/1"

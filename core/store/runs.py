@@ -1,5 +1,5 @@
-"""Where things live on disk (trained/, imported/, runs/) and the run store: one folder per
-run under runs/ (or $LATENT_LAB_RUNS).
+"""The run store: one folder per run under runs/ (or $LATENT_LAB_RUNS; core/store/files.py
+says where things live and writes them atomically).
 
     runs/<run_id>/config.json      resolved hyper-parameters + the command line
     runs/<run_id>/status.json      status (running|done|failed|cancelled), pid, reason, progress
@@ -16,17 +16,16 @@ the OS releases when that process ends, however it ends.
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import json
 import os
 import secrets
 import signal
 import sqlite3
-import tempfile
 import time
 from pathlib import Path
 
 from core.errors import RunError
+from core.store.files import read_holder, runs_dir, try_lock, write_holder, write_json_atomic
 
 STATUSES = ("running", "done", "failed", "cancelled")
 LOCK_NAME = "train.lock"
@@ -36,54 +35,6 @@ _NUM = (int, float)
 _STATUS_FIELDS = {"status": str, "pid": int, "pid_start": int, "step": int, "epoch": int, "total_steps": int,
                   "train_seconds": _NUM, "created": _NUM, "updated": _NUM, "device": str, "reason": str,
                   "ckpt_step": int, "ckpt_time": _NUM, "wall_seconds": _NUM}
-
-
-ROOT = Path(__file__).resolve().parents[2]
-TRAINED = ROOT / "trained"  # shipped weights: the classifier and the zoo
-
-
-def runs_dir() -> Path:
-    env = os.environ.get("LATENT_LAB_RUNS")
-    return Path(env) if env else ROOT / "runs"
-
-
-def imported_dir() -> Path:
-    """Models the user brought (`python -m core import`): imported/<name>/ or $LATENT_LAB_IMPORTED."""
-    env = os.environ.get("LATENT_LAB_IMPORTED")
-    return Path(env) if env else ROOT / "imported"
-
-
-def check_user_file(path: Path, limit: int, kind: str, what: str = "") -> None:
-    """A file the user gave: it exists, is not empty and has at most `limit` bytes; else a
-    ConfigError naming it (`what` prefixes the message, `kind` names such files)."""
-    from core.errors import ConfigError
-    if not path.is_file():
-        raise ConfigError(f"{what}no file at {path}")
-    size = path.stat().st_size
-    if size == 0:
-        raise ConfigError(f"{what}{path.name} is empty")
-    if size > limit:
-        raise ConfigError(f"{what}{path.name} is {size / 2**20:.0f} MiB; {kind} are limited to {limit // 2**20} MiB")
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Temp file in the same folder, fsync, rename: readers see the old file or the new one."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_json_atomic(path: Path, obj) -> None:
-    write_bytes_atomic(path, json.dumps(obj, indent=2).encode())
 
 
 def _proc_stat(pid: int) -> list[str] | None:
@@ -127,37 +78,6 @@ def pid_alive(pid: int | None, start: int | None = None) -> bool:
     return start is None or int(st[19]) == start
 
 
-def _flock(path: Path, wait: float = 0.0):
-    """An open file holding an exclusive flock on `path`, trying for up to `wait` seconds; None
-    if another open file holds it (another process, or another thread of this one)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    f = open(path, "a+")
-    deadline = time.monotonic() + wait
-    while True:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return f
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                f.close()
-                return None
-            time.sleep(0.02)
-
-
-def _write_holder(f, text: str) -> None:
-    f.seek(0)
-    f.truncate()
-    f.write(text)
-    f.flush()
-
-
-def _holder(path: Path) -> str:
-    try:
-        return path.read_text().strip()
-    except OSError:
-        return ""
-
-
 _DEVICE_LOCKS: dict[str, object] = {}  # held for the life of this process
 
 
@@ -166,14 +86,14 @@ def claim_device(device: str, run_id: str | None = None) -> None:
     process ends; RunError naming the holder if another process has it."""
     if device in _DEVICE_LOCKS:
         if run_id:
-            _write_holder(_DEVICE_LOCKS[device], f"run {run_id} (pid {os.getpid()})")
+            write_holder(_DEVICE_LOCKS[device], f"run {run_id} (pid {os.getpid()})")
         return
     path = runs_dir() / ".locks" / f"{device}.lock"
-    f = _flock(path)
+    f = try_lock(path)
     if f is None:
-        raise RunError(f"{_holder(path) or 'another training'} is already training on {device}; "
+        raise RunError(f"{read_holder(path) or 'another training'} is already training on {device}; "
                        f"cancel it or wait for it to finish (one training per device)")
-    _write_holder(f, f"run {run_id} (pid {os.getpid()})" if run_id else f"pid {os.getpid()}")
+    write_holder(f, f"run {run_id} (pid {os.getpid()})" if run_id else f"pid {os.getpid()}")
     _DEVICE_LOCKS[device] = f
 
 
@@ -226,12 +146,12 @@ class Run:
         that holds the lock for a moment while it cleans up temp files."""
         if self._lock is not None:
             return
-        f = _flock(self.path / LOCK_NAME, wait)
+        f = try_lock(self.path / LOCK_NAME, wait)
         if f is None:
-            pid = _holder(self.path / LOCK_NAME) or "?"
+            pid = read_holder(self.path / LOCK_NAME) or "?"
             raise RunError(f"run {self.id} is being trained by pid {pid}; cancel it (`python -m core cancel "
                            f"{self.id}`) or wait for it to finish")
-        _write_holder(f, str(os.getpid()))
+        write_holder(f, str(os.getpid()))
         self._lock = f
 
     def clean_stale_temp(self) -> list[str]:
@@ -244,7 +164,7 @@ class Run:
         probe = None
         if self._lock is None:
             try:
-                probe = _flock(self.path / LOCK_NAME)
+                probe = try_lock(self.path / LOCK_NAME)
             except OSError:
                 return []
             if probe is None:
@@ -480,7 +400,7 @@ def cancel(run_id: str, wait: float = 30.0) -> str:
     pid, start = st.get("pid"), st.get("pid_start")
     if not _is_pid(pid):  # status() refuses such records; never signal a process group
         raise RunError(f"run {run_id} has no valid pid to stop")
-    probe = _flock(run.path / LOCK_NAME)
+    probe = try_lock(run.path / LOCK_NAME)
     if probe is not None:  # no process trains the run: pid {pid} is someone else's, never signal it
         try:
             run.set_status("failed", reason=f"no process was training it (pid {pid} does not hold {LOCK_NAME})")
@@ -498,7 +418,7 @@ def cancel(run_id: str, wait: float = 30.0) -> str:
         time.sleep(0.1)
     if pid_alive(pid, start):
         os.kill(pid, signal.SIGKILL)
-    writer = _flock(run.path / LOCK_NAME, wait=5.0)  # after the trainer: a resume started since keeps its status
+    writer = try_lock(run.path / LOCK_NAME, wait=5.0)  # after the trainer: a resume started since keeps its status
     if writer is None:
         return run.status()["status"]
     try:

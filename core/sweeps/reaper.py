@@ -22,7 +22,7 @@ from pathlib import Path
 
 POLL_S = 1.0
 GRACE_S = 5.0
-# An orphaned trial checkpoints at its next log row and exits by itself (core.sweeps.sweep's watchdog,
+# An orphaned trial checkpoints at its next log row and exits by itself (core.sweeps.trial's watchdog,
 # ORPHAN_GRACE_S = 30 s): its worker is given that long before the rest of the session is stopped.
 TRIAL_GRACE_S = 35.0
 _SERVICES = ("ray::IDLE", "ray::DashboardAgent", "ray::RuntimeEnvAgent")  # not trials

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import math
-import os
 import signal
 import time
 
@@ -19,18 +18,14 @@ from tqdm.auto import tqdm
 from core.errors import CheckpointError, ConfigError, LabError, TrainingFailed
 from core.gan import losses
 from core.gan.sampling import eval_noise
-from core.gan.variants import complete_saved, get_variant, make_config
+from core.gan.variants import get_variant, make_config
 from core.perf import count_flops, gemm_peak_gflops, tune_cpu_allocator
 from core.store import checkpoint as ckpt_io
 from core.store.images import save_grid
 from core.store.mnist import DeviceLoader
-from core.store.registry import build_models, checkpoint_config
+from core.store.registry import build_models
 from core.store.runs import Run
 
-# What `train --resume RUN --set k=v` may change (seed 001's fine-tuning): the optimisers' and
-# the losses' knobs. Anything else (sizes, prior, batch, seed) would be another model.
-FINE_TUNE = ("lr_g", "lr_d", "lr_prior", "beta1", "beta2", "n_critic", "gp_lambda", "clip", "san_lambda",
-             "max_seconds", "max_steps")  # the optimiser's knobs, and the budgets (a resume may extend them)
 _clock = time.monotonic  # when a time-based checkpoint is due (tests substitute a fake clock)
 
 
@@ -195,20 +190,8 @@ class Trainer:
         status: 'done' or 'cancelled'. Both limits are recorded in the run's config, so a resume
         honours them. Raises TrainingFailed on NaN/inf."""
         c = self.cfg
-        asked = {k: v for k, v in (("epochs", epochs), ("max_steps", max_steps)) if v is not None and v != c[k]}
-        if asked:
-            c.update(make_config(c["variant"], {**{k: v for k, v in c.items() if k != "variant"}, **asked}))
-            if self.run:
-                self.run.update_config(c)
-        epochs = c["epochs"]
-        steps_per_epoch = len(self.loader)
-        total = epochs * steps_per_epoch if not c["max_steps"] else min(c["max_steps"], epochs * steps_per_epoch)
-        if self.run:  # what it is doing, for a page polling a run whose step count has not moved yet
-            self.run.set_status("running", total_steps=total, device=str(self.device),
-                                phase="measuring this machine's matmul peak (once per process)")
-        gemm_peak_gflops(str(self.device))  # measured once per process, before the clock starts
-        if self.run:
-            self.run.set_status("running", phase=f"training: the first curves come after {c['log_every']} steps")
+        total = self._begin(epochs, max_steps)
+        epochs, steps_per_epoch = c["epochs"], len(self.loader)
         ckpt_s = 60 * c["ckpt_minutes"] if self.run else 0
         self._last_ckpt_time = _clock()
         old_handlers = _install_stop_handlers(self)
@@ -273,14 +256,37 @@ class Trainer:
             bar.close()
             _restore_handlers(old_handlers)
         if self.run:
-            limit = self.cfg["max_steps"]
-            why = ({"reason": "cancelled by user"} if status == "cancelled" else
-                   {"reason": f"its time budget (max_seconds {self.cfg['max_seconds']:g}) ran out"} if self.time_up
-                   else {"reason": f"its step limit (max_steps {limit}) was reached; resume with --max-steps 0 (or "
-                                   "more) to train on"} if limit and self.step >= limit else {})
-            self.run.set_status(status, step=self.step, epoch=self.epoch, train_seconds=self.train_seconds,
-                                wall_seconds=round(self.wall_seconds, 2), **why)
+            self._record_end(status)
         return status
+
+    def _begin(self, epochs: int | None, max_steps: int | None) -> int:
+        """fit's set-up: the asked limits recorded in the config (and the run's), the machine's
+        matmul peak measured (once per process, before the clock starts); the total steps."""
+        c = self.cfg
+        asked = {k: v for k, v in (("epochs", epochs), ("max_steps", max_steps)) if v is not None and v != c[k]}
+        if asked:
+            c.update(make_config(c["variant"], {**{k: v for k, v in c.items() if k != "variant"}, **asked}))
+            if self.run:
+                self.run.update_config(c)
+        steps = c["epochs"] * len(self.loader)
+        total = steps if not c["max_steps"] else min(c["max_steps"], steps)
+        if self.run:  # what it is doing, for a page polling a run whose step count has not moved yet
+            self.run.set_status("running", total_steps=total, device=str(self.device),
+                                phase="measuring this machine's matmul peak (once per process)")
+        gemm_peak_gflops(str(self.device))
+        if self.run:
+            self.run.set_status("running", phase=f"training: the first curves come after {c['log_every']} steps")
+        return total
+
+    def _record_end(self, status: str) -> None:
+        """The run's final status, with why it ended when that was not its epochs running out."""
+        limit = self.cfg["max_steps"]
+        why = ({"reason": "cancelled by user"} if status == "cancelled" else
+               {"reason": f"its time budget (max_seconds {self.cfg['max_seconds']:g}) ran out"} if self.time_up
+               else {"reason": f"its step limit (max_steps {limit}) was reached; resume with --max-steps 0 (or "
+                               "more) to train on"} if limit and self.step >= limit else {})
+        self.run.set_status(status, step=self.step, epoch=self.epoch, train_seconds=self.train_seconds,
+                            wall_seconds=round(self.wall_seconds, 2), **why)
 
     def _end_of_epoch(self, last: bool) -> None:
         self._log()
@@ -297,7 +303,7 @@ class Trainer:
             if self._weight_hist is not None:
                 self.run.log_weight_hist({"epoch": self.epoch, "c": self.cfg["clip"], **self._weight_hist})
             if self.cfg["eval_every"] and self.recorder is None:
-                from core.train.timeline import Recorder
+                from core.train.recorder import Recorder
                 self.recorder = Recorder(self.cfg, self.device)
             if self.recorder and self.recorder.due(self.epoch, last):
                 self.recorder.record(self)
@@ -438,102 +444,3 @@ def _install_stop_handlers(trainer: Trainer):
 def _restore_handlers(old: dict) -> None:
     for s, h in old.items():
         signal.signal(s, h)
-
-
-def _as_writer(run: Run, build):
-    """build() as the run's one writer: take its lock (RunError naming the process that trains
-    it), check that its status is not running and its metrics database is readable, remove the
-    temp files of dead writers. If anything fails, a lock taken here is given back."""
-    fresh = run._lock is None
-    try:
-        run.acquire()
-        st = run.status()
-        if st["status"] == "running":
-            raise ConfigError(f"run {run.id} is still training (pid {st.get('pid')}); cancel it first")
-        run.check_metrics()
-        run.clean_stale_temp()
-        return build()
-    except BaseException:
-        if fresh:
-            run.close()
-        raise
-
-
-def resume(run: Run, device="auto", progress: bool = True, data_limit: int | None = None,
-           changes: dict | None = None) -> Trainer:
-    """A Trainer restored from a run's last checkpoint, with the run's own config (its data_limit
-    included; `data_limit` may only repeat it). `changes` fine-tunes it (seed 001): new values
-    of the optimiser knobs in `FINE_TUNE`, applied to the restored optimisers (their moments
-    kept) and recorded in the run's history with the step they took effect at."""
-    return _as_writer(run, lambda: _resume(run, device, progress, data_limit, changes or {}))
-
-
-def _fine_tune(trainer: Trainer, changes: dict) -> dict:
-    """Apply `changes` to a restored trainer; returns {key: [old, new]} of what changed."""
-    bad = sorted(set(changes) - set(FINE_TUNE))
-    if bad:
-        raise ConfigError(f"a resumed run can change only {', '.join(FINE_TUNE)}; {', '.join(bad)} would make it "
-                          "another model (start a new run instead)")
-    c = trainer.cfg
-    new = make_config(c["variant"], {**{k: v for k, v in c.items() if k != "variant"}, **changes})
-    diff = {k: [c[k], new[k]] for k in changes if new[k] != c[k]}
-    c.update({k: new[k] for k in diff})
-    groups_g = trainer.opt_g.param_groups
-    groups_g[0]["lr"] = c["lr_g"]
-    if len(groups_g) > 1:  # the learnable prior's group
-        groups_g[1]["lr"] = c["lr_prior"] or c["lr_g"]
-    trainer.opt_d.param_groups[0]["lr"] = c["lr_d"]
-    for opt in (trainer.opt_g, trainer.opt_d):
-        for g in opt.param_groups:
-            if "betas" in g:
-                g["betas"] = (c["beta1"], c["beta2"])
-    return diff
-
-
-def _resume(run: Run, device, progress: bool, data_limit: int | None, changes: dict) -> Trainer:
-    if not run.checkpoint_path.is_file():
-        raise CheckpointError(f"run {run.id} stopped before its first checkpoint (one is written at the end of "
-                              f"each epoch and every ckpt_minutes), so there is nothing to resume from; train it "
-                              f"again from the start with `python -m core train --restart {run.id}`")
-    sd = ckpt_io.load(run.checkpoint_path)
-    cfg = checkpoint_config(sd)
-    recorded = cfg["data_limit"]
-    if data_limit is not None and "data_limit" not in sd["config"]:  # saved before the knob was recorded
-        cfg["data_limit"] = recorded = data_limit
-    if data_limit is not None and data_limit != recorded:
-        raise ConfigError(f"run {run.id} was trained on {f'the first {recorded}' if recorded else 'all'} training "
-                          f"digits; resume continues with its own config (leave out --data-limit)")
-    trainer = Trainer(cfg, resolve_device(device), run=run, progress=progress)
-    try:
-        trainer.load_state_dict(sd)
-    except CheckpointError:
-        raise
-    except (KeyError, RuntimeError, ValueError, TypeError) as exc:
-        raise CheckpointError(f"{run.checkpoint_path} cannot be resumed ({type(exc).__name__}: "
-                              f"{str(exc).splitlines()[0][:120]})") from None
-    if changes:
-        diff = _fine_tune(trainer, changes)
-        if diff:
-            run.update_config(trainer.cfg)
-            run.record_change({"step": trainer.step, "epoch": trainer.epoch, "changes": diff})
-    run.truncate_metrics(trainer.step)
-    run.set_status("running", pid=os.getpid())
-    return trainer
-
-
-def restart(run: Run, device="auto", progress: bool = True) -> Trainer:
-    """A run that stopped before its first checkpoint, trained again from step 0 in its own
-    folder with its recorded config (its partial curves and grids are dropped). A run with a
-    checkpoint is resumed instead, never thrown away."""
-    return _as_writer(run, lambda: _restart(run, device, progress))
-
-
-def _restart(run: Run, device, progress: bool) -> Trainer:
-    if run.checkpoint_path.is_file():
-        raise ConfigError(f"run {run.id} has a checkpoint: continue it with `python -m core train --resume {run.id}`")
-    trainer = Trainer(complete_saved(run.config()), resolve_device(device), run=run, progress=progress)
-    run.truncate_metrics(-1)
-    for grid in run.samples_dir.glob("epoch_*.png"):
-        grid.unlink()
-    run.set_status("running", pid=os.getpid(), step=0, epoch=0, train_seconds=0.0)
-    return trainer

@@ -49,7 +49,7 @@ def _timed_batches(batches, timers: dict):
 def _warm_caches(cfg: dict) -> float:
     """Build what a machine's first run builds once (reference features, the map frame): seconds."""
     from core.errors import CheckpointError
-    from core.train.timeline import frame
+    from core.train.recorder import frame
     t0 = time.perf_counter()
     if cfg["eval_every"]:
         try:
@@ -76,7 +76,7 @@ def profile_fit(variant: str = "wgan-gp", steps: int = 800, batch_size: int | No
     from core.store.runs import Run
     from core.train import engine as eng
     from core.train.bench import _engine_run, bench_train
-    from core.train.timeline import Recorder
+    from core.train.recorder import Recorder
     cfg = make_config(variant, {**(overrides or {}), **({"batch_size": batch_size} if batch_size else {}),
                                 "epochs": 10_000})
     batch_size = cfg["batch_size"]  # None: the variant's default

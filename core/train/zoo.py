@@ -28,8 +28,9 @@ from core.eval.score import cache_key, score_model, score_real
 from core.gan.sampling import generate
 from core.gan.variants import RECIPES, VARIANTS, complete_saved, get_variant, make_config, recipe_of, seed_recipe
 from core.store.checkpoint import FORMAT, compact, is_compact, load, save_atomic
+from core.store.files import TRAINED, write_bytes_atomic, write_json_atomic
 from core.store.registry import load_model, zoo_dir
-from core.store.runs import TRAINED, Run, write_bytes_atomic, write_json_atomic
+from core.store.runs import Run
 
 INDEX = TRAINED / "zoo.json"
 # Epochs per variant for `zoo train`: the seeds' recipes, shortened to the CPU budget of the

@@ -1,0 +1,143 @@
+"""CLI command `bench WHAT`: timings of training (train, profile), time to quality (quality), scoring,
+the latent maps (embed), the dashboard's edits (ui) and Ray's sweeps (sweep)."""
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+
+from core.cli.options import SEED_RECIPE_HELP, add_device, add_json, add_seed, add_set, positive_float, positive_int
+
+WHATS = ["train", "quality", "profile", "score", "embed", "ui", "sweep"]
+
+
+def _ui(a) -> None:
+    from core.dashboard.mixture_editor import bench_edit
+    res = bench_edit(a.model or "cwgan-gp")
+    print(json.dumps(res, indent=2) if a.json else
+          f"{res['model']}: one GMM drag -> new grid + histogram {res['drag_ms']:.0f} ms, one interpolation "
+          f"step {res['interpolation_step_ms']:.0f} ms (median of {res['repeats']}, server side)")
+
+
+def _embed(a) -> None:
+    from core.explore.maps import bench_embed
+    res = bench_embed(n=a.n, model=a.model)
+    print(json.dumps(res, indent=2) if a.json else
+          f"{res['n']} points ({res['space']}, {res['dims']}-d): pca {res['pca_s']:.1f} s, "
+          f"t-SNE {res['tsne_s']:.1f} s, UMAP {res['umap_s']:.1f} s cold; cached {res['cached_s']:.3f} s "
+          f"(after a one-time {res['warm_up_s']:.1f} s warm-up of umap's compiled kernels)")
+
+
+def _sweep(a) -> None:
+    from core.sweeps.drive import bench_sweep
+    with contextlib.redirect_stdout(sys.stderr):  # Tune's tables
+        res = bench_sweep()
+    print(json.dumps(res, indent=2) if a.json else
+          f"{res['trials']} tiny trials, {res['concurrency']} at a time: Ray started in {res['ray_start_seconds']} s; "
+          f"trials {res['trial_seconds']} s in all, sweep {res['fit_seconds']} s -> efficiency "
+          f"{res['efficiency']} ({res['efficiency_with_start']} counting Ray's start)")
+
+
+def _score(a) -> None:
+    from core.eval.score import bench_score
+    res = bench_score(model=a.model, n=a.n)
+    print(json.dumps(res, indent=2) if a.json else
+          f"scoring {res['n']} digits: {res['cold_s']:.1f} s with the test reference computed, "
+          f"{res['shipped_s']:.1f} s read from trained/reference/, {res['warm_s']:.1f} s in memory")
+
+
+def _profile(a) -> None:
+    from core.gan.variants import parse_sets
+    from core.train.profile import profile_fit
+    res = profile_fit(a.variant, steps=a.steps, batch_size=a.batch_size, device=a.device,
+                      overrides=parse_sets(a.set))
+    if a.json:
+        print(json.dumps(res, indent=2))
+        return
+    print(f"{res['variant']} batch {res['batch_size']} on {res['device']}: {res['steps']} steps of a real run "
+          f"in {res['fit_wall_s']:.1f} s (+{res['setup_s']:.1f} s to build it, +{res['caches_s']:.1f} s for the "
+          f"machine's one-off caches)")
+    for k, v in res["parts_s"].items():
+        print(f"  {k:<16} {v:8.2f} s  {100 * res['parts_share'][k]:5.1f} %")
+    f = lambda k, fmt=".0f": "n/a" if res.get(k) is None else format(res[k], fmt)
+    lo, hi = res["logged_img_s_range"] or ("n/a", "n/a")
+    print(f"img/s: steps alone {f('step_img_s')}, wall {f('wall_img_s')}, logged (median row) "
+          f"{f('logged_img_s_median')} (rows {lo}–{hi}); engine windows beside the rows "
+          f"{f('engine_windows_img_s_median')} -> logged/engine {f('logged_vs_engine_windows', '.3f')} "
+          f"(median of pairs); bench train after the run {f('bench_engine_img_s')} -> logged/bench "
+          f"{f('logged_vs_bench', '.3f')}")
+
+
+def _train(a) -> None:
+    from core.gan.variants import parse_sets
+    from core.train.bench import bench_train
+    res = bench_train(variant=a.variant, batch_size=a.batch_size, device=a.device, seconds=a.seconds or 5.0,
+                      rounds=a.rounds, progress=not a.json, overrides=parse_sets(a.set))
+    if a.json:
+        print(json.dumps(res, indent=2))
+    else:
+        print(f"{res['variant']} (n_critic {res['n_critic']}) batch {res['batch_size']} on {res['device']}: "
+              f"engine {res['engine_img_s']:.0f} img/s, seed-style {res['baseline_img_s']:.0f} img/s, "
+              f"ratio {res['ratio']:.2f}×; {res['gflops']:.1f} GFLOP/s of a measured "
+              f"{res['gemm_peak_gflops']:.1f} GFLOP/s fp32 GEMM peak = MFU {res['mfu']:.2f}")
+
+
+def _quality(a) -> None:
+    from core.gan.variants import make_config, parse_sets, seed_recipe
+    from core.results.quality import bench_quality
+    overrides = {**(seed_recipe(a.variant) if a.seed_recipe else {}), **parse_sets(a.set)}
+    make_config(a.variant, overrides)  # a typo fails now, not after the first seed's training
+    seeds = a.seed or [0]
+
+    def said(r):
+        print(f"seed {r['seed']}: {r['epochs']:g} epochs ({r['steps']} steps, {r['img_s']:.0f} img/s over "
+              f"{r['wall_seconds']:.0f} s) -> FID {r['fid']:.2f}, precision {r['precision']:.3f}, recall "
+              f"{r['recall']:.3f}, coverage {r['coverage']:.3f}, class KL {r['class_kl']:.3f}"
+              + (f"; its live generator (no EMA): FID {r['fid_raw']:.2f}" if "fid_raw" in r else "")
+              + f"  [run {r['run']}]",
+              file=sys.stderr if a.json else sys.stdout, flush=True)
+    res = bench_quality(a.variant, a.seconds or 540.0, seeds, overrides, n=a.n, device=a.device,
+                        progress=not a.json, on_row=said)
+    if a.ship:
+        from core.results.quality import ship
+        ship(res, a.ship)
+    if a.json:
+        print(json.dumps(res, indent=2))
+    elif len(seeds) > 1:
+        print(f"{a.variant}, {res['seconds']:g} s, median of {len(seeds)} seeds: FID {res['fid']:.2f} "
+              f"({res['fid_min']:.2f}–{res['fid_max']:.2f}), precision {res['precision']:.3f}, recall "
+              f"{res['recall']:.3f}, coverage {res['coverage']:.3f}, {res['epochs']:g} epochs"
+              + (f"; live generator (no EMA) FID {res['fid_raw']:.2f} ({res['fid_raw_min']:.2f}–"
+                 f"{res['fid_raw_max']:.2f})" if "fid_raw" in res else ""))
+
+
+BENCHES = {"train": _train, "quality": _quality, "profile": _profile, "score": _score, "embed": _embed, "ui": _ui,
+           "sweep": _sweep}
+
+
+def cmd_bench(a):
+    BENCHES[a.what](a)
+
+
+def add_parsers(sub) -> None:
+    s = sub.add_parser("bench", help="benchmarks")
+    s.add_argument("what", choices=WHATS,
+                   help="quality: train VARIANT from scratch for --seconds of wall time, then score it on --n "
+                        "digits; profile: where a real run's time goes over --steps steps")
+    s.add_argument("--model", help="score/embed: the generator to time (default: an untrained one); "
+                                   "ui: a mixture-prior model (default cwgan-gp)")
+    s.add_argument("--n", type=positive_int, default=10_000)
+    s.add_argument("--variant", default="wgan-gp")
+    s.add_argument("--batch-size", type=positive_int, help="train, profile: the batch size (default: the variant's)")
+    add_device(s)
+    s.add_argument("--seconds", type=positive_float, help="train: timed seconds per loop and round (5); "
+                                                           "quality: the wall-time budget of each run (540)")
+    s.add_argument("--steps", type=positive_int, default=800, help="profile: training steps of the profiled run")
+    s.add_argument("--ship", metavar="RECIPE", help="quality: keep the result as VARIANT's row for RECIPE (e.g. "
+                                                   "seed, default) in trained/quality.json, shown on the Overview")
+    add_seed(s, default=None, action="append", help="quality: a training seed (repeat for the spread; 0)")
+    s.add_argument("--seed-recipe", action="store_true", help="quality: " + SEED_RECIPE_HELP)
+    s.add_argument("--rounds", type=positive_int, default=3, help="alternating rounds; each loop's best counts")
+    add_set(s)
+    add_json(s)
+    s.set_defaults(fn=cmd_bench)
