@@ -6,7 +6,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.dashboard import launch, training
-from core.eval.metrics import LOWER_IS_BETTER
+from core.eval.metrics import LOWER_IS_BETTER, METRICS
 from core.gan.variants import VARIANTS
 from core.results.freshness import sweep_note
 from core.sweeps import drive as sweep_drive
@@ -87,7 +87,7 @@ if stale := sweep_note(v):
     st.warning(stale, icon=":material/update:")
 
 rows = pd.DataFrame(v["rows"])
-metric = st.radio("Metric", list(sweep_spec.METRICS), horizontal=True, key="sweep_metric")
+metric = st.radio("Metric", list(METRICS), horizontal=True, key="sweep_metric")
 knobs = [k for k in sweep_spec.swept_knobs(spec) if k in rows]
 st.subheader("Trials")
 cfg = {"progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0)}

@@ -11,10 +11,11 @@ import signal
 import time
 
 from core.errors import ConfigError, RunError
+from core.eval.metrics import METRICS
 from core.store.files import ROOT
 from core.store.runs import Run, pid_alive
 from core.sweeps.records import is_cancelled, read_spec, save_trial, status, trial_records, write_record
-from core.sweeps.spec import MAXIMISE, METRICS, fingerprint_of, make_spec, sweep_dir
+from core.sweeps.spec import MAXIMISE, fingerprint_of, make_spec, sweep_dir
 from core.sweeps.trial import trial
 
 ENV_KEYS = ("LATENT_LAB_RUNS", "LATENT_LAB_CACHE", "LATENT_LAB_DATA", "LATENT_LAB_IMPORTED")

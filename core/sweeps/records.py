@@ -12,10 +12,11 @@ import json
 import os
 
 from core.errors import LabError, RunError
+from core.eval.metrics import METRICS
 from core.store.files import write_json_atomic
 from core.store.runs import Run, pid_alive
 from core.sweeps.check import check_spec, clean_trial
-from core.sweeps.spec import KINDS, METRICS, n_trials, sweep_dir, sweeps_dir
+from core.sweeps.spec import KINDS, n_trials, sweep_dir, sweeps_dir
 
 INTERRUPTED = "the training process exited without finishing"  # what Run.status says of a dead writer
 ENDED = ("done", "failed", "stopped", "cancelled")  # a trial in one of these will not change again

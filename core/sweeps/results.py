@@ -11,11 +11,12 @@ import time
 from pathlib import Path
 
 from core.errors import RunError
+from core.eval.metrics import METRICS
 from core.store.files import write_json_atomic
 from core.store.runs import Run
 from core.sweeps.check import check_spec
 from core.sweeps.records import list_sweeps, status, trial_records
-from core.sweeps.spec import KINDS, METRICS, NAME_RE, fingerprint_of, sweep_dir
+from core.sweeps.spec import KINDS, NAME_RE, fingerprint_of, sweep_dir
 
 
 def table(name: str, records: list[dict] | None = None) -> list[dict]:

@@ -11,14 +11,14 @@ import time
 from pathlib import Path
 
 from core.errors import ConfigError
+from core.eval.metrics import METRICS, PRDC
 from core.gan.variants import make_config
 from core.store.files import runs_dir
 from core.sweeps.check import MAX_TRIALS, check_refine, check_trials, range_limit
 
 KINDS = ("train", "refit", "refine")
 SCHEDULERS = ("none", "asha")
-METRICS = ("fid", "precision", "recall", "density", "coverage", "class_kl")
-MAXIMISE = ("precision", "recall", "density", "coverage")
+MAXIMISE = PRDC  # the metrics a sweep maximises; the rest (FID, class KL) it minimises
 DISTRIBUTIONS = ("loguniform", "uniform")
 NAME_RE = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,79}"
 

@@ -12,10 +12,11 @@ import threading
 import time
 
 from core.errors import LabError, RunError, TrainingFailed
+from core.eval.metrics import METRICS
 from core.gan.variants import make_config
 from core.store.runs import Run, list_runs
 from core.sweeps.records import INTERRUPTED, driver_gone, is_cancelled, load_trial, read_spec, save_trial
-from core.sweeps.spec import MAXIMISE, METRICS
+from core.sweeps.spec import MAXIMISE
 
 
 def quick_scores(G, prior, n: int, seed: int = 0) -> dict:

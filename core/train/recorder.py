@@ -34,12 +34,13 @@ import numpy as np
 import torch
 
 from core.errors import CheckpointError
+from core.eval.metrics import METRICS
 
 N_FRAME = 2000  # real test digits: the frame of the map (and the real set of precision / recall)
 FRAME_K = 15  # neighbours: of the frame's UMAP and of each placed digit
 MAP_N = 1000  # digits per record placed on the map (scores use all eval_n)
 VERSION = 1
-SCALARS = ("fid", "precision", "recall", "density", "coverage", "class_kl", "confidence", "cond_acc")
+SCALARS = (*METRICS, "confidence", "cond_acc")
 PREFIX = "tl_"
 RAW = PREFIX + "raw_"  # with ema on, the raw (live) generator's scores on the same noise: EMA's effect, per epoch
 KEYS = ([PREFIX + k for k in (*SCALARS, "n", "seconds", "train_s")] + [f"{PREFIX}hist_{d}" for d in range(10)]
