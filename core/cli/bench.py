@@ -7,6 +7,7 @@ import json
 import sys
 
 from core.cli.options import SEED_RECIPE_HELP, add_device, add_json, add_seed, add_set, positive_float, positive_int
+from core.cli.text import report
 
 WHATS = ["train", "quality", "profile", "score", "embed", "ui", "sweep"]
 
@@ -14,36 +15,33 @@ WHATS = ["train", "quality", "profile", "score", "embed", "ui", "sweep"]
 def _ui(a) -> None:
     from core.dashboard.mixture_editor import bench_edit
     res = bench_edit(a.model or "cwgan-gp")
-    print(json.dumps(res, indent=2) if a.json else
-          f"{res['model']}: one GMM drag -> new grid + histogram {res['drag_ms']:.0f} ms, one interpolation "
-          f"step {res['interpolation_step_ms']:.0f} ms (median of {res['repeats']}, server side)")
+    report(a, res, lambda r: f"{r['model']}: one GMM drag -> new grid + histogram {r['drag_ms']:.0f} ms, one interpolation "
+                              f"step {r['interpolation_step_ms']:.0f} ms (median of {r['repeats']}, server side)")
 
 
 def _embed(a) -> None:
     from core.explore.maps import bench_embed
     res = bench_embed(n=a.n, model=a.model)
-    print(json.dumps(res, indent=2) if a.json else
-          f"{res['n']} points ({res['space']}, {res['dims']}-d): pca {res['pca_s']:.1f} s, "
-          f"t-SNE {res['tsne_s']:.1f} s, UMAP {res['umap_s']:.1f} s cold; cached {res['cached_s']:.3f} s "
-          f"(after a one-time {res['warm_up_s']:.1f} s warm-up of umap's compiled kernels)")
+    report(a, res, lambda r: f"{r['n']} points ({r['space']}, {r['dims']}-d): pca {r['pca_s']:.1f} s, "
+                              f"t-SNE {r['tsne_s']:.1f} s, UMAP {r['umap_s']:.1f} s cold; cached {r['cached_s']:.3f} s "
+                              f"(after a one-time {r['warm_up_s']:.1f} s warm-up of umap's compiled kernels)")
 
 
 def _sweep(a) -> None:
     from core.sweeps.drive import bench_sweep
     with contextlib.redirect_stdout(sys.stderr):  # Tune's tables
         res = bench_sweep()
-    print(json.dumps(res, indent=2) if a.json else
-          f"{res['trials']} tiny trials, {res['concurrency']} at a time: Ray started in {res['ray_start_seconds']} s; "
-          f"trials {res['trial_seconds']} s in all, sweep {res['fit_seconds']} s -> efficiency "
-          f"{res['efficiency']} ({res['efficiency_with_start']} counting Ray's start)")
+    report(a, res, lambda r: f"{r['trials']} tiny trials, {r['concurrency']} at a time: "
+                              f"Ray started in {r['ray_start_seconds']} s; "
+                              f"trials {r['trial_seconds']} s in all, sweep {r['fit_seconds']} s -> efficiency "
+                              f"{r['efficiency']} ({r['efficiency_with_start']} counting Ray's start)")
 
 
 def _score(a) -> None:
     from core.eval.score import bench_score
     res = bench_score(model=a.model, n=a.n)
-    print(json.dumps(res, indent=2) if a.json else
-          f"scoring {res['n']} digits: {res['cold_s']:.1f} s with the test reference computed, "
-          f"{res['shipped_s']:.1f} s read from trained/reference/, {res['warm_s']:.1f} s in memory")
+    report(a, res, lambda r: f"scoring {r['n']} digits: {r['cold_s']:.1f} s with the test reference computed, "
+                              f"{r['shipped_s']:.1f} s read from trained/reference/, {r['warm_s']:.1f} s in memory")
 
 
 def _profile(a) -> None:

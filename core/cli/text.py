@@ -1,5 +1,13 @@
-"""Plain-text output the commands share: a table of rows, and scores."""
+"""Plain-text output the commands share: a result as JSON or one line of text, a table of rows, and scores."""
 from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+
+def report(a, res: dict, line: Callable[[dict], str]) -> None:
+    """A command's result: as JSON with --json, else as the line its command writes for it."""
+    print(json.dumps(res, indent=2) if a.json else line(res))
 
 
 def table(rows: list[dict], cols: list[str]) -> str:
