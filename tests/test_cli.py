@@ -6,7 +6,7 @@ from PIL import Image
 
 from core.store.runs import Run
 
-from conftest import run_cli
+from helpers import run_cli
 
 
 @pytest.mark.parametrize("args,needle", [

@@ -5,7 +5,7 @@ import pytest
 from core.errors import ConfigError
 from core.explore import maps as embed
 
-from conftest import run_cli
+from helpers import run_cli
 
 
 @pytest.fixture

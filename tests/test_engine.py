@@ -15,7 +15,7 @@ from core.store.registry import load_model
 from core.store.runs import Run, list_runs
 from core.train.engine import Trainer, TrainingFailed, resume
 
-from conftest import ROOT, TINY, TINY_DATA
+from helpers import ROOT, TINY, TINY_DATA
 
 
 def new_run(variant, **over):

@@ -12,7 +12,7 @@ from core.store import runs as store
 from core.sweeps import sweep
 from core.train import timeline
 
-from conftest import ROOT
+from helpers import ROOT
 
 TRAINED = ROOT / "trained"
 

@@ -25,8 +25,8 @@ from core.store.runs import Run, _flock
 from core.sweeps import sweep
 from core.train import timeline, zoo
 
-from conftest import ROOT, TINY, run_cli
 from course_nets import save_pair
+from helpers import ROOT, TINY, run_cli
 
 GB = 2**30
 
@@ -408,7 +408,7 @@ def test_no_ray_process_outlives_a_killed_driver_by_more_than_its_bound():
 
     from core.sweeps import reaper as ray_reaper
 
-    from conftest import ROOT
+    from helpers import ROOT
     code = ("from core import sweep; sweep.ray_init(num_cpus=1); import ray; "
             "print(ray._private.worker._global_node.session_name, flush=True); import time; time.sleep(600)")
     driver = _sp.Popen([_sys.executable, "-c", code], cwd=ROOT, stdout=_sp.PIPE, text=True)

@@ -11,8 +11,8 @@ from core.eval.score import score_model
 from core.store import importer, registry
 from core.store.importer import ImportRefused
 
-from conftest import ROOT, run_cli
 from course_nets import Discriminator, Generator, save_pair
+from helpers import ROOT, run_cli
 
 
 @pytest.fixture

@@ -11,19 +11,13 @@ from core.gan.priors import FittedPrior
 from core.store import registry
 from core.store.registry import load_model
 
-from conftest import run_cli
+from helpers import run_cli
 
 
-@pytest.fixture(scope="module")
-def wgan():
-    G, D, prior, _ = load_model("wgan-gp")
-    return G, prior
-
-
-def test_inverting_a_generated_digit_recovers_it(wgan):
+def test_inverting_a_generated_digit_recovers_it(zoo_wgan):
     from core.eval.classifier import predict
     from core.eval.score import classifier
-    G, prior = wgan
+    G, _, prior = zoo_wgan
     z0, _ = prior.sample(64, generator=torch.Generator().manual_seed(3))
     with torch.no_grad():
         x0 = G(z0)
@@ -39,8 +33,8 @@ def test_inverting_a_generated_digit_recovers_it(wgan):
     assert same.float().mean() >= 0.6
 
 
-def test_more_restarts_never_hurt(wgan):
-    G, prior = wgan
+def test_more_restarts_never_hurt(zoo_wgan):
+    G, _, prior = zoo_wgan
     x = G(prior.sample(8, generator=torch.Generator().manual_seed(4))[0]).detach()
     one = latent.invert(G, prior, x, steps=30, restarts=1, seed=0)
     three = latent.invert(G, prior, x, steps=30, restarts=3, seed=0)
@@ -99,8 +93,8 @@ def test_interpolate_returns_frames_and_labels_for_a_conditional_model():
     assert ((out["confidence"] > 0) & (out["confidence"] <= 1)).all()
 
 
-def test_endpoint_specs(wgan):
-    G, prior = wgan
+def test_endpoint_specs(zoo_wgan):
+    G, _, prior = zoo_wgan
     e = latent.endpoint(G, prior, "random:5")
     assert torch.equal(e.z, latent.endpoint(G, prior, "random:5").z)
     e = latent.endpoint(G, prior, "class:4")  # unconditional: the most confident draw
@@ -184,8 +178,8 @@ def test_interpolation_blends_labels_for_a_conditional_generator():
         assert torch.allclose(out["images"][-1], G(b.z[None], b.y.view(1))[0], atol=1e-5)
 
 
-def test_inversion_leaves_the_generator_without_gradients(wgan):
-    G, prior = wgan
+def test_inversion_leaves_the_generator_without_gradients(zoo_wgan):
+    G, _, prior = zoo_wgan
     latent.invert(G, prior, torch.zeros(2, 784), steps=3)
     assert all(p.grad is None and p.requires_grad for p in G.parameters())
 

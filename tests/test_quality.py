@@ -10,7 +10,7 @@ from core.store import checkpoint
 from core.store.runs import Run
 from core.train.engine import Trainer, resume
 
-from conftest import ROOT, TINY, TINY_DATA
+from helpers import ROOT, TINY, TINY_DATA
 
 
 def _timed_run(seconds, **over):
@@ -112,9 +112,9 @@ def test_shipped_rows_keep_one_row_per_variant_and_recipe(tmp_path, monkeypatch)
 
 
 def test_the_overview_shows_the_time_to_quality_table(tmp_path, monkeypatch):
-    from test_app import dataframe_heights, page
-
     from core.results import quality
+
+    from helpers import dataframe_heights, page
     monkeypatch.setattr(quality, "_shipped_path", lambda: tmp_path / "quality.json")
     from core.gan.variants import seed_recipe
     quality.ship(_result("wgan-gp", seed_recipe("wgan-gp"), [5.0, 6.0, 5.5]), "seed")
@@ -154,7 +154,7 @@ def test_time_to_quality_rows_are_ranked_by_fid_in_the_leaderboards_words():
 
 
 def test_the_train_form_launches_a_run_with_a_time_budget():
-    from test_app import page
+    from helpers import page
     at = page("views/train.py")
     at.selectbox(key="train_variant").set_value("vanilla").run()
     at.number_input(key="hp_vanilla_batch_size").set_value(16)
@@ -232,7 +232,7 @@ def test_a_cancelled_benchmark_run_is_neither_scored_nor_reported():
 
 
 def test_the_train_form_fills_in_the_seed_recipe_and_launches_it():
-    from test_app import page
+    from helpers import page
     at = page("views/train.py")
     at.selectbox(key="train_variant").set_value("wgan-gp").run()
     assert at.number_input(key="hp_wgan-gp_batch_size").value == 128  # today's default

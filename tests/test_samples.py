@@ -13,7 +13,7 @@ from core.eval.score import score_real
 from core.explore.maps import features_map
 from core.store.mnist import load_split
 
-from conftest import run_cli
+from helpers import run_cli
 
 N = 400
 
@@ -166,7 +166,7 @@ def test_an_upload_is_stored_under_safe_names_and_read_back(digits):
 def test_overview_scores_an_uploaded_samples_file(digits):
     import io
 
-    from test_app import page, texts
+    from helpers import page, texts
     buf = io.BytesIO()
     np.save(buf, digits)
     at = page("views/overview.py")

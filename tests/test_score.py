@@ -12,7 +12,7 @@ from core.eval.classifier import META, WEIGHTS, load_classifier, predict
 from core.store.checkpoint import file_sha256
 from core.store.mnist import load_split, to_model_range
 
-from conftest import TINY, TINY_DATA, run_cli
+from helpers import run_cli, trained_run
 
 
 @pytest.fixture(scope="module")
@@ -114,12 +114,7 @@ def test_real_floor_beats_noise():
 
 
 def test_run_scores_are_stored_and_reused(monkeypatch):
-    from core.gan.variants import make_config
-    from core.store.runs import Run
-    from core.train.engine import Trainer
-    cfg = make_config("cwgan-gp", TINY)
-    run = Run.create(cfg)
-    Trainer(cfg, "cpu", run=run, progress=False, data_limit=TINY_DATA).fit(max_steps=4)
+    run = trained_run("cwgan-gp", max_steps=4)
     t0 = time.perf_counter()
     res = score.score_model(run.id, n=300, seed=1)
     took = time.perf_counter() - t0

@@ -14,7 +14,7 @@ from core.errors import ConfigError
 from core.store.runs import Run, list_runs
 from core.sweeps import sweep
 
-from conftest import ROOT, run_cli
+from helpers import ROOT, run_cli
 
 TINY = ["--epochs", "1", "--set", "batch_size=16", "--data-limit", "128", "--quick-n", "40", "--score-n", "60"]
 

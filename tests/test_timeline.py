@@ -17,7 +17,7 @@ from core.store.runs import Run
 from core.train import timeline
 from core.train.engine import Trainer, ema_decay
 
-from conftest import ROOT, TINY, TINY_DATA, run_cli
+from helpers import ROOT, TINY, TINY_DATA, run_cli
 
 TL = {**TINY, "eval_every": 1, "eval_n": 100}
 
