@@ -1,12 +1,15 @@
 """The tests' fixtures. Plain helpers (TINY, trained_run, run_cli, the AppTest `page`) are in
 tests/helpers.py; README's "Tests and CI" maps each feature to its test file."""
 import os
+import signal
+import subprocess
 import sys
+import time
 from typing import NamedTuple
 
 import pytest
 
-from helpers import ROOT
+from helpers import ROOT, free_port, ray_command
 
 sys.path.insert(0, str(ROOT))
 
@@ -76,6 +79,37 @@ def zoo_wgan() -> ZooModel:
     from core.store.registry import load_model
     G, D, prior, _ = load_model("wgan-gp")
     return ZooModel(G, D, prior)
+
+
+@pytest.fixture(scope="session")
+def ray_cluster(tmp_path_factory):
+    """A Ray head started once per session with `ray start` ("127.0.0.1:PORT"). The sweep tests that
+    do not test Ray's own start-up join it with --address (about a second) instead of starting and
+    stopping a Ray of their own (about 8 s each on a loaded 2-core machine). Each sweep is its own
+    Ray job, with its own run store in its workers' environment."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("ray") / "head.log"
+    head = subprocess.Popen([ray_command(), "start", "--head", f"--port={port}", "--num-cpus=2",
+                             "--include-dashboard=false", "--disable-usage-stats", "--block"],
+                            stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        deadline = time.time() + 120
+        while "Ray runtime started" not in log.read_text():
+            if head.poll() is not None or time.time() > deadline:
+                pytest.fail(f"`ray start --head` did not start: {log.read_text()[-2000:]}")
+            time.sleep(0.5)
+        yield f"127.0.0.1:{port}"
+    finally:
+        head.send_signal(signal.SIGTERM)  # `ray start --block` stops its GCS, raylet and workers
+        try:
+            head.wait(30)
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            os.killpg(head.pid, signal.SIGKILL)  # whatever of its process group is left
+        except ProcessLookupError:
+            pass
 
 
 @pytest.fixture

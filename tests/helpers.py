@@ -2,6 +2,7 @@
 CLI in a subprocess, and the AppTest helpers for the dashboard's pages. Fixtures (the run stores,
 the in-process `cli`, the zoo model) are in conftest.py."""
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -35,6 +36,19 @@ def run_cli(*args, timeout=300, env=None):
     runs the same commands in this process, without the interpreter's start-up."""
     return subprocess.run([sys.executable, "-m", "core", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, **(env or {})})
+
+
+def free_port() -> int:
+    """A TCP port nothing on this machine listens at (now)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def ray_command() -> str:
+    """The `ray` script of this interpreter's environment (the venv's bin/ need not be on PATH)."""
+    here = Path(sys.executable).parent / "ray"
+    return str(here) if here.is_file() else "ray"
 
 
 # ---- AppTest: the dashboard's pages headless ---------------------------------------------------

@@ -85,10 +85,9 @@ def test_compare_two_models_same_noise(monkeypatch):
 
 
 def test_latent_map_pca_of_features():
-    at = page("views/latent_map.py", model="wgan-gp")
-    at.radio(key="map_method").set_value("pca")
-    at.select_slider(key="map_n").set_value(500).run()
-    assert not at.exception, [e.message for e in at.exception]
+    # opened on PCA of 500 digits (the defaults would fit a UMAP of 1000 first, which this test does not read)
+    at = page("views/latent_map.py", model="wgan-gp", map_method="pca", map_n=500)
+    assert at.radio(key="map_method").value == "pca"
     assert at.metric[0].value == "500"
     assert "PCA keeps" in texts(at)  # explained variance of the two axes
     key = "map_wgan-gp_pca_features_500_0_0_None_0-1-2-3-4-5-6-7-8-9"
@@ -115,8 +114,8 @@ def test_latent_map_pca_of_features():
 
 
 def test_classes_threshold_and_digit():
-    at = page("views/classes.py", model="cwgan-gp")
-    at.select_slider(key="classes_n").set_value(500).run()
+    at = page("views/classes.py", model="cwgan-gp", classes_n=500)  # not the default 2000 first
+    assert at.select_slider(key="classes_n").value == 500
     first = at.metric[1].value
     at.slider(key="classes_threshold").set_value(0.99).run()
     assert not at.exception
@@ -174,13 +173,11 @@ def test_gmm_editor_drag_moves_a_mean_and_regenerates():
 
 @pytest.mark.parametrize("method", ["drs", "dot-latent"])
 def test_refine_before_after(method):
-    at = page("views/refine.py", model="wgan-gp")
-    at.radio(key="refine_method").set_value(method).run()
-    at.select_slider(key="refine_n").set_value(500)
-    if method == "dot-latent":
-        at.slider(key="refine_steps").set_value(3)
-    at.run()
-    assert not at.exception, [e.message for e in at.exception]
+    # opened on these knobs: the defaults (DRS, then DOT with 20 steps, on 1000 digits) are not rendered first
+    knobs = {"refine_method": method, "refine_n": 500, **({"refine_steps": 3} if method == "dot-latent" else {})}
+    at = page("views/refine.py", model="wgan-gp", **knobs)
+    assert at.radio(key="refine_method").value == method and at.select_slider(key="refine_n").value == 500
+    assert method != "dot-latent" or at.slider(key="refine_steps").value == 3
     assert [m.label for m in at.metric][:2] == ["fid", "precision"]
     floor = at.dataframe[0].value.iloc[0]
     assert floor.iloc[0] == "real-data floor (500 digits)"  # at the same n as the scores beside it

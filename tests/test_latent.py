@@ -107,9 +107,9 @@ def test_endpoint_specs(zoo_wgan):
             latent.endpoint(G, prior, bad)
 
 
-def test_cli_invert_saves_a_prior_usable_for_sampling_and_scoring(model_copy, tmp_path):
-    r = run_cli("invert", model_copy, "--n", "60", "--steps", "40", "--components", "3", "--covariance", "diag",
-                "--score-n", "300", "--json")
+def test_cli_invert_saves_a_prior_usable_for_sampling_and_scoring(model_copy, tmp_path, cli):
+    r = cli("invert", model_copy, "--n", "60", "--steps", "40", "--components", "3", "--covariance", "diag",
+            "--score-n", "300", "--json")
     assert r.returncode == 0, r.stderr
     res = json.loads(r.stdout)
     assert res["prior"] == "em-k3-diag" and res["fit_k"] == 3
@@ -123,24 +123,24 @@ def test_cli_invert_saves_a_prior_usable_for_sampling_and_scoring(model_copy, tm
     p = registry.load_prior(model_copy, "em-k3-diag")
     assert p.k == 3 and p.means.shape == (3, 100)
     out = tmp_path / "g.png"
-    r = run_cli("sample", model_copy, "--prior", "em-k3-diag", "--n", "9", "--out", str(out))
+    r = cli("sample", model_copy, "--prior", "em-k3-diag", "--n", "9", "--out", str(out))
     assert r.returncode == 0, r.stderr
     assert out.is_file()
-    r = run_cli("score", model_copy, "--prior", "em-k3-diag", "--n", "300", "--json")
+    r = cli("score", model_copy, "--prior", "em-k3-diag", "--n", "300", "--json")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["fid"] == pytest.approx(res["refit"]["fid"], rel=1e-6)  # same seed, same digits
-    r = run_cli("score", model_copy, "--prior", "nope", "--n", "300")
+    r = cli("score", model_copy, "--prior", "nope", "--n", "300")
     assert r.returncode == 2 and "em-k3-diag" in r.stderr
 
 
-def test_cli_interpolate_json(tmp_path):
+def test_cli_interpolate_json(tmp_path, cli):
     out = tmp_path / "strip.png"
-    r = run_cli("interpolate", "wgan-gp", "--from", "random:0", "--to", "random:1", "--frames", "6",
-                "--mode", "lerp", "--out", str(out), "--json")
+    r = cli("interpolate", "wgan-gp", "--from", "random:0", "--to", "random:1", "--frames", "6",
+            "--mode", "lerp", "--out", str(out), "--json")
     assert r.returncode == 0, r.stderr
     res = json.loads(r.stdout)
     assert len(res["labels"]) == len(res["confidence"]) == 6 and out.is_file()
-    r = run_cli("interpolate", "wgan-gp", "--from", "component:2", "--out", str(out))
+    r = cli("interpolate", "wgan-gp", "--from", "component:2", "--out", str(out))
     assert r.returncode == 2 and "mixture prior" in r.stderr
 
 
@@ -201,14 +201,14 @@ def test_refitting_on_the_scoring_split_is_refused_and_saves_nothing(model_copy)
     assert "Traceback" not in r.stderr and registry.list_priors(model_copy) == []
 
 
-def test_cli_invert_n_0_inverts_the_whole_split(model_copy):
-    r = run_cli("invert", model_copy, "--n", "0", "--split", "valid", "--steps", "1", "--components", "1",
-                "--score-n", "50", "--json")
+def test_cli_invert_n_0_inverts_the_whole_split(model_copy, cli):
+    r = cli("invert", model_copy, "--n", "0", "--split", "valid", "--steps", "1", "--components", "1",
+            "--score-n", "50", "--json")
     assert r.returncode == 0, r.stderr
     res = json.loads(r.stdout)
     assert res["n"] == 10_000 and res["split"] == "valid"
     assert res["invert_compute_seconds"] > 0
-    r = run_cli("invert", model_copy, "--n", "-1")
+    r = cli("invert", model_copy, "--n", "-1")
     assert r.returncode == 2 and "positive" in r.stderr
 
 

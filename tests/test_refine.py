@@ -100,16 +100,16 @@ def test_dot_bad_space_is_a_clear_error(zoo_wgan):
         refine.dot(*zoo_wgan, 4, space="pixels")
 
 
-def test_cli_refine_json_keys(model_copy):
-    r = run_cli("refine", model_copy, "--method", "drs", "--n", "200", "--burn-in", "500",
-                "--target-rate", "0.3", "--json")
+def test_cli_refine_json_keys(model_copy, cli):
+    r = cli("refine", model_copy, "--method", "drs", "--n", "200", "--burn-in", "500",
+            "--target-rate", "0.3", "--json")
     assert r.returncode == 0, r.stderr
     res = json.loads(r.stdout)
     assert {"method", "before", "after", "acceptance_rate", "seconds"} <= set(res)
     assert res["before"]["n"] == res["after"]["n"] == 200
     assert abs(res["acceptance_rate"] - 0.3) < 0.08
     assert {"fid", "precision", "recall", "density", "coverage", "class_kl"} <= set(res["after"])
-    r = run_cli("refine", model_copy, "--method", "dot-latent", "--n", "100", "--steps", "3", "--json")
+    r = cli("refine", model_copy, "--method", "dot-latent", "--n", "100", "--steps", "3", "--json")
     assert r.returncode == 0, r.stderr
     res = json.loads(r.stdout)
     assert res["acceptance_rate"] is None and res["objective_end"] < res["objective_start"]

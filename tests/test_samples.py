@@ -131,14 +131,14 @@ def test_bad_files_get_one_line_and_nothing_runs(tmp_path, digits):
     assert not os.path.exists(BOOM)
 
 
-def test_cli_scores_a_samples_file_beside_the_floor(tmp_path, digits):
+def test_cli_scores_a_samples_file_beside_the_floor(tmp_path, digits, cli):
     np.save(tmp_path / "v.npy", digits)
-    r = run_cli("score", "--samples", str(tmp_path / "v.npy"), "--json")
+    r = cli("score", "--samples", str(tmp_path / "v.npy"), "--json")
     assert r.returncode == 0, r.stderr
     res = json.loads(r.stdout)
     assert res["n"] == N and res["range"] == "uint8 0–255" and res["floor"]["n"] == N
     assert {"fid", "precision", "recall", "density", "coverage", "class_hist"} <= set(res)
-    r = run_cli("score", "wgan-gp", "--samples", str(tmp_path / "v.npy"))
+    r = cli("score", "wgan-gp", "--samples", str(tmp_path / "v.npy"))
     assert r.returncode == 2 and "alone" in r.stderr
 
 

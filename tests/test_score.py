@@ -12,7 +12,7 @@ from core.eval.classifier import META, WEIGHTS, load_classifier, predict
 from core.store.checkpoint import file_sha256
 from core.store.mnist import load_split, to_model_range
 
-from helpers import run_cli, trained_run
+from helpers import trained_run
 
 
 @pytest.fixture(scope="module")
@@ -125,12 +125,12 @@ def test_run_scores_are_stored_and_reused(monkeypatch):
     assert score.score_model(run.id, n=300, seed=1) == res
 
 
-def test_score_cli_json_keys():
-    res = run_cli("score", "--real", "--n", "500", "--json")
+def test_score_cli_json_keys(cli):
+    res = cli("score", "--real", "--n", "500", "--json")
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
     assert set(score.KEYS) <= set(out) and len(out["class_hist"]) == 10
-    bad = run_cli("score")
+    bad = cli("score")
     assert bad.returncode == 2 and "score needs MODEL" in bad.stderr
 
 

@@ -1,3 +1,5 @@
+"""The run store (core/store/runs.py): status round trips, metrics readable while written, cancel,
+reused pids, a corrupt run beside good ones."""
 import os
 import subprocess
 import sys

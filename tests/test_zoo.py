@@ -11,7 +11,7 @@ from core.gan.variants import VARIANTS, complete_saved, make_config, parse_sets
 from core.store import registry
 from core.train import zoo
 
-from helpers import ROOT, run_cli, trained_run
+from helpers import ROOT, trained_run
 
 ENTRIES = sorted(zoo.index())
 
@@ -64,12 +64,12 @@ def test_shipped_scores_meet_the_comparative_targets():
         assert s[name]["class_kl"] < s["vanilla"]["class_kl"], name
 
 
-def test_zoo_cli_leaderboard_starts_with_the_floor(tmp_path):
-    rows = json.loads(run_cli("zoo", "--json").stdout)
+def test_zoo_cli_leaderboard_starts_with_the_floor(tmp_path, cli):
+    rows = json.loads(cli("zoo", "--json").stdout)
     assert rows[0]["variant"] == "real data (floor)" and len(rows) == 1 + len(ENTRIES)
     assert [r["fid"] for r in rows[1:]] == sorted(r["fid"] for r in rows[1:])
     out = tmp_path / "g.png"
-    assert run_cli("sample", ENTRIES[0], "--n", "10", "--out", str(out)).returncode == 0 and out.is_file()
+    assert cli("sample", ENTRIES[0], "--n", "10", "--out", str(out)).returncode == 0 and out.is_file()
 
 
 def test_shipped_configs_are_a_recipe_plus_the_zoo_fixes():
