@@ -85,9 +85,10 @@ def test_compare_two_models_same_noise(monkeypatch):
 
 
 def test_latent_map_pca_of_features():
-    # opened on PCA of 500 digits (the defaults would fit a UMAP of 1000 first, which this test does not read)
-    at = page("views/latent_map.py", model="wgan-gp", map_method="pca", map_n=500)
-    assert at.radio(key="map_method").value == "pca"
+    at = page("views/latent_map.py", model="wgan-gp")
+    at.radio(key="map_method").set_value("pca")
+    at.select_slider(key="map_n").set_value(500).run()
+    assert not at.exception, [e.message for e in at.exception]
     assert at.metric[0].value == "500"
     assert "PCA keeps" in texts(at)  # explained variance of the two axes
     key = "map_wgan-gp_pca_features_500_0_0_None_0-1-2-3-4-5-6-7-8-9"
@@ -114,8 +115,8 @@ def test_latent_map_pca_of_features():
 
 
 def test_classes_threshold_and_digit():
-    at = page("views/classes.py", model="cwgan-gp", classes_n=500)  # not the default 2000 first
-    assert at.select_slider(key="classes_n").value == 500
+    at = page("views/classes.py", model="cwgan-gp")
+    at.select_slider(key="classes_n").set_value(500).run()
     first = at.metric[1].value
     at.slider(key="classes_threshold").set_value(0.99).run()
     assert not at.exception

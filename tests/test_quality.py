@@ -185,14 +185,13 @@ def test_profile_times_each_part_of_a_real_run_with_an_engine_window_beside_each
     assert res["caches_s"] >= 0 and res["bench_engine_img_s"] > 0
 
 
-def test_the_seed_recipe_is_one_flag_away_from_a_default_chosen_by_time_to_quality():
+def test_the_seed_recipe_is_one_flag_away_from_a_default_chosen_by_time_to_quality(cli):
     from core.gan.variants import seed_recipe
     from core.results.findings import CLAIMS, sweep_configs
     assert make_config("wgan-gp")["batch_size"] == 128 and make_config("wgan-gp")["ema"] > 0
     assert seed_recipe("wgan-gp") == {"ema": 0.0, "batch_size": 64} and seed_recipe("vanilla") == {"ema": 0.0}
-    r = subprocess.run([sys.executable, "-m", "core", "train", "--variant", "wgan-gp", "--seed-recipe", "--max-steps",
-                        "2", "--data-limit", str(TINY_DATA), "--set", "eval_every=0", "--set", "lr_g=5e-4", "--device",
-                        "cpu", "--quiet"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    r = cli("train", "--variant", "wgan-gp", "--seed-recipe", "--max-steps", "2", "--data-limit", str(TINY_DATA),
+            "--set", "eval_every=0", "--set", "lr_g=5e-4", "--device", "cpu")
     assert r.returncode == 0, r.stderr[-2000:]
     cfg = Run.open(r.stdout.split()[0]).config()
     assert (cfg["batch_size"], cfg["ema"], cfg["lr_g"]) == (64, 0.0, 5e-4)  # the seed's recipe, then --set
