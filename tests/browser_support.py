@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from helpers import ROOT
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENS = ROOT / "artifacts" / "screens"

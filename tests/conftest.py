@@ -1,18 +1,17 @@
+"""The tests' fixtures. Plain helpers (TINY, trained_run, run_cli, the AppTest `page`) are in
+tests/helpers.py; README's "Tests and CI" maps each feature to its test file."""
 import os
+import signal
 import subprocess
 import sys
-from pathlib import Path
+import time
+from typing import NamedTuple
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from helpers import ROOT, free_port, ray_command
 
-# Tiny configs: a few hundred digits, small batches, frequent logs.
-# The timeline recorder is off in them (its cost is per epoch); tests/test_timeline.py and the resume
-# tests turn it on.
-TINY = {"batch_size": 16, "log_every": 2, "epochs": 1, "eval_every": 0}
-TINY_DATA = 128  # digits -> 8 steps per epoch at batch 16
+sys.path.insert(0, str(ROOT))
 
 
 @pytest.fixture(autouse=True)
@@ -49,6 +48,71 @@ def mnist_ready():
 
 
 @pytest.fixture
+def cli(capsys):
+    """`python -m core ARGS` in this process (no interpreter start-up): .returncode/.stdout/.stderr.
+    `train` runs get --quiet. run_cli (tests/helpers.py) is the same in a subprocess."""
+    from types import SimpleNamespace
+
+    from core.cli import main
+
+    def call(*args):
+        capsys.readouterr()
+        try:
+            rc = main([*args, "--quiet"] if args[0] == "train" else list(args))
+        except SystemExit as exc:  # argparse's own errors (an unknown command, a bad choice)
+            rc = exc.code
+        out = capsys.readouterr()
+        return SimpleNamespace(returncode=rc, stdout=out.out, stderr=out.err)
+    return call
+
+
+class ZooModel(NamedTuple):
+    G: object
+    D: object
+    prior: object
+
+
+@pytest.fixture(scope="session")
+def zoo_wgan() -> ZooModel:
+    """The shipped WGAN-GP (a critic whose scores mean something), loaded once per session:
+    tests must leave it as they found it (no gradients, eval mode)."""
+    from core.store.registry import load_model
+    m = load_model("wgan-gp")
+    return ZooModel(m.G, m.D, m.prior)
+
+
+@pytest.fixture(scope="session")
+def ray_cluster(tmp_path_factory):
+    """A Ray head started once per session with `ray start` ("127.0.0.1:PORT"). The sweep tests that
+    do not test Ray's own start-up join it with --address (about a second) instead of starting and
+    stopping a Ray of their own (about 8 s each on a loaded 2-core machine). Each sweep is its own
+    Ray job, with its own run store in its workers' environment."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("ray") / "head.log"
+    head = subprocess.Popen([ray_command(), "start", "--head", f"--port={port}", "--num-cpus=2",
+                             "--include-dashboard=false", "--disable-usage-stats", "--block"],
+                            stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        deadline = time.time() + 120
+        while "Ray runtime started" not in log.read_text():
+            if head.poll() is not None or time.time() > deadline:
+                pytest.fail(f"`ray start --head` did not start: {log.read_text()[-2000:]}")
+            time.sleep(0.5)
+        yield f"127.0.0.1:{port}"
+    finally:
+        head.send_signal(signal.SIGTERM)  # `ray start --block` stops its GCS, raylet and workers
+        try:
+            head.wait(30)
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            os.killpg(head.pid, signal.SIGKILL)  # whatever of its process group is left
+        except ProcessLookupError:
+            pass
+
+
+@pytest.fixture
 def model_copy(tmp_path):
     """The zoo WGAN-GP's checkpoint copied to tmp_path/m/model.pt, so score caches and fitted
     priors land there and never in trained/."""
@@ -57,12 +121,6 @@ def model_copy(tmp_path):
     p.parent.mkdir()
     shutil.copy(ROOT / "trained" / "wgan-gp" / "model.pt", p)
     return str(p)
-
-
-def run_cli(*args, timeout=300, env=None):
-    """`python -m core ARGS` in a subprocess; returns CompletedProcess (text)."""
-    return subprocess.run([sys.executable, "-m", "core", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, **(env or {})})
 
 
 @pytest.fixture

@@ -5,48 +5,12 @@ import time
 
 import pytest
 import torch
-from streamlit.testing.v1 import AppTest
 
 from core.eval.metrics import METRICS
 from core.gan.variants import make_config
 from core.store.runs import Run
 
-from conftest import ROOT
-
-T = 180  # seconds: the first page in a session scores the real-data floor
-
-
-def page(path: str, **state) -> AppTest:
-    import streamlit as st
-    st.cache_data.clear()  # each test has its own run store; cached model lists would leak across
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=T)
-    for k, v in state.items():
-        at.session_state[k] = v
-    at.run()
-    assert not at.exception, at.exception
-    if path != "views/overview.py":
-        at.switch_page(path).run()
-    assert not at.exception, [e.message for e in at.exception]
-    return at
-
-
-def dataframe_heights(monkeypatch) -> dict:
-    """{a column of the table: the height st.dataframe was given}, filled as pages render (AppTest does
-    not expose an element's height)."""
-    import streamlit as st
-    seen, real = {}, st.dataframe
-
-    def recording(data=None, *args, **kwargs):
-        for c in getattr(data, "columns", []):
-            seen[c] = kwargs.get("height")
-        return real(data, *args, **kwargs)
-    monkeypatch.setattr(st, "dataframe", recording)
-    return seen
-
-
-def texts(at) -> str:
-    return " ".join(str(e.value) for kind in ("markdown", "caption", "info", "error", "warning", "success")
-                    for e in getattr(at, kind))
+from helpers import page, texts, trained_run
 
 
 def test_overview_leaderboard_floor_first_and_zoo_models():
@@ -324,14 +288,8 @@ def test_overview_shows_every_row_with_dashes_not_none():
 
 
 def test_train_page_offers_fine_tuning_of_a_finished_run_and_shows_its_history(runs_dir):
-    from core.train.engine import Trainer
-
-    from conftest import TINY, TINY_DATA
-    cfg = make_config("wgan-wc", TINY)
-    run = Run.create(cfg)
-    Trainer(cfg, "cpu", run=run, progress=False, data_limit=TINY_DATA).fit()
+    run = trained_run("wgan-wc")
     run.record_change({"step": 8, "epoch": 1, "changes": {"lr_g": [5e-5, 2.5e-5]}})
-    run.close()
     at = page("views/train.py", train_run=run.id)
     assert any("Fine-tune" in e.label for e in at.expander)
     assert "At step 8 (epoch 1): lr_g 5e-05 → 2.5e-05" in texts(at)

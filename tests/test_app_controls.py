@@ -3,7 +3,7 @@ cannot show the chosen model keeps the shared choice, GMM component names that f
 the Sweeps form's limits, Compare's config diff, and the Timeline's plots (the pages' other
 tests: test_app.py)."""
 
-from test_app import page, texts
+from helpers import page, texts
 
 
 def test_a_page_that_cannot_show_the_chosen_model_keeps_the_shared_choice(imported):

@@ -8,7 +8,7 @@ from core.cli import build_parser
 from core.errors import ConfigError
 from core.store.runs import Run
 
-from conftest import run_cli
+from helpers import run_cli
 
 
 @pytest.mark.parametrize("args,needle", [

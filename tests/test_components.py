@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 import ui.components as uic
 
 from browser_support import ARGS, CHROMIUM, SCREENS, browser_or_skip, streamlit_server
-from conftest import ROOT
+from helpers import ROOT
 
 # ------------------------------------------------------------------ files and helpers
 

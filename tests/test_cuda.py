@@ -15,7 +15,7 @@ from core.store import checkpoint
 from core.store.runs import Run
 from core.train.engine import Trainer
 
-from conftest import ROOT
+from helpers import ROOT
 
 DEVICE = os.environ.get("LATENT_LAB_TEST_DEVICE", "cuda")
 pytestmark = [pytest.mark.cuda,

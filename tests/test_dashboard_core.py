@@ -187,7 +187,7 @@ def test_a_running_run_says_what_it_is_doing_before_its_first_curve():
     phase goes once the run has ended."""
     from core.train.engine import Trainer
 
-    from conftest import TINY, TINY_DATA
+    from helpers import TINY, TINY_DATA
     cfg = make_config("vanilla", {**TINY, "log_every": 4})
     run = Run.create(cfg)
     seen = []
@@ -243,7 +243,7 @@ def test_the_server_allocator_returns_a_freed_peak_to_the_os():
     import subprocess
     import sys
 
-    from conftest import ROOT
+    from helpers import ROOT
     code = """
 import os, sys
 from core.perf import lean_server_allocator, trim_heap

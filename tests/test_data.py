@@ -1,3 +1,5 @@
+"""MNIST on disk (core/store/mnist.py): the real splits, checksums and a tampered cache, the restricted
+unpickler, the device loader."""
 import gzip
 import io
 import pickle

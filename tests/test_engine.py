@@ -16,7 +16,7 @@ from core.store.runs import Run, list_runs
 from core.train.engine import Trainer, TrainingFailed
 from core.train.resume import resume
 
-from conftest import ROOT, TINY, TINY_DATA
+from helpers import ROOT, TINY, TINY_DATA
 
 
 def new_run(variant, **over):

@@ -69,7 +69,7 @@ def test_models_trained_with_different_recipes_make_a_claim_inconclusive(monkeyp
 
 
 def test_findings_page_shows_the_shipped_rows_and_recomputes_the_rest(monkeypatch):
-    from test_app import page, texts
+    from helpers import page, texts
     claims = [dict(writeup_id="003", claim="Hinge loss beats a plain WGAN", kind="compare", a="hinge", b="wgan",
                    metrics=["fid"]),
               dict(writeup_id="002", claim="σ claim", kind="needs", command="python -m core train …")]
@@ -151,7 +151,7 @@ def test_a_sweep_claim_names_its_runs_until_they_exist_then_measures_them(monkey
     them the row is 'not measured' and says how to train them; `train=True` trains them."""
     from core.store.runs import list_runs
 
-    from conftest import TINY, TINY_DATA
+    from helpers import TINY, TINY_DATA
     monkeypatch.setattr(findings, "N", 300)
     claim = {"writeup_id": "002", "claim": "σ", "kind": "sweep", "variant": "gm-static", "knob": "prior_sigma",
              "values": [0.15, 1.0], "sets": {**TINY, "data_limit": TINY_DATA}, "trend": {"recall": "up"}}
@@ -245,7 +245,7 @@ def test_every_claim_names_its_write_up_and_states_it_in_full(monkeypatch):
 
 def test_nothing_in_the_product_points_at_the_shared_folder():
     """A user's clone has no ../shared: neither the pages, the core nor the README may send them there."""
-    from conftest import ROOT
+    from helpers import ROOT
     files = [*ROOT.glob("core/**/*.py"), *ROOT.glob("views/*.py"), *ROOT.glob("ui/**/*.py"), ROOT / "app.py",
              ROOT / "README.md"]
     offenders = [str(f.relative_to(ROOT)) for f in files if "../shared" in f.read_text() or

@@ -14,7 +14,7 @@ from core.sweeps import results as sweep_results
 from core.sweeps import spec as sweep_spec
 from core.train import timeline
 
-from conftest import ROOT
+from helpers import ROOT
 
 TRAINED = ROOT / "trained"
 

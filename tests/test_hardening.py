@@ -23,33 +23,9 @@ from core.store.runs import Run, cancel, list_runs, pid_alive
 from core.train import engine
 from core.train.resume import resume
 
-from conftest import ROOT, TINY, TINY_DATA, run_cli
+from helpers import ROOT, TINY, TINY_DATA, run_cli, trained_run
 
 SPEED = {"img_s", "gflops", "mfu", "tl_seconds", "tl_train_s"}  # wall-clock measures: never equal between two runs
-
-
-def trained_run(variant="vanilla", **over) -> Run:
-    """A finished tiny run (one 8-step epoch, a checkpoint), its writer's lock released."""
-    cfg = make_config(variant, {**TINY, **over})
-    run = Run.create(cfg)
-    engine.Trainer(cfg, "cpu", run=run, progress=False, data_limit=TINY_DATA).fit()
-    run.close()
-    return run
-
-
-@pytest.fixture
-def cli(capsys):
-    """`python -m core ARGS` in this process (no interpreter start-up): .returncode/.stdout/.stderr."""
-    from types import SimpleNamespace
-
-    from core.cli import main
-
-    def call(*args):
-        capsys.readouterr()
-        rc = main([*args, "--quiet"] if args[0] == "train" else list(args))
-        out = capsys.readouterr()
-        return SimpleNamespace(returncode=rc, stdout=out.out, stderr=out.err)
-    return call
 
 
 def one_line(res, needle: str) -> str:

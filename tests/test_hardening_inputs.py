@@ -5,7 +5,6 @@ import json
 import os
 import resource
 import shutil
-import socket
 import struct
 import subprocess
 import sys
@@ -29,8 +28,8 @@ from core.sweeps import results as sweep_results
 from core.sweeps import spec as sweep_spec
 from core.train import recorder, timeline, zoo
 
-from conftest import ROOT, TINY, run_cli
 from course_nets import save_pair
+from helpers import ROOT, TINY, free_port, run_cli
 
 GB = 2**30
 
@@ -228,10 +227,7 @@ def test_a_damaged_zoo_index_is_named_and_the_good_entries_are_kept(tmp_path, mo
 
 # ---- 3. no hang -------------------------------------------------------------------------------------
 def test_a_ray_address_where_nothing_listens_is_refused_within_seconds():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()  # a free port: nothing listens
+    port = free_port()  # nothing listens there
     r = run_cli("sweep", "wgan-gp", "--grid", "lr_g=1e-4,2e-4", "--address", f"127.0.0.1:{port}", "--name", "far",
                 timeout=90)
     assert r.returncode == 2 and f"could not reach Ray at 127.0.0.1:{port}" in r.stderr, r.stderr[-800:]
@@ -412,8 +408,6 @@ def test_no_ray_process_outlives_a_killed_driver_by_more_than_its_bound():
     import time as _time
 
     from core.sweeps import reaper as ray_reaper
-
-    from conftest import ROOT
     code = ("from core.sweeps import drive; drive.ray_init(num_cpus=1); import ray; "
             "print(ray._private.worker._global_node.session_name, flush=True); import time; time.sleep(600)")
     driver = _sp.Popen([_sys.executable, "-c", code], cwd=ROOT, stdout=_sp.PIPE, text=True)

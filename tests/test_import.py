@@ -12,8 +12,8 @@ from core.eval.score import score_model
 from core.store import importer, registry
 from core.store.importer import ImportRefused
 
-from conftest import ROOT, run_cli
 from course_nets import Discriminator, Generator, save_pair
+from helpers import ROOT, run_cli
 
 
 @pytest.fixture
@@ -128,16 +128,14 @@ def test_a_loaded_model_names_its_parts(course):
         cw.prior = None  # frozen: the memoised model is shared by every page
 
 
-def test_cli_import_then_score_sample_refine_invert_interpolate_map(course, tmp_path):
+def test_cli_import_then_score_sample_refine_invert_interpolate_map(course, tmp_path, cli):
     _, _, d = course
-    env = {"LATENT_LAB_IMPORTED": str(registry.imported_dir())}
-    r = run_cli("import", "--generator", str(d / "G.pth"), "--critic", str(d / "D.pth"), "--name", "course",
-                "--json", env=env)
+    r = cli("import", "--generator", str(d / "G.pth"), "--critic", str(d / "D.pth"), "--name", "course", "--json")
     assert r.returncode == 0, r.stderr
     res = json.loads(r.stdout)
     assert res["layout"] == "course" and res["critic"] and res["critic_output"] == "sigmoid"
     assert res["command"].startswith("python -m core import --generator")
-    r = run_cli("score", "course", "--n", "300", "--json", env=env)
+    r = cli("score", "course", "--n", "300", "--json")
     assert r.returncode == 0, r.stderr
     s = json.loads(r.stdout)
     assert s["variant"] == "vanilla" and s["n"] == 300 and s["fid"] > 1  # random weights: far from the floor
@@ -147,7 +145,7 @@ def test_cli_import_then_score_sample_refine_invert_interpolate_map(course, tmp_
                  ["interpolate", "course", "--from", "random:0", "--to", "random:1", "--frames", "4",
                   "--out", str(tmp_path / "s.png")],
                  ["map", "course", "--n", "50", "--method", "pca", "--out", str(tmp_path / "m.csv")]):
-        r = run_cli(*args, env=env)
+        r = cli(*args)
         assert r.returncode == 0, (args, r.stderr)
     assert registry.list_priors("course") == ["em-k1-diag"]  # saved beside the imported model
     assert (tmp_path / "g.png").is_file() and (tmp_path / "m.csv").is_file()

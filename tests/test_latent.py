@@ -11,19 +11,13 @@ from core.gan.priors import FittedPrior
 from core.store import registry
 from core.store.registry import load_model
 
-from conftest import run_cli
+from helpers import run_cli
 
 
-@pytest.fixture(scope="module")
-def wgan():
-    m = load_model("wgan-gp")
-    return m.G, m.prior
-
-
-def test_inverting_a_generated_digit_recovers_it(wgan):
+def test_inverting_a_generated_digit_recovers_it(zoo_wgan):
     from core.eval.classifier import predict
     from core.eval.score import classifier
-    G, prior = wgan
+    G, _, prior = zoo_wgan
     z0, _ = prior.sample(64, generator=torch.Generator().manual_seed(3))
     with torch.no_grad():
         x0 = G(z0)
@@ -39,8 +33,8 @@ def test_inverting_a_generated_digit_recovers_it(wgan):
     assert same.float().mean() >= 0.6
 
 
-def test_more_restarts_never_hurt(wgan):
-    G, prior = wgan
+def test_more_restarts_never_hurt(zoo_wgan):
+    G, _, prior = zoo_wgan
     x = G(prior.sample(8, generator=torch.Generator().manual_seed(4))[0]).detach()
     one = latent.invert(G, prior, x, steps=30, restarts=1, seed=0)
     three = latent.invert(G, prior, x, steps=30, restarts=3, seed=0)
@@ -100,8 +94,8 @@ def test_interpolate_returns_frames_and_labels_for_a_conditional_model():
     assert ((out["confidence"] > 0) & (out["confidence"] <= 1)).all()
 
 
-def test_endpoint_specs(wgan):
-    G, prior = wgan
+def test_endpoint_specs(zoo_wgan):
+    G, _, prior = zoo_wgan
     e = latent.endpoint(G, prior, "random:5")
     assert torch.equal(e.z, latent.endpoint(G, prior, "random:5").z)
     e = latent.endpoint(G, prior, "class:4")  # unconditional: the most confident draw
@@ -114,9 +108,9 @@ def test_endpoint_specs(wgan):
             latent.endpoint(G, prior, bad)
 
 
-def test_cli_invert_saves_a_prior_usable_for_sampling_and_scoring(model_copy, tmp_path):
-    r = run_cli("invert", model_copy, "--n", "60", "--steps", "40", "--components", "3", "--covariance", "diag",
-                "--score-n", "300", "--json")
+def test_cli_invert_saves_a_prior_usable_for_sampling_and_scoring(model_copy, tmp_path, cli):
+    r = cli("invert", model_copy, "--n", "60", "--steps", "40", "--components", "3", "--covariance", "diag",
+            "--score-n", "300", "--json")
     assert r.returncode == 0, r.stderr
     res = json.loads(r.stdout)
     assert res["prior"] == "em-k3-diag" and res["fit_k"] == 3
@@ -130,24 +124,24 @@ def test_cli_invert_saves_a_prior_usable_for_sampling_and_scoring(model_copy, tm
     p = registry.load_prior(model_copy, "em-k3-diag")
     assert p.k == 3 and p.means.shape == (3, 100)
     out = tmp_path / "g.png"
-    r = run_cli("sample", model_copy, "--prior", "em-k3-diag", "--n", "9", "--out", str(out))
+    r = cli("sample", model_copy, "--prior", "em-k3-diag", "--n", "9", "--out", str(out))
     assert r.returncode == 0, r.stderr
     assert out.is_file()
-    r = run_cli("score", model_copy, "--prior", "em-k3-diag", "--n", "300", "--json")
+    r = cli("score", model_copy, "--prior", "em-k3-diag", "--n", "300", "--json")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["fid"] == pytest.approx(res["refit"]["fid"], rel=1e-6)  # same seed, same digits
-    r = run_cli("score", model_copy, "--prior", "nope", "--n", "300")
+    r = cli("score", model_copy, "--prior", "nope", "--n", "300")
     assert r.returncode == 2 and "em-k3-diag" in r.stderr
 
 
-def test_cli_interpolate_json(tmp_path):
+def test_cli_interpolate_json(tmp_path, cli):
     out = tmp_path / "strip.png"
-    r = run_cli("interpolate", "wgan-gp", "--from", "random:0", "--to", "random:1", "--frames", "6",
-                "--mode", "lerp", "--out", str(out), "--json")
+    r = cli("interpolate", "wgan-gp", "--from", "random:0", "--to", "random:1", "--frames", "6",
+            "--mode", "lerp", "--out", str(out), "--json")
     assert r.returncode == 0, r.stderr
     res = json.loads(r.stdout)
     assert len(res["labels"]) == len(res["confidence"]) == 6 and out.is_file()
-    r = run_cli("interpolate", "wgan-gp", "--from", "component:2", "--out", str(out))
+    r = cli("interpolate", "wgan-gp", "--from", "component:2", "--out", str(out))
     assert r.returncode == 2 and "mixture prior" in r.stderr
 
 
@@ -185,8 +179,8 @@ def test_interpolation_blends_labels_for_a_conditional_generator():
         assert torch.allclose(out["images"][-1], G(b.z[None], b.y.view(1))[0], atol=1e-5)
 
 
-def test_inversion_leaves_the_generator_without_gradients(wgan):
-    G, prior = wgan
+def test_inversion_leaves_the_generator_without_gradients(zoo_wgan):
+    G, _, prior = zoo_wgan
     latent.invert(G, prior, torch.zeros(2, 784), steps=3)
     assert all(p.grad is None and p.requires_grad for p in G.parameters())
 
@@ -209,14 +203,14 @@ def test_refitting_on_the_scoring_split_is_refused_and_saves_nothing(model_copy)
     assert "Traceback" not in r.stderr and registry.list_priors(model_copy) == []
 
 
-def test_cli_invert_n_0_inverts_the_whole_split(model_copy):
-    r = run_cli("invert", model_copy, "--n", "0", "--split", "valid", "--steps", "1", "--components", "1",
-                "--score-n", "50", "--json")
+def test_cli_invert_n_0_inverts_the_whole_split(model_copy, cli):
+    r = cli("invert", model_copy, "--n", "0", "--split", "valid", "--steps", "1", "--components", "1",
+            "--score-n", "50", "--json")
     assert r.returncode == 0, r.stderr
     res = json.loads(r.stdout)
     assert res["n"] == 10_000 and res["split"] == "valid"
     assert res["invert_compute_seconds"] > 0
-    r = run_cli("invert", model_copy, "--n", "-1")
+    r = cli("invert", model_copy, "--n", "-1")
     assert r.returncode == 2 and "must be 0 or more, got -1" in r.stderr
 
 

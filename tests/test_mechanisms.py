@@ -13,7 +13,7 @@ from core.gan.priors import Prior
 from core.gan.variants import VARIANTS, make_config
 from core.train.engine import Trainer
 
-from conftest import TINY, TINY_DATA
+from helpers import TINY, TINY_DATA
 
 
 def trainer(variant, **over):

@@ -1,6 +1,7 @@
 """The Overview's first visit and leaderboard in AppTest (the page's other tests: test_app.py)."""
 import pytest
-from test_app import dataframe_heights, page
+
+from helpers import dataframe_heights, page
 
 
 def test_overview_first_visit_reads_the_shipped_floor_and_scores_nothing(tmp_path, monkeypatch):

@@ -11,7 +11,7 @@ from core.store.runs import Run
 from core.train.engine import Trainer
 from core.train.resume import resume
 
-from conftest import ROOT, TINY, TINY_DATA
+from helpers import ROOT, TINY, TINY_DATA
 
 
 def _timed_run(seconds, **over):
@@ -113,9 +113,9 @@ def test_shipped_rows_keep_one_row_per_variant_and_recipe(tmp_path, monkeypatch)
 
 
 def test_the_overview_shows_the_time_to_quality_table(tmp_path, monkeypatch):
-    from test_app import dataframe_heights, page
-
     from core.results import quality
+
+    from helpers import dataframe_heights, page
     monkeypatch.setattr(quality, "_shipped_path", lambda: tmp_path / "quality.json")
     from core.gan.variants import seed_recipe
     quality.ship(_result("wgan-gp", seed_recipe("wgan-gp"), [5.0, 6.0, 5.5]), "seed")
@@ -155,7 +155,7 @@ def test_time_to_quality_rows_are_ranked_by_fid_in_the_leaderboards_words():
 
 
 def test_the_train_form_launches_a_run_with_a_time_budget():
-    from test_app import page
+    from helpers import page
     at = page("views/train.py")
     at.selectbox(key="train_variant").set_value("vanilla").run()
     at.number_input(key="hp_vanilla_batch_size").set_value(16)
@@ -186,14 +186,13 @@ def test_profile_times_each_part_of_a_real_run_with_an_engine_window_beside_each
     assert res["caches_s"] >= 0 and res["bench_engine_img_s"] > 0
 
 
-def test_the_seed_recipe_is_one_flag_away_from_a_default_chosen_by_time_to_quality():
+def test_the_seed_recipe_is_one_flag_away_from_a_default_chosen_by_time_to_quality(cli):
     from core.gan.variants import seed_recipe
     from core.results.findings import CLAIMS, sweep_configs
     assert make_config("wgan-gp")["batch_size"] == 128 and make_config("wgan-gp")["ema"] > 0
     assert seed_recipe("wgan-gp") == {"ema": 0.0, "batch_size": 64} and seed_recipe("vanilla") == {"ema": 0.0}
-    r = subprocess.run([sys.executable, "-m", "core", "train", "--variant", "wgan-gp", "--seed-recipe", "--max-steps",
-                        "2", "--data-limit", str(TINY_DATA), "--set", "eval_every=0", "--set", "lr_g=5e-4", "--device",
-                        "cpu", "--quiet"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    r = cli("train", "--variant", "wgan-gp", "--seed-recipe", "--max-steps", "2", "--data-limit", str(TINY_DATA),
+            "--set", "eval_every=0", "--set", "lr_g=5e-4", "--device", "cpu")
     assert r.returncode == 0, r.stderr[-2000:]
     cfg = Run.open(r.stdout.split()[0]).config()
     assert (cfg["batch_size"], cfg["ema"], cfg["lr_g"]) == (64, 0.0, 5e-4)  # the seed's recipe, then --set
@@ -233,7 +232,7 @@ def test_a_cancelled_benchmark_run_is_neither_scored_nor_reported():
 
 
 def test_the_train_form_fills_in_the_seed_recipe_and_launches_it():
-    from test_app import page
+    from helpers import page
     at = page("views/train.py")
     at.selectbox(key="train_variant").set_value("wgan-gp").run()
     assert at.number_input(key="hp_wgan-gp_batch_size").value == 128  # today's default

@@ -11,20 +11,13 @@ from core.gan import sampling
 from core.gan.variants import make_config
 from core.store.registry import build_models, load_model
 
-from conftest import run_cli
-
-
-@pytest.fixture(scope="module")
-def wgan():
-    """The shipped WGAN-GP: a critic whose scores mean something."""
-    m = load_model("wgan-gp")
-    return m.G, m.D, m.prior
+from helpers import run_cli
 
 
 @pytest.mark.parametrize("rule", ["drs", "drs-sigmoid"])
 @pytest.mark.parametrize("rate", [0.2, 0.5])
-def test_drs_hits_the_target_rate_and_keeps_higher_scores(wgan, rule, rate):
-    G, D, prior = wgan
+def test_drs_hits_the_target_rate_and_keeps_higher_scores(zoo_wgan, rule, rate):
+    G, D, prior = zoo_wgan
     r = refine.drs(G, D, prior, 600, rule=rule, target_rate=rate, burn_in=2000, seed=1)
     assert r.accepted.sum() >= 600
     assert abs(r.acceptance_rate - rate) < 0.04  # binomial noise on ~3000 proposals is ~0.01
@@ -36,8 +29,8 @@ def test_drs_hits_the_target_rate_and_keeps_higher_scores(wgan, rule, rate):
     assert torch.corrcoef(torch.stack([r.scores, r.accept_prob]))[0, 1] > 0.5
 
 
-def test_drs_percentile_rule_and_online_max(wgan):
-    G, D, prior = wgan
+def test_drs_percentile_rule_and_online_max(zoo_wgan):
+    G, D, prior = zoo_wgan
     r = refine.drs(G, D, prior, 300, percentile=95, burn_in=500, seed=0)
     # γ at the 95th percentile of F̂ accepts far fewer than the 80th
     r80 = refine.drs(G, D, prior, 300, percentile=80, burn_in=500, seed=0)
@@ -60,8 +53,8 @@ def test_kplus1_critic_logit_is_real_vs_fake_log_odds():
 
 
 @pytest.mark.parametrize("space", ["target", "latent"])
-def test_dot_lowers_its_objective_and_stays_in_range(wgan, space):
-    G, D, prior = wgan
+def test_dot_lowers_its_objective_and_stays_in_range(zoo_wgan, space):
+    G, D, prior = zoo_wgan
     r = refine.dot(G, D, prior, 64, space=space, steps=10, keep_trajectory=4)
     assert r.objective[-1] < r.objective[0]
     assert r.after.shape == r.before.shape == (64, 784)
@@ -72,18 +65,18 @@ def test_dot_lowers_its_objective_and_stays_in_range(wgan, space):
     assert all(p.requires_grad for p in (*G.parameters(), *D.parameters()))  # restored
 
 
-def test_dot_cost_is_per_sample(wgan):
+def test_dot_cost_is_per_sample(zoo_wgan):
     """Each sample moves as if transported alone: a norm over the whole batch (the bug of
     public ports) would couple them."""
-    G, D, prior = wgan
+    G, D, prior = zoo_wgan
     together = refine.dot(G, D, prior, 8, space="target", steps=5, k=0.25, batch=8)
     alone = refine.dot(G, D, prior, 8, space="target", steps=5, k=0.25, batch=1)
     assert torch.allclose(together.after, alone.after, atol=1e-5)
     assert torch.allclose(together.cost, alone.cost, atol=1e-5)
 
 
-def test_k_eff_is_the_largest_slope_over_pairs(wgan):
-    G, D, prior = wgan
+def test_k_eff_is_the_largest_slope_over_pairs(zoo_wgan):
+    G, D, prior = zoo_wgan
     k = refine.k_eff(G, D, prior, "latent", n_pairs=50, generator=torch.Generator().manual_seed(0))
     g = torch.Generator().manual_seed(0)
     z1, y1, x1 = sampling.propose(G, prior, 50, g)
@@ -98,26 +91,26 @@ def test_k_eff_is_the_largest_slope_over_pairs(wgan):
     ({"rule": "drs-sigmoid"}, "tau"),
     ({"percentile": 140}, "percentile"),
 ])
-def test_drs_bad_knobs_are_clear_errors(wgan, kwargs, match):
+def test_drs_bad_knobs_are_clear_errors(zoo_wgan, kwargs, match):
     with pytest.raises(ConfigError, match=match):
-        refine.drs(*wgan, 10, burn_in=10, **kwargs)
+        refine.drs(*zoo_wgan, 10, burn_in=10, **kwargs)
 
 
-def test_dot_bad_space_is_a_clear_error(wgan):
+def test_dot_bad_space_is_a_clear_error(zoo_wgan):
     with pytest.raises(ConfigError, match="space"):
-        refine.dot(*wgan, 4, space="pixels")
+        refine.dot(*zoo_wgan, 4, space="pixels")
 
 
-def test_cli_refine_json_keys(model_copy):
-    r = run_cli("refine", model_copy, "--method", "drs", "--n", "200", "--burn-in", "500",
-                "--target-rate", "0.3", "--json")
+def test_cli_refine_json_keys(model_copy, cli):
+    r = cli("refine", model_copy, "--method", "drs", "--n", "200", "--burn-in", "500",
+            "--target-rate", "0.3", "--json")
     assert r.returncode == 0, r.stderr
     res = json.loads(r.stdout)
     assert {"method", "before", "after", "acceptance_rate", "seconds"} <= set(res)
     assert res["before"]["n"] == res["after"]["n"] == 200
     assert abs(res["acceptance_rate"] - 0.3) < 0.08
     assert set(METRICS) <= set(res["after"])
-    r = run_cli("refine", model_copy, "--method", "dot-latent", "--n", "100", "--steps", "3", "--json")
+    r = cli("refine", model_copy, "--method", "dot-latent", "--n", "100", "--steps", "3", "--json")
     assert r.returncode == 0, r.stderr
     res = json.loads(r.stdout)
     assert res["acceptance_rate"] is None and res["objective_end"] < res["objective_start"]
@@ -144,24 +137,24 @@ def test_k_eff_pairs_share_the_class_for_a_conditional_generator(monkeypatch):
     assert k > 0 and len(seen) == 2 and torch.equal(seen[0], seen[1]) and len(seen[0]) == 40
 
 
-def test_dot_leaves_the_models_without_gradients(wgan):
-    G, D, prior = wgan
+def test_dot_leaves_the_models_without_gradients(zoo_wgan):
+    G, D, prior = zoo_wgan
     refine.dot(G, D, prior, 4, space="latent", steps=2)
     assert all(p.grad is None and p.requires_grad for p in (*G.parameters(), *D.parameters()))
 
 
-def test_drs_refuses_early_when_the_cap_cannot_suffice(wgan):
+def test_drs_refuses_early_when_the_cap_cannot_suffice(zoo_wgan):
     with pytest.raises(ConfigError, match="proposals"):
-        refine.drs(*wgan, 1000, percentile=99.5, burn_in=500, max_proposals=2000)
+        refine.drs(*zoo_wgan, 1000, percentile=99.5, burn_in=500, max_proposals=2000)
 
 
-def test_drs_and_dot_start_from_one_proposal_pool(wgan):
+def test_drs_and_dot_start_from_one_proposal_pool(zoo_wgan):
     """One "before" for every method at a seed: their deltas can be compared."""
-    drs_res = refine.before_after(*wgan, "drs", 300, seed=3, target_rate=0.5, burn_in=500)
-    dot_res = refine.before_after(*wgan, "dot-target", 300, seed=3, steps=2)
+    drs_res = refine.before_after(*zoo_wgan, "drs", 300, seed=3, target_rate=0.5, burn_in=500)
+    dot_res = refine.before_after(*zoo_wgan, "dot-target", 300, seed=3, steps=2)
     assert torch.equal(drs_res["images"][0], dot_res["images"][0])
     assert _scores(drs_res["before"]) == _scores(dot_res["before"])
-    other = refine.before_after(*wgan, "dot-target", 300, seed=4, steps=2)
+    other = refine.before_after(*zoo_wgan, "dot-target", 300, seed=4, steps=2)
     assert not torch.equal(other["images"][0], dot_res["images"][0])  # the seed picks the pool
 
 
@@ -208,10 +201,10 @@ def test_k_eff_pairs_share_the_label_the_critic_is_given(monkeypatch):
         assert torch.equal(y1, y2), f"{(y1 != y2).float().mean():.0%} of the pairs have two labels"
 
 
-def test_dot_defaults_to_plain_sgd_one_step_is_minus_lr_times_the_gradient(wgan):
+def test_dot_defaults_to_plain_sgd_one_step_is_minus_lr_times_the_gradient(zoo_wgan):
     """The official DOT (execute_dot.py --optmode sgd) takes plain gradient steps."""
     import inspect
-    G, D, prior = wgan
+    G, D, prior = zoo_wgan
     assert inspect.signature(refine.dot).parameters["optimizer"].default == "sgd"
     z, y, x = refine.proposal_pool(G, prior, 16, seed=3)
     k = 2.0

@@ -10,7 +10,7 @@ from core.gan import sampling
 from core.gan.variants import make_config
 from core.store import registry
 
-from conftest import ROOT
+from helpers import ROOT
 
 
 def core_imports() -> dict[str, set[str]]:

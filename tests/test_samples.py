@@ -14,7 +14,7 @@ from core.eval.score import score_real
 from core.explore.maps import features_map
 from core.store.mnist import load_split
 
-from conftest import run_cli
+from helpers import run_cli
 
 N = 400
 
@@ -132,14 +132,14 @@ def test_bad_files_get_one_line_and_nothing_runs(tmp_path, digits):
     assert not os.path.exists(BOOM)
 
 
-def test_cli_scores_a_samples_file_beside_the_floor(tmp_path, digits):
+def test_cli_scores_a_samples_file_beside_the_floor(tmp_path, digits, cli):
     np.save(tmp_path / "v.npy", digits)
-    r = run_cli("score", "--samples", str(tmp_path / "v.npy"), "--json")
+    r = cli("score", "--samples", str(tmp_path / "v.npy"), "--json")
     assert r.returncode == 0, r.stderr
     res = json.loads(r.stdout)
     assert res["n"] == N and res["range"] == "uint8 0–255" and res["floor"]["n"] == N
     assert {"fid", *PRDC, "class_hist"} <= set(res)
-    r = run_cli("score", "wgan-gp", "--samples", str(tmp_path / "v.npy"))
+    r = cli("score", "wgan-gp", "--samples", str(tmp_path / "v.npy"))
     assert r.returncode == 2 and "alone" in r.stderr
 
 
@@ -167,7 +167,7 @@ def test_an_upload_is_stored_under_safe_names_and_read_back(digits):
 def test_overview_scores_an_uploaded_samples_file(digits):
     import io
 
-    from test_app import page, texts
+    from helpers import page, texts
     buf = io.BytesIO()
     np.save(buf, digits)
     at = page("views/overview.py")

@@ -13,7 +13,7 @@ from core.eval.metrics import METRICS
 from core.store.checkpoint import file_sha256
 from core.store.mnist import load_split, to_model_range
 
-from conftest import TINY, TINY_DATA, run_cli
+from helpers import trained_run
 
 
 @pytest.fixture(scope="module")
@@ -115,12 +115,7 @@ def test_real_floor_beats_noise():
 
 
 def test_run_scores_are_stored_and_reused(monkeypatch):
-    from core.gan.variants import make_config
-    from core.store.runs import Run
-    from core.train.engine import Trainer
-    cfg = make_config("cwgan-gp", TINY)
-    run = Run.create(cfg)
-    Trainer(cfg, "cpu", run=run, progress=False, data_limit=TINY_DATA).fit(max_steps=4)
+    run = trained_run("cwgan-gp", max_steps=4)
     t0 = time.perf_counter()
     res = score.score_model(run.id, n=300, seed=1)
     took = time.perf_counter() - t0
@@ -131,12 +126,12 @@ def test_run_scores_are_stored_and_reused(monkeypatch):
     assert score.score_model(run.id, n=300, seed=1) == res
 
 
-def test_score_cli_json_keys():
-    res = run_cli("score", "--real", "--n", "500", "--json")
+def test_score_cli_json_keys(cli):
+    res = cli("score", "--real", "--n", "500", "--json")
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
     assert set(score.KEYS) <= set(out) and len(out["class_hist"]) == 10
-    bad = run_cli("score")
+    bad = cli("score")
     assert bad.returncode == 2 and "score needs MODEL" in bad.stderr
 
 

@@ -1,3 +1,5 @@
+"""The run store (core/store/runs.py): status round trips, metrics readable while written, cancel,
+reused pids, a corrupt run beside good ones."""
 import os
 import subprocess
 import sys
@@ -5,7 +7,7 @@ import sys
 from core.gan.variants import make_config
 from core.store.runs import Run, cancel, list_runs, pid_alive
 
-from conftest import ROOT
+from helpers import ROOT
 
 
 def test_status_round_trip_and_dead_process_reads_failed():

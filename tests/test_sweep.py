@@ -1,9 +1,10 @@
 """Sweeps on a real Ray (core/sweeps/, `python -m core sweep`): started on this machine by
-default or joined with --address; trials are runs; faults, cancel and resume."""
+default or joined with --address; trials are runs; faults, cancel and resume. The sweeps that test
+what a sweep does join the session's `ray start` cluster (conftest's ray_cluster); the cancel and
+kill tests start a Ray of their own in their driver, as a user's `python -m core sweep` does."""
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,9 +17,12 @@ from core.sweeps import records as sweep_records
 from core.sweeps import results as sweep_results
 from core.sweeps import spec as sweep_spec
 
-from conftest import ROOT, run_cli
+from helpers import ROOT, run_cli
 
-TINY = ["--epochs", "1", "--set", "batch_size=16", "--data-limit", "128", "--quick-n", "40", "--score-n", "60"]
+# a trial's own scores (quick and final) are what the sweeps read; the timeline recorder (tested in
+# test_timeline.py) is off in their trials, as in the tests' TINY config
+TINY = ["--epochs", "1", "--set", "batch_size=16", "--set", "eval_every=0", "--data-limit", "128", "--quick-n", "40",
+        "--score-n", "60"]
 
 
 def sweep_cli(*args, timeout=400, **kw):
@@ -53,9 +57,9 @@ def test_knob_curve_is_the_mean_and_spread_over_seeds():
                                                   {"value": 2, "mean": 3.0, "min": 3.0, "max": 3.0, "n": 1}]
 
 
-def test_a_two_trial_sweep_on_an_embedded_ray_end_to_end():
+def test_a_two_trial_sweep_end_to_end(ray_cluster):
     """One trial diverges (lr_d 1e30): it ends failed and the sweep goes on."""
-    args = ["wgan-gp", "--grid", "lr_d=1e-4,1e30", *TINY, "--name", "two", "--json"]
+    args = ["wgan-gp", "--grid", "lr_d=1e-4,1e30", *TINY, "--name", "two", "--json", "--address", ray_cluster]
     res = json.loads(sweep_cli(*args).stdout)
     assert res["status"] == "done" and res["counts"] == {"done": 1, "failed": 1} and res["expected"] == 2
     assert res["ray_start_seconds"] > 0 and res["fit_seconds"] > 0
@@ -78,12 +82,12 @@ def test_a_two_trial_sweep_on_an_embedded_ray_end_to_end():
     assert len(list_runs()) == 2
 
 
-def test_asha_stops_the_trials_that_lag_at_a_rung():
+def test_asha_stops_the_trials_that_lag_at_a_rung(ray_cluster):
     """The good trial reaches the first rung with a bad one; the later bad ones fall below the
     rung's median and are stopped after their first epoch, their runs checkpointed."""
-    args = ["wgan-gp", "--grid", "lr_g=2e-4,1e-9,2e-9,3e-9", "--epochs", "3", "--set", "batch_size=16",
+    args = ["wgan-gp", "--grid", "lr_g=2e-4,1e-9,2e-9,3e-9", "--epochs", "3", "--set", "batch_size=16", "--set", "eval_every=0",
             "--data-limit", "320", "--quick-n", "40", "--score-n", "60", "--scheduler", "asha", "--name", "asha",
-            "--json"]
+            "--json", "--address", ray_cluster]
     res = json.loads(sweep_cli(*args).stdout)
     stopped = [r for r in res["rows"] if r["status"] == "stopped"]
     assert stopped and all(r["lr_g"] < 1e-8 and r["epoch"] < 3 for r in stopped), res["rows"]
@@ -93,31 +97,11 @@ def test_asha_stops_the_trials_that_lag_at_a_rung():
     assert next(r for r in res["rows"] if r["lr_g"] == 2e-4)["status"] == "done"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def test_a_sweep_joins_a_ray_cluster_started_with_ray_start(tmp_path):
-    port = _free_port()
-    ray = str(ROOT / ".venv" / "bin" / "ray") if (ROOT / ".venv" / "bin" / "ray").is_file() else "ray"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    head = subprocess.Popen([ray, "start", "--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false",
-                             "--disable-usage-stats", "--block"], stdout=open(tmp_path / "head.log", "w"),
-                            stderr=subprocess.STDOUT, start_new_session=True, env=env)
-    try:
-        address = f"127.0.0.1:{port}"
-        r = sweep_cli("wgan-gp", "--grid", "lr_g=1e-4,3e-4", *TINY, "--name", "cluster", "--address", address,
-                      "--json", timeout=500)
-        res = json.loads(r.stdout)
-        assert res["counts"] == {"done": 2} and res["address"] == address
-    finally:
-        os.killpg(head.pid, signal.SIGTERM)
-        try:
-            head.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(head.pid, signal.SIGKILL)
+def test_a_sweep_joins_a_ray_cluster_started_with_ray_start(ray_cluster):
+    r = sweep_cli("wgan-gp", "--grid", "lr_g=1e-4,3e-4", *TINY, "--name", "cluster", "--address", ray_cluster,
+                  "--json", timeout=500)
+    res = json.loads(r.stdout)
+    assert res["counts"] == {"done": 2} and res["address"] == ray_cluster
 
 
 def _driver(args, env=None):
@@ -142,7 +126,7 @@ def _trials(name):
 
 
 def test_cancelling_a_sweep_checkpoints_and_cancels_its_trials():
-    args = ["wgan-gp", "--grid", "lr_g=1e-4,2e-4,3e-4", "--epochs", "200", "--set", "batch_size=16",
+    args = ["wgan-gp", "--grid", "lr_g=1e-4,2e-4,3e-4", "--epochs", "200", "--set", "batch_size=16", "--set", "eval_every=0",
             "--data-limit", "128", "--quick-n", "20", "--score-n", "60", "--name", "stop", "--cpus-per-trial", "2"]
     proc = _driver(args)
     try:
@@ -196,16 +180,16 @@ def test_a_killed_driver_resumes_without_rerunning_finished_trials():
     assert [q["epoch"] for q in after[resumed]["quick"]] == [1, 2, 3]  # its curve continues, not restarted
 
 
-def test_post_training_sweeps_run_on_the_same_engine(model_copy):
+def test_post_training_sweeps_run_on_the_same_engine(model_copy, ray_cluster):
     """EM components (seed 004 Fig. 4) and a DRS knob: one trial per value, each scored."""
     res = json.loads(run_cli("sweep-refit", model_copy, "--components", "1..2", "--n", "30", "--steps", "5",
-                             "--score-n", "60", "--name", "em", "--json", timeout=400).stdout)
+                             "--score-n", "60", "--name", "em", "--json", "--address", ray_cluster, timeout=400).stdout)
     assert res["counts"] == {"done": 2} and res["baseline"]["n"] == 60
     assert sorted(r["components"] for r in res["rows"]) == [1, 2] and all(r["fid"] > 0 for r in res["rows"])
     from core.store.registry import list_priors
     assert list_priors(model_copy) == ["em-k1", "em-k2"]  # each trial's prior, beside the model
     r = run_cli("sweep-refine", model_copy, "--method", "drs", "--grid", "percentile=50,90", "--n", "200",
-                "--name", "drs", "--json", timeout=400)
+                "--name", "drs", "--json", "--address", ray_cluster, timeout=400)
     assert r.returncode == 0, r.stderr[-2000:]
     res = json.loads(r.stdout)
     assert res["counts"] == {"done": 2} and sorted(r["percentile"] for r in res["rows"]) == [50, 90]

@@ -17,7 +17,7 @@ from core.store.runs import Run
 from core.train import recorder, timeline
 from core.train.engine import Trainer, ema_decay
 
-from conftest import ROOT, TINY, TINY_DATA, run_cli
+from helpers import ROOT, TINY, TINY_DATA, run_cli
 
 TL = {**TINY, "eval_every": 1, "eval_n": 100}
 
@@ -162,9 +162,9 @@ def test_ema_run_records_the_raw_generator_too_and_resumes_its_average():
     t2.run.close()
 
 
-def test_timeline_cli_and_gif(tmp_path):
+def test_timeline_cli_and_gif(tmp_path, cli):
     run, _ = train("vanilla", epochs=2)
-    res = run_cli("timeline", run.id, "--json", "--gif", str(tmp_path / "t.gif"))
+    res = cli("timeline", run.id, "--json", "--gif", str(tmp_path / "t.gif"))
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
     assert [r["epoch"] for r in out["rows"]] == [1, 2]
@@ -172,10 +172,10 @@ def test_timeline_cli_and_gif(tmp_path):
     from PIL import Image
     gif = Image.open(tmp_path / "t.gif")
     assert gif.format == "GIF" and gif.n_frames == 2
-    text = run_cli("timeline", run.id)
+    text = cli("timeline", run.id)
     assert text.returncode == 0 and "classes first above 5%" in text.stdout and "recorder cost" in text.stdout
-    assert run.id in run_cli("timeline", "--list").stdout
-    bad = run_cli("timeline", "no-such-run")
+    assert run.id in cli("timeline", "--list").stdout
+    bad = run_cli("timeline", "no-such-run")  # the real process: one line, no traceback
     assert bad.returncode == 2 and "no-such-run" in bad.stderr and "Traceback" not in bad.stderr
     assert make_config("vanilla")["eval_every"] == 1  # on by default
 

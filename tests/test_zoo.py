@@ -12,7 +12,7 @@ from core.gan.variants import VARIANTS, complete_saved, make_config, parse_sets
 from core.store import registry
 from core.train import zoo
 
-from conftest import TINY, TINY_DATA, run_cli
+from helpers import ROOT, trained_run
 
 ENTRIES = sorted(zoo.index())
 
@@ -65,12 +65,12 @@ def test_shipped_scores_meet_the_comparative_targets():
         assert s[name]["class_kl"] < s["vanilla"]["class_kl"], name
 
 
-def test_zoo_cli_leaderboard_starts_with_the_floor(tmp_path):
-    rows = json.loads(run_cli("zoo", "--json").stdout)
+def test_zoo_cli_leaderboard_starts_with_the_floor(tmp_path, cli):
+    rows = json.loads(cli("zoo", "--json").stdout)
     assert rows[0]["variant"] == "real data (floor)" and len(rows) == 1 + len(ENTRIES)
     assert [r["fid"] for r in rows[1:]] == sorted(r["fid"] for r in rows[1:])
     out = tmp_path / "g.png"
-    assert run_cli("sample", ENTRIES[0], "--n", "10", "--out", str(out)).returncode == 0 and out.is_file()
+    assert cli("sample", ENTRIES[0], "--n", "10", "--out", str(out)).returncode == 0 and out.is_file()
 
 
 def test_shipped_configs_are_a_recipe_plus_the_zoo_fixes():
@@ -130,16 +130,6 @@ def test_zoo_train_launches_each_variant_with_its_recipe(monkeypatch):
     assert calls[2][3:8] == ["train", "--variant", "wgan-gp", "--epochs", "3"] and "--set" not in calls[2]
 
 
-def _tiny_run(lr: float):
-    from core.store.runs import Run
-    from core.train.engine import Trainer
-    cfg = make_config("vanilla", {**TINY, "lr_g": lr, "lr_d": lr, "ema": 0.0})
-    run = Run.create(cfg)
-    assert Trainer(cfg, "cpu", run=run, progress=False, data_limit=TINY_DATA).fit() == "done"
-    run.close()
-    return run.id
-
-
 def test_export_if_better_ships_only_a_model_that_beats_the_shipped_one(tmp_path, monkeypatch):
     """Into a zoo of its own: a generator that never trained (lr 1e-9) is shipped, one trained
     for the same epoch beats it and replaces it, the untrained one then does not; every try is
@@ -147,7 +137,7 @@ def test_export_if_better_ships_only_a_model_that_beats_the_shipped_one(tmp_path
     monkeypatch.setattr(registry, "TRAINED", tmp_path / "trained")
     monkeypatch.setattr(zoo, "INDEX", tmp_path / "trained" / "zoo.json")
     monkeypatch.setattr(zoo, "SCORE_N", 500)
-    bad, good = _tiny_run(1e-9), _tiny_run(2e-3)
+    bad, good = (trained_run(lr_g=lr, lr_d=lr, ema=0.0).id for lr in (1e-9, 2e-3))
     assert zoo.export(bad) == tmp_path / "trained" / "vanilla"
     first = zoo.index()["vanilla"]
     assert first["recipe"] == "seed" and "tries" not in first  # vanilla's seed recipe: no EMA
@@ -160,14 +150,8 @@ def test_export_if_better_ships_only_a_model_that_beats_the_shipped_one(tmp_path
     e2 = zoo.index()["vanilla"]
     assert [(t["run_id"], t["shipped"]) for t in e2["tries"]] == [(bad, False), (good, True), (bad, False)]
     assert e2["scores"] == e["scores"] and (tmp_path / "trained" / "vanilla" / "model.pt").read_bytes() == model
-    from core.store.runs import Run
-    from core.train.engine import Trainer
-    cfg = make_config("vanilla", {**TINY, "epochs": 2})
-    run = Run.create(cfg)
-    assert Trainer(cfg, "cpu", run=run, progress=False, data_limit=TINY_DATA).fit() == "done"
-    run.close()
     with pytest.raises(ConfigError, match="equal epochs"):
-        zoo.export(run.id, if_better=True)
+        zoo.export(trained_run(epochs=2).id, if_better=True)
 
 
 def test_compact_weights_are_int8_per_row_and_load_back_within_half_a_step(tmp_path):
@@ -205,7 +189,6 @@ def test_compact_zoo_models_score_within_sampling_noise_of_their_full_precision_
 def test_the_tracked_tree_stays_under_56_mib():
     """The device machine takes at most 64 MiB of working tree; 8 MiB are kept for what a GPU
     check carries beside it."""
-    from conftest import ROOT
     res = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True)
     files = [ROOT / f for f in res.stdout.decode().split("\0") if f]
     if not files:

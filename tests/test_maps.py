@@ -5,8 +5,6 @@ import pytest
 from core.errors import ConfigError
 from core.explore import maps as embed
 
-from conftest import run_cli
-
 
 @pytest.fixture
 def blobs():
@@ -68,9 +66,9 @@ def test_latent_map_of_a_mixture_model_has_its_components():
     assert set(res["component"].tolist()) <= set(range(10)) and len(set(res["component"].tolist())) > 5
 
 
-def test_cli_map_writes_csv(tmp_path):
+def test_cli_map_writes_csv(tmp_path, cli):
     out = tmp_path / "m.csv"
-    r = run_cli("map", "wgan-gp", "--n", "60", "--method", "pca", "--space", "pixels", "--out", str(out))
+    r = cli("map", "wgan-gp", "--n", "60", "--method", "pca", "--space", "pixels", "--out", str(out))
     assert r.returncode == 0, r.stderr
     lines = out.read_text().splitlines()
     assert lines[0] == "x,y,source,label,confidence,component" and len(lines) == 61

@@ -1,0 +1,88 @@
+"""What the tests share that is not a fixture: the tiny training configs, a finished tiny run, the
+CLI in a subprocess, and the AppTest helpers for the dashboard's pages. Fixtures (the run stores,
+the in-process `cli`, the zoo model) are in conftest.py."""
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Tiny configs: a few hundred digits, small batches, frequent logs.
+# The timeline recorder is off in them (its cost is per epoch); tests/test_timeline.py and the resume
+# tests turn it on.
+TINY = {"batch_size": 16, "log_every": 2, "epochs": 1, "eval_every": 0}
+TINY_DATA = 128  # digits -> 8 steps per epoch at batch 16
+
+APP_TIMEOUT = 180  # seconds an AppTest run may take: the first page in a session scores the real-data floor
+
+
+def trained_run(variant: str = "vanilla", max_steps: int | None = None, **over):
+    """A finished tiny run (one 8-step epoch, or `max_steps`, a checkpoint) of TINY + `over`, its
+    writer's lock released."""
+    from core.gan.variants import make_config
+    from core.store.runs import Run
+    from core.train.engine import Trainer
+    cfg = make_config(variant, {**TINY, **over})
+    run = Run.create(cfg)
+    assert Trainer(cfg, "cpu", run=run, progress=False, data_limit=TINY_DATA).fit(max_steps=max_steps) == "done"
+    run.close()
+    return run
+
+
+def run_cli(*args, timeout=300, env=None):
+    """`python -m core ARGS` in a subprocess; returns CompletedProcess (text). The `cli` fixture
+    runs the same commands in this process, without the interpreter's start-up."""
+    return subprocess.run([sys.executable, "-m", "core", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})})
+
+
+def free_port() -> int:
+    """A TCP port nothing on this machine listens at (now)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def ray_command() -> str:
+    """The `ray` script of this interpreter's environment (the venv's bin/ need not be on PATH)."""
+    here = Path(sys.executable).parent / "ray"
+    return str(here) if here.is_file() else "ray"
+
+
+# ---- AppTest: the dashboard's pages headless ---------------------------------------------------
+def page(path: str, **state):
+    """app.py run headless with `state` in its session, then switched to the page at `path`."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+    st.cache_data.clear()  # each test has its own run store; cached model lists would leak across
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=APP_TIMEOUT)
+    for k, v in state.items():
+        at.session_state[k] = v
+    at.run()
+    assert not at.exception, at.exception
+    if path != "views/overview.py":
+        at.switch_page(path).run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def dataframe_heights(monkeypatch) -> dict:
+    """{a column of the table: the height st.dataframe was given}, filled as pages render (AppTest does
+    not expose an element's height)."""
+    import streamlit as st
+    seen, real = {}, st.dataframe
+
+    def recording(data=None, *args, **kwargs):
+        for c in getattr(data, "columns", []):
+            seen[c] = kwargs.get("height")
+        return real(data, *args, **kwargs)
+    monkeypatch.setattr(st, "dataframe", recording)
+    return seen
+
+
+def texts(at) -> str:
+    """Every message a page shows (markdown, captions, info, errors, warnings, successes) in one string."""
+    return " ".join(str(e.value) for kind in ("markdown", "caption", "info", "error", "warning", "success")
+                    for e in getattr(at, kind))
