@@ -182,10 +182,17 @@ def test_the_refit_claim_inverts_once_then_compares_both_priors(model_copy, monk
     assert res["verdict"] in ("supported", "refuted", "inconclusive")
     assert "recall:" in res["evidence"] and "drop" in res["evidence"] and "40 inverted train digits" in res["basis"]
     assert findings._refit(claim, (0, 1)) == res  # the saved prior is found: no second inversion
+    before = registry.prior_meta(model_copy, "findings-em-k2-diag-40")
     # the refit's scores are its own: they differ from the trained prior's
     from core.eval.score import score_model
     assert score_model(model_copy, n=300, seed=0)["fid"] != score_model(
         model_copy, n=300, seed=0, prior="findings-em-k2-diag-40")["fid"]
+    # after a retrain the saved prior describes another generator: not reused, the row says why
+    from helpers import retrain_in_place
+    retrain_in_place(model_copy)
+    res = findings._refit(claim, (0, 1))
+    assert res["verdict"] == "not measured" and "was fitted to another checkpoint" in res["why"]
+    assert before["checkpoint_sha256"] != registry.checkpoint_sha(model_copy)
 
 
 def test_a_half_says_which_way_its_metric_went_even_within_noise(monkeypatch):

@@ -5,13 +5,13 @@ import numpy as np
 import pytest
 import torch
 
-from core.errors import ConfigError
+from core.errors import CheckpointError, ConfigError
 from core.explore import latent
 from core.gan.priors import FittedPrior
 from core.store import registry
 from core.store.registry import load_model
 
-from helpers import run_cli
+from helpers import retrain_in_place, run_cli
 
 
 def test_inverting_a_generated_digit_recovers_it(zoo_wgan):
@@ -248,3 +248,26 @@ def test_inversion_is_cached_per_chunk_and_resumes_after_a_kill(model_copy, monk
     inv = latent.invert_cached(G, prior, x, None, "resume-test", steps=2, chunk=10)
     assert calls == [10, 5] and inv.z.shape == (25, 100)
     assert len(list((cache_dir() / "inversions" / "resume-test").glob("chunk_*.pt"))) == 3
+
+
+def test_a_prior_fitted_to_another_checkpoint_is_refused_with_the_command_that_refits_it(model_copy, cli):
+    """A fitted prior records the sha256 of the checkpoint it was fitted to; after a retrain (a new
+    checkpoint at the same place) it is refused everywhere it could be used, in one line."""
+    prior = FittedPrior(torch.ones(2), torch.randn(2, 100), torch.eye(100).repeat(2, 1, 1))
+    registry.save_prior(model_copy, "p", prior, {"n": 40, "k": 2, "covariance": "diag", "steps": 3, "split": "train"})
+    assert registry.prior_meta(model_copy, "p")["checkpoint_sha256"] == registry.checkpoint_sha(model_copy)
+    assert registry.load_prior(model_copy, "p").k == 2  # the checkpoint it was fitted to: usable
+    retrain_in_place(model_copy)
+    with pytest.raises(CheckpointError, match="was fitted to another checkpoint") as e:
+        registry.load_prior(model_copy, "p")
+    assert f"python -m core invert {model_copy} --n 40 --components 2 --covariance diag --steps 3 --split train " \
+           "--name p" in str(e.value)
+    r = cli("score", model_copy, "--prior", "p", "--n", "100")
+    assert r.returncode == 2 and "was fitted to another checkpoint" in r.stderr and "Traceback" not in r.stderr
+    # a prior saved before priors recorded their checkpoint is refused the same way
+    path = registry.prior_path(model_copy, "p")
+    sd = torch.load(path, weights_only=True)
+    sd["meta"].pop("checkpoint_sha256")
+    torch.save(sd, path)
+    with pytest.raises(CheckpointError, match="records no checkpoint it was fitted to"):
+        load_model(model_copy, prior="p")

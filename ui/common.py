@@ -89,12 +89,16 @@ def pick_prior(model: str, where=st.sidebar) -> str | None:
         fitted = []
     if not fitted:
         return None
-    from core.store.registry import prior_meta
+    from core.store.registry import prior_meta, prior_mismatch, refit_command
     choice = where.selectbox("Prior", ["trained prior", *fitted], key=f"prior_{model}", persist_state="session",
                              help="priors refitted by EM on inverted real digits")
     if choice == "trained prior":
         return None
     meta = prior_meta(model, choice)
+    if (why := prior_mismatch(model, meta)) is not None:  # never sample a generator with another one's prior
+        where.warning(f"Prior {choice} {why}, so the trained prior is used. Refit it: "
+                      f"`{refit_command(model, choice, meta)}`", icon=":material/warning:")
+        return None
     split = meta.get("split", "unknown")
     where.caption(f"EM refit on {meta.get('n', '?')} inverted {split} digits"
                   + (" — the split scores are measured against: its scores flatter it" if split == "test" else

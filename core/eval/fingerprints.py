@@ -4,32 +4,20 @@ its fingerprint; `stale` compares it with the files now and `stale_note` says wh
 the command that refreshes it (core/results/freshness.py holds those commands)."""
 from __future__ import annotations
 
-import functools
-from pathlib import Path
-
 from core.errors import CheckpointError
 from core.eval.classifier import classifier_sha
-from core.store.checkpoint import file_sha256
-from core.store.registry import resolve
+from core.store.registry import checkpoint_sha
 
 CLASSIFIER = "classifier"  # the key of the scoring classifier in a fingerprint
 MISSING = "missing"  # a model that no longer resolves
 
 
-@functools.lru_cache(maxsize=128)
-def _file_sha(path: str, mtime_ns: int, size: int) -> str:
-    return file_sha256(Path(path))
-
-
 def model_sha(model: str) -> str:
-    """The sha256 of MODEL's checkpoint file (what every score cache keys on), or 'missing'.
-    Re-hashed only when the file's mtime or size changes."""
+    """The sha256 of MODEL's checkpoint file (what every score cache keys on), or 'missing'."""
     try:
-        p = resolve(model)
+        return checkpoint_sha(model)
     except CheckpointError:
         return MISSING
-    st = p.stat()
-    return _file_sha(str(p.resolve()), st.st_mtime_ns, st.st_size)
 
 
 def fingerprint(*models: str, classifier: bool = True) -> dict[str, str]:

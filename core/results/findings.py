@@ -280,14 +280,16 @@ def _sweep(c: dict, seeds, train: bool = False) -> dict:
 def _refit(c: dict, seeds, train: bool = False) -> dict:
     from core.explore.latent import invert_and_refit
     from core.store.mnist import SIZES
-    from core.store.registry import list_priors, prior_meta
+    from core.store.registry import list_priors, prior_meta, prior_mismatch
     n, steps = c.get("n", 0), c.get("steps", 1000)  # n 0 = every train digit
     name = f"findings-em-k{c['components']}-{c['covariance']}-{n or 'all'}"  # saved beside the model
     meta = prior_meta(c["model"], name) if name in list_priors(c["model"]) else {}
-    have = meta.get("n") == (n or SIZES["train"]) and meta.get("steps") == steps
+    mismatch = prior_mismatch(c["model"], meta) if meta else None  # fitted to another checkpoint: refit it
+    have = not mismatch and meta.get("n") == (n or SIZES["train"]) and meta.get("steps") == steps
     if not have and not train:
         return {"evidence": "", "verdict": "not measured", "basis": "",
-                "why": f"needs {n or 'every'} train digit(s) inverted (all 50k: about 25 min on 2 cores, cached): "
+                "why": (f"the saved prior {name} {mismatch}; " if mismatch else "")
+                       + f"needs {n or 'every'} train digit(s) inverted (all 50k: about 25 min on 2 cores, cached): "
                        f"`python -m core findings --train`, or `python -m core invert {c['model']} --n {n} "
                        f"--steps {steps} --components {c['components']} --covariance {c['covariance']} --name {name}`"}
     if not have:

@@ -13,6 +13,7 @@ here, and this one imports only the bottom of the core, so nothing imports it ba
 from __future__ import annotations
 
 import dataclasses
+import functools
 import io
 import re
 from pathlib import Path
@@ -23,7 +24,7 @@ from core.errors import CheckpointError, ConfigError, RunError
 from core.gan.nets import Critic, Generator, xavier_init
 from core.gan.priors import FittedPrior, Prior
 from core.gan.variants import VARIANTS, Variant, complete_saved, get_variant, hidden_sizes, make_config
-from core.store.checkpoint import load, load_module
+from core.store.checkpoint import file_sha256, load, load_module
 from core.store.files import TRAINED, imported_dir, runs_dir, write_bytes_atomic
 from core.store.runs import Run
 
@@ -96,6 +97,20 @@ def resolve(model: str) -> Path:
 
 
 # ---------------------------------------------------------------- networks
+
+
+@functools.lru_cache(maxsize=128)
+def _sha_of(path: str, mtime_ns: int, size: int) -> str:
+    return file_sha256(Path(path))
+
+
+def checkpoint_sha(model: str) -> str:
+    """The sha256 of MODEL's checkpoint file: what every cache, fingerprint and fitted prior is keyed
+    by. Re-hashed only when the file's mtime or size changes."""
+    p = resolve(model)
+    st = p.stat()
+    return _sha_of(str(p.resolve()), st.st_mtime_ns, st.st_size)
+
 
 def build_models(cfg: dict, device="cpu") -> tuple[Generator, Critic, Prior]:
     """The three modules of a config, freshly initialised (from the global RNG)."""
@@ -195,9 +210,12 @@ def prior_token(model: str, name: str, token) -> str:
 
 
 def save_prior(model: str, name: str, prior: FittedPrior, meta: dict) -> Path:
+    """Save a prior fitted to MODEL; its metadata records the checkpoint it was fitted to
+    (`checkpoint_sha256`), so it is never used with another."""
     path = prior_path(model, name)
     path.parent.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
+    meta = {**meta, "checkpoint_sha256": checkpoint_sha(model)}
     torch.save({"format": PRIOR_FORMAT, "state": {k: v.cpu() for k, v in prior.state_dict().items()},
                 "conditional": prior.conditional, "meta": meta}, buf)
     write_bytes_atomic(path, buf.getvalue())
@@ -210,6 +228,8 @@ def list_priors(model: str) -> list[str]:
 
 
 def load_prior(model: str, name: str, device="cpu") -> FittedPrior:
+    """A prior fitted to MODEL; refused (one line, with the command that refits it) when it was
+    fitted to another checkpoint than the model's current one, or records none."""
     path = prior_path(model, name)
     if not path.is_file():
         have = ", ".join(list_priors(model)) or "none yet (run `python -m core invert MODEL`)"
@@ -217,9 +237,32 @@ def load_prior(model: str, name: str, device="cpu") -> FittedPrior:
     try:
         sd = torch.load(path, map_location="cpu", weights_only=True)
         st = sd["state"]
-        return FittedPrior(st["weights"], st["means"], st["chol"], st["labels"], sd["conditional"]).to(device)
+        prior = FittedPrior(st["weights"], st["means"], st["chol"], st["labels"], sd["conditional"])
     except Exception as exc:  # noqa: BLE001 - any unreadable file is one clear message
         raise CheckpointError(f"{path} is not a readable prior ({type(exc).__name__})") from None
+    meta = sd.get("meta") if isinstance(sd.get("meta"), dict) else {}
+    if (why := prior_mismatch(model, meta)) is not None:
+        raise CheckpointError(f"prior {name!r} of {model} {why}: refit it with `{refit_command(model, name, meta)}`")
+    return prior.to(device)
+
+
+def prior_mismatch(model: str, meta: dict) -> str | None:
+    """Why a prior with this metadata cannot be used with MODEL's checkpoint now, or None if it can."""
+    fitted_to = meta.get("checkpoint_sha256")
+    if not fitted_to:
+        return "records no checkpoint it was fitted to (saved before priors recorded one)"
+    now = checkpoint_sha(model)
+    if fitted_to != now:
+        return f"was fitted to another checkpoint (sha256 {fitted_to[:12]}…; the model's is now {now[:12]}…)"
+    return None
+
+
+def refit_command(model: str, name: str, meta: dict) -> str:
+    """The `python -m core invert` that fits the prior `name` again, with the fit's recorded knobs."""
+    knobs = [("--n", meta.get("n")), ("--components", meta.get("k")), ("--covariance", meta.get("covariance")),
+             ("--steps", meta.get("steps")), ("--split", meta.get("split")), ("--seed", meta.get("seed"))]
+    return " ".join(["python -m core invert", model, *(f"{flag} {v}" for flag, v in knobs if v is not None),
+                     "--name", name])
 
 
 def prior_meta(model: str, name: str) -> dict:
