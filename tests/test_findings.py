@@ -30,10 +30,18 @@ def test_every_claim_names_its_write_up_and_a_way_to_test_it():
             assert "python -m core" in c["command"]
 
 
+def trained_alike(monkeypatch):
+    """The zoo models taken as trained alike (40 epochs of their variant's defaults, no EMA): the
+    tests of how a row judges scores, apart from the like-for-like rule."""
+    from core.gan.variants import make_config
+    monkeypatch.setattr(findings, "_config", lambda m: make_config(m, {"epochs": 40, "ema": 0.0}))
+
+
 def test_a_compare_claim_on_real_scores(monkeypatch):
     """Vanilla skips classes, gm-dynamic does not: at 500 digits and 3 seeds the class-KL gap
     (0.58 vs 0.0001 at 10k) is far beyond the sampling spread."""
     monkeypatch.setattr(findings, "N", 500)
+    trained_alike(monkeypatch)
     claim = next(c for c in findings.CLAIMS if c.get("metrics") == ["class_kl"])
     res = findings._compare(claim, (0, 1, 2))
     assert res["verdict"] == "supported", res
@@ -43,26 +51,54 @@ def test_a_compare_claim_on_real_scores(monkeypatch):
     assert res["verdict"] == "refuted"
 
 
-def test_models_trained_with_different_recipes_make_a_claim_inconclusive(monkeypatch):
-    """The class-KL gap is far beyond the spread, yet with one model on today's defaults (EMA)
-    and the other on its seed's recipe the row says it is not like for like, and how to fix it."""
+def test_a_compare_row_over_models_trained_differently_is_inconclusive_and_names_each_difference(monkeypatch):
+    """Like for like is the models' whole config, not their recipe label: the class-KL gap is far
+    beyond the spread, yet gm-dynamic trained 80 epochs and vanilla 40, so the row is inconclusive,
+    names the difference, carries it as data and gives the command that evens it."""
+    from core.gan.variants import make_config
     from core.train import zoo
     monkeypatch.setattr(findings, "N", 500)
     claim = next(c for c in findings.CLAIMS if c.get("metrics") == ["class_kl"])
+    assert (claim["a"], claim["b"]) == ("gm-dynamic", "vanilla")
     monkeypatch.setattr(zoo, "shipped_recipe", lambda m: "seed")
+    configs = {"gm-dynamic": make_config("gm-dynamic", {"epochs": 80, "ema": 0.0}),
+               "vanilla": make_config("vanilla", {"epochs": 40, "ema": 0.0, "log_every": 7, "seed": 3})}
+    monkeypatch.setattr(findings, "_config", lambda m: configs[m])
+    res = findings._compare(claim, (0, 1))
+    assert res["verdict"] == "inconclusive" and res["models"] == ["gm-dynamic", "vanilla"]
+    assert res["differences"] == [{"knob": "epochs", "gm-dynamic": 80, "vanilla": 40}]  # bookkeeping and seed ignored
+    assert "not like for like" in res["why"] and "epochs 80 (gm-dynamic) vs 40 (vanilla)" in res["why"]
+    assert "would say supported" in res["why"] and "python -m core train --variant vanilla --set epochs=80" in res["why"]
+    configs["vanilla"]["epochs"] = 80  # trained alike: the numbers decide
     same = findings._compare(claim, (0, 1))
-    assert same["verdict"] == "supported" and "vanilla its seed's recipe" in same["basis"]
+    assert same["verdict"] == "supported" and same["differences"] == [] and same["evidence"] == res["evidence"]
+    assert "vanilla its seed's recipe" in same["basis"]
+    # a claim about a knob compares models that differ in it
+    configs["vanilla"]["epochs"] = 40
+    assert findings._compare({**claim, "about": ["epochs"]}, (0, 1))["verdict"] == "supported"
+
+
+def test_models_trained_with_different_recipes_make_a_claim_inconclusive(monkeypatch):
+    """One model on today's defaults (EMA), the other on its seed's recipe: the row says how to
+    put both on one recipe (or that the retrain was tried and lost)."""
+    from core.gan.variants import make_config
+    from core.train import zoo
+    monkeypatch.setattr(findings, "N", 500)
+    claim = next(c for c in findings.CLAIMS if c.get("metrics") == ["class_kl"])
+    configs = {"gm-dynamic": make_config("gm-dynamic", {"epochs": 40}), "vanilla": make_config("vanilla", {"epochs": 40,
+                                                                                                          "ema": 0.0})}
+    monkeypatch.setattr(findings, "_config", lambda m: configs[m])
     monkeypatch.setattr(zoo, "shipped_recipe", lambda m: "default" if m in ("gm-dynamic", "cwgan-gp") else "seed")
     monkeypatch.setattr(zoo, "lost_default_try", lambda m: None)  # never tried: the row says how to retrain
     mixed = findings._compare(claim, (0, 1))
-    assert mixed["verdict"] == "inconclusive" and mixed["evidence"] == same["evidence"]
-    assert "not like for like" in mixed["why"] and "would say supported" in mixed["why"]
+    assert mixed["verdict"] == "inconclusive" and "ema 0.999 (gm-dynamic) vs 0.0 (vanilla)" in mixed["why"]
     assert "--recipe default --if-better --variants vanilla" in mixed["why"]
     monkeypatch.setattr(zoo, "lost_default_try", lambda m: {"fid": 9.8, "shipped_fid": 5.66} if m == "vanilla" else None)
     tried = findings._compare(claim, (0, 1))  # tried and lost: the row says so instead of asking again
     assert tried["verdict"] == "inconclusive" and "--if-better" not in tried["why"]
     assert "vanilla's retrain on today's defaults lost at equal epochs (FID 9.80 vs the shipped 5.66" in tried["why"]
     best = next(c for c in findings.CLAIMS if c["kind"] == "best")
+    monkeypatch.undo()
     monkeypatch.setattr(findings, "N", 200)
     res = findings._best(best, (0, 1))  # cwgan-gp on today's defaults, its rivals on their seeds'
     assert res["verdict"] == "inconclusive" and "cwgan-gp today's defaults" in res["basis"], res
@@ -83,7 +119,7 @@ def test_findings_page_shows_the_shipped_rows_and_recomputes_the_rest(monkeypatc
     at = page("views/findings.py")
     assert "1 of 2 rows as shipped with the zoo" in texts(at) and "the others are recomputed" in texts(at)
     # a stale shipped row is named, with the command that refreshes the table
-    assert "do not match the models they use now (gm-static changed since" in texts(at)
+    assert "do not match the models or the rule they use now (gm-static changed since" in texts(at)
     assert "`python -m core findings --ship`" in texts(at)
     df = at.dataframe[0].value
     assert list(df["claim"]) == [c["claim"] for c in claims]
@@ -140,6 +176,7 @@ def test_a_no_gain_claim_is_refuted_only_by_a_gain(monkeypatch):
     monkeypatch.setattr(findings, "N", 500)
     claim = {"writeup_id": "000", "claim": "x", "kind": "compare", "a": "vanilla", "b": "gm-dynamic",
              "metrics": ["class_kl"], "expect": "no gain"}
+    trained_alike(monkeypatch)
     res = findings._compare(claim, (0, 1))
     assert res["verdict"] == "supported" and "worse" in res["why"]  # vanilla is far worse: no gain
     res = findings._compare({**claim, "a": "gm-dynamic", "b": "vanilla"}, (0, 1))

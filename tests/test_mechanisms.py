@@ -347,3 +347,19 @@ def test_xavier_init_gives_every_linear_layer_xavier_bounds_and_zero_bias(varian
     assert first.weight.abs().max() <= 1 / math.sqrt(first.weight.shape[1]) and first.bias.abs().sum() > 0
     with pytest.raises(ConfigError, match="init must be one of"):
         make_config(variant, {"init": "orthogonal"})
+
+
+def test_training_differences_are_the_shared_knobs_that_differ_beyond_bookkeeping():
+    """Like for like (core.gan.variants.training_differences): epochs and batch size count, bookkeeping and
+    the training seed do not, a knob only one variant uses is part of what differs between the variants,
+    a knob a config predates takes its default, and a claim's own knobs (`about`) are excluded."""
+    from core.gan.variants import BASE, make_config, training_differences
+    gp = make_config("wgan-gp", {"epochs": 40, "log_every": 5, "seed": 1, "gp_lambda": 5.0})
+    wc = make_config("wgan-wc", {"epochs": 20, "batch_size": gp["batch_size"], "n_critic": gp["n_critic"],
+                                 "optimizer": gp["optimizer"], "lr_g": gp["lr_g"], "lr_d": gp["lr_d"],
+                                 "beta2": gp["beta2"], "clip": 0.05})
+    assert training_differences({"gp": gp, "wc": wc}) == [{"knob": "epochs", "gp": 40, "wc": 20}]
+    assert training_differences({"gp": gp, "wc": wc}, about=("epochs",)) == []
+    old = {k: v for k, v in wc.items() if k != "max_seconds"}  # saved before the time budget existed
+    assert training_differences({"gp": {**gp, "epochs": 20}, "old": old}) == [] and BASE["max_seconds"] == 0.0
+    assert training_differences({"a": gp, "b": {**gp, "data_limit": 640}}) == [{"knob": "data_limit", "a": 0, "b": 640}]

@@ -63,6 +63,9 @@ def complete_saved(saved: dict) -> dict:
 HOUSEKEEPING = ("log_every", "ckpt_every", "ckpt_minutes", "data_limit", "eval_every", "eval_n", "max_seconds",
                 "max_steps")
 ARCHITECTURE = ("g_hidden", "d_hidden")  # the networks' shape: set with --set, not on the Train form
+# Knobs that never change what a model learns: ignored when two models are compared like for like
+# (data_limit, max_steps and max_seconds do change it, so they count)
+BOOKKEEPING = ("log_every", "ckpt_every", "ckpt_minutes", "eval_every", "eval_n", "seed")
 MAX_LAYERS, MAX_WIDTH = 8, 8192
 MAX_Z = MAX_WIDTH  # the latent size, bounded like a hidden layer: G's first layer is z × width
 
@@ -277,4 +280,18 @@ def parse_sets(pairs: list[str]) -> dict:
         if not sep or not key:
             raise ConfigError(f"--set takes key=value, got {pair!r}")
         out[key.strip()] = value.strip()
+    return out
+
+
+def training_differences(configs: dict[str, dict], about: tuple[str, ...] = ()) -> list[dict]:
+    """Where models' training differs in more than what a comparison of their variants is about: the
+    knobs every one of their variants uses (Variant.knobs(), epochs and batch size included), minus
+    BOOKKEEPING and the knobs in `about`, on which their configs disagree. One row per knob,
+    {"knob": k, model: value, ...}; [] means like for like."""
+    used = set.intersection(*(set(get_variant(c["variant"]).knobs()) for c in configs.values()))
+    out = []
+    for k in [k for k in BASE if k in used and k not in BOOKKEEPING and k not in about]:
+        vals = {m: c.get(k, BASE[k]) for m, c in configs.items()}  # a config that predates a knob had its default
+        if len({repr(v) for v in vals.values()}) > 1:
+            out.append({"knob": k, **vals})
     return out

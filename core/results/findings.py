@@ -35,6 +35,9 @@ from core.results.claims import CLAIMS, STATEMENTS, WRITEUPS
 
 SEEDS = (0, 1, 2)
 N = 10_000          # digits per score (the zoo's own n)
+# The rule rows are judged by; a shipped row judged by another is recomputed. 2: like for like over the
+# models' whole configs (training_differences), rows carry their models and differences, priors tied to checkpoints.
+RULE = 2
 REFINE_N = 2_000    # proposals per refinement run (each scored before and after)
 
 
@@ -117,25 +120,45 @@ def _compare(c: dict, seeds) -> dict:
         verdicts.append((v, why))
     verdicts += [("note", w) for n, rs in ((c["a"], ra), (c["b"], rb)) if (w := collapsed(n, rs))]
     return _like_for_like(_combine(parts, verdicts, f"n {N}, sampling seeds {list(seeds)}; one training run per model"),
-                          [c["a"], c["b"]])
+                          [c["a"], c["b"]], tuple(c.get("about", ())))
 
 
 RECIPE_WORDS = {"default": "today's defaults", "seed": "its seed's recipe", "custom": "a custom recipe", None: "?"}
 
 
-def _like_for_like(res: dict, models: list[str]) -> dict:
-    """Name each model's recipe in the basis; models trained with different recipes (one with
-    the generator EMA and today's defaults, one with its seed's) test the recipe as much as the
-    claim: such a row is inconclusive, whatever its numbers say, until both share one."""
+def _like_for_like(res: dict, models: list[str], about: tuple[str, ...] = ()) -> dict:
+    """Compare the models' whole training configs, not their recipe labels: a row whose models differ in
+    anything but what the claim is about (core.gan.variants.training_differences: epochs, batch size,
+    learning rates, EMA, … — bookkeeping excluded) is inconclusive, whatever its numbers say; it names
+    each difference and the command that evens it. The row carries its models and differences as data."""
+    from core.gan.variants import training_differences
     from core.train.zoo import shipped_recipe
+    configs = {m: _config(m) for m in models}
+    diffs = training_differences(configs, about)
     rec = {m: shipped_recipe(m) for m in models}
-    res = dict(res, basis=res["basis"] + "; recipes: " + ", ".join(f"{m} {RECIPE_WORDS[r]}" for m, r in rec.items()))
-    if len(set(rec.values())) > 1:
-        odd = sorted(m for m, r in rec.items() if r != "default")
+    res = dict(res, models=list(models), differences=diffs,
+               basis=res["basis"] + "; recipes: " + ", ".join(f"{m} {RECIPE_WORDS[r]}" for m, r in rec.items()))
+    if diffs:
+        named = "; ".join(f"{d['knob']} " + " vs ".join(f"{d[m]} ({m})" for m in models) for d in diffs)
+        hint = _retrain_hint(sorted(m for m, r in rec.items() if r != "default")) if len(set(rec.values())) > 1 else ""
         res.update(verdict="inconclusive",
-                   why=f"not like for like: the models were trained with different recipes (the numbers alone would "
-                       f"say {res['verdict']}); {_retrain_hint(odd)}; {res['why']}")
+                   why=f"not like for like: the models were trained differently in {named} (the numbers alone would "
+                       f"say {res['verdict']}); to even it: {hint or _evening_command(configs, diffs)}; {res['why']}")
     return res
+
+
+def _config(model: str) -> dict:
+    """The config MODEL was trained with (a shipped zoo model's from zoo.json, else its checkpoint's)."""
+    from core.store.registry import load_model
+    from core.train.zoo import shipped_config
+    return shipped_config(model) or load_model(model).config
+
+
+def _evening_command(configs: dict[str, dict], diffs: list[dict]) -> str:
+    """`python -m core train` of each model after the first with the first's values of every knob that differs."""
+    first, *others = configs
+    sets = " ".join(f"--set {d['knob']}={d[first]}" for d in diffs)
+    return " and ".join(f"`python -m core train --variant {configs[m]['variant']} {sets}`" for m in others)
 
 
 def _retrain_hint(odd: list[str]) -> str:
@@ -335,7 +358,7 @@ def findings(seeds=SEEDS, train: bool = False, kept: dict | None = None) -> list
             res = {"evidence": "", "verdict": "not measured", "why": f"needs: {c['command']}", "basis": ""}
         else:
             res = KINDS[c["kind"]](c, tuple(seeds), **({"train": train} if c["kind"] in LONG else {}))
-        rows.append({**row_head(c), **res, "seconds": round(time.perf_counter() - t0, 1),
+        rows.append({**row_head(c), **res, "seconds": round(time.perf_counter() - t0, 1), "rule": RULE,
                      "fingerprint": fingerprint(*sorted(claim_models(c)))})
     return rows
 
@@ -382,6 +405,8 @@ def shipped_state(seeds) -> tuple[dict[tuple, dict], list[tuple[str, list[str]]]
     for c in CLAIMS:
         if (k := (c["writeup_id"], c["claim"])) in rows:
             changed = stale(rows[k].get("fingerprint"), *sorted(claim_models(c)))
+            if rows[k].get("rule") != RULE:
+                changed = [*changed, "the findings rule"]
             if changed:
                 old.append((c["claim"], changed))
             else:

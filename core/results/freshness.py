@@ -89,6 +89,6 @@ def findings_note(stale_claims: list[tuple[str, list[str]]]) -> str | None:
         return None
     names = sorted({n for _, ch in stale_claims for n in ch})
     who = " and ".join("the classifier" if n == "classifier" else n for n in names)
-    return (f"{len(stale_claims)} shipped findings row(s) do not match the models they use now ({who} changed "
-            "since, or the row predates fingerprints): they are recomputed here. Refresh the shipped table: "
+    return (f"{len(stale_claims)} shipped findings row(s) do not match the models or the rule they use now ({who} "
+            "changed since, or the row predates fingerprints): they are recomputed here. Refresh the shipped table: "
             "`python -m core findings --ship`")
