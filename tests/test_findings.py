@@ -170,6 +170,13 @@ def test_a_shipped_row_is_reused_until_a_model_it_uses_changes(monkeypatch, tmp_
         {k: v for k, v in r.items() if k != "fingerprint"} for r in rows]}))
     kept, old = findings.shipped_state((0, 1, 2))
     assert kept == {} and len(old) == len(findings.CLAIMS)
+    # a row judged by an older rule of its kind (compare rows before like for like meant whole configs)
+    shas["san"] = "a" * 64
+    findings.ship([{k: v for k, v in r.items() if k != "rule"} for r in rows], (0, 1, 2))
+    kept, old = findings.shipped_state((0, 1, 2))
+    by_rule = {(c["writeup_id"], c["claim"]) for c in findings.CLAIMS if findings.RULES.get(c["kind"], 1) > 1}
+    assert by_rule and set(kept) == {(c["writeup_id"], c["claim"]) for c in findings.CLAIMS} - by_rule
+    assert all(changed == ["the findings rule"] for _, changed in old) and len(old) == len(by_rule)
 
 
 def test_a_no_gain_claim_is_refuted_only_by_a_gain(monkeypatch):

@@ -35,9 +35,10 @@ from core.results.claims import CLAIMS, STATEMENTS, WRITEUPS
 
 SEEDS = (0, 1, 2)
 N = 10_000          # digits per score (the zoo's own n)
-# The rule rows are judged by; a shipped row judged by another is recomputed. 2: like for like over the
-# models' whole configs (training_differences), rows carry their models and differences, priors tied to checkpoints.
-RULE = 2
+# The rule a row of each kind is judged by (1 where unrecorded); a shipped row judged by another is
+# recomputed. compare/best 2: like for like over the models' whole configs (training_differences), rows
+# carry their models and differences; refit 2: the saved prior must be fitted to the model's checkpoint.
+RULES = {"compare": 2, "best": 2, "refit": 2}
 REFINE_N = 2_000    # proposals per refinement run (each scored before and after)
 
 
@@ -358,7 +359,7 @@ def findings(seeds=SEEDS, train: bool = False, kept: dict | None = None) -> list
             res = {"evidence": "", "verdict": "not measured", "why": f"needs: {c['command']}", "basis": ""}
         else:
             res = KINDS[c["kind"]](c, tuple(seeds), **({"train": train} if c["kind"] in LONG else {}))
-        rows.append({**row_head(c), **res, "seconds": round(time.perf_counter() - t0, 1), "rule": RULE,
+        rows.append({**row_head(c), **res, "seconds": round(time.perf_counter() - t0, 1), "rule": RULES.get(c["kind"], 1),
                      "fingerprint": fingerprint(*sorted(claim_models(c)))})
     return rows
 
@@ -405,7 +406,7 @@ def shipped_state(seeds) -> tuple[dict[tuple, dict], list[tuple[str, list[str]]]
     for c in CLAIMS:
         if (k := (c["writeup_id"], c["claim"])) in rows:
             changed = stale(rows[k].get("fingerprint"), *sorted(claim_models(c)))
-            if rows[k].get("rule") != RULE:
+            if rows[k].get("rule", 1) != RULES.get(c["kind"], 1):
                 changed = [*changed, "the findings rule"]
             if changed:
                 old.append((c["claim"], changed))
