@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from core.eval import fingerprints
 from core.eval.metrics import LOWER_IS_BETTER, METRICS
 from core.results import findings
@@ -260,13 +262,13 @@ def _sigma_scores(sigma: float, seed: int) -> dict:
             "class_kl": 0.05, "class_hist": [0.1] * 10}
 
 
-def test_a_partly_refuted_sweep_shows_each_half_and_flags_a_collapsed_model(monkeypatch):
+def test_a_mixed_sweep_shows_each_half_and_flags_a_collapsed_model(monkeypatch):
     claim = next(c for c in findings.CLAIMS if c["kind"] == "sweep")
     monkeypatch.setattr(findings, "_sweep_run", lambda cfg, train: f"run-sigma-{cfg['prior_sigma']}")
     monkeypatch.setattr(findings, "_scores", lambda run, seeds, prior=None: [
         _sigma_scores(float(run.split("-")[-1]), s) for s in seeds])
     res = findings._sweep(claim, (0, 1, 2))
-    assert res["verdict"] == "partly supported, partly refuted", res  # not a bare "partly supported"
+    assert res["verdict"] == "mixed", res  # one metric supported, another refuted: not "partly supported"
     why = res["why"]
     assert "REFUTED: precision rises 0 ± 0 → 0.638 ± 0.001 from prior_sigma 0.15 to 1.0 (claimed: falls): " \
            "against the claim" in why
@@ -314,3 +316,23 @@ def test_recompute_takes_the_kinds_of_claim_to_redo():
     from core.errors import ConfigError
     with pytest.raises(ConfigError, match="not a kind"):
         findings.keep_rows(kept, "sigma")
+
+
+def test_the_refit_statistic_is_judged_by_the_spread_of_the_combination():
+    """(recall drop − precision drop) sums four scores: its spread is theirs in quadrature, larger than
+    the spread of any one score."""
+    orig = [{"precision": 0.80, "recall": 0.60}, {"precision": 0.82, "recall": 0.63}, {"precision": 0.81, "recall": 0.61}]
+    refit = [{"precision": 0.78, "recall": 0.50}, {"precision": 0.78, "recall": 0.54}, {"precision": 0.79, "recall": 0.52}]
+    one = max(findings._spread(orig, refit, metric="precision"), findings._spread(orig, refit, metric="recall"))
+    both = findings.combined_spread(orig, refit)
+    sds = [0.01, 0.01528, 0.00577, 0.02]
+    assert both == pytest.approx(sum(x * x for x in sds) ** 0.5, rel=1e-3) and both > one
+
+
+def test_the_verdict_rule_is_stated_in_the_readme_and_on_the_page():
+    import re
+
+    from helpers import ROOT
+    flat = re.sub(r"\s+", " ", (ROOT / "README.md").read_text())
+    assert findings.VERDICT_RULE in flat
+    assert "findings.VERDICT_RULE" in (ROOT / "views" / "findings.py").read_text()

@@ -2,6 +2,7 @@
 import pandas as pd
 import streamlit as st
 
+from core.results import findings
 from core.results.findings import CLAIMS, REFINE_N, N, shipped_state
 from core.results.findings import findings as compute
 from core.results.freshness import findings_note
@@ -10,8 +11,8 @@ from ui.common import csv_button, guard
 st.title("Findings")
 st.caption(f"Each claim of the course's five research write-ups (seeds 000–004, named by their teams) tested on the "
            f"shipped zoo: scores on {N:,} samples (refinements on {REFINE_N:,} proposals) with three sampling seeds, "
-           "mean ± spread. A claim is supported when it holds on every seed by more than twice the seed-to-seed "
-           "spread. The spread is sampling noise only: each zoo model is one training run, as in the seeds. Same "
+           "mean ± spread. " + findings.VERDICT_RULE + " The spread is sampling noise only: each zoo model is one "
+           "training run, as in the seeds. Same "
            "table: `python -m core findings`. Two claims need work the zoo does not ship (seed 002's σ sweep: three "
            "trainings; seed 004's EM refit: all 50k train digits inverted): the shipped table has them; a "
            "recompute without that work reads *not measured* there, and `python -m core findings --train` does it "

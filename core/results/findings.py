@@ -26,6 +26,7 @@ page shows them.
 from __future__ import annotations
 
 import json
+import math
 import statistics
 import time
 
@@ -37,8 +38,16 @@ SEEDS = (0, 1, 2)
 N = 10_000          # digits per score (the zoo's own n)
 # The rule a row of each kind is judged by (1 where unrecorded); a shipped row judged by another is
 # recomputed. compare/best 2: like for like over the models' whole configs (training_differences), rows
-# carry their models and differences; refit 2: the saved prior must be fitted to the model's checkpoint.
-RULES = {"compare": 2, "best": 2, "refit": 2}
+# carry their models and differences; refit 2: the saved prior must be fitted to the model's checkpoint, the
+# statistic judged by the spread of the combination; sweep 2: a row of a supported and a refuted metric is mixed.
+RULES = {"compare": 2, "best": 2, "refit": 2, "sweep": 2}
+# The rule, as the Findings page and the README state it (a test holds the README to it).
+VERDICT_RULE = ("A claim is supported when it holds on every sampling seed by more than twice the seed-to-seed spread, "
+                "refuted when the reverse holds on every seed, and otherwise inconclusive. A \"no gain\" claim (A does not "
+                "beat B) is supported unless A beats B on every seed by more than twice the spread: no clear gain counts "
+                "as no gain. A row whose metrics disagree is mixed (one supported, another refuted), or partly supported "
+                "/ partly refuted (the others inconclusive), and shows each metric's verdict. A row whose models were "
+                "trained differently in anything but what the claim is about is inconclusive (not like for like).")
 REFINE_N = 2_000    # proposals per refinement run (each scored before and after)
 
 
@@ -96,6 +105,13 @@ def _spread(*runs: list[dict], metric: str) -> float:
     return max(stds) if stds else 0.0
 
 
+def combined_spread(orig: list[dict], refit: list[dict]) -> float:
+    """The seed-to-seed spread of (recall drop − precision drop), a sum of four scores: their spreads
+    added in quadrature (each score sampled independently), not the spread of one of them."""
+    sds = [statistics.stdev([r[m] for r in rs]) for rs in (orig, refit) for m in ("precision", "recall") if len(rs) > 1]
+    return math.sqrt(sum(sd * sd for sd in sds))
+
+
 def _fmt(vals: list[float]) -> str:
     m = statistics.mean(vals)
     return f"{m:.3g} ± {statistics.stdev(vals):.2g}" if len(vals) > 1 else f"{m:.3g}"
@@ -119,9 +135,10 @@ def _compare(c: dict, seeds) -> dict:
             v, why = judged(m, lead, diffs, _spread(ra, rb, metric=m))
         parts.append(f"{m}: {c['a']} {_fmt(va)} vs {c['b']} {_fmt(vb)}")
         verdicts.append((v, why))
+    per_metric = [{"metric": m, "verdict": v} for m, (v, _) in zip(c["metrics"], verdicts)]
     verdicts += [("note", w) for n, rs in ((c["a"], ra), (c["b"], rb)) if (w := collapsed(n, rs))]
-    return _like_for_like(_combine(parts, verdicts, f"n {N}, sampling seeds {list(seeds)}; one training run per model"),
-                          [c["a"], c["b"]], tuple(c.get("about", ())))
+    res = _combine(parts, verdicts, f"n {N}, sampling seeds {list(seeds)}; one training run per model")
+    return _like_for_like({**res, "metric_verdicts": per_metric}, [c["a"], c["b"]], tuple(c.get("about", ())))
 
 
 RECIPE_WORDS = {"default": "today's defaults", "seed": "its seed's recipe", "custom": "a custom recipe", None: "?"}
@@ -182,7 +199,7 @@ def _combine(parts, verdicts, basis) -> dict:
     if len(kinds) == 1:
         v = kinds.pop()
     elif {"supported", "refuted"} <= kinds:
-        v = "partly supported, partly refuted"
+        v = "mixed"
     else:
         v = "partly supported" if "supported" in kinds else "partly refuted" if "refuted" in kinds else "inconclusive"
     notes = [w for v_, w in verdicts if v_ == "note"]
@@ -323,8 +340,7 @@ def _refit(c: dict, seeds, train: bool = False) -> dict:
     orig, refit = _scores(c["model"], seeds), _scores(c["model"], seeds, prior=name)
     drop = {m: [o[m] - r[m] for o, r in zip(orig, refit)] for m in ("precision", "recall")}
     diffs = [dr - dp for dr, dp in zip(drop["recall"], drop["precision"])]
-    spread = max(_spread(orig, refit, metric="precision"), _spread(orig, refit, metric="recall"))
-    v, why = judged("recall's drop minus precision's", f"is {_fmt(diffs)}", diffs, spread)
+    v, why = judged("recall's drop minus precision's", f"is {_fmt(diffs)}", diffs, combined_spread(orig, refit))
     ev = "; ".join(f"{m}: {_fmt([o[m] for o in orig])} → {_fmt([r[m] for r in refit])}"
                    + (f" (drop {_fmt(drop[m])})" if m in drop else "") for m in ("precision", "recall", "fid"))
     notes = [w for label, rs in ((c["model"], orig), (f"its {c['components']}-component refit", refit))
