@@ -150,6 +150,8 @@ def test_a_shipped_row_is_reused_until_a_model_it_uses_changes(monkeypatch, tmp_
         monkeypatch.setitem(findings.KINDS, kind, lambda c, seeds, **kw: {"evidence": "e", "verdict": "supported",
                                                                           "why": "w", "basis": "b"})
     rows = findings.findings((0, 1, 2), kept={})
+    import re
+    assert all(re.fullmatch(r"[0-9a-f]{40}(-dirty)?", r["code_version"]) for r in rows)  # this clone's commit
     assert all(r["fingerprint"]["classifier"] and len(r["fingerprint"]) == 1 + len(findings.claim_models(c))
                for r, c in zip(rows, findings.CLAIMS))
     findings.ship(rows, (0, 1, 2))

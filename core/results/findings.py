@@ -364,6 +364,8 @@ def findings(seeds=SEEDS, train: bool = False, kept: dict | None = None) -> list
     if len(seeds) < 1:
         raise ConfigError("findings needs at least one sampling seed")
     from core.eval.fingerprints import fingerprint
+    from core.store.files import code_version
+    version = code_version()
     kept = shipped_rows(seeds) if kept is None else kept
     rows = []
     for c in CLAIMS:
@@ -376,7 +378,7 @@ def findings(seeds=SEEDS, train: bool = False, kept: dict | None = None) -> list
         else:
             res = KINDS[c["kind"]](c, tuple(seeds), **({"train": train} if c["kind"] in LONG else {}))
         rows.append({**row_head(c), **res, "seconds": round(time.perf_counter() - t0, 1), "rule": RULES.get(c["kind"], 1),
-                     "fingerprint": fingerprint(*sorted(claim_models(c)))})
+                     "code_version": version, "fingerprint": fingerprint(*sorted(claim_models(c)))})
     return rows
 
 
