@@ -338,3 +338,15 @@ def test_the_verdict_rule_is_stated_in_the_readme_and_on_the_page():
     flat = re.sub(r"\s+", " ", (ROOT / "README.md").read_text())
     assert findings.VERDICT_RULE in flat
     assert "findings.VERDICT_RULE" in (ROOT / "views" / "findings.py").read_text()
+
+
+def test_the_pages_estimate_of_the_long_work_is_what_the_shipped_rows_took(monkeypatch, tmp_path):
+    from core.store import files
+    monkeypatch.setattr(files, "TRAINED", tmp_path)
+    assert findings.shipped_work_minutes() is None  # nothing shipped: no figure
+    rows = [{**findings.row_head(c), "seconds": {"sweep": 600.0, "refit": 1800.0}.get(c["kind"], 5.0)}
+            for c in findings.CLAIMS]
+    findings.ship(rows, (0, 1, 2))
+    long = [c for c in findings.CLAIMS if c["kind"] in findings.LONG]
+    assert findings.shipped_work_minutes() == pytest.approx(
+        sum({"sweep": 10, "refit": 30}[c["kind"]] for c in long))

@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         if not getattr(a, "fn", None):
             parser.print_help()
             return EXIT_USAGE
-        a.fn(a)
+        rc = a.fn(a)  # a handler may return its exit status (report --check: 1 when a table is stale)
     except LabError as exc:  # the user's mistake (a ConfigError from the parser, too)
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -51,4 +51,4 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc.strerror or type(exc).__name__}"
               + (f": {exc.filename}" if exc.filename else ""), file=sys.stderr)
         return EXIT_USAGE
-    return 0
+    return rc if isinstance(rc, int) and not isinstance(rc, bool) else 0

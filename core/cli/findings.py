@@ -1,5 +1,5 @@
-"""CLI command `findings`: the seeds' claims, each checked on the shipped zoo (rows cached in
-trained/findings.json)."""
+"""CLI commands `findings` (the seeds' claims, each checked on the shipped zoo; rows cached in
+trained/findings.json) and `report --readme` (the README's tables from the shipped data files)."""
 from __future__ import annotations
 
 import json
@@ -30,7 +30,26 @@ def cmd_findings(a):
     print(f"({len(rows)} claims in {time.perf_counter() - t0:.0f} s)", file=sys.stderr)
 
 
+def cmd_report(a):
+    from core.errors import ConfigError
+    from core.results.readme import README, stale_tables, update_readme
+    if not a.readme:
+        raise ConfigError("report: say what to report (--readme)")
+    if a.check:
+        stale = stale_tables(README.read_text())
+        print("README tables that disagree with their data: " + ", ".join(stale) if stale else
+              "every generated README table matches its data", file=sys.stderr)
+        return 1 if stale else 0
+    changed = update_readme()
+    print("rewrote " + ", ".join(changed) if changed else "README tables already match their data", file=sys.stderr)
+    return 0
+
+
 def add_parsers(sub) -> None:
+    s = sub.add_parser("report", help="rewrite the README's generated tables from trained/*.json")
+    s.add_argument("--readme", action="store_true", help="the tables between <!-- generated: NAME --> markers")
+    s.add_argument("--check", action="store_true", help="only say which tables disagree (exit 1 if any)")
+    s.set_defaults(fn=cmd_report)
     s = sub.add_parser("findings", help="the seeds' claims, each checked on the shipped zoo (cached)")
     s.add_argument("--seeds", type=int_list, default="0,1,2",
                    help="sampling seeds for the spread, comma-separated (default 0,1,2)")

@@ -356,6 +356,19 @@ KINDS = {"compare": _compare, "best": _best, "refine": _refine, "saturation": _s
 LONG = ("sweep", "refit")  # kinds that train or invert when asked to (`train=True`)
 
 
+def shipped_work_minutes() -> float | None:
+    """Minutes the shipped table's long rows (LONG: the σ sweep's trainings, the EM refit's inversions)
+    took when they were computed (their `seconds`); None when the table records none."""
+    from core.store.files import TRAINED
+    try:
+        rows = json.loads((TRAINED / SHIPPED).read_text())["rows"]
+        kinds = {(c["writeup_id"], c["claim"]): c["kind"] for c in CLAIMS}
+        total = sum(float(r.get("seconds") or 0) for r in rows if kinds.get((r["writeup_id"], r["claim"])) in LONG)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return total / 60 if total else None
+
+
 def findings(seeds=SEEDS, train: bool = False, kept: dict | None = None) -> list[dict]:
     """Every claim with its evidence and verdict (scores and refinements are cached). `train`:
     also train the sweeps' runs and invert the refit's digits when missing (tens of minutes).

@@ -1,0 +1,113 @@
+"""The README's tables generated from the tracked data files they report, so a figure can never
+drift from its data: each table sits between markers
+
+    <!-- generated: NAME (python -m core report --readme) -->
+    ...
+    <!-- /generated: NAME -->
+
+and `python -m core report --readme` rewrites them; `stale_tables` says which ones disagree with
+their data (tests/test_readme.py fails on any)."""
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+
+from core.store.files import ROOT, TRAINED
+
+README = ROOT / "README.md"
+COLLAPSED_KL = 1.0  # class KL to uniform at or above this: the model makes a few digits only
+
+
+def _json(name: str) -> dict:
+    return json.loads((TRAINED / name).read_text())
+
+
+def _range(row: dict, key: str) -> str:
+    lo, hi = row.get(f"{key}_min"), row.get(f"{key}_max")
+    return f"{row[key]:.2f} ({lo:.2f}–{hi:.2f})" if row.get("seeds", 1) > 1 and lo is not None else f"{row[key]:.2f}"
+
+
+def quality_table() -> str:
+    """Every variant before → after in `seconds` of training (trained/quality.json): *before* is the
+    seed's recipe — the live generator of the default run, or the seed-recipe row where the default
+    also changed another knob — *after* today's default; best FID first."""
+    rows = _json("quality.json")["rows"]
+    seed_rows = {r["variant"]: r for r in rows if r["recipe"] != "default" and "seed" in r["recipe"]}
+    lines = ["| variant | epochs | img/s | FID before (seed recipe) | FID after (default) | precision | recall | "
+             "coverage | class KL |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in sorted((r for r in rows if r["recipe"] == "default"), key=lambda r: r["fid"]):
+        before = seed_rows.get(r["variant"], r)
+        mark = "¹" if r["variant"] in seed_rows else ""
+        lines.append(f"| {r['variant']} | {r['epochs']:.1f} | {r['img_s']:,.0f} | {_range(before, 'fid_raw')}{mark} | "
+                     f"{_range(r, 'fid')} | {r['precision']:.3f} | {r['recall']:.3f} | {r['coverage']:.3f} | "
+                     f"{r['class_kl']:.3f} |")
+    return "\n".join(lines)
+
+
+def zoo_retrain_table() -> str:
+    """Each zoo model's FID on its seed's recipe → today's defaults at equal epochs, and which one is
+    shipped (trained/zoo.json `tries`)."""
+    lines = ["| model (epochs) | FID seed recipe → default | shipped |", "|---|---|---|"]
+    for name, entry in _json("zoo.json").items():
+        tries = {t["recipe"]: t for t in entry.get("tries", [])}
+        if not {"seed", "default"} <= set(tries):
+            continue
+        seed, default = tries["seed"], tries["default"]
+        shipped = "default" if default.get("shipped") else "seed recipe"
+        if (entry.get("scores") or {}).get("class_kl", 0) >= COLLAPSED_KL:
+            shipped += " (still collapsed)"
+        lines.append(f"| {name} ({default['epochs']}) | {seed['fid']:.2f} → {default['fid']:.2f} | {shipped} |")
+    return "\n".join(lines)
+
+
+def compaction_text() -> str:
+    """How far compaction moved each shipped model's scores on the same codes (trained/zoo.json:
+    `scores` vs `scores_full_precision`), as the largest move of FID and of precision / recall / coverage."""
+    moves = []
+    for name, e in _json("zoo.json").items():
+        full, now = e.get("scores_full_precision"), e.get("scores")
+        if full and now:
+            moves.append((name, e.get("dtype"), full, now))
+    fid = max(moves, key=lambda t: abs(t[2]["fid"] - t[3]["fid"]))
+    prc = max(abs(f[m] - n[m]) for _, _, f, n in moves for m in ("precision", "recall", "coverage"))
+    dtypes = sorted({d for _, d, _, _ in moves})
+    return (f"{len(moves)} shipped models are {' / '.join(dtypes)}. On the same 10k codes, compaction moved FID by at most "
+            f"{abs(fid[2]['fid'] - fid[3]['fid']):.4f} ({fid[0]} {fid[2]['fid']:.3f} → {fid[3]['fid']:.3f}) and "
+            f"precision / recall / coverage by at most {prc:.4f}")
+
+
+TABLES: dict[str, Callable[[], str]] = {"quality": quality_table, "zoo-retrain": zoo_retrain_table,
+                                        "compaction": compaction_text}
+
+
+def _block(name: str) -> re.Pattern:
+    return re.compile(rf"(<!-- generated: {re.escape(name)} [^\n]*-->\n)(.*?)(\n<!-- /generated: {re.escape(name)} -->)",
+                      re.S)
+
+
+def rewrite(text: str) -> str:
+    """`text` with every generated table replaced by its data's table now."""
+    for name, make in TABLES.items():
+        table = make()
+        text = _block(name).sub(lambda m, t=table: m.group(1) + t + m.group(3), text)
+    return text
+
+
+def stale_tables(text: str) -> list[str]:
+    """The generated tables of `text` that disagree with their data, or are missing their markers."""
+    out = []
+    for name, make in TABLES.items():
+        m = _block(name).search(text)
+        if not m or m.group(2) != make():
+            out.append(name)
+    return out
+
+
+def update_readme() -> list[str]:
+    """Rewrite README.md's generated tables; the names of those that changed."""
+    text = README.read_text()
+    changed = stale_tables(text)
+    if changed:
+        README.write_text(rewrite(text))
+    return changed
