@@ -350,3 +350,9 @@ def test_the_pages_estimate_of_the_long_work_is_what_the_shipped_rows_took(monke
     long = [c for c in findings.CLAIMS if c["kind"] in findings.LONG]
     assert findings.shipped_work_minutes() == pytest.approx(
         sum({"sweep": 10, "refit": 30}[c["kind"]] for c in long))
+
+
+def test_a_compare_row_adds_the_equal_wall_time_basis_where_quality_json_has_both():
+    eq = findings.equal_time("hinge", "wgan")
+    assert eq["seconds"] == 540.0 and eq["hinge"]["fid"] < eq["wgan"]["fid"] and eq["hinge"]["seeds"] >= 1
+    assert findings.equal_time("hinge", "no-such-model") is None

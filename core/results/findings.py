@@ -39,8 +39,9 @@ N = 10_000          # digits per score (the zoo's own n)
 # The rule a row of each kind is judged by (1 where unrecorded); a shipped row judged by another is
 # recomputed. compare/best 2: like for like over the models' whole configs (training_differences), rows
 # carry their models and differences; refit 2: the saved prior must be fitted to the model's checkpoint, the
-# statistic judged by the spread of the combination; sweep 2: a row of a supported and a refuted metric is mixed.
-RULES = {"compare": 2, "best": 2, "refit": 2, "sweep": 2}
+# statistic judged by the spread of the combination; sweep 2: a row of a supported and a refuted metric is mixed;
+# compare 3: the equal-wall-time basis from trained/quality.json beside the equal-epochs one.
+RULES = {"compare": 3, "best": 2, "refit": 2, "sweep": 2}
 # The rule, as the Findings page and the README state it (a test holds the README to it).
 VERDICT_RULE = ("A claim is supported when it holds on every sampling seed by more than twice the seed-to-seed spread, "
                 "refuted when the reverse holds on every seed, and otherwise inconclusive. A \"no gain\" claim (A does not "
@@ -138,7 +139,26 @@ def _compare(c: dict, seeds) -> dict:
     per_metric = [{"metric": m, "verdict": v} for m, (v, _) in zip(c["metrics"], verdicts)]
     verdicts += [("note", w) for n, rs in ((c["a"], ra), (c["b"], rb)) if (w := collapsed(n, rs))]
     res = _combine(parts, verdicts, f"n {N}, sampling seeds {list(seeds)}; one training run per model")
-    return _like_for_like({**res, "metric_verdicts": per_metric}, [c["a"], c["b"]], tuple(c.get("about", ())))
+    res = _like_for_like({**res, "metric_verdicts": per_metric}, [c["a"], c["b"]], tuple(c.get("about", ())))
+    if eq := equal_time(c["a"], c["b"]):  # the seeds compared at equal time budgets as often as at equal epochs
+        res.update(equal_time=eq, basis=res["basis"] + f"; at equal wall time ({eq['seconds']:.0f} s from scratch, each "
+                   f"on today's defaults, trained/quality.json): FID {c['a']} {eq[c['a']]['fid']:.2f} vs {c['b']} "
+                   f"{eq[c['b']]['fid']:.2f} ({eq[c['a']]['seeds']} and {eq[c['b']]['seeds']} training seed(s))")
+    return res
+
+
+def equal_time(a: str, b: str) -> dict | None:
+    """Both models' time-to-quality rows at the same budget on today's defaults (trained/quality.json):
+    {"seconds": s, a: {"fid", "seeds"}, b: {…}}, or None when the table has no such pair."""
+    from core.results.quality import shipped_rows
+    by_budget: dict[float, dict] = {}
+    for r in shipped_rows():
+        if r.get("recipe") == "default":
+            by_budget.setdefault(r["seconds"], {})[r["variant"]] = r
+    for secs, rows in sorted(by_budget.items()):
+        if a in rows and b in rows:
+            return {"seconds": secs, **{m: {"fid": rows[m]["fid"], "seeds": rows[m]["seeds"]} for m in (a, b)}}
+    return None
 
 
 RECIPE_WORDS = {"default": "today's defaults", "seed": "its seed's recipe", "custom": "a custom recipe", None: "?"}
