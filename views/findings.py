@@ -16,7 +16,8 @@ st.caption(f"Each claim of the course's five research write-ups (seeds 000–004
            "table: `python -m core findings`. Two claims need work the zoo does not ship (seed 002's σ sweep: three "
            "trainings; seed 004's EM refit: all 50k train digits inverted): the shipped table has them; a "
            "recompute without that work reads *not measured* there, and `python -m core findings --train` does it"
-           + (f" (the shipped rows took {m:.0f} min on the machine that computed them; cached)."
+           + (f" (the shipped rows' last computation took {m:.0f} min, with what was already cached then; "
+                "everything it computes is cached)."
               if (m := findings.shipped_work_minutes()) else " (cached)."))
 seeds = st.sidebar.multiselect("Sampling seeds", [0, 1, 2, 3, 4], default=[0, 1, 2], key="findings_seeds",
                                persist_state="session")
