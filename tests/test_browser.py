@@ -143,11 +143,11 @@ def test_overview_shows_the_leaderboard_and_the_zoo_grids(app):
     ttq = page.locator(DATAFRAME).nth(1)
     ttq.scroll_into_view_if_needed()
     assert ttq.bounding_box()["height"] >= 35 * (len(table_rows()) + 1), ttq.bounding_box()
-    assert page.locator(DATAFRAME).first.is_visible()
+    expect(page.locator(DATAFRAME).first).to_be_visible(timeout=PAGE)
     captions = " ".join(page.locator('[data-testid="stImageCaption"]').all_inner_texts())
     for name in ("vanilla", "wgan-gp", "cwgan-gp"):
         assert name in captions
-    assert page.get_by_role("button", name="Leaderboard CSV").is_visible()
+    expect(page.get_by_role("button", name="Leaderboard CSV")).to_be_visible(timeout=PAGE)
     # every row shows without an inner scroll bar (header + floor + each model, ~35 px a row)
     from core.train import zoo
     rows = 2 + len(zoo.index())
@@ -164,8 +164,8 @@ def test_train_with_an_empty_run_store(app):
     app.open("train", "Train", '[data-testid="stForm"]')
     app.assert_clean("train")
     page = app.page
-    assert page.get_by_text("No runs yet").is_visible()
-    assert page.get_by_role("button", name="Launch").is_visible()
+    expect(page.get_by_text("No runs yet")).to_be_visible(timeout=PAGE)
+    expect(page.get_by_role("button", name="Launch")).to_be_visible(timeout=PAGE)
     app.shot("train")
 
 
@@ -197,7 +197,7 @@ def test_compare(app):
     app.assert_clean("compare")
     page = app.page
     assert page.locator(IMAGE).count() >= 2  # one grid per chosen model
-    assert page.locator(DATAFRAME).first.is_visible()
+    expect(page.locator(DATAFRAME).first).to_be_visible(timeout=PAGE)
     app.shot("compare")
     # four models: each grid fits its column (side by side, none overlapping the next)
     box = page.locator('[data-testid="stMultiSelect"] input').first
@@ -316,8 +316,8 @@ def test_latent_map_draws_the_scatter(app):
 def test_classes(app):
     app.open("classes", "Classes", IMAGE, min_count=2)
     app.assert_clean("classes")
-    assert app.page.locator(PLOTLY).first.is_visible()
-    assert app.page.get_by_text("Least confident digits").is_visible()
+    expect(app.page.locator(PLOTLY).first).to_be_visible(timeout=PAGE)
+    expect(app.page.get_by_text("Least confident digits")).to_be_visible(timeout=PAGE)
     app.shot("classes")
     # a threshold tick re-summarises the cached classification: time it as the user feels it
     page = app.page
@@ -341,7 +341,7 @@ def test_gmm_editor_drag_regenerates_the_component(app):
     frame = frame_el.element_handle().content_frame()
     frame.wait_for_selector("body[data-drawn=drag]", timeout=60_000)
     app.assert_clean("gmm_editor")
-    assert page.get_by_text("Moved: nothing yet").is_visible()
+    expect(page.get_by_text("Moved: nothing yet")).to_be_visible(timeout=PAGE)
     grid = page.locator('[data-testid="stImage"]', has_text="64 digits").locator("img").first
     before = grid.get_attribute("src")
     assert before
@@ -403,17 +403,17 @@ def test_refine(app):
     app.open("refine", "Refine", IMAGE, min_count=2)
     app.assert_clean("refine")
     page = app.page
-    assert page.locator(DATAFRAME).first.is_visible()
+    expect(page.locator(DATAFRAME).first).to_be_visible(timeout=PAGE)
     assert page.locator('[data-testid="stMetric"]').count() == 6
-    assert page.get_by_text(re.compile(r"^Acceptance rate \d")).is_visible()
+    expect(page.get_by_text(re.compile(r"^Acceptance rate \d"))).to_be_visible(timeout=PAGE)
     app.shot("refine")
 
 
 def test_interpolate(app):
     app.open("interpolate", "Interpolate", IMAGE, min_count=3)  # frame, strip, GIF
     app.assert_clean("interpolate")
-    assert app.page.locator(PLOTLY).first.is_visible()
-    assert app.page.get_by_text("frame 0: reads as").is_visible()
+    expect(app.page.locator(PLOTLY).first).to_be_visible(timeout=PAGE)
+    expect(app.page.get_by_text("frame 0: reads as")).to_be_visible(timeout=PAGE)
     app.shot("interpolate")
 
 
@@ -422,7 +422,7 @@ def test_findings(app):
     app.open("findings", "Findings", DATAFRAME, timeout=60_000)
     app.assert_clean("findings")
     app.shot("findings")
-    assert app.page.get_by_text("shipped with the zoo").is_visible()
+    expect(app.page.get_by_text("shipped with the zoo")).to_be_visible(timeout=PAGE)
     app.page.locator('[data-testid="stMetric"]').nth(2).wait_for(state="visible", timeout=PAGE)  # verdict counts
 
 
@@ -430,9 +430,10 @@ def test_sweeps_shows_a_shipped_sweep(app):
     # an empty run store: the sweeps shipped in trained/sweeps/ show at once, with their plots and grids
     app.open("sweep", "Sweeps", PLOTLY, min_count=2)
     app.assert_clean("sweep")
-    assert app.page.locator(DATAFRAME).first.is_visible()
-    assert app.page.get_by_text("shipped with the project").first.is_visible()
-    assert app.page.get_by_text("Knobs → metric").is_visible()  # the first shipped sweep (EM components) has no grids
+    expect(app.page.locator(DATAFRAME).first).to_be_visible(timeout=PAGE)
+    expect(app.page.get_by_text("shipped with the project").first).to_be_visible(timeout=PAGE)
+    # the first shipped sweep (EM components) has no grids
+    expect(app.page.get_by_text("Knobs → metric")).to_be_visible(timeout=PAGE)
     app.shot("sweep")
 
 
