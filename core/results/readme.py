@@ -9,18 +9,15 @@ and `python -m core report --readme` rewrites them; `stale_tables` says which on
 their data (tests/test_readme.py fails on any)."""
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 
-from core.store.files import ROOT, TRAINED
+from core.results.quality import shipped_rows
+from core.store.files import ROOT
+from core.train.zoo import index
 
 README = ROOT / "README.md"
 COLLAPSED_KL = 1.0  # class KL to uniform at or above this: the model makes a few digits only
-
-
-def _json(name: str) -> dict:
-    return json.loads((TRAINED / name).read_text())
 
 
 def _range(row: dict, key: str) -> str:
@@ -32,7 +29,7 @@ def quality_table() -> str:
     """Every variant before → after in `seconds` of training (trained/quality.json): *before* is the
     seed's recipe — the live generator of the default run, or the seed-recipe row where the default
     also changed another knob — *after* today's default; best FID first."""
-    rows = _json("quality.json")["rows"]
+    rows = shipped_rows()
     seed_rows = {r["variant"]: r for r in rows if r["recipe"] != "default" and "seed" in r["recipe"]}
     lines = ["| variant | epochs | img/s | FID before (seed recipe) | FID after (default) | precision | recall | "
              "coverage | class KL |", "|---|---|---|---|---|---|---|---|---|"]
@@ -49,7 +46,7 @@ def zoo_retrain_table() -> str:
     """Each zoo model's FID on its seed's recipe → today's defaults at equal epochs, and which one is
     shipped (trained/zoo.json `tries`)."""
     lines = ["| model (epochs) | FID seed recipe → default | shipped |", "|---|---|---|"]
-    for name, entry in _json("zoo.json").items():
+    for name, entry in index().items():
         tries = {t["recipe"]: t for t in entry.get("tries", [])}
         if not {"seed", "default"} <= set(tries):
             continue
@@ -65,7 +62,7 @@ def compaction_text() -> str:
     """How far compaction moved each shipped model's scores on the same codes (trained/zoo.json:
     `scores` vs `scores_full_precision`), as the largest move of FID and of precision / recall / coverage."""
     moves = []
-    for name, e in _json("zoo.json").items():
+    for name, e in index().items():
         full, now = e.get("scores_full_precision"), e.get("scores")
         if full and now:
             moves.append((name, e.get("dtype"), full, now))

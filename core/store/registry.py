@@ -96,9 +96,6 @@ def resolve(model: str) -> Path:
     return locate(model)[1]
 
 
-# ---------------------------------------------------------------- networks
-
-
 @functools.lru_cache(maxsize=128)
 def _sha_of(path: str, mtime_ns: int, size: int) -> str:
     return file_sha256(Path(path))
@@ -110,6 +107,9 @@ def checkpoint_sha(model: str) -> str:
     p = resolve(model)
     st = p.stat()
     return _sha_of(str(p.resolve()), st.st_mtime_ns, st.st_size)
+
+
+# ---------------------------------------------------------------- networks
 
 
 def build_models(cfg: dict, device="cpu") -> tuple[Generator, Critic, Prior]:
