@@ -4,13 +4,14 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell sha256sum requirements.txt | cut -c1-12)
 DATA   := $(or $(LATENT_LAB_DATA),data/cache)/mnist_uint8.npz
+BUNDLE := $(or $(LATENT_LAB_DATA),data/cache)/plotly-gl2d-3.7.0.min.js
 
 .PHONY: run test lint data venv bench clean
 
-run: $(DATA)
+run: $(DATA) $(BUNDLE)
 	$(PY) -m streamlit run app.py
 
-test: $(DATA)
+test: $(DATA) $(BUNDLE)
 	$(PY) -m pytest
 
 lint: $(STAMP)
@@ -28,6 +29,10 @@ data: $(DATA)
 
 $(DATA): $(STAMP)
 	$(PY) -m core data prepare
+
+# the plots' plotly.js (ui/components/bundle.py): without npm the full bundle is served instead
+$(BUNDLE): $(STAMP)
+	-$(PY) -m ui.components.bundle
 
 bench: $(DATA)
 	$(PY) -m core bench train --batch-size 64

@@ -13,7 +13,7 @@ st.set_page_config(page_title="Latent Lab", page_icon="🧪", layout="wide")
 
 @st.cache_resource(show_spinner=False)
 def _warm_up_umap():
-    """Compile umap's kernels in the background once per server, so the first map is quick: in
+    """Load umap's kernels in the background once per server, so the first map is quick: in
     the projection worker (core.explore.projector), so numba never enters the server's memory."""
     import core.explore.projector
     core.explore.projector.OUT_OF_PROCESS = True
@@ -31,7 +31,6 @@ def _lean_allocator() -> bool:
 
 
 _lean_allocator()
-_warm_up_umap()
 nav = st.navigation([st.Page(path, title=title, icon=icon, default=(i == 0))
                      for i, (path, (title, icon)) in enumerate(PAGES.items())])
 st.sidebar.caption("Latent Lab · GANs on MNIST · metrics in the MNIST classifier's feature space")
@@ -39,3 +38,4 @@ try:
     nav.run()
 finally:  # what this run freed goes back to the OS, also when the page stops or reruns
     trim_heap()
+    _warm_up_umap()  # after the first page is drawn, so that page does not share the CPU with it

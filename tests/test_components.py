@@ -1,5 +1,6 @@
 """The plotly.js custom components in ui/components: files, AppTest round trip, real browser."""
 import base64
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -196,3 +197,15 @@ def test_components_in_real_browser(tmp_path):
             finally:
                 browser.close()
     assert time.time() - t0 < 90
+
+
+def test_the_components_serve_the_pinned_gl2d_bundle_only_when_it_is_intact(tmp_path, monkeypatch):
+    from ui.components import bundle
+    fake = tmp_path / "plotly-gl2d.min.js"
+    monkeypatch.setattr(bundle, "gl2d_path", lambda: fake)
+    full = bundle.source()
+    assert full.name == "plotly.min.js" and full.stat().st_size > 3_000_000  # no gl2d file: the full bundle
+    fake.write_text("/* not plotly */")
+    assert bundle.source() == full  # a file that fails its sha256 is never served
+    monkeypatch.setattr(bundle, "GL2D_SHA256", hashlib.sha256(fake.read_bytes()).hexdigest())
+    assert bundle.source() == fake

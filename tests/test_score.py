@@ -168,3 +168,12 @@ def test_shared_noise_digits_ask_a_conditional_model_for_mnist_frequencies():
     assert (torch.bincount(yu.cpu(), minlength=10) == 500).all()
     with pytest.raises(ConfigError, match="not conditional"):
         models.shared_noise_digits("wgan-gp", n=10, class_weights="mnist")
+
+
+def test_test_labels_come_from_the_shipped_reference_only_when_it_matches_the_data(tmp_path, monkeypatch):
+    from core.store.mnist import load_split
+    want = load_split("test")[1]
+    assert np.array_equal(score.test_labels(), want)
+    np.savez(tmp_path / "test.npz", data_sha256="another data set", labels=np.zeros(10, np.uint8))
+    monkeypatch.setattr(score, "SHIPPED_REF", tmp_path)
+    assert np.array_equal(score.test_labels(), want)  # not the other data set's labels

@@ -11,7 +11,7 @@ from ui.common import csv_button, fmt_scores, guard, pick_model, pick_prior, sho
 st.title("Classes")
 model = pick_model()
 prior = pick_prior(model)
-n = st.sidebar.select_slider("Digits", [500, 1000, 2000, 5000], value=2000, key="classes_n", persist_state="session")
+n = st.sidebar.select_slider("Digits", [500, 1000, 2000, 5000], value=1000, key="classes_n", persist_state="session")
 with guard("Classes"):
     conditional = core_models.loaded(model).conditional
 askable = prior is None and conditional  # a conditional model's trained prior is asked for classes

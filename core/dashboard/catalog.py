@@ -309,9 +309,10 @@ def class_report(images: torch.Tensor, threshold: float = 0.9, hybrids: int = 20
 
 
 def real_class_hist() -> np.ndarray:
+    """The test split's digit frequencies."""
     from core.eval.metrics import class_histogram
-    from core.store.mnist import load_split
-    return class_histogram(load_split("test")[1])
+    from core.eval.score import test_labels
+    return class_histogram(test_labels())
 
 
 def grid_path_ok(path: str | None) -> bool:

@@ -24,7 +24,7 @@ from core.explore.projector import TSNE_ITER  # noqa: F401 - part of what a map'
 METHODS = ("pca", "tsne", "umap")
 SPACES = ("pixels", "features", "latent")
 PCA_DIMS = 50
-VERSION = 2  # 2: exact PCA by eigendecomposition (was sklearn's randomized PCA)
+VERSION = 3  # 2: exact PCA by eigendecomposition (was sklearn's randomized PCA); 3: UMAP_EPOCHS
 MAP_VERSION = 2  # 2: maps carry "explained" (PCA's explained variance ratios)
 
 
@@ -200,8 +200,9 @@ def features_map(x: torch.Tensor, n: int = 2000, method: str = "pca", seed: int 
 
 
 def warm_up() -> None:
-    """Import umap and compile its numba kernels on a tiny problem (~6 s, once per process;
-    the dashboard does this in the background at start)."""
+    """Import umap and load its numba kernels on a tiny problem: ~3 s once per process from numba's
+    disk cache, ~15 s the very first time, when they are compiled into it (core.explore.projector).
+    The dashboard does it in the background after its first page; `data prepare` on a new install."""
     x = np.random.default_rng(0).normal(size=(64, 8)).astype(np.float32)
     _umap(x, 0, 15)
 

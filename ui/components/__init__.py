@@ -21,7 +21,6 @@ import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
-import plotly
 import streamlit.components.v1 as components
 
 FRONTEND = Path(__file__).resolve().parent / "frontend"
@@ -38,10 +37,11 @@ NONE_COLOR = "#b0b0b0"
 
 def ensure_plotly_js() -> Path:
     """The component serves plotly.js from its own folder (no CDN is reachable, and the
-    component server refuses symlinks): copy it once from the pinned plotly package rather
-    than keeping a 4.8 MB copy in git."""
+    component server refuses symlinks): a copy of ui.components.bundle.source() (the gl2d bundle
+    fetched at setup, else the plotly package's full one), never a copy kept in git."""
+    from ui.components.bundle import source as bundle_source
     target = FRONTEND / "plotly.min.js"
-    source = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
+    source = bundle_source()
     if not target.is_file() or target.stat().st_size != source.stat().st_size:
         tmp = target.with_suffix(".tmp")
         shutil.copyfile(source, tmp)
