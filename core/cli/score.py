@@ -3,6 +3,7 @@ behind every metric) and `score` (a model, a file of digits or the real data, be
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from core.cli.options import add_device, add_json, add_model, add_seed, positive_float, positive_int
@@ -106,8 +107,15 @@ def cmd_score(a):
         print("shipped trained/reference/ (bytes):", json.dumps(ship_reference()))
         return
     _refuse_mixed(a)
+    if a.latent and a.real:
+        raise ConfigError("--latent measures a MODEL's latent space: not with --real")
     res = score_real(n=a.n, seed=a.seed) if a.real else score_model(a.model, n=a.n, seed=a.seed, prior=a.prior,
                                                                      class_weights=a.class_weights, raw=a.raw)
+    if a.latent:
+        from core.explore.latent_scores import latent_scores
+        say = None if a.json else (lambda what: print(f"latent: {what}…", file=sys.stderr, flush=True))
+        lat = latent_scores(a.model, prior=a.prior, n=a.n, seed=a.seed, progress=say)
+        res = {**res, **{k: v for k, v in lat.items() if k not in res}}
     if not a.real:  # every score is shown beside the best any generator could hope for
         res = {**res, "floor": score_real(n=a.n)}
     _print_scores(res, a.json)
@@ -153,5 +161,8 @@ def add_parsers(sub) -> None:
     s.add_argument("--class-weights", default="uniform", choices=["uniform", "mnist"],
                    help="conditional models: ask for classes uniformly (default) or at MNIST's class frequencies "
                         "(seed 002)")
+    s.add_argument("--latent", action="store_true",
+                   help="add the latent space's numbers: ppl, separability, component_agreement, authenticity "
+                        "(features and pixels); the first call per classifier caches the training split's neighbours")
     add_json(s)
     s.set_defaults(fn=cmd_score)

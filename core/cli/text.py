@@ -29,4 +29,13 @@ def score_text(res: dict, tag: str | None = None) -> str:
     return (f"{res.get('model', '')}: FID (classifier features) {res['fid']:.3f}  {prdc}\n"
             f"class KL to uniform {res['class_kl']:.4f}  cond. accuracy {cond}  confidence {res['confidence']:.3f}  "
             f"(n={res['n']}, {res['seconds']:.1f} s)\nclass histogram "
-            + " ".join(f"{i}:{h:.3f}" for i, h in enumerate(res["class_hist"])))
+            + " ".join(f"{i}:{h:.3f}" for i, h in enumerate(res["class_hist"])) + _latent_text(res))
+
+
+def _latent_text(res: dict) -> str:
+    """score --latent's line (core.explore.latent_scores), when it was asked for."""
+    if "ppl" not in res:
+        return ""
+    agree = "—" if res.get("component_agreement") is None else f"{res['component_agreement']:.3f}"
+    return (f"\nlatent: PPL {res['ppl']:.1f}  separability {res['separability']:.3f}  component agreement {agree}  "
+            f"authenticity {res['authenticity']:.3f} (features) {res.get('authenticity_pixels', float('nan')):.3f} (pixels)")

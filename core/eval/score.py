@@ -280,6 +280,20 @@ def _stored(files: list[Path], key: str) -> dict | None:
     return next((d[key] for d in map(_read_json, files) if key in d), None)
 
 
+def stored(model: str, what: str, n: int, seed: int, prior: str | None, compute) -> dict:
+    """Another measurement of a model kept beside its scores: `what` (a name and its version) joins the
+    scores' key (checkpoint and prior sha256, n, seed, classifier), so a rewritten checkpoint or
+    classifier never reads it; computed by `compute()` when missing (core.explore.latent_scores)."""
+    _, key, files, cache = _cache_slot(model, n, seed, prior)
+    key += f";{what}"
+    if (found := _stored(files, key)) is not None:
+        return found
+    res = compute()
+    if cache is not None:
+        write_json_atomic(cache, {**_read_json(cache), key: res})
+    return res
+
+
 def cached_scores(model: str, n: int = 10_000, seed: int = 0, prior: str | None = None) -> dict | None:
     """A model's stored scores, or None if they were never computed (nothing is generated)."""
     _, key, files, _ = _cache_slot(model, n, seed, prior)

@@ -39,6 +39,26 @@ def grid_png_bytes(images, nrow: int = 10) -> bytes:
     return buf.getvalue()
 
 
+def labelled_grid(images, labels, nrow: int, scale: int = 2, titles: list[str] | None = None) -> Image.Image:
+    """Digits enlarged `scale`× with a label under each (e.g. the digit it reads as) and, optionally,
+    a title over each column (e.g. the edit's strength)."""
+    from PIL import ImageDraw
+    u8 = to_uint8(torch.as_tensor(images)).numpy().reshape(-1, 28, 28)
+    cell, text_h, pad = 28 * scale, 12, 4
+    top = text_h if titles else 0
+    rows = max(1, -(-len(u8) // nrow))
+    canvas = Image.new("L", (nrow * (cell + pad) + pad, top + rows * (cell + text_h + pad) + pad), 255)
+    draw = ImageDraw.Draw(canvas)
+    for c, t in enumerate(titles or []):
+        draw.text((pad + c * (cell + pad), 0), str(t), fill=0)
+    for i, (img, lab) in enumerate(zip(u8, labels)):
+        r, c = divmod(i, nrow)
+        x, y = pad + c * (cell + pad), top + pad + r * (cell + text_h + pad)
+        canvas.paste(Image.fromarray(img, mode="L").resize((cell, cell), Image.NEAREST), (x, y))
+        draw.text((x, y + cell), str(lab), fill=0)
+    return canvas
+
+
 def gif_bytes(images, scale: int = 4, ms: int = 120, bounce: bool = True) -> bytes:
     """An animated GIF of digits (model range N×784), each frame enlarged `scale`×; with
     `bounce` the animation plays forth and back."""

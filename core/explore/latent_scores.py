@@ -1,0 +1,83 @@
+"""`python -m core score MODEL --latent`: the latent space's own numbers, beside the usual scores.
+
+- ppl: perceptual path length in the classifier's feature space (core.eval.latent_metrics).
+- separability: held-out accuracy of ten one-vs-rest logistic regressions that predict the digit
+  read from z (the `class` directions' fit, core.explore.directions) — InterFaceGAN's linear
+  boundaries; StyleGAN's separability is an entropy, this is its plain-words version.
+- component_agreement (mixture priors and conditional models): the share of codes whose digit is
+  the one their component (or class asked) makes most.
+- authenticity, authenticity_pixels: the share of generated digits that are not copies of a
+  training digit, in feature and pixel space (Alaa et al. 2022), with the closest likely copies.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+
+from core.eval import latent_metrics
+from core.explore.directions import FIT_N, _read, _samples, fit_linear_classes
+
+LATENT_KEYS = ("ppl", "separability", "component_agreement", "authenticity", "authenticity_pixels")
+LATENT_VERSION = 1  # bump when one of these definitions changes: stored latent scores carry it
+
+
+def separability(G, prior, n: int = FIT_N, seed: int = 0) -> dict:
+    z, comp, x = _samples(G, prior, n, seed)
+    labels = _read(x)["labels"]
+    fit = fit_linear_classes(z, labels, seed=seed)
+    out = {"separability": round(fit["accuracy"], 4), "component_agreement": None}
+    if comp is not None:
+        agree = 0
+        for k in comp.unique():
+            lab = labels[comp == k]
+            agree += int((lab == torch.bincount(lab, minlength=10).argmax()).sum())
+        out["component_agreement"] = round(agree / len(labels), 4)
+    return out
+
+
+def latent_scores(model: str, prior: str | None = None, n: int = 10_000, seed: int = 0, progress=None,
+                  use_cache: bool = True) -> dict:
+    """The latent numbers of a model (n pairs for PPL, n digits for authenticity), stored beside its
+    scores (core.eval.score.stored: keyed by checkpoint, prior, classifier, n, seed and LATENT_VERSION)."""
+    from core.eval.score import stored
+    if not use_cache:
+        return _latent_scores(model, prior, n, seed, progress)
+    return stored(model, f"latent=v{LATENT_VERSION}", n, seed, prior,
+                  lambda: _latent_scores(model, prior, n, seed, progress))
+
+
+def _latent_scores(model: str, prior: str | None, n: int, seed: int, progress, spaces=("features", "pixels")) -> dict:
+    from core.gan.sampling import generate
+    from core.store.registry import load_model
+    t0 = time.time()
+    say = progress or (lambda _msg: None)
+    m = load_model(model, prior=prior)
+    say("path length")
+    out = {"model": model, "prior": prior, "n": n, "seed": seed, "version": LATENT_VERSION,
+           "ppl": round(latent_metrics.ppl(m.G, m.prior, n, seed=seed, conditional=m.conditional), 3)}
+    say("separability")
+    out.update(separability(m.G, m.prior, seed=seed))
+    x, _ = generate(m.G, m.prior, n, generator=torch.Generator().manual_seed(seed))
+    for space in spaces:
+        say(f"authenticity ({space})")
+        res = latent_metrics.authenticity(x, space)
+        key = "authenticity" if space == "features" else f"authenticity_{space}"
+        out[key] = res["authenticity"]
+        out[f"closest_{space}"] = res["closest"]
+    out["latent_seconds"] = round(time.time() - t0, 1)
+    return out
+
+
+def closest_pairs(model: str, closest: list[dict], seed: int = 0, n: int = 10_000, prior: str | None = None):
+    """The generated digits of `closest` (from latent_scores, same n and seed) beside their training twins."""
+    from core.gan.sampling import generate
+    from core.store.mnist import load_split, to_model_range
+    from core.store.registry import load_model
+    m = load_model(model, prior=prior)
+    x, _ = generate(m.G, m.prior, n, generator=torch.Generator().manual_seed(seed))
+    train, _ = load_split("train")
+    idx = np.array([c["index"] for c in closest], dtype=int)
+    twins = to_model_range(train[np.array([c["train_index"] for c in closest], dtype=int)])
+    return x[idx], twins
