@@ -310,10 +310,11 @@ def test_an_imported_course_model_renders_on_every_page(imported):
     at.button(key="cls_course").click().run()  # its grid is on the Overview, with the click-through
     assert at.session_state["model"] == "course"
     for path in ("views/compare.py", "views/latent_map.py", "views/classes.py", "views/interpolate.py",
-                 "views/train.py", "views/findings.py", "views/gmm_editor.py"):
+                 "views/directions.py", "views/train.py", "views/findings.py", "views/gmm_editor.py"):
         at.switch_page(path).run()
         assert not at.exception, (path, [e.message for e in at.exception])
-        if path in ("views/compare.py", "views/latent_map.py", "views/classes.py", "views/interpolate.py"):
+        if path in ("views/compare.py", "views/latent_map.py", "views/classes.py", "views/interpolate.py",
+                    "views/directions.py"):
             assert at.session_state["model"] == "course", path  # the picker offers it
     # (the GMM editor offers only mixture priors: N(0, I) has no means to drag)
     at.session_state["model"] = "course"
@@ -421,3 +422,22 @@ def test_compare_overlays_the_timelines():
     fid = json.loads(next(s for s in specs if "FID over epochs" in s))
     assert [t["name"] for t in fid["data"]] == ["vanilla", "gm-dynamic"]
     assert any("class KL to uniform over epochs" in s for s in specs)
+
+
+def test_directions_page_edits_digits_along_a_class_boundary():
+    at = page("views/directions.py", model="wgan-gp")
+    assert not at.exception, [e.message for e in at.exception]
+    at.radio(key="dir_method").set_value("class").run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert any("linear separability of the digits in z" in c.value for c in at.caption)
+    at.selectbox(key="dir_index").set_value(1)
+    at.slider(key="dir_strength").set_value(0.0).run()
+    assert any(c.value.startswith("0 of 16 digits now read as another digit") for c in at.caption)  # no edit
+    at.slider(key="dir_strength").set_value(4.0).run()
+    moved = next(c.value for c in at.caption if "digits now read as another digit" in c.value)
+    assert int(moved.split()[0]) > 0  # +4σ towards "1" changes some of them
+    assert any("land on digit 1" in c.value for c in at.caption)
+    assert len(at.dataframe) == 1 and len(at.dataframe[0].value) == 10  # one row per digit
+    assert any(c.value.startswith("Share of the plane: ") for c in at.caption)  # the atlas, through class:1, 7, 0
+    at.text_input(key="atlas_c").set_value("class:x").run()
+    assert any("class:x" in e.value for e in at.error)  # a bad endpoint is a message, not a traceback

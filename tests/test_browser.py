@@ -417,6 +417,14 @@ def test_interpolate(app):
     app.shot("interpolate")
 
 
+def test_directions(app):
+    app.open("directions", "Directions", IMAGE, min_count=2)  # before and after
+    app.assert_clean("directions")
+    expect(app.page.get_by_text(re.compile(r"digits now read as another digit"))).to_be_visible(timeout=PAGE)
+    expect(app.page.locator(PLOTLY).first).to_be_visible(timeout=PAGE)  # the transitions heatmap
+    app.shot("directions")
+
+
 def test_findings(app):
     # the shipped table (trained/findings.json) shows at once: no model is scored on the way
     app.open("findings", "Findings", DATAFRAME, timeout=60_000)

@@ -101,6 +101,7 @@ class TwoDigits(nn.Module):
         self.z_dim = len(w)
         self.first = nn.Linear(len(w), 2)
         self.first.weight.data.zero_()
+        self.first.bias.data.zero_()
         self.first.weight.data[0] = w
         self.three, self.eight = three, eight
 
@@ -176,3 +177,36 @@ def test_score_latent_adds_the_latent_numbers(cli, model_copy, train_subset, mon
     again = json.loads(cli("score", model_copy, "--latent", "--n", "300", "--json").stdout)
     assert again["ppl"] == res["ppl"] and again["latent_seconds"] == res["latent_seconds"]  # stored, not recomputed
     assert cli("score", "--real", "--latent").returncode == 2
+
+
+def test_the_atlas_of_a_halfspace_model_recovers_its_boundary(train_subset):
+    from core.explore import atlas
+    x, y = train_subset
+    w = torch.tensor([0.6, -0.8, 0.0, 0.0])
+    G = TwoDigits(x[np.flatnonzero(y == 3)[0]], x[np.flatnonzero(y == 8)[0]], w)
+    a, b, c = torch.tensor([2.0, 0, 0, 0]), torch.tensor([-2.0, 0, 1, 0]), torch.tensor([0.0, 2, 0, 1])
+    p = atlas.plane(a, b, c, 32)
+    assert p["codes"].shape == (32 * 32, 4)
+    d = atlas.decode(G, p, ends=[])
+    truth = np.where((p["codes"] @ w).numpy() > 0, 3, 8)
+    assert (d["labels"] == truth).mean() == 1.0  # every cell on its side of w·z = 0
+    s = atlas.summary(d["labels"], d["confidence"], p["cell"])
+    assert s["share"][3] + s["share"][8] == pytest.approx(1) and 0 < s["share"][3] < 1
+    # the boundary is one straight line across the square: between 32 and 2·32 cell edges
+    assert 32 <= s["boundary_edges"] <= 64 and s["boundary_length"] == pytest.approx(s["boundary_edges"] * p["cell"], abs=1e-3)
+    corners = p["corners"]  # the three codes sit in the plane at their own distances
+    assert float((corners[0] - corners[1]).norm()) == pytest.approx(float((a - b).norm()), rel=1e-5)
+    with pytest.raises(ConfigError, match="span a plane"):
+        atlas.plane(a, b, 2 * b - a, 8)
+
+
+def test_atlas_command_on_a_zoo_model(cli, tmp_path):
+    out, mosaic = tmp_path / "atlas.png", tmp_path / "mosaic.png"
+    r = cli("atlas", "wgan-gp", "--through", "random:0,random:1,random:2", "--res", "16", "--out", str(out),
+            "--mosaic", str(mosaic), "--json")
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert sum(res["share"]) == pytest.approx(1, abs=1e-3) and 0 <= res["hybrid_share"] <= 1
+    assert out.stat().st_size > 1000 and mosaic.stat().st_size > 1000
+    r = cli("atlas", "wgan-gp", "--through", "random:0,random:1")
+    assert r.returncode == 2 and "three codes" in r.stderr

@@ -25,13 +25,14 @@ PAGES = {  # file -> (title, icon)
     "views/gmm_editor.py": ("GMM editor", ":material/open_with:"),
     "views/refine.py": ("Refine", ":material/auto_fix_high:"),
     "views/interpolate.py": ("Interpolate", ":material/linear_scale:"),
+    "views/directions.py": ("Directions", ":material/explore:"),
     "views/sweep.py": ("Sweeps", ":material/grid_view:"),
     "views/findings.py": ("Findings", ":material/fact_check:"),
 }
 # components of a mixture prior are not digits: their own palette (dark, unlike the digit colours)
 COMPONENT_COLOURS = ["#000000", "#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6",
                      "#9a6324", "#808000", "#469990", "#800000"]
-CLASS_COLOURS = PALETTE  # the digits' colours, one definition (ui.components)
+CLASS_COLOURS = PALETTE  # the digits' colours, one definition (core.store.images.DIGIT_COLOURS)
 
 
 @contextlib.contextmanager
@@ -170,11 +171,12 @@ def leaderboard_view(df: pd.DataFrame) -> pd.DataFrame:
     """Scores rounded for reading, numbers kept numeric (columns still sort); show it with
     st.dataframe(..., placeholder=MISSING)."""
     df = df.copy()
-    for c in (*METRICS, "cond_acc", "epochs", "train_min"):
+    for c in (*METRICS, "cond_acc", "ppl", "separability", "authenticity", "epochs", "train_min"):
         if c in df.columns:
             df[c] = pd.to_numeric(df[c], errors="coerce")
     return fmt_scores(df)
 
 
 def fmt_scores(df: pd.DataFrame) -> pd.DataFrame:
-    return df.round({**{k: 3 for k in METRICS}, "class_kl": 4, "cond_acc": 3})
+    return df.round({**{k: 3 for k in METRICS}, "class_kl": 4, "cond_acc": 3, "ppl": 1, "separability": 3,
+                     "authenticity": 3})

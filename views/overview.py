@@ -32,6 +32,13 @@ st.dataframe(leaderboard_view(table), hide_index=True, width="stretch", placehol
                             "class_kl": st.column_config.NumberColumn("class KL ↓", help="KL(class hist ‖ uniform)"),
                             "cond_acc": st.column_config.NumberColumn(
                                 "cond. acc", help="conditional models only: label read = label asked for"),
+                            "ppl": st.column_config.NumberColumn(
+                                "PPL ↓", help="perceptual path length in classifier features (score --latent)"),
+                            "separability": st.column_config.NumberColumn(
+                                "separability", help="held-out accuracy of a linear model predicting the digit from z"),
+                            "authenticity": st.column_config.NumberColumn(
+                                "authenticity", help="share of digits that are not copies of a training digit "
+                                                     "(Alaa et al. 2022, classifier features)"),
                             "recipe": st.column_config.TextColumn("recipe", help=RECIPES_HELP),
                             "epochs": st.column_config.NumberColumn("epochs", format="%d"),
                             "train_min": st.column_config.NumberColumn("train min", help="minutes of training"),

@@ -9,7 +9,18 @@ import sys
 from core.cli.options import SEED_RECIPE_HELP, add_device, add_json, add_seed, add_set, positive_float, positive_int
 from core.cli.text import report
 
-WHATS = ["train", "quality", "profile", "score", "embed", "ui", "sweep"]
+WHATS = ["train", "quality", "profile", "score", "embed", "ui", "sweep", "latent"]
+
+
+def _latent(a) -> None:
+    from core.explore.latent_scores import bench_latent
+    res = bench_latent(model=a.model or "wgan-gp", n=a.n)
+    took = {m: res[f"find_{m}_s"] + res[f"measure_{m}_s"] for m in ("sefa", "pca", "class")}
+    report(a, res, lambda r: f"{r['model']}: directions (k 10, found + measured) sefa {took['sefa']:.1f} s, "
+                              f"pca {took['pca']:.1f} s, class {took['class']:.1f} s; "
+                              f"slider step {r['slider_step_ms']:.0f} ms; PPL on {r['n']} pairs {r['ppl_s']:.1f} s; "
+                              f"authenticity of {r['n']} digits {r['authenticity_features_s']:.1f} s (features), "
+                              f"{r['authenticity_pixels_s']:.1f} s (pixels)")
 
 
 def _ui(a) -> None:
@@ -110,7 +121,7 @@ def _quality(a) -> None:
 
 
 BENCHES = {"train": _train, "quality": _quality, "profile": _profile, "score": _score, "embed": _embed, "ui": _ui,
-           "sweep": _sweep}
+           "sweep": _sweep, "latent": _latent}
 
 
 def cmd_bench(a):
@@ -123,7 +134,7 @@ def add_parsers(sub) -> None:
                    help="quality: train VARIANT from scratch for --seconds of wall time, then score it on --n "
                         "digits; profile: where a real run's time goes over --steps steps")
     s.add_argument("--model", help="score/embed: the generator to time (default: an untrained one); "
-                                   "ui: a mixture-prior model (default cwgan-gp)")
+                                   "ui: a mixture-prior model (default cwgan-gp); latent: the model (default wgan-gp)")
     s.add_argument("--n", type=positive_int, default=10_000)
     s.add_argument("--variant", default="wgan-gp")
     s.add_argument("--batch-size", type=positive_int, help="train, profile: the batch size (default: the variant's)")

@@ -73,6 +73,36 @@ METHODS = ("sefa", "pca", "class")  # core.explore.directions.METHODS (not impor
 STRENGTHS = (-3.0, -1.5, 1.5, 3.0)  # core.explore.directions.STRENGTHS
 
 
+def _write_png(img, path: str) -> Path:
+    from core.store.files import write_bytes_atomic
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_bytes_atomic(out, buf.getvalue())
+    return out
+
+
+def cmd_atlas(a):
+    from core.explore.atlas import atlas, atlas_image, mosaic_indices
+    from core.store.images import DIGIT_COLOURS, grid
+    res = atlas(a.model, a.through.split(","), res=a.res, prior=a.prior)
+    out = _write_png(atlas_image(res, DIGIT_COLOURS), a.out)
+    side = min(16, a.res)
+    mosaic = _write_png(grid(res["images"][mosaic_indices(a.res, side)], nrow=side), a.mosaic) if a.mosaic else None
+    keys = ("model", "through", "about", "res", "cell", "share", "boundary_edges", "boundary_length", "hybrid_share",
+            "hybrid_threshold", "seconds")
+    if a.json:
+        print(json.dumps({**{k: res[k] for k in keys}, "out": str(out), "mosaic": mosaic and str(mosaic)}, indent=2))
+        return
+    print(f"{a.model}: the plane through {' · '.join(res['about'])} on {a.res}×{a.res} cells -> {out}"
+          + (f" (mosaic {mosaic})" if mosaic else ""))
+    owned = sorted(((s, d) for d, s in enumerate(res["share"]) if s), reverse=True)
+    print("share of the plane: " + "  ".join(f"{d}: {s:.1%}" for s, d in owned))
+    print(f"boundary {res['boundary_length']:.2f} (z units, {res['boundary_edges']} cell edges); hybrid cells "
+          f"(confidence < {res['hybrid_threshold']}) {res['hybrid_share']:.1%}  ({res['seconds']:.1f} s)")
+
+
 def add_parsers(sub) -> None:
     s = sub.add_parser("directions", help="directions in z (SeFa, GANSpace PCA, class boundaries) and what each does")
     add_model(s)
@@ -98,3 +128,13 @@ def add_parsers(sub) -> None:
     add_seed(s)
     add_json(s)
     s.set_defaults(fn=cmd_edit)
+
+    s = sub.add_parser("atlas", help="the plane through three codes, each cell coloured by the digit read there")
+    add_model(s)
+    s.add_argument("--through", required=True, help="three of random:SEED, class:C, component:K, real:I (comma-separated)")
+    s.add_argument("--res", type=positive_int, default=64, help="cells per side")
+    s.add_argument("--prior", help="a prior fitted to this model (`invert`) instead of the trained one")
+    s.add_argument("--out", default="atlas.png")
+    s.add_argument("--mosaic", help="also write the digits of a 16×16 sample of the cells here")
+    add_json(s)
+    s.set_defaults(fn=cmd_atlas)

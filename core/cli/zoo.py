@@ -22,6 +22,17 @@ def _export(a) -> None:
         print(out)
 
 
+def _latent(a) -> None:
+    import sys
+
+    from core.explore.latent_scores import LATENT_KEYS, ship
+    from core.gan.variants import VARIANTS
+    from core.store.registry import zoo_checkpoint
+    names = a.variants.split(",") if a.variants else [v for v in VARIANTS if zoo_checkpoint(v)]
+    rows = ship(names, progress=lambda what: print(f"  {what}…", file=sys.stderr, flush=True))
+    print(json.dumps(rows, indent=2) if a.json else table(rows, ["model", *LATENT_KEYS, "latent_seconds"]))
+
+
 def cmd_zoo(a):
     from core.train import zoo
     if a.action == "train":
@@ -39,16 +50,19 @@ def cmd_zoo(a):
         return
     if a.action == "export":
         return _export(a)
+    if a.action == "latent":
+        return _latent(a)
     rows = zoo.leaderboard()
     print(json.dumps(rows, indent=2) if a.json else table(rows, zoo.LEADER_COLS))
 
 
 def add_parsers(sub) -> None:
     s = sub.add_parser("zoo", help="the pretrained models: leaderboard, retrain, export a run")
-    s.add_argument("action", nargs="?", choices=["list", "train", "export", "compact"], default="list",
-                   help="compact: rewrite shipped models as int8 where their scores stay within sampling noise")
+    s.add_argument("action", nargs="?", choices=["list", "train", "export", "compact", "latent"], default="list",
+                   help="compact: rewrite shipped models as int8 where their scores stay within sampling noise; "
+                        "latent: measure the latent numbers (score --latent) and ship them in trained/<name>/scores.json")
     add_json(s)
-    s.add_argument("--variants", help="train, compact: comma-separated names (default: all)")
+    s.add_argument("--variants", help="train, compact, latent: comma-separated names (default: all)")
     s.add_argument("--epochs", type=positive_int, help="train: override each variant's zoo epochs")
     add_device(s)
     s.add_argument("--run", help="export: the finished run to ship as trained/<variant>/")

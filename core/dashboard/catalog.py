@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from core.store.registry import LoadedModel
 
 SCORE_KEYS = (*METRICS, "cond_acc")  # a leaderboard row's scores (cond_acc: conditional models only)
+LATENT_COLUMNS = ("ppl", "separability", "authenticity")  # `score --latent`'s, where they were measured
 
 
 def list_models() -> list[dict]:
@@ -35,7 +36,7 @@ def list_models() -> list[dict]:
         rows.append({"name": name, "source": "zoo", "variant": name, "status": "done", "epochs": e["epochs"],
                      "train_seconds": e.get("train_seconds"), "scores": _zoo_scores(name, e.get("scores")),
                      "grid": str(zoo_dir(name) / "samples.png"), "command": _zoo_command(name),
-                     "recipe": e.get("recipe")})
+                     "recipe": e.get("recipe"), "latent": _latent(name)})
     for name in list_imported():
         info = imported_info(name)
         grid = imported_dir() / name / "samples.png"
@@ -46,7 +47,7 @@ def list_models() -> list[dict]:
                          "scores": None, "grid": None, "reason": str(exc).splitlines()[0]})
             continue
         rows.append({"name": name, "source": "imported", "variant": info.get("variant"), "status": "imported",
-                     "epochs": None, "train_seconds": None, "scores": scores,
+                     "epochs": None, "train_seconds": None, "scores": scores, "latent": _latent(name),
                      "grid": str(grid) if grid.is_file() else None, "command": info.get("command"),
                      "critic": info.get("critic", True), "layout": info.get("layout")})
     for run in list_runs():
@@ -57,7 +58,8 @@ def list_models() -> list[dict]:
             rows.append({"name": run.id, "source": "run", "variant": s["variant"], "status": s["status"],
                          # the epochs it reached (a cancelled or step-limited run stops short of its config's)
                          "epochs": s["epoch"], "epochs_planned": s["epochs"], "train_seconds": s["seconds"],
-                         "scores": scores, "grid": str(grid) if grid else None, "reason": s.get("reason"),
+                         "scores": scores, "latent": _latent(run.id) if scores else None,
+                         "grid": str(grid) if grid else None, "reason": s.get("reason"),
                          "command": _run_command(run), "recipe": _recipe(run.config())})
         except (LabError, OSError, ValueError, KeyError) as exc:
             rows.append({"name": run.id, "source": "run", "variant": None, "status": "unreadable",
@@ -75,6 +77,15 @@ def _zoo_scores(name: str, summary: dict | None) -> dict | None:
     except (LabError, OSError):
         full = {}
     return {**summary, "class_hist": full["class_hist"]} if summary and full.get("class_hist") else summary
+
+
+def _latent(name: str) -> dict | None:
+    """A model's stored latent numbers (`score --latent`; shipped for the zoo), or None."""
+    from core.explore.latent_scores import cached_latent
+    try:
+        return cached_latent(name)
+    except (LabError, OSError):
+        return None
 
 
 def _zoo_command(name: str) -> str | None:
@@ -142,8 +153,10 @@ def leaderboard_rows(rows: list[dict], floor: dict | None, ranked: bool = False)
     for r in rows:
         s = r.get("scores") or {}
         seconds = r.get("train_seconds")
+        lat = r.get("latent") or {}
         out.append({"model": r["name"], "source": r["source"], "variant": r.get("variant") or "",
-                    "status": r["status"], **{k: s.get(k) for k in SCORE_KEYS}, "recipe": r.get("recipe"),
+                    "status": r["status"], **{k: s.get(k) for k in SCORE_KEYS},
+                    **{k: lat.get(k) for k in LATENT_COLUMNS}, "recipe": r.get("recipe"),
                     "epochs": r.get("epochs"), "train_min": None if seconds is None else round(seconds / 60, 1),
                     "command": r.get("command")})
     if not ranked:

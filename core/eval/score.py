@@ -280,12 +280,23 @@ def _stored(files: list[Path], key: str) -> dict | None:
     return next((d[key] for d in map(_read_json, files) if key in d), None)
 
 
+def stored_slot(model: str, what: str, n: int, seed: int, prior: str | None = None):
+    """(key, files read, file written) of a measurement stored beside a model's scores."""
+    _, key, files, cache = _cache_slot(model, n, seed, prior)
+    return f"{key};{what}", files, cache
+
+
+def stored_only(model: str, what: str, n: int = 10_000, seed: int = 0, prior: str | None = None) -> dict | None:
+    """A stored measurement (see `stored`), or None when it was never made for this checkpoint."""
+    key, files, _ = stored_slot(model, what, n, seed, prior)
+    return _stored(files, key)
+
+
 def stored(model: str, what: str, n: int, seed: int, prior: str | None, compute) -> dict:
     """Another measurement of a model kept beside its scores: `what` (a name and its version) joins the
     scores' key (checkpoint and prior sha256, n, seed, classifier), so a rewritten checkpoint or
     classifier never reads it; computed by `compute()` when missing (core.explore.latent_scores)."""
-    _, key, files, cache = _cache_slot(model, n, seed, prior)
-    key += f";{what}"
+    key, files, cache = stored_slot(model, what, n, seed, prior)
     if (found := _stored(files, key)) is not None:
         return found
     res = compute()

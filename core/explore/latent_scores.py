@@ -11,11 +11,13 @@
 """
 from __future__ import annotations
 
+import json
 import time
 
 import numpy as np
 import torch
 
+from core.errors import ConfigError
 from core.eval import latent_metrics
 from core.explore.directions import FIT_N, _read, _samples, fit_linear_classes
 
@@ -48,6 +50,12 @@ def latent_scores(model: str, prior: str | None = None, n: int = 10_000, seed: i
                   lambda: _latent_scores(model, prior, n, seed, progress))
 
 
+def cached_latent(model: str, n: int = 10_000, seed: int = 0) -> dict | None:
+    """A model's stored latent numbers (shipped for the zoo by `zoo latent`), or None: nothing is measured."""
+    from core.eval.score import stored_only
+    return stored_only(model, f"latent=v{LATENT_VERSION}", n, seed)
+
+
 def _latent_scores(model: str, prior: str | None, n: int, seed: int, progress, spaces=("features", "pixels")) -> dict:
     from core.gan.sampling import generate
     from core.store.registry import load_model
@@ -70,6 +78,24 @@ def _latent_scores(model: str, prior: str | None, n: int, seed: int, progress, s
     return out
 
 
+def ship(names: list[str], n: int = 10_000, seed: int = 0, progress=None) -> list[dict]:
+    """`python -m core zoo latent`: the zoo models' latent numbers, measured now and written into
+    trained/<name>/scores.json beside their scores (what a fresh clone's leaderboard reads)."""
+    from core.eval.score import stored_slot
+    from core.store.files import write_json_atomic
+    from core.store.registry import zoo_checkpoint
+    rows = []
+    for name in names:
+        if zoo_checkpoint(name) is None:
+            raise ConfigError(f"{name!r} is not a zoo model")
+        res = _latent_scores(name, None, n, seed, progress)
+        key, files, _ = stored_slot(name, f"latent=v{LATENT_VERSION}", n, seed)
+        shipped = files[0]  # trained/<name>/scores.json
+        write_json_atomic(shipped, {**json.loads(shipped.read_text()), key: res} if shipped.is_file() else {key: res})
+        rows.append(res)
+    return rows
+
+
 def closest_pairs(model: str, closest: list[dict], seed: int = 0, n: int = 10_000, prior: str | None = None):
     """The generated digits of `closest` (from latent_scores, same n and seed) beside their training twins."""
     from core.gan.sampling import generate
@@ -81,3 +107,40 @@ def closest_pairs(model: str, closest: list[dict], seed: int = 0, n: int = 10_00
     idx = np.array([c["index"] for c in closest], dtype=int)
     twins = to_model_range(train[np.array([c["train_index"] for c in closest], dtype=int)])
     return x[idx], twins
+
+
+def bench_latent(model: str = "wgan-gp", n: int = 10_000) -> dict:
+    """`python -m core bench latent`: seconds of each latent measurement on this machine (the training
+    split's neighbours read from the cache, computed first if missing and reported apart)."""
+    from core.eval.score import classifier
+    from core.explore import directions
+    from core.gan.sampling import generate
+    from core.store.registry import load_model
+    m = load_model(model)
+    classifier()  # loaded once, as in any process that measures
+    t = time.time()
+    for space in ("features", "pixels"):
+        latent_metrics.train_neighbours(space)
+    out = {"model": model, "n": n, "train_neighbours_s": round(time.time() - t, 2)}
+    for method in directions.METHODS:
+        t = time.time()
+        d = directions.find(m.G, m.prior, method, 10)
+        out[f"find_{method}_s"] = round(time.time() - t, 2)
+        t = time.time()
+        directions.measure(m.G, m.prior, d)
+        out[f"measure_{method}_s"] = round(time.time() - t, 2)
+    steps = []
+    for s in np.linspace(-4, 4, 9):  # the Directions page's slider: 16 digits edited and read
+        t = time.time()
+        directions.edit_grid(m.G, m.prior, d, 1, [0.0, float(s)], seeds=16)
+        steps.append(time.time() - t)
+    out["slider_step_ms"] = round(1000 * float(np.median(steps)), 1)
+    t = time.time()
+    latent_metrics.ppl(m.G, m.prior, n, conditional=m.conditional)
+    out["ppl_s"] = round(time.time() - t, 2)
+    x, _ = generate(m.G, m.prior, n, generator=torch.Generator().manual_seed(0))
+    for space in ("features", "pixels"):
+        t = time.time()
+        latent_metrics.authenticity(x, space)
+        out[f"authenticity_{space}_s"] = round(time.time() - t, 2)
+    return out

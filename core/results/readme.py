@@ -74,8 +74,23 @@ def compaction_text() -> str:
             f"precision / recall / coverage by at most {prc:.4f}")
 
 
+def latent_table() -> str:
+    """Every zoo model's latent numbers (`python -m core zoo latent`, shipped in trained/<name>/scores.json
+    and keyed by its checkpoint), smoothest first."""
+    from core.explore.latent_scores import cached_latent
+    from core.gan.variants import get_variant
+    rows = [(name, get_variant(name).prior, lat) for name in index() if (lat := cached_latent(name))]
+    lines = ["| model | prior | PPL ↓ | separability | component agreement | authenticity (features) | "
+             "authenticity (pixels) |", "|---|---|---|---|---|---|---|"]
+    for name, prior, r in sorted(rows, key=lambda t: t[2]["ppl"]):
+        agree = "–" if r["component_agreement"] is None else f"{r['component_agreement']:.3f}"
+        lines.append(f"| {name} | {prior} | {r['ppl']:.0f} | {r['separability']:.3f} | {agree} | "
+                     f"{r['authenticity']:.3f} | {r['authenticity_pixels']:.3f} |")
+    return "\n".join(lines)
+
+
 TABLES: dict[str, Callable[[], str]] = {"quality": quality_table, "zoo-retrain": zoo_retrain_table,
-                                        "compaction": compaction_text}
+                                        "compaction": compaction_text, "latent": latent_table}
 
 
 def _block(name: str) -> re.Pattern:

@@ -10,6 +10,12 @@ from PIL import Image
 
 from core.store.mnist import to_uint8
 
+# The digits' colours everywhere (tab10, with 7 near-black instead of tab10's grey: grey is the colour of
+# real digits behind generated ones, and a "read as 7" point must not vanish into it): maps, timelines,
+# atlases and the app's plots.
+DIGIT_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                 "#8c564b", "#e377c2", "#222222", "#bcbd22", "#17becf"]
+
 
 def grid(images: torch.Tensor | np.ndarray, nrow: int = 10, pad: int = 2) -> Image.Image:
     """N digits (model range N×784, or uint8 N×28×28) -> one grayscale PIL image, `nrow` per row."""

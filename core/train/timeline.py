@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from core.errors import ConfigError
+from core.store.images import DIGIT_COLOURS
 from core.store.safeload import DAMAGED as _BAD
 from core.store.safeload import why as _why
 from core.train.recorder import KEYS, PREFIX, RAW, SCALARS, write_npz
@@ -275,8 +276,6 @@ def summary(tl: Timeline) -> dict:
 
 
 # ---------------------------------------------------------------- playback
-PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-           "#bcbd22", "#17becf"]  # tab10: the class colours of every map
 
 
 def _map_image(tl: Timeline, epoch: int, size: int) -> Image.Image:
@@ -293,7 +292,7 @@ def _map_image(tl: Timeline, epoch: int, size: int) -> Image.Image:
     for x, y in px(tl.frame_xy):
         draw.point((x, size - y), fill=(215, 215, 215))
     for (x, y), lab in zip(px(p["xy"]), p["label"]):
-        draw.ellipse((x - 1.5, size - y - 1.5, x + 1.5, size - y + 1.5), fill=PALETTE[lab % 10])
+        draw.ellipse((x - 1.5, size - y - 1.5, x + 1.5, size - y + 1.5), fill=DIGIT_COLOURS[lab % 10])
     return img
 
 

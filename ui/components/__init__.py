@@ -23,15 +23,14 @@ from pathlib import Path
 
 import streamlit.components.v1 as components
 
+from core.store.images import DIGIT_COLOURS
+
 FRONTEND = Path(__file__).resolve().parent / "frontend"
 _SHORT_NAME = "latent_lab_plot"
 COMPONENT_NAME = f"{__name__}.{_SHORT_NAME}"  # also the iframe's title attribute
 IFRAME_SELECTOR = f'iframe[title="{COMPONENT_NAME}"]'
 
-# The digits' colours everywhere (tab10, with 7 near-black instead of tab10's grey: grey is the
-# colour of real digits behind generated ones, and a "read as 7" point must not vanish into it).
-PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-           "#8c564b", "#e377c2", "#222222", "#bcbd22", "#17becf"]
+PALETTE = DIGIT_COLOURS  # the digits' colours everywhere (core.store.images)
 NONE_COLOR = "#b0b0b0"
 
 

@@ -1,0 +1,103 @@
+"""Directions: which ways through z change what — SeFa, GANSpace PCA or the class boundaries
+(core/explore/directions.py) — and a strength slider that moves fixed digits along one."""
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from core.dashboard import catalog as core_models
+from core.explore import directions as core_dirs
+from ui.common import csv_button, guard, pick_model, pick_prior, show_grid, tidy, version
+
+METHOD_NAMES = {"sefa": "SeFa (first layer's singular vectors)", "pca": "GANSpace PCA (first hidden layer)",
+                "class": "class boundaries (InterFaceGAN)"}
+st.title("Directions")
+model = pick_model()
+prior = pick_prior(model)
+sb = st.sidebar
+method = sb.radio("Method", core_dirs.METHODS, key="dir_method", persist_state="session", format_func=METHOD_NAMES.get)
+k = 10 if method == "class" else sb.slider("Directions", 1, 20, 10, key="dir_k", persist_state="session")
+codes = sb.select_slider("Digits edited", [8, 16, 32], value=16, key="dir_codes", persist_state="session")
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def found(model, method, k, prior, ver):
+    m = core_models.loaded(model, prior)
+    d = core_dirs.find(m.G, m.prior, method, k)
+    return d, core_dirs.measure(m.G, m.prior, d)
+
+
+with guard("Directions"), st.spinner(f"Finding {k} directions and measuring each on fixed digits…"):
+    d, rows = found(model, method, int(k), prior, version(model, prior))
+st.caption(d.about + (f" · linear separability of the digits in z: **{d.extra['separability']:.3f}** held-out "
+                      "accuracy" if "separability" in d.extra else ""))
+
+labels = [f"#{i}" + (f" · digit {t}" if d.targets and t is not None else
+                     " · no such digit made" if d.targets else "") for i, t in enumerate(d.targets or [None] * len(d))]
+index = st.selectbox("Direction", range(len(d)), format_func=lambda i: labels[i], key="dir_index")
+strength = st.slider("Strength (× σ along it)", -4.0, 4.0, 2.0, 0.25, key="dir_strength",
+                     help="the edit is z + strength · σ · u, with σ the prior's spread along the direction u")
+with guard("Edit"):
+    m = core_models.loaded(model, prior)
+    res = core_dirs.edit_grid(m.G, m.prior, d, int(index), [0.0, float(strength)], seeds=int(codes))
+before, after = res["images"][0::2], res["images"][1::2]
+lab0, lab1 = res["labels"][0::2], res["labels"][1::2]
+c1, c2 = st.columns(2)
+with c1:
+    show_grid(before, caption="before: " + " ".join(map(str, lab0)), nrow=8, width=320)
+with c2:
+    show_grid(after, caption=f"{strength:+g}σ: " + " ".join(map(str, lab1)), nrow=8, width=320,
+              download=f"edit_{model}_{method}_{index}")
+st.caption(f"{int((lab0 != lab1).sum())} of {len(lab0)} digits now read as another digit.")
+
+row = rows[int(index)]
+st.subheader("What this direction does")
+st.caption(f"On {core_dirs.CODES} fixed digits at strengths {', '.join(f'{s:+g}' for s in row['strengths'])} σ: "
+           f"the digit read changes in {row['class_change']:.0%} of edits"
+           + (f"; {row['hit_rate']:.0%} of the +{max(row['strengths']):g}σ edits land on digit {row['target']}"
+              if row.get("hit_rate") is not None else "")
+           + f"; the edits at the largest strength sit at {row['shell']:.2f}× the codes' usual norm.")
+t = np.array(row["transitions"])
+fig = go.Figure(go.Heatmap(z=t, x=list(range(10)), y=list(range(10)), colorscale="Blues",
+                           hovertemplate="%{y} → %{x}: %{z}<extra></extra>"))
+tidy(fig, 360, xaxis=dict(title="digit after", dtick=1), yaxis=dict(title="digit before", dtick=1, autorange="reversed"))
+st.plotly_chart(fig, key="dir_transitions")
+
+st.subheader("Every direction")
+table = pd.DataFrame([{"direction": labels[r["index"]], "σ": r["sigma"], "digit changed": r["class_change"],
+                       "feature change": r["feature_change"], "shell": r["shell"],
+                       **({"hit rate": r["hit_rate"]} if "hit_rate" in r else {})} for r in rows])
+st.dataframe(table, hide_index=True, width="stretch")
+csv_button(table, f"directions_{model}_{method}")
+st.caption(f"The same from the command line: `python -m core directions {model} --method {method}"
+           + ("" if method == "class" else f" --k {k}") + "` and `python -m core edit … --direction I`.")
+
+st.subheader("An atlas of the latent space")
+st.caption("The plane through three codes (Interpolate's endpoints: random:SEED, class:C, component:K, real:I), decoded "
+           "cell by cell: each cell in the colour of the digit read there, paler where the classifier is less sure, the "
+           "boundaries between digits in black; A, B and C ringed. Beside it, a 16×16 sample of the cells' digits.")
+a1, a2, a3, a4 = st.columns([2, 2, 2, 1])
+through = [a1.text_input("A", "class:1", key="atlas_a"), a2.text_input("B", "class:7", key="atlas_b"),
+           a3.text_input("C", "class:0", key="atlas_c")]
+res_n = a4.select_slider("Cells", [16, 32, 64], value=32, key="atlas_res")
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def drawn_atlas(model, through, res_n, prior, ver):
+    from core.explore.atlas import atlas, atlas_image, mosaic_indices
+    from ui.common import CLASS_COLOURS
+    res = atlas(model, list(through), res=res_n, prior=prior)
+    side = min(16, res_n)
+    return res, atlas_image(res, CLASS_COLOURS, scale=max(4, 384 // res_n)), res["images"][mosaic_indices(res_n, side)]
+
+
+with guard("Atlas"), st.spinner(f"Decoding {res_n}×{res_n} cells…"):
+    res, img, tiles = drawn_atlas(model, tuple(through), int(res_n), prior, version(model, prior))
+    b1, b2 = st.columns(2)
+    b1.image(img, caption=" · ".join(f"{n}: {about}" for n, about in zip("ABC", res["about"])))
+    with b2:
+        show_grid(tiles, nrow=min(16, int(res_n)), width=384, download=f"atlas_{model}")
+    owned = sorted(((s, d) for d, s in enumerate(res["share"]) if s), reverse=True)
+    st.caption("Share of the plane: " + "  ".join(f"**{d}** {s:.0%}" for s, d in owned)
+               + f" · boundary {res['boundary_length']:.1f} (z units) · hybrid cells {res['hybrid_share']:.0%}"
+               + f" · `python -m core atlas {model} --through {','.join(through)} --res {res_n}`")
