@@ -6,7 +6,7 @@ import pytest
 
 from core.eval import fingerprints
 from core.eval.metrics import LOWER_IS_BETTER, METRICS
-from core.results import findings
+from core.results import findings, verdicts
 from core.store import registry
 
 
@@ -36,7 +36,7 @@ def trained_alike(monkeypatch):
     """The zoo models taken as trained alike (40 epochs of their variant's defaults, no EMA): the
     tests of how a row judges scores, apart from the like-for-like rule."""
     from core.gan.variants import make_config
-    monkeypatch.setattr(findings, "_config", lambda m: make_config(m, {"epochs": 40, "ema": 0.0}))
+    monkeypatch.setattr(verdicts, "_config", lambda m: make_config(m, {"epochs": 40, "ema": 0.0}))
 
 
 def test_a_compare_claim_on_real_scores(monkeypatch):
@@ -65,7 +65,7 @@ def test_a_compare_row_over_models_trained_differently_is_inconclusive_and_names
     monkeypatch.setattr(zoo, "shipped_recipe", lambda m: "seed")
     configs = {"gm-dynamic": make_config("gm-dynamic", {"epochs": 80, "ema": 0.0}),
                "vanilla": make_config("vanilla", {"epochs": 40, "ema": 0.0, "log_every": 7, "seed": 3})}
-    monkeypatch.setattr(findings, "_config", lambda m: configs[m])
+    monkeypatch.setattr(verdicts, "_config", lambda m: configs[m])
     res = findings._compare(claim, (0, 1))
     assert res["verdict"] == "inconclusive" and res["models"] == ["gm-dynamic", "vanilla"]
     assert res["differences"] == [{"knob": "epochs", "gm-dynamic": 80, "vanilla": 40}]  # bookkeeping and seed ignored
@@ -89,7 +89,7 @@ def test_models_trained_with_different_recipes_make_a_claim_inconclusive(monkeyp
     claim = next(c for c in findings.CLAIMS if c.get("metrics") == ["class_kl"])
     configs = {"gm-dynamic": make_config("gm-dynamic", {"epochs": 40}), "vanilla": make_config("vanilla", {"epochs": 40,
                                                                                                           "ema": 0.0})}
-    monkeypatch.setattr(findings, "_config", lambda m: configs[m])
+    monkeypatch.setattr(verdicts, "_config", lambda m: configs[m])
     monkeypatch.setattr(zoo, "shipped_recipe", lambda m: "default" if m in ("gm-dynamic", "cwgan-gp") else "seed")
     monkeypatch.setattr(zoo, "lost_default_try", lambda m: None)  # never tried: the row says how to retrain
     mixed = findings._compare(claim, (0, 1))
@@ -356,3 +356,36 @@ def test_a_compare_row_adds_the_equal_wall_time_basis_where_quality_json_has_bot
     eq = findings.equal_time("hinge", "wgan")
     assert eq["seconds"] == 540.0 and eq["hinge"]["fid"] < eq["wgan"]["fid"] and eq["hinge"]["seeds"] >= 1
     assert findings.equal_time("hinge", "no-such-model") is None
+
+
+def test_a_latent_row_judges_each_pair_by_the_rule(monkeypatch):
+    from core.gan.variants import make_config
+    from core.results import latent_findings
+    vals = {("gm-static", 0): 0.9, ("gm-static", 1): 0.91, ("gm-static", 2): 0.9,
+            ("vanilla", 0): 0.6, ("vanilla", 1): 0.61, ("vanilla", 2): 0.6}
+    monkeypatch.setattr(latent_findings, "value", lambda m, metric, s: vals[m, s])
+    monkeypatch.setattr(verdicts, "_config", lambda m: make_config(m, {"epochs": 40}))
+    c = dict(writeup_id="004", claim="x", kind="latent", metric="separability", pairs=[["gm-static", "vanilla"]])
+    row = latent_findings.KINDS["latent"](c, (0, 1, 2))
+    assert row["verdict"] == "supported" and "gm-static vs vanilla" in row["why"], row
+    assert row["models"] == ["gm-static", "vanilla"] and "separability: gm-static 0.903" in row["evidence"]
+    c["metric"] = "ppl"  # lower is smoother: the same numbers now say gm-static is worse
+    assert latent_findings.KINDS["latent"](c, (0, 1, 2))["verdict"] == "refuted"
+
+
+def test_the_copies_row_flags_only_a_model_clearly_less_authentic_than_real_digits(monkeypatch):
+    from core.results import latent_findings
+    auth = {"copier": [0.2, 0.21, 0.19], "fine": [0.83, 0.8, 0.86]}
+    monkeypatch.setattr(latent_findings, "value", lambda m, metric, s: auth[m][s])
+    monkeypatch.setattr(latent_findings, "real_authenticity", lambda: 0.82)
+    row = latent_findings.KINDS["copies"](dict(among=["copier", "fine"]), (0, 1, 2))
+    assert row["verdict"] == "refuted" and "copier" in row["why"] and "fine" not in row["why"]
+    row = latent_findings.KINDS["copies"](dict(among=["fine"]), (0, 1, 2))
+    assert row["verdict"] == "supported"
+
+
+def test_the_copies_claim_covers_every_zoo_model():
+    from core.results.claims import CLAIMS
+    from core.train.zoo import index
+    copies = next(c for c in CLAIMS if c["kind"] == "copies")
+    assert sorted(copies["among"]) == sorted(index())

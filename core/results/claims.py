@@ -5,7 +5,7 @@ from __future__ import annotations
 
 # The research write-ups the claims come from (the course's seeds 000–004), by their authors' team names
 WRITEUPS = {"000": "GANibal", "001": "GANgineers", "002": "Nano Kiwi", "003": "Behaegel, Cornilleau and Lafaye",
-            "004": "hooliGANs"}
+            "004": "hooliGANs", "lab": "Latent Lab"}  # "lab": a question this project asks of every model
 # Each claim in full, in its write-up's words where it has them (`claim` is the row's short key)
 STATEMENTS = {
     "WGAN-GP gives better coverage than weight clipping":
@@ -59,6 +59,18 @@ STATEMENTS = {
         "Sampling from a 10-component Gaussian mixture fitted by EM to the codes of the inverted real digits "
         "gives realistic digits but worse FID, precision and recall than the model's own prior: precision drops "
         "by only 0.02, recall by 0.15.",
+    "A mixture prior makes the digits linearly separable in z":
+        "Their supervised GM-GAN 'forces the generator to produce samples that correspond to each cluster in the "
+        "real data space' (tested here: separability, the held-out accuracy of a linear model that predicts the digit "
+        "read from z, of the mixture-prior models against their Gaussian-prior counterparts: gm-static and "
+        "gm-dynamic against vanilla, gm-static-wgan against wgan-gp).",
+    "The dynamic GM-GAN's latent space is smoother than vanilla's (PPL)":
+        "A question their best model raises rather than a sentence of the write-up: is the dynamic supervised "
+        "GM-GAN's latent space smoother than the vanilla baseline's? (tested here: perceptual path length in the "
+        "classifier's features, lower is smoother).",
+    "No zoo model copies its training set":
+        "Every shipped model makes digits of its own rather than copies of training digits (tested here: "
+        "authenticity, Alaa et al. 2022, in the classifier's features, against that of real test digits).",
 }
 
 CLAIMS: list[dict] = [
@@ -96,4 +108,11 @@ CLAIMS: list[dict] = [
     # their 'EM static GM GAN': 10 components on the codes of the 50k train digits (1000 steps each)
     dict(writeup_id="004", claim="EM-refit sampling lowers recall more than precision (theirs: −0.15 vs −0.02)",
          kind="refit", model="gm-static", components=10, covariance="diag"),
+    dict(writeup_id="004", claim="A mixture prior makes the digits linearly separable in z", kind="latent",
+         metric="separability", pairs=[["gm-static", "vanilla"], ["gm-dynamic", "vanilla"], ["gm-static-wgan", "wgan-gp"]]),
+    dict(writeup_id="004", claim="The dynamic GM-GAN's latent space is smoother than vanilla's (PPL)", kind="latent",
+         metric="ppl", pairs=[["gm-dynamic", "vanilla"]]),
+    dict(writeup_id="lab", claim="No zoo model copies its training set", kind="copies",
+         among=["vanilla", "wgan", "wgan-wc", "wgan-gp", "wgan-sn", "hinge", "san", "gm-static", "gm-static-wgan",
+                "gm-static-cluster", "gm-static-sup", "gm-dynamic", "cwgan-gp", "gmm-cwgan-gp"]),
 ]
