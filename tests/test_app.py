@@ -441,3 +441,15 @@ def test_directions_page_edits_digits_along_a_class_boundary():
     assert any(c.value.startswith("Share of the plane: ") for c in at.caption)  # the atlas, through class:1, 7, 0
     at.text_input(key="atlas_c").set_value("class:x").run()
     assert any("class:x" in e.value for e in at.error)  # a bad endpoint is a message, not a traceback
+    at.text_input(key="atlas_c").set_value("class:0")
+    at.text_input(key="dir_digit").set_value("map:1000:0:7").run()  # what the Latent map's search sends
+    assert not at.exception and any("digit #7 of the map of 1000" in c.value and "+4σ reads as" in c.value
+                                    for c in at.caption), texts(at)
+
+
+def test_interpolate_sends_its_start_to_directions():
+    at = page("views/interpolate.py", model="wgan-gp")
+    at.button(key="ip_to_directions").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.session_state["dir_digit"].startswith(("random:", "class:", "component:", "real:"))
+    assert at.title[0].value == "Directions"

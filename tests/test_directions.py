@@ -210,3 +210,21 @@ def test_atlas_command_on_a_zoo_model(cli, tmp_path):
     assert out.stat().st_size > 1000 and mosaic.stat().st_size > 1000
     r = cli("atlas", "wgan-gp", "--through", "random:0,random:1")
     assert r.returncode == 2 and "three codes" in r.stderr
+
+
+def test_one_digit_to_edit_comes_from_an_endpoint_or_a_map(zoo_wgan):
+    from core.gan.sampling import propose
+    G, _, prior = zoo_wgan
+    z, _, _ = propose(G, prior, 50, torch.Generator().manual_seed(3))
+    zi, yi, about = directions.code_of(G, prior, "map:50:3:7")
+    assert torch.equal(zi, z[7]) and yi is None and "#7" in about  # the Latent map's own draw
+    zr, _, about = directions.code_of(G, prior, "random:4")
+    assert zr.shape == (G.z_dim,) and "seed 4" in about
+    for bad in ("map:50:3:50", "map:x", "ring:1"):
+        with pytest.raises(ConfigError):
+            directions.code_of(G, prior, bad)
+    d = directions.find(G, prior, "sefa", 2)
+    strip = directions.edit_code(G, d, zi, yi, 0, [-2, 0, 2])
+    assert strip["images"].shape == (3, 784) and len(strip["labels"]) == 3
+    with torch.no_grad():
+        assert torch.allclose(strip["images"][1], G(zi.view(1, -1))[0], atol=1e-5)  # strength 0 is the digit itself

@@ -50,6 +50,16 @@ with c2:
               download=f"edit_{model}_{method}_{index}")
 st.caption(f"{int((lab0 != lab1).sum())} of {len(lab0)} digits now read as another digit.")
 
+one = st.text_input("Edit one digit", key="dir_digit", placeholder="class:3, random:7, real:12 or map:N:SEED:I",
+                    help="a digit of your own (Interpolate's endpoints, or a Latent map digit: both pages send theirs "
+                         "here), moved along this direction from −4σ to +4σ")
+if one:
+    with guard("That digit", stop=False):
+        z1, y1, about = core_dirs.code_of(m.G, m.prior, one.strip(), m.conditional)
+        strip = core_dirs.edit_code(m.G, d, z1, y1, int(index), np.linspace(-4, 4, 9))
+        show_grid(strip["images"], nrow=9, width=9 * 56, download=f"edit_one_{model}")
+        st.caption(f"{about}: −4σ … +4σ reads as " + " ".join(map(str, strip["labels"])))
+
 row = rows[int(index)]
 st.subheader("What this direction does")
 st.caption(f"On {core_dirs.CODES} fixed digits at strengths {', '.join(f'{s:+g}' for s in row['strengths'])} σ: "

@@ -8,7 +8,7 @@ from core.dashboard import catalog as core_models
 from core.explore.latent import endpoint, interpolate
 from core.store.images import gif_bytes
 from core.store.mnist import to_uint8
-from ui.common import guard, pick_model, pick_prior, show_grid, tidy, version
+from ui.common import goto, guard, pick_model, pick_prior, show_grid, tidy, version
 
 st.title("Interpolate")
 model = pick_model()
@@ -59,6 +59,10 @@ with guard("Interpolation"), st.spinner("Building the path (a real digit is inve
     ends, imgs, labels, conf = path(model, prior_name, spec_a, spec_b, mode, int(frames), version(model, prior_name))
 
 st.caption(f"{ends[0]['about']} → {ends[1]['about']}")
+if st.button("Edit the start along a direction", key="ip_to_directions", icon=":material/explore:",
+             help="open it on the Directions page"):
+    st.session_state["dir_digit"] = spec_a
+    goto("views/directions.py", model)
 for side, end in zip(("From", "To"), ends):  # an inverted real digit: the digit beside what the generator made
     if end["pair"] is not None:
         c1, c2 = st.columns([1, 4])

@@ -7,7 +7,7 @@ import streamlit as st
 
 from core.dashboard import catalog as core_models
 from core.explore.maps import map_search, model_map, selection_summary
-from ui.common import csv_button, guard, pick_model, pick_prior, show_grid, version
+from ui.common import csv_button, goto, guard, pick_model, pick_prior, show_grid, version
 from ui.components import digits_to_png_b64, hover_scatter
 
 st.title("Latent map")
@@ -94,6 +94,10 @@ def explore():
         ids = (found["focus"] + found["neighbours"]) or found["matches"][:50]
         show_grid(res["images"][ids], nrow=min(len(ids), 10) or 1, width=56 * min(len(ids), 10),
                   caption=" · ".join(f"#{i} {res['label'][i]}" for i in ids[:10]) + (" …" if len(ids) > 10 else ""))
+        if by == "digit index" and int(value) < n and st.button(  # a generated digit: its code is the map's own
+                f"Edit digit #{int(value)} along a direction", key="map_to_directions", icon=":material/explore:"):
+            st.session_state["dir_digit"] = f"map:{n}:{seed}:{int(value)}"
+            goto("views/directions.py", model)
     for tag, source in (("fake", "generated"), ("real", "real")):  # never one number for two populations
         conf = res["confidence"][res["source"] == tag]
         if not len(conf):

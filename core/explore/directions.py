@@ -270,3 +270,30 @@ def analyse(model: str, method: str, k: int = 10, strengths=STRENGTHS, n: int = 
         out["mean_hit_rate"] = round(float(np.mean(hits)), 4) if hits else None
     out["seconds"] = round(time.time() - t0, 2)
     return out
+
+
+def code_of(G, prior, spec: str, conditional: bool = False):
+    """(z, y, about) of one digit to edit: an Interpolate endpoint spec (random:SEED, class:C, component:K,
+    real:I; core.explore.latent.endpoint) or map:N:SEED:I, digit I of the Latent map of N digits at SEED."""
+    from core.explore.latent import endpoint
+    if spec.startswith("map:"):
+        try:
+            n, seed, i = (int(v) for v in spec.split(":")[1:])
+        except ValueError:
+            raise ConfigError(f"{spec!r}: a map digit is map:N:SEED:INDEX") from None
+        if not 0 <= i < n:
+            raise ConfigError(f"{spec!r}: the map has {n} digits, no #{i}")
+        z, y, _ = _samples(G, prior, n, seed)  # the map's own draw (core.explore.maps.model_map)
+        return z[i], None if y is None else y[i], f"digit #{i} of the map of {n} (seed {seed})"
+    e = endpoint(G, prior, spec, conditional)
+    return e.z, e.y, e.about
+
+
+def edit_code(G, d: Directions, z: torch.Tensor, y, index: int, strengths) -> dict:
+    """One code moved along direction `index` at each strength: its digits and what they read as."""
+    strengths = check_strengths(strengths)
+    zs = edit(z.view(1, -1).float(), d, index, strengths)[:, 0]
+    ys = None if y is None else torch.as_tensor(y).view(1).repeat(len(strengths))
+    x = _decode(G, zs, ys)
+    r = _read(x)
+    return {"images": x, "labels": r["labels"].numpy(), "confidence": r["confidence"].numpy(), "strengths": strengths}
