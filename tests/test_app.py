@@ -445,6 +445,7 @@ def test_directions_page_edits_digits_along_a_class_boundary():
     at.text_input(key="dir_digit").set_value("map:1000:0:7").run()  # what the Latent map's search sends
     assert not at.exception and any("digit #7 of the map of 1000" in c.value and "+4σ reads as" in c.value
                                     for c in at.caption), texts(at)
+    assert any(c.value.startswith("Authenticity 0.") for c in at.caption)  # shipped with the zoo: no button
 
 
 def test_interpolate_sends_its_start_to_directions():

@@ -4,9 +4,11 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
+import torch
 
 from core.dashboard import catalog as core_models
 from core.explore import directions as core_dirs
+from core.explore.latent_scores import cached_latent, closest_pairs, latent_scores
 from ui.common import csv_button, guard, pick_model, pick_prior, show_grid, tidy, version
 
 METHOD_NAMES = {"sefa": "SeFa (first layer's singular vectors)", "pca": "GANSpace PCA (first hidden layer)",
@@ -111,3 +113,20 @@ with guard("Atlas"), st.spinner(f"Decoding {res_n}×{res_n} cells…"):
     st.caption("Share of the plane: " + "  ".join(f"**{d}** {s:.0%}" for s, d in owned)
                + f" · boundary {res['boundary_length']:.1f} (z units) · hybrid cells {res['hybrid_share']:.0%}"
                + f" · `python -m core atlas {model} --through {','.join(through)} --res {res_n}`")
+
+st.subheader("Invented or copied? The digits closest to the training set")
+lat = cached_latent(model) if prior is None else None
+if lat is None and st.button("Measure the latent numbers (PPL, separability, authenticity: about a minute)",
+                             key="dir_measure"):
+    with guard("Latent numbers"), st.spinner("Measuring (the first time also finds every training digit's neighbour)…"):
+        lat = latent_scores(model, prior=prior)
+if lat is None:
+    st.caption(f"Not measured for {model} yet: the button above, or `python -m core score {model} --latent`.")
+else:
+    st.caption(f"Authenticity {lat['authenticity']:.3f} in classifier features, {lat['authenticity_pixels']:.3f} in pixels "
+               f"(Alaa et al. 2022: the share of {lat['n']} digits that are not closer to a training digit than that "
+               f"digit is to its own nearest neighbour) · PPL {lat['ppl']:.1f} · separability {lat['separability']:.3f}. "
+               "Below: the 16 likeliest copies (top) above their nearest training digits (bottom).")
+    with guard("Closest digits", stop=False):
+        gen, twins = closest_pairs(model, lat["closest_features"], seed=lat["seed"], n=lat["n"], prior=prior)
+        show_grid(torch.cat([gen, twins]), nrow=16, width=16 * 42, download=f"closest_{model}")
