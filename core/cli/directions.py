@@ -7,7 +7,7 @@ import io
 import json
 from pathlib import Path
 
-from core.cli.options import add_json, add_model, add_seed, positive_int
+from core.cli.options import add_json, add_model, add_prior, add_seed, positive_int
 
 
 def float_list(text: str) -> list[float]:
@@ -111,7 +111,7 @@ def add_parsers(sub) -> None:
     s.add_argument("--strengths", type=float_list, default=list(STRENGTHS), help="edits in units of σ along each")
     s.add_argument("--n", type=positive_int, default=4000, help="prior samples the pca and class methods fit on")
     s.add_argument("--codes", type=positive_int, default=32, help="fixed codes each direction is measured on")
-    s.add_argument("--prior", help="a prior fitted to this model (`invert`) instead of the trained one")
+    add_prior(s)
     add_seed(s)
     add_json(s)
     s.set_defaults(fn=cmd_directions)
@@ -123,7 +123,7 @@ def add_parsers(sub) -> None:
     s.add_argument("--k", type=positive_int, default=10)
     s.add_argument("--strengths", type=float_list, default=[-3, -1.5, 0, 1.5, 3])
     s.add_argument("--seeds", type=positive_int, default=8, help="how many codes (rows)")
-    s.add_argument("--prior", help="a prior fitted to this model (`invert`) instead of the trained one")
+    add_prior(s)
     s.add_argument("--out", default="edit.png")
     add_seed(s)
     add_json(s)
@@ -133,7 +133,7 @@ def add_parsers(sub) -> None:
     add_model(s)
     s.add_argument("--through", required=True, help="three of random:SEED, class:C, component:K, real:I (comma-separated)")
     s.add_argument("--res", type=positive_int, default=64, help="cells per side")
-    s.add_argument("--prior", help="a prior fitted to this model (`invert`) instead of the trained one")
+    add_prior(s)
     s.add_argument("--out", default="atlas.png")
     s.add_argument("--mosaic", help="also write the digits of a 16×16 sample of the cells here")
     add_json(s)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import sys
 
-from core.cli.options import add_json, add_model, add_seed, non_negative_int, positive_float, positive_int
+from core.cli.options import add_json, add_model, add_prior, add_seed, non_negative_int, positive_float, positive_int
 from core.cli.text import score_text
 
 
@@ -140,7 +140,7 @@ def add_parsers(sub) -> None:
     s.add_argument("--to", dest="end", default="random:1")
     s.add_argument("--frames", type=positive_int, default=10)
     s.add_argument("--mode", default="slerp", choices=["slerp", "lerp"])
-    s.add_argument("--prior", help="a fitted prior of this model")
+    add_prior(s)
     s.add_argument("--out", default="interpolation.png")
     add_json(s)
     s.set_defaults(fn=cmd_interpolate)
@@ -152,6 +152,6 @@ def add_parsers(sub) -> None:
     s.add_argument("--n", type=positive_int, default=2000)
     s.add_argument("--real", type=int, default=0, help="also map this many real test digits")
     add_seed(s)
-    s.add_argument("--prior", help="a fitted prior of this model")
+    add_prior(s)
     s.add_argument("--out", default="map.csv")
     s.set_defaults(fn=cmd_map)

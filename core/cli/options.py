@@ -70,6 +70,11 @@ def add_model(s: argparse.ArgumentParser, optional: bool = False, help: str = MO
     s.add_argument("model", nargs="?" if optional else None, help=help)
 
 
+def add_prior(s: argparse.ArgumentParser) -> None:
+    """--prior NAME: a prior fitted to the model (`python -m core invert`) instead of its trained one."""
+    s.add_argument("--prior", help="a prior fitted to this model (`python -m core invert`) instead of the trained one")
+
+
 def add_json(s: argparse.ArgumentParser) -> None:
     s.add_argument("--json", action="store_true")
 

@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from core.cli.options import add_device, add_json, add_model, add_seed, positive_float, positive_int
+from core.cli.options import add_device, add_json, add_model, add_prior, add_seed, positive_float, positive_int
 from core.cli.text import score_text
 from core.errors import ConfigError
 
@@ -131,7 +131,7 @@ def add_parsers(sub) -> None:
     s.add_argument("--out", default="grid.png")
     add_seed(s)
     add_device(s)
-    s.add_argument("--prior", help="a prior fitted to this model (`python -m core invert`)")
+    add_prior(s)
     s.set_defaults(fn=cmd_sample)
 
     s = sub.add_parser("classifier", help="the MNIST ResNet behind every metric")
@@ -151,7 +151,7 @@ def add_parsers(sub) -> None:
                    help="with --real: recompute the test split's reference and the floors into trained/reference/")
     s.add_argument("--n", type=positive_int, default=10_000)
     add_seed(s)
-    s.add_argument("--prior", help="a prior fitted to this model (`python -m core invert`)")
+    add_prior(s)
     s.add_argument("--samples", metavar="PATH",
                    help="score a file of digits instead of a model: .npz / .npy / .pt (N×28×28, N×1×28×28 or N×784; "
                         "uint8 0–255 or float in [0, 1] or [−1, 1], detected) or a folder of 28×28 PNGs")
