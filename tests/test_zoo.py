@@ -145,6 +145,9 @@ def test_export_if_better_ships_only_a_model_that_beats_the_shipped_one(tmp_path
     e = zoo.index()["vanilla"]
     assert zoo.shipped_fid(e) < zoo.shipped_fid(first)
     assert [(t["run_id"], t["shipped"]) for t in e["tries"]] == [(bad, False), (good, True)]
+    won = e["tries"][-1]  # decided on noise seed 0, both models reported on seed 1: "the better of two single runs"
+    assert won["decided_on_seed"] == 0 and won["report_seed"] == 1 and won["fid_report"] != won["fid"]
+    assert won["fid_report"] < won["rival_fid_report"]
     model = (tmp_path / "trained" / "vanilla" / "model.pt").read_bytes()
     assert zoo.export(bad, if_better=True) is None
     e2 = zoo.index()["vanilla"]

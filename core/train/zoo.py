@@ -244,8 +244,9 @@ def export(run_id: str, name: str | None = None, force: bool = False, if_better:
         tries = tries or [{"run_id": _shipped_meta(name).get("run_id"), "recipe": old.get("recipe") or shipped_recipe(name),
                            "epochs": old["epochs"], "fid": shipped_fid(old), "shipped": True}]
     better = not old or full["fid"] < shipped_fid(old)
+    report = _report_on_another_seed(str(run.checkpoint_path), name) if old else {}
     tries = tries + [{"run_id": run.id, "recipe": recipe_of(cfg), "epochs": sd["epoch"], "fid": full["fid"],
-                      "shipped": better or not if_better}]
+                      "decided_on_seed": SCORE_SEED, **report, "shipped": better or not if_better}]
     if if_better and not better:
         idx[name]["tries"] = tries
         write_json_atomic(INDEX, idx)
@@ -276,6 +277,17 @@ def export(run_id: str, name: str | None = None, force: bool = False, if_better:
                  **({"tries": [dict(t, shipped=t is tries[-1]) for t in tries]} if len(tries) > 1 else {})}
     write_json_atomic(INDEX, dict(sorted(idx.items(), key=lambda kv: list(VARIANTS).index(kv[0]))))
     return out
+
+
+REPORT_SEED = SCORE_SEED + 1  # --if-better decides on SCORE_SEED's FID and reports both models' on this one
+
+
+def _report_on_another_seed(challenger: str, name: str) -> dict:
+    """The challenger's and the shipped model's FID on REPORT_SEED (before anything is overwritten):
+    the choice is made on SCORE_SEED, so the number reported is not the one it was made on."""
+    return {"report_seed": REPORT_SEED,
+            "fid_report": score_model(challenger, n=SCORE_N, seed=REPORT_SEED, use_cache=False)["fid"],
+            "rival_fid_report": score_model(name, n=SCORE_N, seed=REPORT_SEED)["fid"]}
 
 
 def shipped_fid(entry: dict) -> float:
