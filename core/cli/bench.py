@@ -42,10 +42,10 @@ def _sweep(a) -> None:
     from core.sweeps.drive import bench_sweep
     with contextlib.redirect_stdout(sys.stderr):  # Tune's tables
         res = bench_sweep()
-    report(a, res, lambda r: f"{r['trials']} tiny trials, {r['concurrency']} at a time: "
-                              f"Ray started in {r['ray_start_seconds']} s; "
-                              f"trials {r['trial_seconds']} s in all, sweep {r['fit_seconds']} s -> efficiency "
-                              f"{r['efficiency']} ({r['efficiency_with_start']} counting Ray's start)")
+    report(a, res, lambda r: f"{r['trials']} tiny trials, {r['concurrency']} at a time: Ray started in "
+                              f"{r['ray_start_seconds']} s; one trial alone {r['alone_trial_seconds']} s, the sweep "
+                              f"{r['fit_seconds']} s -> speed-up {r['speedup']}, efficiency {r['efficiency']} "
+                              f"(speed-up ÷ {r['concurrency']} slots; {r['efficiency_with_start']} counting Ray's start)")
 
 
 def _score(a) -> None:
