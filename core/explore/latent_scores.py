@@ -135,6 +135,10 @@ def bench_latent(model: str = "wgan-gp", n: int = 10_000) -> dict:
         directions.edit_grid(m.G, m.prior, d, 1, [0.0, float(s)], seeds=16)
         steps.append(time.time() - t)
     out["slider_step_ms"] = round(1000 * float(np.median(steps)), 1)
+    from core.explore.atlas import atlas
+    t = time.time()
+    atlas(model, ["random:0", "random:1", "random:2"], res=64)
+    out["atlas_64_s"] = round(time.time() - t, 2)
     t = time.time()
     latent_metrics.ppl(m.G, m.prior, n, conditional=m.conditional)
     out["ppl_s"] = round(time.time() - t, 2)
