@@ -23,6 +23,7 @@ CONTENT = {  # slug -> what shows the page's main content
     "": '[data-testid="stDataFrame"]', "train": '[data-testid="stForm"]', "compare": '[data-testid="stPlotlyChart"]',
     "timeline": '[data-testid="stPlotlyChart"]', "latent_map": "iframe", "classes": '[data-testid="stPlotlyChart"]',
     "gmm_editor": "iframe", "refine": '[data-testid="stImage"] img', "interpolate": '[data-testid="stImage"] img',
+    "directions": '[data-testid="stImage"] img',
     "sweep": '[data-testid="stDataFrame"]', "findings": '[data-testid="stDataFrame"]',
 }
 RUNNING = '[data-testid="stStatusWidgetRunningIcon"]'
