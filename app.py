@@ -2,6 +2,7 @@
 
 Pages are thin views over `core/` (see ui/common.py for the shared Streamlit glue)."""
 import threading
+import time
 
 import streamlit as st
 
@@ -9,6 +10,7 @@ from core.perf import trim_heap
 from ui.common import PAGES
 
 st.set_page_config(page_title="Latent Lab", page_icon="🧪", layout="wide")
+WARM_UP_DELAY_S = 4.0  # after the first page's script: its browser rendering first, then UMAP's kernels (~6 s)
 
 
 @st.cache_resource(show_spinner=False)
@@ -18,7 +20,12 @@ def _warm_up_umap():
     import core.explore.projector
     core.explore.projector.OUT_OF_PROCESS = True
     from core.explore.maps import warm_up
-    t = threading.Thread(target=warm_up, daemon=True)
+
+    def later():  # the browser is still drawing the first page (on a 2-core machine it shares the CPU)
+        time.sleep(WARM_UP_DELAY_S)
+        warm_up()
+
+    t = threading.Thread(target=later, daemon=True)
     t.start()
     return t
 
