@@ -17,7 +17,8 @@ def _latent(a) -> None:
     res = bench_latent(model=a.model or "wgan-gp", n=a.n)
     took = {m: res[f"find_{m}_s"] + res[f"measure_{m}_s"] for m in ("sefa", "pca", "class")}
     report(a, res, lambda r: f"{r['model']}: directions (k 10, found + measured) sefa {took['sefa']:.1f} s, "
-                              f"pca {took['pca']:.1f} s, class {took['class']:.1f} s; "
+                              f"pca {took['pca']:.1f} s, class {took['class']:.1f} s "
+                              f"({r['find_class_again_s'] + r['measure_class_s']:.1f} s the second time); "
                               f"slider step {r['slider_step_ms']:.0f} ms; atlas 64×64 {r['atlas_64_s']:.1f} s; "
                               f"PPL on {r['n']} pairs {r['ppl_s']:.1f} s; "
                               f"authenticity of {r['n']} digits {r['authenticity_features_s']:.1f} s (features), "

@@ -112,16 +112,16 @@ def fit_linear_classes(z: torch.Tensor, labels: torch.Tensor, holdout: float = 0
                        l2: float = 1e-3) -> dict:
     """Ten one-vs-rest logistic regressions of the digit read on z (fitted on 1 − holdout of the
     codes): {"weights" 10 × d, "bias", "accuracy" (held out, argmax of the ten scores), "n_fit", "counts"}."""
-    z = z.double()
+    z = z.float()  # float32: LBFGS stops in ~20 iterations at the float64 fit's normals (cos 1.0; 0.03 vs 1.5 s)
     n = len(z)
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     cut = int(round(n * (1 - holdout)))
     fit, held = perm[:cut], perm[cut:]
     mu, sd = z[fit].mean(0), z[fit].std(0).clamp_min(1e-8)
     zs = (z - mu) / sd
-    target = nn.functional.one_hot(labels.long(), 10).double()
-    w = torch.zeros(10, z.shape[1], dtype=torch.double, requires_grad=True)
-    b = torch.zeros(10, dtype=torch.double, requires_grad=True)
+    target = nn.functional.one_hot(labels.long(), 10).float()
+    w = torch.zeros(10, z.shape[1], requires_grad=True)
+    b = torch.zeros(10, requires_grad=True)
     opt = torch.optim.LBFGS([w, b], max_iter=200, line_search_fn="strong_wolfe")
 
     def loss():
@@ -135,7 +135,7 @@ def fit_linear_classes(z: torch.Tensor, labels: torch.Tensor, holdout: float = 0
     w_z = (w.detach() / sd)  # the boundaries in z's own units: score = w_z·z + b'
     with torch.no_grad():
         pred = (zs[held] @ w.T + b).argmax(1)
-    acc = float((pred == labels[held]).double().mean()) if len(held) else float("nan")
+    acc = float((pred == labels[held]).float().mean()) if len(held) else float("nan")
     return {"weights": w_z.float(), "bias": (b.detach() - (w.detach() * mu / sd).sum(1)).float(), "accuracy": acc,
             "n_fit": cut, "n_held": n - cut, "counts": torch.bincount(labels.long(), minlength=10).tolist()}
 
