@@ -446,6 +446,12 @@ def test_directions_page_edits_digits_along_a_class_boundary():
     assert not at.exception and any("digit #7 of the map of 1000" in c.value and "+4σ reads as" in c.value
                                     for c in at.caption), texts(at)
     assert any(c.value.startswith("Authenticity 0.") for c in at.caption)  # shipped with the zoo: no button
+    at.session_state["atlas_wgan-gp_class:1_class:7_class:0_32"] = {"selected": [37], "seq": 1}  # a box on cell 37
+    at.run()
+    at.button(key="atlas_to_edit").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.text_input(key="dir_digit").value == "atlas:32:37:class:1,class:7,class:0"
+    assert any(c.value.startswith("atlas cell (1, 5) of the plane") for c in at.caption), texts(at)
 
 
 def test_interpolate_sends_its_start_to_directions():

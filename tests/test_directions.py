@@ -228,3 +228,21 @@ def test_one_digit_to_edit_comes_from_an_endpoint_or_a_map(zoo_wgan):
     assert strip["images"].shape == (3, 784) and len(strip["labels"]) == 3
     with torch.no_grad():
         assert torch.allclose(strip["images"][1], G(zi.view(1, -1))[0], atol=1e-5)  # strength 0 is the digit itself
+
+
+def test_an_atlas_cell_is_a_digit_to_edit_for_plain_and_conditional_models(zoo_wgan):
+    from core.explore import atlas
+    from core.explore.latent import endpoint
+    from core.store.registry import load_model
+    G, _, prior = zoo_wgan
+    ends = ["random:0", "random:1", "random:2"]
+    z, emb, about = directions.code_of(G, prior, "atlas:8:13:" + ",".join(ends))
+    p = atlas.plane(*(endpoint(G, prior, e).z for e in ends), 8)
+    assert torch.equal(z, p["codes"][13]) and emb is None and "cell (1, 5)" in about
+    m = load_model("gmm-cwgan-gp")  # a G with a label embedding is given the ends' embeddings, blended
+    z, emb, _ = directions.code_of(m.G, m.prior, "atlas:8:0:class:1,class:7,class:0", m.conditional)
+    assert emb.shape == (m.G.embed.embedding_dim,) and emb.is_floating_point()
+    d = directions.find(m.G, m.prior, "sefa", 2)
+    assert directions.edit_code(m.G, d, z, emb, 1, [-1, 0, 1])["images"].shape == (3, 784)
+    with pytest.raises(ConfigError, match="no #64"):
+        directions.code_of(G, prior, "atlas:8:64:" + ",".join(ends))

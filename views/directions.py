@@ -10,6 +10,7 @@ from core.dashboard import catalog as core_models
 from core.explore import directions as core_dirs
 from core.explore.latent_scores import cached_latent, closest_pairs, latent_scores
 from ui.common import csv_button, guard, pick_model, pick_prior, show_grid, tidy, version
+from ui.components import hover_scatter
 
 METHOD_NAMES = {"sefa": "SeFa (first layer's singular vectors)", "pca": "GANSpace PCA (first hidden layer)",
                 "class": "class boundaries (InterFaceGAN)"}
@@ -52,7 +53,10 @@ with c2:
               download=f"edit_{model}_{method}_{index}")
 st.caption(f"{int((lab0 != lab1).sum())} of {len(lab0)} digits now read as another digit.")
 
-one = st.text_input("Edit one digit", key="dir_digit", placeholder="class:3, random:7, real:12 or map:N:SEED:I",
+if "dir_digit_next" in st.session_state:  # an atlas cell picked below, on the previous run
+    st.session_state["dir_digit"] = st.session_state.pop("dir_digit_next")
+one = st.text_input("Edit one digit", key="dir_digit",
+                    placeholder="class:3, random:7, real:12, map:N:SEED:I or atlas:RES:I:A,B,C",
                     help="a digit of your own (Interpolate's endpoints, or a Latent map digit: both pages send theirs "
                          "here), moved along this direction from −4σ to +4σ")
 if one:
@@ -87,7 +91,8 @@ st.caption(f"The same from the command line: `python -m core directions {model} 
 st.subheader("An atlas of the latent space")
 st.caption("The plane through three codes (Interpolate's endpoints: random:SEED, class:C, component:K, real:I), decoded "
            "cell by cell: each cell in the colour of the digit read there, paler where the classifier is less sure, the "
-           "boundaries between digits in black; A, B and C ringed. Beside it, a 16×16 sample of the cells' digits.")
+           "boundaries between digits in black; A, B and C ringed. Beside it, the same cells as points: hover one "
+           "for its digit, box-select one to edit it along the direction above.")
 a1, a2, a3, a4 = st.columns([2, 2, 2, 1])
 through = [a1.text_input("A", "class:1", key="atlas_a"), a2.text_input("B", "class:7", key="atlas_b"),
            a3.text_input("C", "class:0", key="atlas_c")]
@@ -96,23 +101,35 @@ res_n = a4.select_slider("Cells", [16, 32, 64], value=32, key="atlas_res")
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def drawn_atlas(model, through, res_n, prior, ver):
-    from core.explore.atlas import atlas, atlas_image, mosaic_indices
+    from core.explore.atlas import atlas, atlas_image
     from ui.common import CLASS_COLOURS
+    from ui.components import digits_to_png_b64
     res = atlas(model, list(through), res=res_n, prior=prior)
-    side = min(16, res_n)
-    return res, atlas_image(res, CLASS_COLOURS, scale=max(4, 384 // res_n)), res["images"][mosaic_indices(res_n, side)]
+    png = digits_to_png_b64(((res["images"].reshape(-1, 28, 28) + 1) * 127.5).clamp(0, 255).byte().numpy())
+    return res, atlas_image(res, CLASS_COLOURS, scale=max(4, 384 // res_n)), png
 
 
 with guard("Atlas"), st.spinner(f"Decoding {res_n}×{res_n} cells…"):
-    res, img, tiles = drawn_atlas(model, tuple(through), int(res_n), prior, version(model, prior))
+    res, img, png = drawn_atlas(model, tuple(through), int(res_n), prior, version(model, prior))
     b1, b2 = st.columns(2)
     b1.image(img, caption=" · ".join(f"{n}: {about}" for n, about in zip("ABC", res["about"])))
+    n_cells = int(res_n)
     with b2:
-        show_grid(tiles, nrow=min(16, int(res_n)), width=384, download=f"atlas_{model}")
+        rows_, cols_ = np.divmod(np.arange(n_cells * n_cells), n_cells)
+        picked = hover_scatter(cols_, -rows_, res["labels"], png,
+                               [f"cell ({r}, {c}) · reads {lab} ({conf:.0%})" for r, c, lab, conf in
+                                zip(rows_, cols_, res["labels"], res["confidence"])],
+                               key=f"atlas_{model}_{'_'.join(through)}_{n_cells}", height=420,
+                               marker_size=max(4, 300 // n_cells), dragmode="select", legend_title="digit read")
     owned = sorted(((s, d) for d, s in enumerate(res["share"]) if s), reverse=True)
     st.caption("Share of the plane: " + "  ".join(f"**{d}** {s:.0%}" for s, d in owned)
                + f" · boundary {res['boundary_length']:.1f} (z units) · hybrid cells {res['hybrid_share']:.0%}"
                + f" · `python -m core atlas {model} --through {','.join(through)} --res {res_n}`")
+    cells = (picked or {}).get("selected", [])
+    if cells and st.button(f"Edit cell {tuple(divmod(int(cells[0]), n_cells))} along the direction above",
+                           key="atlas_to_edit", icon=":material/explore:"):
+        st.session_state["dir_digit_next"] = f"atlas:{n_cells}:{int(cells[0])}:{','.join(through)}"
+        st.rerun()  # the "Edit one digit" box above takes it before it is drawn
 
 st.subheader("Invented or copied? The digits closest to the training set")
 lat = cached_latent(model) if prior is None else None

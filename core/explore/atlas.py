@@ -80,6 +80,22 @@ def summary(labels: np.ndarray, confidence: np.ndarray, cell: float, threshold: 
             "hybrid_threshold": threshold}
 
 
+def cell_code(G, prior, through: list[str], res: int, i: int, conditional: bool = False):
+    """(z, what a conditional G is given — the ends' label embeddings blended — or None, about) of cell i."""
+    from core.explore.latent import endpoint
+    if not 0 <= i < res * res:
+        raise ConfigError(f"the atlas has {res * res} cells, no #{i}")
+    ends = [endpoint(G, prior, spec, conditional) for spec in through]
+    p = plane(*(e.z for e in ends), res)
+    emb = None
+    if getattr(G, "n_classes", 0):
+        lam = barycentric(p["corners"], p["uu"][i:i + 1], p["vv"][i:i + 1]).float()
+        with torch.no_grad():
+            emb = (lam @ torch.stack([G.embed(e.y.view(1))[0] for e in ends]))[0]
+    row, col = divmod(i, res)
+    return p["codes"][i], emb, f"atlas cell ({row}, {col}) of the plane through {', '.join(through)}"
+
+
 def atlas(model: str, through: list[str], res: int = 64, prior: str | None = None) -> dict:
     """`python -m core atlas`: the plane through three endpoint specs, decoded and read."""
     import time

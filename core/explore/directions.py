@@ -274,8 +274,17 @@ def analyse(model: str, method: str, k: int = 10, strengths=STRENGTHS, n: int = 
 
 def code_of(G, prior, spec: str, conditional: bool = False):
     """(z, y, about) of one digit to edit: an Interpolate endpoint spec (random:SEED, class:C, component:K,
-    real:I; core.explore.latent.endpoint) or map:N:SEED:I, digit I of the Latent map of N digits at SEED."""
+    real:I; core.explore.latent.endpoint), map:N:SEED:I (digit I of the Latent map of N digits at SEED) or
+    atlas:RES:I:A,B,C (cell I of the atlas through A, B, C; y is then a blend of label embeddings)."""
     from core.explore.latent import endpoint
+    if spec.startswith("atlas:"):
+        from core.explore.atlas import cell_code
+        parts = spec.split(":", 3)
+        try:
+            res, i, through = int(parts[1]), int(parts[2]), parts[3].split(",")
+        except (IndexError, ValueError):
+            raise ConfigError(f"{spec!r}: an atlas cell is atlas:RES:I:A,B,C") from None
+        return cell_code(G, prior, through, res, i, conditional)
     if spec.startswith("map:"):
         try:
             n, seed, i = (int(v) for v in spec.split(":")[1:])
@@ -293,7 +302,9 @@ def edit_code(G, d: Directions, z: torch.Tensor, y, index: int, strengths) -> di
     """One code moved along direction `index` at each strength: its digits and what they read as."""
     strengths = check_strengths(strengths)
     zs = edit(z.view(1, -1).float(), d, index, strengths)[:, 0]
-    ys = None if y is None else torch.as_tensor(y).view(1).repeat(len(strengths))
+    ys = None if y is None else torch.as_tensor(y)
+    if ys is not None:  # a label, or a conditional G's blended label embedding (an atlas cell)
+        ys = ys.view(1, -1).repeat(len(strengths), 1) if ys.is_floating_point() else ys.view(1).repeat(len(strengths))
     x = _decode(G, zs, ys)
     r = _read(x)
     return {"images": x, "labels": r["labels"].numpy(), "confidence": r["confidence"].numpy(), "strengths": strengths}
