@@ -97,6 +97,7 @@ def test_latent_map_pca_of_features():
     at.run()
     assert not at.exception and any("Selected: 3 digits" in m.value for m in at.subheader)
     assert any(c.value.startswith("generated: 3 digits, mean confidence") for c in at.caption)
+    assert at.button(key="map_selection_to_directions").label.startswith("Edit digit #10 (the first selected)")
     at.selectbox(key="map_search_by").set_value("digit index").run()
     at.number_input(key="map_search_index").set_value(7).run()
     assert not at.exception and any("digit #7 (read as" in c.value and "8 nearest" in c.value for c in at.caption)

@@ -117,6 +117,11 @@ def explore():
                    + ", ".join(f"{d} ({c})" for d, c in s["labels"].items()))
     show_grid(res["images"][picked[:100]], nrow=10, width=560, download="map_selection")
     csv_button(pd.DataFrame(summary["rows"]), f"map_selection_{model}", "Selection CSV")
+    first = next((i for i in picked if i < n), None)  # a generated digit: its code is the map's own
+    if first is not None and st.button(f"Edit digit #{first} (the first selected) along a direction",
+                                       key="map_selection_to_directions", icon=":material/explore:"):
+        st.session_state["dir_digit"] = f"map:{n}:{seed}:{first}"
+        goto("views/directions.py", model)
 
 
 explore()
