@@ -162,6 +162,9 @@ def find(G, prior, method: str, k: int = 10, n: int = FIT_N, seed: int = 0) -> D
     targets = None
     if method == "sefa":
         vectors, extra, about = sefa(G, k)
+        if getattr(prior, "k", 0):  # what the first layer sees: codes of a mixture, not of N(0, I)
+            about += (f"; its z come from a {prior.k}-component mixture, so σ along a direction is the mixture's "
+                      "spread and an edit may leave the components (see shell)")
     elif method == "pca":
         vectors, extra, about = ganspace(G, prior, k, n, seed)
     else:
