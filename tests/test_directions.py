@@ -246,3 +246,15 @@ def test_an_atlas_cell_is_a_digit_to_edit_for_plain_and_conditional_models(zoo_w
     assert directions.edit_code(m.G, d, z, emb, 1, [-1, 0, 1])["images"].shape == (3, 784)
     with pytest.raises(ConfigError, match="no #64"):
         directions.code_of(G, prior, "atlas:8:64:" + ",".join(ends))
+
+
+def test_a_class_direction_is_compared_with_the_way_to_its_components_means():
+    from types import SimpleNamespace
+    prior = SimpleNamespace(means=torch.tensor([[3.0, 0.0], [-1.0, 0.0]]))
+    comp, labels = torch.tensor([0, 0, 1, 1, 1]), torch.tensor([3, 3, 8, 8, 3])
+    vectors = torch.zeros(10, 2)
+    vectors[3], vectors[8] = torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0])
+    cos = directions.toward_means(prior, comp, labels, vectors)
+    assert cos[3] == pytest.approx(1.0)  # 3s come mostly from component 0, right of the centre (1, 0)
+    assert cos[8] == pytest.approx(0.0)  # 8s from component 1, left: orthogonal to the direction given
+    assert cos[5] is None

@@ -32,8 +32,11 @@ def found(model, method, k, prior, ver):
 
 with guard("Directions"), st.spinner(f"Finding {k} directions and measuring each on fixed digits…"):
     d, rows = found(model, method, int(k), prior, version(model, prior))
+cosines = [v for v in d.extra.get("cosine_to_means") or [] if v is not None]
 st.caption(d.about + (f" · linear separability of the digits in z: **{d.extra['separability']:.3f}** held-out "
-                      "accuracy" if "separability" in d.extra else ""))
+                      "accuracy" if "separability" in d.extra else "")
+           + (f" · mean cosine of a digit's direction with the way to the means of the components that make it: "
+              f"**{np.mean(cosines):.2f}**" if cosines else ""))
 
 labels = [f"#{i}" + (f" · digit {t}" if d.targets and t is not None else
                      " · no such digit made" if d.targets else "") for i, t in enumerate(d.targets or [None] * len(d))]

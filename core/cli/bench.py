@@ -29,7 +29,8 @@ def _ui(a) -> None:
     from core.dashboard.mixture_editor import bench_edit
     res = bench_edit(a.model or "cwgan-gp")
     report(a, res, lambda r: f"{r['model']}: one GMM drag -> new grid + histogram {r['drag_ms']:.0f} ms, one interpolation "
-                              f"step {r['interpolation_step_ms']:.0f} ms (median of {r['repeats']}, server side)")
+                              f"step {r['interpolation_step_ms']:.0f} ms, one direction-slider step "
+                              f"{r['direction_step_ms']:.0f} ms (median of {r['repeats']}, server side)")
 
 
 def _embed(a) -> None:

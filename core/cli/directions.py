@@ -36,6 +36,9 @@ def cmd_directions(a):
     if "separability" in res:
         print(f"linear separability of the digits read, in z: {res['separability']:.3f} held-out accuracy; "
               f"mean hit rate at strength {max(a.strengths):g}: {res['mean_hit_rate']}")
+    if res.get("cosine_to_means"):
+        print("cosine of each digit's direction with the way to its components' means: "
+              + " ".join(f"{c}:{v:.2f}" for c, v in enumerate(res["cosine_to_means"]) if v is not None))
     print(f"each direction on {res['codes']} fixed codes at strengths {', '.join(f'{s:g}' for s in a.strengths)} (×σ):")
     for r in res["directions"]:
         target = f"digit {r['target']}  hit {r['hit_rate']}  " if "target" in r else ""

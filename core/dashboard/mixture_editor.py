@@ -130,7 +130,8 @@ def mixture_histogram(views: dict[int, dict], weights=None) -> np.ndarray:
 def bench_edit(model: str = "gm-dynamic", frames: int = 20) -> dict:
     """Server-side latency of the dashboard's interactive calls, median of `frames` repeats:
     one drag (move a mean, 64 digits of that component classified, the mixture's class
-    histogram updated) and one interpolation step (one frame + its label)."""
+    histogram updated), one interpolation step (one frame + its label) and one step of the
+    Directions page's strength slider (16 digits edited and read)."""
     from core.dashboard.catalog import loaded
     from core.eval.classifier import predict
     from core.eval.score import classifier
@@ -153,8 +154,16 @@ def bench_edit(model: str = "gm-dynamic", frames: int = 20) -> dict:
         t0 = time.perf_counter()
         interpolate(G, a, b, frames=2)  # the slider's frame (and its endpoint) with labels
         step.append(time.perf_counter() - t0)
+    from core.explore import directions
+    d = directions.find(G, prior, "sefa", 10)
+    slide = []
+    for s in np.linspace(-4, 4, frames):  # the Directions page's strength slider: 16 digits edited and read
+        t0 = time.perf_counter()
+        directions.edit_grid(G, prior, d, 0, [0.0, float(s)], seeds=16)
+        slide.append(time.perf_counter() - t0)
     return {"model": model, "drag_ms": round(1000 * float(np.median(drag)), 1),
-            "interpolation_step_ms": round(1000 * float(np.median(step)), 1), "repeats": frames}
+            "interpolation_step_ms": round(1000 * float(np.median(step)), 1),
+            "direction_step_ms": round(1000 * float(np.median(slide)), 1), "repeats": frames}
 
 
 def drag_scale(prior, k: int) -> float:

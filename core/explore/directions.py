@@ -140,8 +140,26 @@ def fit_linear_classes(z: torch.Tensor, labels: torch.Tensor, holdout: float = 0
             "n_fit": cut, "n_held": n - cut, "counts": torch.bincount(labels.long(), minlength=10).tolist()}
 
 
+def toward_means(prior, comp: torch.Tensor, labels: torch.Tensor, vectors: torch.Tensor) -> list[float | None]:
+    """For a mixture prior: the cosine between each digit's direction and the way from the mean of the
+    components' means to the means of the components that make that digit (weighted by how often each
+    does, in the fit's samples) — for a conditional model, its class's component mean. None where no
+    code reads as the digit."""
+    means = prior.means.detach().float()
+    centre = means.mean(0)
+    out = []
+    for c in range(10):
+        counts = torch.bincount(comp[labels == c].long(), minlength=len(means)).float()
+        if counts.sum() == 0:
+            out.append(None)
+            continue
+        way = (counts / counts.sum()) @ means - centre
+        out.append(round(float(nn.functional.cosine_similarity(way, vectors[c], dim=0)), 4))
+    return out
+
+
 def class_boundaries(G, prior, n: int = FIT_N, seed: int = 0):
-    z, _, x = _samples(G, prior, n, seed)
+    z, comp, x = _samples(G, prior, n, seed)
     labels = _read(x)["labels"]
     fit = fit_linear_classes(z, labels, seed=seed)
     vectors = nn.functional.normalize(fit["weights"].double(), dim=1).float()
@@ -149,6 +167,8 @@ def class_boundaries(G, prior, n: int = FIT_N, seed: int = 0):
     about = (f"unit normals of ten one-vs-rest logistic regressions of the digit read on z ({n} prior samples, "
              f"{fit['n_held']} held out)")
     extra = {"separability": round(fit["accuracy"], 4), "counts": fit["counts"]}
+    if comp is not None and hasattr(prior, "means"):
+        extra["cosine_to_means"] = toward_means(prior, comp, labels, vectors)
     return vectors, extra, about, present
 
 
