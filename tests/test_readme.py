@@ -27,3 +27,11 @@ def test_the_quality_table_reads_before_from_the_seed_recipe_and_sorts_by_fid(cl
     assert "5.52 (5.17–5.74)¹" in gp  # the batch-64 (seed 001's) row's live generator, 3 seeds
     r = cli("report", "--readme", "--check")
     assert r.returncode == 0 and "matches its data" in r.stderr
+
+
+def test_a_new_empty_block_is_filled():
+    text = readme.README.read_text()
+    body = readme.latent_table()
+    empty = text.replace(body + "\n", "")
+    assert empty != text and readme.stale_tables(empty) == ["latent"]
+    assert readme.rewrite(empty) == text

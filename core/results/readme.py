@@ -94,7 +94,8 @@ TABLES: dict[str, Callable[[], str]] = {"quality": quality_table, "zoo-retrain":
 
 
 def _block(name: str) -> re.Pattern:
-    return re.compile(rf"(<!-- generated: {re.escape(name)} [^\n]*-->\n)(.*?)(\n<!-- /generated: {re.escape(name)} -->)",
+    """A table's markers and what is between them (an empty block too: a new table's first write)."""
+    return re.compile(rf"(<!-- generated: {re.escape(name)} [^\n]*-->\n)(?:(.*?)\n)?(<!-- /generated: {re.escape(name)} -->)",
                       re.S)
 
 
@@ -102,7 +103,7 @@ def rewrite(text: str) -> str:
     """`text` with every generated table replaced by its data's table now."""
     for name, make in TABLES.items():
         table = make()
-        text = _block(name).sub(lambda m, t=table: m.group(1) + t + m.group(3), text)
+        text = _block(name).sub(lambda m, t=table: m.group(1) + t + "\n" + m.group(3), text)
     return text
 
 
@@ -111,7 +112,7 @@ def stale_tables(text: str) -> list[str]:
     out = []
     for name, make in TABLES.items():
         m = _block(name).search(text)
-        if not m or m.group(2) != make():
+        if not m or (m.group(2) or "") != make():
             out.append(name)
     return out
 
