@@ -105,10 +105,11 @@ res_n = a4.select_slider("Cells", [16, 32, 64], value=32, key="atlas_res")
 @st.cache_data(show_spinner=False, max_entries=8)
 def drawn_atlas(model, through, res_n, prior, ver):
     from core.explore.atlas import atlas, atlas_image
+    from core.store.mnist import to_uint8
     from ui.common import CLASS_COLOURS
     from ui.components import digits_to_png_b64
     res = atlas(model, list(through), res=res_n, prior=prior)
-    png = digits_to_png_b64(((res["images"].reshape(-1, 28, 28) + 1) * 127.5).clamp(0, 255).byte().numpy())
+    png = digits_to_png_b64(to_uint8(res["images"]).numpy())
     return res, atlas_image(res, CLASS_COLOURS, scale=max(4, 384 // res_n)), png
 
 

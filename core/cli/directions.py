@@ -3,9 +3,7 @@ and `edit` (a grid of digits moved along one)."""
 from __future__ import annotations
 
 import argparse
-import io
 import json
-from pathlib import Path
 
 from core.cli.options import add_json, add_model, add_prior, add_seed, positive_int
 
@@ -49,19 +47,14 @@ def cmd_directions(a):
 
 def cmd_edit(a):
     from core.explore.directions import edit_grid, find
-    from core.store.files import write_bytes_atomic
-    from core.store.images import labelled_grid
+    from core.store.images import labelled_grid, save_png
     from core.store.registry import load_model
     m = load_model(a.model, prior=a.prior)
     d = find(m.G, m.prior, a.method, a.k, seed=a.seed)
     res = edit_grid(m.G, m.prior, d, a.direction, a.strengths, seeds=a.seeds, seed=a.seed)
     img = labelled_grid(res["images"], [int(v) for v in res["labels"]], nrow=len(res["strengths"]),
                         titles=[f"{s:+g}σ" for s in res["strengths"]])
-    buf = io.BytesIO()
-    img.save(buf, format="PNG")
-    out = Path(a.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_bytes_atomic(out, buf.getvalue())
+    out = save_png(img, a.out)
     labels = res["labels"].reshape(a.seeds, -1).tolist()
     if a.json:
         print(json.dumps({"out": str(out), "model": a.model, "method": a.method, "direction": a.direction,
@@ -76,23 +69,13 @@ METHODS = ("sefa", "pca", "class")  # core.explore.directions.METHODS (not impor
 STRENGTHS = (-3.0, -1.5, 1.5, 3.0)  # core.explore.directions.STRENGTHS
 
 
-def _write_png(img, path: str) -> Path:
-    from core.store.files import write_bytes_atomic
-    buf = io.BytesIO()
-    img.save(buf, format="PNG")
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_bytes_atomic(out, buf.getvalue())
-    return out
-
-
 def cmd_atlas(a):
     from core.explore.atlas import atlas, atlas_image, mosaic_indices
-    from core.store.images import DIGIT_COLOURS, grid
+    from core.store.images import DIGIT_COLOURS, save_grid, save_png
     res = atlas(a.model, a.through.split(","), res=a.res, prior=a.prior)
-    out = _write_png(atlas_image(res, DIGIT_COLOURS), a.out)
+    out = save_png(atlas_image(res, DIGIT_COLOURS), a.out)
     side = min(16, a.res)
-    mosaic = _write_png(grid(res["images"][mosaic_indices(a.res, side)], nrow=side), a.mosaic) if a.mosaic else None
+    mosaic = save_grid(res["images"][mosaic_indices(a.res, side)], a.mosaic, nrow=side) if a.mosaic else None
     keys = ("model", "through", "about", "res", "cell", "share", "boundary_edges", "boundary_length", "hybrid_share",
             "hybrid_threshold", "seconds")
     if a.json:

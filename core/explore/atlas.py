@@ -39,7 +39,7 @@ def plane(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor, res: int, margin: f
     v = torch.linspace(-half, half, res, dtype=torch.double)
     vv, uu = torch.meshgrid(v, u, indexing="ij")
     codes = origin + uu.reshape(-1, 1) * e1 + vv.reshape(-1, 1) * e2
-    return {"codes": codes.float(), "corners": corners.float(), "u": u.float(), "v": v.float(),
+    return {"codes": codes.float(), "corners": corners.float(), "u": u.float(), "v": v.float(), "half": half,
             "cell": float(u[1] - u[0]) if res > 1 else 0.0, "uu": uu.reshape(-1), "vv": vv.reshape(-1)}
 
 
@@ -112,6 +112,7 @@ def atlas(model: str, through: list[str], res: int = 64, prior: str | None = Non
     p = plane(*(e.z for e in ends), res)
     d = decode(m.G, p, ends)
     return {"model": model, "through": through, "about": [e.about for e in ends], "res": res, "cell": p["cell"],
+            "half": p["half"],
             "corners": p["corners"].tolist(), "labels": d["labels"], "confidence": d["confidence"],
             "images": d["images"], **summary(d["labels"], d["confidence"], p["cell"]),
             "seconds": round(time.time() - t0, 2)}
@@ -133,10 +134,10 @@ def atlas_image(res: dict, palette: list[str], scale: int = 8) -> Image.Image:
     img[(edge_d > 0) & row[:, None]] = 0
     out = Image.fromarray(img.clip(0, 255).astype(np.uint8), mode="RGB")
     draw = ImageDraw.Draw(out)
-    u0, span = -float(np.abs(np.array(res["corners"])).max()) * (1 + MARGIN), n * scale
+    half, span = res["half"], n * scale  # the plane spans [-half, half] on both axes
     for name, (cu, cv) in zip("ABC", res["corners"]):
-        x = (cu - u0) / (2 * -u0) * span
-        y = (cv - u0) / (2 * -u0) * span
+        x = (cu + half) / (2 * half) * span
+        y = (cv + half) / (2 * half) * span
         draw.ellipse([x - 6, y - 6, x + 6, y + 6], outline=(0, 0, 0), width=2)
         draw.text((x + 8, y - 6), name, fill=(0, 0, 0))
     return out

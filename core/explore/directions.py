@@ -94,8 +94,9 @@ def _hidden(G, z: torch.Tensor, y) -> torch.Tensor:
     return act(h) if act is not None else h
 
 
-def ganspace(G, prior, k: int, n: int = FIT_N, seed: int = 0):
-    z, y, _ = _samples(G, prior, n, seed)
+def ganspace(G, z: torch.Tensor, y, k: int):
+    """GANSpace on the prior samples z (and the classes y a conditional G is given)."""
+    n = len(z)
     with torch.no_grad():
         h = _hidden(G, z, y).double()
     mu = h.mean(0)
@@ -158,10 +159,16 @@ def toward_means(prior, comp: torch.Tensor, labels: torch.Tensor, vectors: torch
     return out
 
 
-def class_boundaries(G, prior, n: int = FIT_N, seed: int = 0):
-    z, comp, x = _samples(G, prior, n, seed)
+def read_and_fit(z: torch.Tensor, x: torch.Tensor, seed: int = 0) -> tuple[torch.Tensor, dict]:
+    """The digits read in x (the images of the codes z) and the ten linear boundaries fitted on them."""
     labels = _read(x)["labels"]
-    fit = fit_linear_classes(z, labels, seed=seed)
+    return labels, fit_linear_classes(z, labels, seed=seed)
+
+
+def class_boundaries(prior, z: torch.Tensor, comp, x: torch.Tensor, seed: int = 0):
+    """InterFaceGAN on the prior samples z (their components comp, their images x)."""
+    n = len(z)
+    labels, fit = read_and_fit(z, x, seed)
     vectors = nn.functional.normalize(fit["weights"].double(), dim=1).float()
     present = [c if fit["counts"][c] >= 5 else None for c in range(10)]  # a digit (almost) never made has no boundary
     about = (f"unit normals of ten one-vs-rest logistic regressions of the digit read on z ({n} prior samples, "
@@ -180,16 +187,16 @@ def find(G, prior, method: str, k: int = 10, n: int = FIT_N, seed: int = 0) -> D
     if method != "class" and not 1 <= k <= z_dim:
         raise ConfigError(f"k must be between 1 and the latent size {z_dim}, got {k}")
     targets = None
+    z, comp, x = _samples(G, prior, n, seed)  # one draw: what pca and class fit on, and every σ
     if method == "sefa":
         vectors, extra, about = sefa(G, k)
         if getattr(prior, "k", 0):  # what the first layer sees: codes of a mixture, not of N(0, I)
             about += (f"; its z come from a {prior.k}-component mixture, so σ along a direction is the mixture's "
                       "spread and an edit may leave the components (see shell)")
     elif method == "pca":
-        vectors, extra, about = ganspace(G, prior, k, n, seed)
+        vectors, extra, about = ganspace(G, z, comp, k)
     else:
-        vectors, extra, about, targets = class_boundaries(G, prior, n, seed)
-    z, _, _ = _samples(G, prior, n, seed)
+        vectors, extra, about, targets = class_boundaries(prior, z, comp, x, seed)
     sigma = (z.double() @ vectors.double().T).std(0).float()  # the prior's spread along each direction
     return Directions(method, vectors, sigma, about, extra, targets)
 

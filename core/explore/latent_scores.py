@@ -19,7 +19,7 @@ import torch
 
 from core.errors import ConfigError
 from core.eval import latent_metrics
-from core.explore.directions import FIT_N, _read, _samples, fit_linear_classes
+from core.explore.directions import FIT_N, _samples, read_and_fit
 
 LATENT_KEYS = ("ppl", "separability", "component_agreement", "authenticity", "authenticity_pixels")
 LATENT_VERSION = 1  # bump when one of these definitions changes: stored latent scores carry it
@@ -27,8 +27,7 @@ LATENT_VERSION = 1  # bump when one of these definitions changes: stored latent 
 
 def separability(G, prior, n: int = FIT_N, seed: int = 0) -> dict:
     z, comp, x = _samples(G, prior, n, seed)
-    labels = _read(x)["labels"]
-    fit = fit_linear_classes(z, labels, seed=seed)
+    labels, fit = read_and_fit(z, x, seed)
     out = {"separability": round(fit["accuracy"], 4), "component_agreement": None}
     if comp is not None:
         agree = 0

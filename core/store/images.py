@@ -30,19 +30,27 @@ def grid(images: torch.Tensor | np.ndarray, nrow: int = 10, pad: int = 2) -> Ima
     return Image.fromarray(canvas, mode="L")
 
 
-def save_grid(images, path: str | Path, nrow: int = 10) -> Path:
-    """Write the grid atomically (the app may be reading the previous one)."""
+def save_png(img: Image.Image, path: str | Path) -> Path:
+    """Write a PIL image as PNG atomically (the app may be reading the previous one)."""
     from core.store.files import write_bytes_atomic
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_bytes_atomic(path, grid_png_bytes(images, nrow))
+    write_bytes_atomic(path, png_bytes(img))
     return path
 
 
-def grid_png_bytes(images, nrow: int = 10) -> bytes:
+def save_grid(images, path: str | Path, nrow: int = 10) -> Path:
+    return save_png(grid(images, nrow), path)
+
+
+def png_bytes(img: Image.Image) -> bytes:
     buf = io.BytesIO()
-    grid(images, nrow).save(buf, format="PNG")
+    img.save(buf, format="PNG")
     return buf.getvalue()
+
+
+def grid_png_bytes(images, nrow: int = 10) -> bytes:
+    return png_bytes(grid(images, nrow))
 
 
 def labelled_grid(images, labels, nrow: int, scale: int = 2, titles: list[str] | None = None) -> Image.Image:
