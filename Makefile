@@ -12,7 +12,7 @@ run: $(DATA) $(BUNDLE)
 	$(PY) -m streamlit run app.py
 
 test: $(DATA) $(BUNDLE)
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist worksteal  # two workers, one thread each (tests/conftest.py)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

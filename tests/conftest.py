@@ -9,9 +9,17 @@ from typing import NamedTuple
 
 import pytest
 
-from helpers import ROOT, free_port, ray_command
+from helpers import ROOT, free_port, ray_command, start_mlflow
 
 sys.path.insert(0, str(ROOT))
+
+if os.environ.get("PYTEST_XDIST_WORKER"):  # `make test` runs two workers on two cores: one thread each
+    import torch
+    os.environ["OMP_NUM_THREADS"] = "1"  # and the same for the processes the tests start
+    torch.set_num_threads(1)
+    # Ray starts its workers at nice 15: beside the other pytest worker a sweep's trials would get
+    # almost no CPU (a 60-s sweep test took 207 s). The tests' Ray workers run at the tests' priority.
+    os.environ["RAY_worker_niceness"] = "0"  # noqa: SIM112 - Ray's own spelling
 
 
 @pytest.fixture(autouse=True)
@@ -133,3 +141,17 @@ def imported(tmp_path):
     importer.import_model(tmp_path / "G.pth", tmp_path / "D.pth", name="course")
     importer.import_model(tmp_path / "G.pth", name="course-g")
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory):
+    """A real MLflow tracking server for the session ("http://127.0.0.1:PORT"), stopped at its end."""
+    proc, uri = start_mlflow(tmp_path_factory.mktemp("mlflow"))
+    try:
+        yield uri
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)

@@ -99,3 +99,30 @@ def retrain_in_place(checkpoint: str) -> None:
     sd["G"][first] = sd["G"][first] + 1e-3
     save_atomic(sd, checkpoint)
     assert torch.is_tensor(sd["G"][first])
+
+
+def start_mlflow(folder: Path, timeout: float = 120):
+    """A real MLflow tracking server (the venv's `mlflow server`, SQLite + a local artifact root) on a
+    free port, waited for until it answers /health: (Popen, "http://127.0.0.1:PORT")."""
+    import time
+    import urllib.request
+    folder.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    exe = Path(sys.executable).parent / "mlflow"
+    log = open(folder / "server.log", "w")
+    proc = subprocess.Popen([str(exe), "server", "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}",
+                             "--default-artifact-root", str(folder / "artifacts"), "--host", "127.0.0.1",
+                             "--port", str(port), "--workers", "1"],
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    uri, deadline = f"http://127.0.0.1:{port}", time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"mlflow server exited: {(folder / 'server.log').read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"{uri}/health", timeout=2) as r:
+                if r.status == 200:
+                    return proc, uri
+        except OSError:
+            time.sleep(0.5)
+    proc.kill()
+    raise RuntimeError(f"mlflow server did not answer in {timeout:.0f} s: {(folder / 'server.log').read_text()[-2000:]}")

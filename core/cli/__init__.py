@@ -10,13 +10,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from core.cli import bench, directions, findings, imports, latent, runs, score, sweeps, timeline, train, zoo
+from core.cli import bench, directions, findings, imports, latent, runs, score, sweeps, timeline, track, train, zoo
 from core.cli.options import Parser
 from core.cli.train import Interrupted
 from core.errors import LabError, TrainingFailed
 
 EXIT_USAGE = 2
-GROUPS = (train, findings, runs, score, zoo, bench, latent, directions, imports, sweeps, timeline)  # in `--help`'s order
+GROUPS = (train, findings, runs, score, zoo, bench, latent, directions, imports, sweeps, timeline, track)  # in `--help`'s order
 
 
 def build_parser() -> argparse.ArgumentParser:

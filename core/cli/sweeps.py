@@ -75,7 +75,10 @@ def cmd_sweep(a):
                                 epochs=a.epochs, max_steps=a.max_steps, scheduler=a.scheduler, metric=a.metric,
                                 cpus_per_trial=a.cpus_per_trial, quick_n=a.quick_n, score_n=a.score_n,
                                 data_limit=a.data_limit or 0, fixed=parse_sets(a.set), name=a.name,
-                                max_trials=a.max_trials)
+                                max_trials=a.max_trials, track=a.track)
+    if a.track:  # a tracking URI that does not answer is one line, before Ray starts
+        from core.track.mlflow_sink import client_and_experiment
+        client_and_experiment()
     _run(spec, a)
 
 
@@ -159,6 +162,8 @@ def add_parsers(sub) -> None:
     s.add_argument("--scheduler", default="none", help="none, or asha: stop bad trials early on their quick score")
     add_set(s, help="a knob every trial shares")
     s.add_argument("--data-limit", type=positive_int, help="train on the first N digits (tiny sweeps)")
+    s.add_argument("--track", choices=["mlflow"], help="one MLflow parent run for the sweep, a child run per trial "
+                                                       "($MLFLOW_TRACKING_URI, else the run store's database)")
     s.add_argument("--quick-n", type=int, default=2000, help="digits of the quick score each epoch reports")
     s.add_argument("--score-n", type=positive_int, default=10_000, help="digits of each finished trial's final score")
     _common(s, cpus)

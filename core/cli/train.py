@@ -68,6 +68,10 @@ def cmd_train(a):
     from core.train.engine import Trainer, resolve_device
     from core.train.resume import restart, resume
     device = resolve_device(a.device)
+    if a.track == "mlflow":  # a tracking URI that does not answer is one line, before anything trains
+        from core.track.mlflow_sink import client_and_experiment, where
+        client_and_experiment()
+        print(f"tracking to MLflow at {where()['uri']} ({where()['source']})", file=sys.stderr)
     if a.exclusive_device:  # the dashboard's one training per device, held until this process ends
         claim_device(device.type, existing)
     if a.resume:
@@ -79,6 +83,9 @@ def cmd_train(a):
         trainer.run = run = Run.create(cfg, argv=sys.argv[1:])
         if a.exclusive_device:
             claim_device(device.type, run.id)
+    if a.track:  # recorded in the run's tracking.json: its resumes log to the same tracker run
+        from core.track import request
+        request(run.path, a.track)
     print(run.id, flush=True)
     try:
         status = trainer.fit(epochs=a.epochs, max_steps=a.max_steps)
@@ -115,6 +122,9 @@ def add_parsers(sub) -> None:
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.add_argument("--data-limit", type=positive_int, help="train on the first N digits (= --set data_limit=N)")
     s.add_argument("--seed-recipe", action="store_true", help=SEED_RECIPE_HELP)
+    s.add_argument("--track", choices=["mlflow"], help="also log the run to MLflow ($MLFLOW_TRACKING_URI, else a "
+                                                       "local database in the run store); TensorBoard event files "
+                                                       "are written for every run")
     s.add_argument("--exclusive-device", action="store_true",
                    help="refuse to start while another --exclusive-device training uses this device (the dashboard "
                         "launches this way: one training per device)")

@@ -18,7 +18,8 @@ from core.sweeps.records import is_cancelled, read_spec, save_trial, status, tri
 from core.sweeps.spec import MAXIMISE, fingerprint_of, make_spec, sweep_dir
 from core.sweeps.trial import trial
 
-ENV_KEYS = ("LATENT_LAB_RUNS", "LATENT_LAB_CACHE", "LATENT_LAB_DATA", "LATENT_LAB_IMPORTED")
+ENV_KEYS = ("LATENT_LAB_RUNS", "LATENT_LAB_CACHE", "LATENT_LAB_DATA", "LATENT_LAB_IMPORTED", "MLFLOW_TRACKING_URI",
+            "MLFLOW_EXPERIMENT_NAME", "OMP_NUM_THREADS")  # OMP_NUM_THREADS: the driver's cap on a trial's threads
 
 
 def cancel(name: str) -> str:
@@ -154,6 +155,9 @@ def _drive(spec: dict, address: str | None, progress: bool) -> dict:
     if old_term is not None:
         signal.signal(signal.SIGTERM, lambda *_: (folder / "cancel").write_text("SIGTERM"))
     try:
+        if spec.get("track") == "mlflow" and not read_spec(name).get("mlflow_parent"):  # one parent run per sweep
+            from core.track.mlflow_sink import create_parent
+            write_record(name, mlflow_parent=create_parent(name, spec))
         start_s = ray_init(address)
         trainable = tune.with_resources(trial, {"cpu": spec["cpus_per_trial"]})
         storage = folder / "ray"
@@ -179,6 +183,9 @@ def _drive(spec: dict, address: str | None, progress: bool) -> dict:
         state = "cancelled" if is_cancelled(name) else "done"
         write_record(name, status=state, ended=time.time(), ray_start_seconds=round(start_s, 2),
                       fit_seconds=round(fit_s, 2), resumed=resumed)
+        if parent := read_spec(name).get("mlflow_parent"):
+            from core.track.mlflow_sink import end_parent
+            end_parent(parent, state)
     except BaseException as exc:
         write_record(name, status="failed", ended=time.time(), reason=f"{type(exc).__name__}: {exc}"[:300])
         raise

@@ -90,7 +90,7 @@ def make_spec(kind: str = "train", variant: str | None = None, model: str | None
               epochs: int | None = None, max_steps: int | None = None, scheduler: str = "none",
               metric: str = "fid", cpus_per_trial: int = 1, quick_n: int = 2000, score_n: int = 10_000,
               data_limit: int = 0, fixed: dict | None = None, name: str | None = None, method: str | None = None,
-              n: int = 1000, max_trials: int = MAX_TRIALS) -> dict:
+              n: int = 1000, max_trials: int = MAX_TRIALS, track: str | None = None) -> dict:
     """A sweep's spec, checked: every trial's config is validated before anything starts (the
     number of trials first: at most `max_trials`)."""
     if kind not in KINDS:
@@ -123,7 +123,8 @@ def make_spec(kind: str = "train", variant: str | None = None, model: str | None
     return {"name": name, "kind": kind, "variant": variant, "model": model, "method": method, "grid": grid,
             "random": random, "samples": samples, "seeds": seeds, "epochs": epochs, "max_steps": max_steps,
             "scheduler": scheduler, "metric": metric, "cpus_per_trial": cpus_per_trial, "quick_n": quick_n,
-            "score_n": score_n, "data_limit": data_limit, "fixed": fixed, "n": n}
+            "score_n": score_n, "data_limit": data_limit, "fixed": fixed, "n": n,
+            **({"track": track} if track else {})}  # only when set: older sweeps' specs still match
 
 
 def fingerprint_of(spec: dict) -> dict:

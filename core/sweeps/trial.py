@@ -72,6 +72,9 @@ def _train_trial(spec: dict, params: dict, trial_id: str) -> dict:
         run = trainer.run
     else:
         run = Run.create(cfg, argv=argv, tags={"sweep": name, "trial": trial_id})
+        if spec.get("track"):  # a child of the sweep's MLflow run
+            from core.track import request
+            request(run.path, spec["track"], parent=read_spec(name).get("mlflow_parent"))
         trainer = engine.Trainer(cfg, engine.resolve_device("auto"), run=run, progress=False)
     save_trial(name, trial_id, run_id=run.id, status="running")
     history = [q for q in load_trial(name, trial_id).get("quick", []) if q["epoch"] <= trainer.epoch]
@@ -162,7 +165,9 @@ def trial(params: dict) -> None:
     params = dict(params)
     name = params.pop("_sweep")
     spec = read_spec(name)["spec"]
-    torch.set_num_threads(spec["cpus_per_trial"])
+    # its CPUs' worth of threads, never more than OMP_NUM_THREADS (Ray sets it to the trial's CPUs, or passes
+    # the driver's): more threads than cores, beside another busy process, spin instead of working
+    torch.set_num_threads(min(spec["cpus_per_trial"], int(os.environ.get("OMP_NUM_THREADS") or spec["cpus_per_trial"])))
     trial_id = tune.get_context().get_trial_id()
     done = load_trial(name, trial_id)
     if done.get("status") in ("done", "failed", "stopped"):  # ended before the driver was killed: not rerun

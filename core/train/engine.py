@@ -25,6 +25,8 @@ from core.store.images import save_grid
 from core.store.mnist import DeviceLoader
 from core.store.registry import build_models
 from core.store.runs import Run
+from core.track import Tracking
+from core.track import for_run as track_run
 
 _clock = time.monotonic  # when a time-based checkpoint is due (tests substitute a fake clock)
 
@@ -88,6 +90,7 @@ class Trainer:
         self._last_ckpt_time = _clock()
         self._weight_hist: dict | None = None
         self.recorder = None  # the timeline's (cfg eval_every), made at the first record of a run
+        self.track = Tracking([])  # TensorBoard / MLflow mirrors of the run's records (core.track), per fit
 
     def _optimizer(self, groups):
         c = self.cfg
@@ -276,6 +279,8 @@ class Trainer:
         gemm_peak_gflops(str(self.device))
         if self.run:
             self.run.set_status("running", phase=f"training: the first curves come after {c['log_every']} steps")
+            self.track = track_run(self.run)
+            self.track.start(c, self.step)
         return total
 
     def _record_end(self, status: str) -> None:
@@ -287,6 +292,7 @@ class Trainer:
                                "more) to train on"} if limit and self.step >= limit else {})
         self.run.set_status(status, step=self.step, epoch=self.epoch, train_seconds=self.train_seconds,
                             wall_seconds=round(self.wall_seconds, 2), **why)
+        self.track.end(status, self.step, None, self.run.checkpoint_path)
 
     def _end_of_epoch(self, last: bool) -> None:
         self._log()
@@ -299,14 +305,17 @@ class Trainer:
             with torch.no_grad():
                 imgs = G(z, y)
             self.G.train()
-            save_grid(imgs, self.run.samples_dir / f"epoch_{self.epoch:04d}.png", nrow=10)
-            if self._weight_hist is not None:
-                self.run.log_weight_hist({"epoch": self.epoch, "c": self.cfg["clip"], **self._weight_hist})
+            grid = self.run.samples_dir / f"epoch_{self.epoch:04d}.png"
+            save_grid(imgs, grid, nrow=10)
+            hist = None if self._weight_hist is None else {"epoch": self.epoch, "c": self.cfg["clip"], **self._weight_hist}
+            if hist:
+                self.run.log_weight_hist(hist)
+            self.track.epoch(self.epoch, self.step, grid, hist)
             if self.cfg["eval_every"] and self.recorder is None:
                 from core.train.recorder import Recorder
                 self.recorder = Recorder(self.cfg, self.device)
             if self.recorder and self.recorder.due(self.epoch, last):
-                self.recorder.record(self)
+                self.track.log(self.step, float(self.epoch), self.recorder.record(self))
         if last or self.epoch % self.cfg["ckpt_every"] == 0:
             self.save_checkpoint()
         if self.on_epoch:
@@ -339,6 +348,7 @@ class Trainer:
         if self.run:
             epoch_f = self.epoch + self.batch_in_epoch / max(1, len(self.loader))
             self.run.log(self.step, epoch_f, row)
+            self.track.log(self.step, epoch_f, row)
             self.run.set_status("running", step=self.step, epoch=self.epoch, train_seconds=self.train_seconds,
                                 phase="training")
 
@@ -360,6 +370,8 @@ class Trainer:
                 self.run.set_status("failed", reason=reason, step=self.step, epoch=self.epoch)
             except OSError:
                 pass
+            self.track.end("failed", self.step, None, None)
+            self.track = Tracking([])
 
     def _fail(self, reason: str):
         msg = f"training diverged: {reason}; {self._kept()}"

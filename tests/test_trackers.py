@@ -1,0 +1,183 @@
+"""Trackers (core/track/): TensorBoard event files beside every run's metrics, read back with
+TensorBoard's own EventAccumulator; MLflow through a real tracking server started here (conftest's
+mlflow_server), read back over its REST API; export of a finished run and of a zoo model."""
+import json
+import os
+import signal
+import urllib.parse
+import urllib.request
+
+import pytest
+
+from core.store.runs import Run
+
+from helpers import TINY_DATA, free_port, start_mlflow, trained_run
+
+TRAIN = ["train", "--variant", "wgan-wc", "--epochs", "2", "--data-limit", str(TINY_DATA), "--set", "batch_size=16",
+         "--set", "log_every=2", "--set", "eval_every=1", "--set", "eval_n=50", "--device", "cpu"]
+
+
+def rest(base: str, endpoint: str, body: dict | None = None, **query) -> dict:
+    url = f"{base}/api/2.0/mlflow/{endpoint}" + (f"?{urllib.parse.urlencode(query)}" if query else "")
+    req = urllib.request.Request(url, data=json.dumps(body).encode() if body is not None else None,
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read())
+
+
+def history(base: str, run_id: str, key: str) -> list[tuple[int, float]]:
+    res = rest(base, "metrics/get-history", run_id=run_id, metric_key=key, max_results=10000)
+    return sorted((int(m["step"]), m["value"]) for m in res.get("metrics", []))
+
+
+def artifacts(base: str, run_id: str, path: str) -> list[str]:
+    return sorted(f["path"] for f in rest(base, "artifacts/list", run_id=run_id, path=path).get("files", []))
+
+
+def store_series(run: Run, key: str) -> list[tuple[int, float]]:
+    return sorted((int(s), v) for s, _e, _w, k, v in run.metrics([key]))
+
+
+def same(got, want) -> bool:
+    """Two series of (step, value): the same steps, the values equal to float32 precision."""
+    return [s for s, _ in got] == [s for s, _ in want] and [v for _, v in got] == pytest.approx([v for _, v in want])
+
+
+def events(folder):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    acc = EventAccumulator(str(folder), size_guidance={"scalars": 0, "images": 0, "histograms": 0})
+    acc.Reload()
+    return acc
+
+
+def test_every_run_writes_tensorboard_events_of_its_records():
+    """Scalars at the store's steps (train/ and the timeline's records), each epoch's grid, the
+    clipped critic's weight histograms."""
+    run = trained_run("wgan-wc", epochs=2, eval_every=1, eval_n=50)
+    acc = events(run.path / "tensorboard")
+    tags = acc.Tags()
+    assert {"train/loss_d", "train/loss_g", "timeline/fid", "timeline/precision"} <= set(tags["scalars"])
+    for key, t in (("loss_d", "train/loss_d"), ("tl_fid", "timeline/fid")):
+        assert same([(e.step, e.value) for e in acc.Scalars(t)], store_series(run, key)), key
+    assert [e.step for e in acc.Images("samples")] == [8, 16]  # one grid per epoch, at its last step
+    assert "critic_weights/l0" in tags["histograms"]
+
+
+def test_a_tracked_run_is_one_mlflow_run_and_a_resume_continues_it(cli, mlflow_server, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
+    r = cli(*TRAIN, "--epochs", "1", "--track", "mlflow")
+    assert r.returncode == 0, r.stderr
+    run = Run.open(r.stdout.split()[0])
+    assert f"tracking to MLflow at {mlflow_server}" in r.stderr
+    state = json.loads((run.path / "tracking.json").read_text())["mlflow"]
+    assert state["uri"] == mlflow_server
+    r = cli("train", "--resume", run.id, "--epochs", "2")
+    assert r.returncode == 0, r.stderr
+    got = rest(mlflow_server, "runs/get", run_id=state["run_id"])["run"]
+    params = {p["key"]: p["value"] for p in got["data"]["params"]}
+    tags = {t["key"]: t["value"] for t in got["data"]["tags"]}
+    assert params["variant"] == "wgan-wc" and params["batch_size"] == "16" and "log_every" not in params
+    assert tags["latent_lab.run_id"] == run.id and tags["config.log_every"] == "2"
+    assert tags["latent_lab.resumed_at_step"] == "8" and got["info"]["status"] == "FINISHED"
+    for key, t in (("loss_d", "train/loss_d"), ("tl_fid", "timeline/fid"), ("tl_recall", "timeline/recall")):
+        assert same(history(mlflow_server, state["run_id"], t), store_series(run, key)), key
+    assert artifacts(mlflow_server, state["run_id"], "samples") == ["samples/epoch_0001.png", "samples/epoch_0002.png"]
+    assert artifacts(mlflow_server, state["run_id"], "checkpoint") == ["checkpoint/checkpoint.pt"]
+
+
+def test_a_server_that_goes_away_mid_run_is_said_once_and_training_goes_on(tmp_path, monkeypatch, capsys):
+    from core.gan.variants import make_config
+    from core.track import request
+    from core.train.engine import Trainer
+    server, uri = start_mlflow(tmp_path / "gone")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    cfg = make_config("wgan-gp", {"batch_size": 16, "log_every": 2, "epochs": 3, "eval_every": 0})
+    run = Run.create(cfg)
+    request(run.path, "mlflow")
+    t = Trainer(cfg, "cpu", run=run, progress=False, data_limit=TINY_DATA)
+    gone = lambda: os.killpg(server.pid, signal.SIGKILL)  # noqa: E731 - the server and its workers
+    t.on_epoch = lambda tr: gone() if tr.epoch == 1 else None  # the server dies after epoch 1
+    try:
+        assert t.fit() == "done"
+    finally:
+        if server.poll() is None:
+            gone()
+    run.close()
+    err = capsys.readouterr().err
+    assert err.count("mlflow: stopped logging") == 1, err
+    assert run.status()["status"] == "done" and run.status()["step"] == 24  # nothing lost in the store
+    assert len(store_series(run, "loss_d")) == 12 and len(list(run.samples_dir.glob("epoch_*.png"))) == 3
+
+
+def test_a_tracking_uri_that_does_not_answer_is_one_line_before_anything_trains(cli, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{free_port()}")
+    r = cli(*TRAIN, "--track", "mlflow")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "cannot be used" in r.stderr, r.stderr
+    from core.store.runs import list_runs
+    assert list_runs() == []
+
+
+def test_without_a_server_mlflow_logs_to_a_database_in_the_run_store(cli, runs_dir, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    r = cli(*TRAIN, "--epochs", "1", "--track", "mlflow")
+    assert r.returncode == 0, r.stderr
+    assert "the run store's local database" in r.stderr and (runs_dir / "mlflow.db").is_file()
+    from mlflow.tracking import MlflowClient
+    run = Run.open(r.stdout.split()[0])
+    state = json.loads((run.path / "tracking.json").read_text())["mlflow"]
+    client = MlflowClient(tracking_uri=f"sqlite:///{runs_dir / 'mlflow.db'}")
+    got = client.get_run(state["run_id"])
+    assert got.data.tags["latent_lab.run_id"] == run.id and got.info.status == "FINISHED"
+    assert [m.step for m in client.get_metric_history(state["run_id"], "train/loss_d")] == \
+        [s for s, _ in store_series(run, "loss_d")]
+    assert (runs_dir / "mlartifacts").is_dir()
+
+
+def test_export_a_zoo_model_and_an_old_run(cli, mlflow_server, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
+    r = cli("export", "wgan-gp", "--to", "mlflow", "--json")
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    run_id = res["where"].split()[-1]
+    got = rest(mlflow_server, "runs/get", run_id=run_id)["run"]
+    tags = {t["key"]: t["value"] for t in got["data"]["tags"]}
+    assert tags["latent_lab.run_id"] == "zoo:wgan-gp" and res["rows"] > 10
+    from core.store.registry import zoo_dir
+    timeline = json.loads((zoo_dir("wgan-gp") / "timeline.json").read_text())["rows"]
+    assert [v for _, v in history(mlflow_server, run_id, "timeline/fid")] == pytest.approx([r["fid"] for r in timeline])
+    assert "final/fid" in {m["key"] for m in got["data"]["metrics"]}
+    assert artifacts(mlflow_server, run_id, "checkpoint") == ["checkpoint/model.pt"]
+    # an old run (its event files removed): export writes them again from the store
+    run = trained_run("vanilla")
+    import shutil
+    shutil.rmtree(run.path / "tensorboard")
+    r = cli("export", run.id, "--to", "tensorboard")
+    assert r.returncode == 0 and r.stdout.startswith(f"{run.id} -> tensorboard: 4 metric rows, 1 grid(s)"), r
+    acc = events(run.path / "tensorboard")
+    assert same([(e.step, e.value) for e in acc.Scalars("train/loss_d")], store_series(run, "loss_d"))
+    r = cli("export", "no-such-run", "--to", "tensorboard")
+    assert r.returncode == 2 and "python -m core runs" in r.stderr
+
+
+def test_mlflow_server_is_a_real_server(mlflow_server):
+    """The fixture's server answers MLflow's own health check (not a mock)."""
+    with urllib.request.urlopen(f"{mlflow_server}/health", timeout=10) as r:
+        assert r.read().decode().strip() == "OK"
+
+
+def test_a_tracked_sweep_is_a_parent_run_with_a_child_per_trial(cli, mlflow_server, ray_cluster, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
+    r = cli("sweep", "wgan-gp", "--grid", "lr_g=1e-4,2e-4", "--epochs", "1", "--set", "batch_size=16", "--set",
+            "eval_every=0", "--data-limit", "128", "--quick-n", "20", "--score-n", "60", "--name", "tracked",
+            "--track", "mlflow", "--address", ray_cluster, "--json")
+    assert r.returncode == 0, r.stderr[-2000:]
+    from core.sweeps.records import read_spec
+    parent = read_spec("tracked")["mlflow_parent"]
+    got = rest(mlflow_server, "runs/get", run_id=parent)["run"]
+    assert {t["key"]: t["value"] for t in got["data"]["tags"]}["latent_lab.sweep"] == "tracked"
+    assert got["info"]["status"] == "FINISHED"
+    children = rest(mlflow_server, "runs/search", {"experiment_ids": [got["info"]["experiment_id"]],
+                                                   "filter": f"tags.mlflow.parentRunId = '{parent}'"})["runs"]
+    lab_ids = sorted({t["key"]: t["value"] for t in c["data"]["tags"]}["latent_lab.run_id"] for c in children)
+    assert lab_ids == sorted(row["run_id"] for row in json.loads(r.stdout)["rows"])
+    assert all({p["key"]: p["value"] for p in c["data"]["params"]}["lr_g"] in ("0.0001", "0.0002") for c in children)
