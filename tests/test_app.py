@@ -1,6 +1,7 @@
 """Every dashboard page renders with the shipped zoo and its main controls work (AppTest runs
 the scripts headless; components' JavaScript does not run, their values are fed through
 session state)."""
+import json
 import time
 
 import pytest
@@ -39,18 +40,21 @@ def test_overview_click_through_selects_the_model():
     assert at.session_state["model"] == "vanilla"
 
 
-def test_train_launch_and_cancel_a_tiny_run():
+def test_train_launch_and_cancel_a_tiny_run(monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     at = page("views/train.py")
     assert any("No runs yet" in i.value for i in at.info)
     at.selectbox(key="train_variant").set_value("wgan-gp").run()
     at.number_input(key="hp_wgan-gp_batch_size").set_value(16)
     at.number_input(key="hp_max_steps").set_value(100000)
+    at.toggle(key="hp_track").set_value(True)  # = train --track mlflow (the run store's local database here)
     at.button[[b.label for b in at.button].index("Launch")].click().run()
     assert not at.exception, [e.message for e in at.exception]
     assert any("Started" in s.value for s in at.success), texts(at)
     run_id = at.session_state["train_run"]
     run = Run.open(run_id)
     assert run.config()["batch_size"] == 16
+    assert "--track" in run.argv() and "mlflow" in json.loads((run.path / "tracking.json").read_text())
     # a second launch on the same device is refused clearly
     at.button[[b.label for b in at.button].index("Launch")].click().run()
     assert any("already training" in e.value for e in at.error)

@@ -181,3 +181,29 @@ def test_a_tracked_sweep_is_a_parent_run_with_a_child_per_trial(cli, mlflow_serv
     lab_ids = sorted({t["key"]: t["value"] for t in c["data"]["tags"]}["latent_lab.run_id"] for c in children)
     assert lab_ids == sorted(row["run_id"] for row in json.loads(r.stdout)["rows"])
     assert all({p["key"]: p["value"] for p in c["data"]["params"]}["lr_g"] in ("0.0001", "0.0002") for c in children)
+
+
+def test_import_a_generator_and_critic_logged_to_mlflow_by_another_project(cli, mlflow_server, monkeypatch, tmp_path):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
+    from mlflow.tracking import MlflowClient
+
+    from course_nets import save_pair
+    save_pair(tmp_path)  # the course's layout: G.pth, D.pth
+    client = MlflowClient(tracking_uri=mlflow_server)
+    exp = client.get_experiment_by_name("other") or client.get_experiment(client.create_experiment("other"))
+    run_id = client.create_run(exp.experiment_id).info.run_id
+    client.log_artifact(run_id, str(tmp_path / "G.pth"), "models")
+    client.log_artifact(run_id, str(tmp_path / "D.pth"), "models")
+    r = cli("import", "--mlflow", run_id, "--name", "from-mlflow", "--json")
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert res["name"] == "from-mlflow" and res["critic"]
+    from core.store.importer import imported_info
+    info = json.dumps(imported_info("from-mlflow"))
+    assert f"run {run_id}: models/G.pth" in info and f"run {run_id}: models/D.pth" in info
+    r = cli("import", "--mlflow", run_id, "--artifact", "models/G.pth", "--name", "g-only", "--json")
+    assert r.returncode == 0 and not json.loads(r.stdout)["critic"], r.stderr
+    r = cli("import", "--mlflow", "0" * 32)
+    assert r.returncode == 2 and "no MLflow run" in r.stderr
+    r = cli("import", "--mlflow", run_id, "--artifact", "models/nothing.pth")
+    assert r.returncode == 2 and "no artifact" in r.stderr

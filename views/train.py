@@ -9,6 +9,7 @@ from core.dashboard import launch, training
 from core.errors import LabError
 from core.gan.variants import CHOICES, VARIANTS, get_variant, make_config, seed_recipe
 from core.store.runs import Run, cancel
+from core.track.mlflow_sink import where as mlflow_where
 from ui.common import guard, model_rows, tidy
 
 st.title("Train")
@@ -74,12 +75,16 @@ def launch_form() -> None:
         minutes = c2.number_input("stop after N minutes of wall time (0 = no limit)", value=0.0, min_value=0.0,
                                   step=1.0, format="%g", key="hp_minutes", persist_state="session",
                                   help="the max_seconds knob: the run ends, done, once it has taken this long")
+        track = st.toggle("also log to MLflow", key="hp_track", persist_state="session",
+                          help=f"= `train --track mlflow`: to {mlflow_where()['uri']} ({mlflow_where()['source']}); "
+                               "TensorBoard event files are written for every run (`tensorboard --logdir runs/`)")
         submitted = st.form_submit_button("Launch", type="primary", icon=":material/play_arrow:")
     if submitted:
         overrides = training.launch_overrides(values, today, minutes)  # only the difference from today's
         try:
             make_config(variant, overrides)
-            run_id = launch.start(variant, overrides, extra=["--max-steps", str(max_steps)] if max_steps else None)
+            extra = (["--max-steps", str(max_steps)] if max_steps else []) + (["--track", "mlflow"] if track else [])
+            run_id = launch.start(variant, overrides, extra=extra or None)
             st.session_state["train_run"] = run_id
             model_rows.clear()
             st.session_state["train_notice"] = ("success", f"Started {run_id} ({variant}).")

@@ -9,9 +9,23 @@ from core.cli.options import add_json
 
 
 def cmd_import(a):
+    from core.errors import ConfigError
     from core.store.importer import import_model
     command = "python -m core " + " ".join(shlex.quote(x) for x in a.argv)
-    res = import_model(a.generator, a.critic, a.name, a.prior, a.z_dim, a.critic_output, a.loss, a.force, command)
+    if bool(a.generator) == bool(a.mlflow):
+        raise ConfigError("import needs --generator G.pth or --mlflow RUN_ID (one of them)")
+    if a.artifact and not a.mlflow:
+        raise ConfigError("--artifact names an artifact of the --mlflow run")
+    if a.mlflow:  # fetched into a temporary folder, checked and registered like a file of one's own
+        import tempfile
+        from pathlib import Path
+
+        from core.track.mlflow_import import fetch
+        with tempfile.TemporaryDirectory(prefix="mlflow-import-") as tmp:
+            g, d, origin = fetch(a.mlflow, a.artifact, Path(tmp))
+            res = import_model(g, d, a.name, a.prior, a.z_dim, a.critic_output, a.loss, a.force, command, origin)
+    else:
+        res = import_model(a.generator, a.critic, a.name, a.prior, a.z_dim, a.critic_output, a.loss, a.force, command)
     if a.json:
         print(json.dumps(res, indent=2))
         return
@@ -47,7 +61,11 @@ def add_parsers(sub) -> None:
                                    "head.*), one file per network or one {'G': …, 'D': …} file, or a Latent Lab "
                                    "checkpoint. Hidden and z sizes are read from the shapes. Files are read with "
                                    "weights_only=True; a pickled module or code is refused, never run.")
-    s.add_argument("--generator", required=True, metavar="G.pth")
+    s.add_argument("--generator", metavar="G.pth")
+    s.add_argument("--mlflow", metavar="RUN_ID", help="fetch the generator (and critic) logged as artifacts of this "
+                                                      "MLflow run ($MLFLOW_TRACKING_URI, else the run store's database)")
+    s.add_argument("--artifact", metavar="PATH", help="with --mlflow: the generator's artifact path, or a folder of "
+                                                      "G/D files (default: the run's artifacts, found by name)")
     s.add_argument("--critic", metavar="D.pth", help="the discriminator (refine needs it)")
     s.add_argument("--name", help="the MODEL name to register (default imported-<sha of G>)")
     s.add_argument("--prior", default="gaussian", help="the prior to sample: gaussian, N(0, I) (the only one: a "
