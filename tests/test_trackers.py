@@ -207,3 +207,12 @@ def test_import_a_generator_and_critic_logged_to_mlflow_by_another_project(cli, 
     assert r.returncode == 2 and "no MLflow run" in r.stderr
     r = cli("import", "--mlflow", run_id, "--artifact", "models/nothing.pth")
     assert r.returncode == 2 and "no artifact" in r.stderr
+
+
+def test_bench_track_times_the_parts_of_a_tracked_run(runs_dir, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    from core.track.bench import bench_tracking
+    run = trained_run("wgan-gp", epochs=2, eval_every=1, eval_n=50)
+    res = bench_tracking(run.id, epochs=2, per_epoch_rows=3)
+    assert res["rows_per_epoch"] == 4 and res["epoch_ms"] > 0 and res["start_s"] > 0 and res["end_s"] > 0
+    assert res["mlflow"] == f"sqlite:///{runs_dir / 'mlflow.db'}"

@@ -9,7 +9,7 @@ import sys
 from core.cli.options import SEED_RECIPE_HELP, add_device, add_json, add_seed, add_set, positive_float, positive_int
 from core.cli.text import report
 
-WHATS = ["train", "quality", "profile", "score", "embed", "ui", "sweep", "latent"]
+WHATS = ["train", "quality", "profile", "score", "embed", "ui", "sweep", "latent", "track"]
 
 
 def _latent(a) -> None:
@@ -123,8 +123,36 @@ def _quality(a) -> None:
                  f"{res['fid_raw_max']:.2f})" if "fid_raw" in res else ""))
 
 
+def _track(a):
+    """What `--track mlflow` and the TensorBoard files add to a run: a short default run of --variant
+    (--steps, one run store of its own), then its records replayed through the sinks, timed by parts."""
+    import os
+    import tempfile
+
+    from core.track.bench import bench_tracking
+    with tempfile.TemporaryDirectory() as tmp:
+        old = os.environ.get("LATENT_LAB_RUNS")
+        os.environ["LATENT_LAB_RUNS"] = tmp
+        try:
+            from core.gan.variants import make_config
+            from core.store.runs import Run
+            from core.train.engine import Trainer, resolve_device
+            cfg = make_config(a.variant, {"eval_n": 1000})
+            run = Run.create(cfg)
+            Trainer(cfg, resolve_device(a.device), run=run, progress=False).fit(max_steps=a.steps)
+            run.close()
+            res = bench_tracking(run.id)
+        finally:
+            os.environ.pop("LATENT_LAB_RUNS") if old is None else os.environ.__setitem__("LATENT_LAB_RUNS", old)
+    print(json.dumps(res, indent=2) if a.json else
+          f"tracking {a.variant}: imports {res['imports_s']:.2f} s, database {res['database_s']:.2f} s (created or opened, "
+          f"and checked), start {res['start_s']:.2f} s, {res['epoch_ms']:.0f} ms per epoch on the training "
+          f"thread ({res['rows_per_epoch']} rows, a grid), end {res['end_s']:.2f} s (a {res['checkpoint_mib']:g} MiB "
+          f"checkpoint) — to {res['mlflow']}")
+
+
 BENCHES = {"train": _train, "quality": _quality, "profile": _profile, "score": _score, "embed": _embed, "ui": _ui,
-           "sweep": _sweep, "latent": _latent}
+           "sweep": _sweep, "latent": _latent, "track": _track}
 
 
 def cmd_bench(a):
