@@ -11,7 +11,7 @@ import pytest
 
 from core.store.runs import Run
 
-from helpers import TINY_DATA, free_port, start_mlflow, trained_run
+from helpers import TINY_DATA, free_port, run_cli, start_mlflow, trained_run
 
 TRAIN = ["train", "--variant", "wgan-wc", "--epochs", "2", "--data-limit", str(TINY_DATA), "--set", "batch_size=16",
          "--set", "log_every=2", "--set", "eval_every=1", "--set", "eval_n=50", "--device", "cpu"]
@@ -83,6 +83,10 @@ def test_a_tracked_run_is_one_mlflow_run_and_a_resume_continues_it(cli, mlflow_s
         assert same(history(mlflow_server, state["run_id"], t), store_series(run, key)), key
     assert artifacts(mlflow_server, state["run_id"], "samples") == ["samples/epoch_0001.png", "samples/epoch_0002.png"]
     assert artifacts(mlflow_server, state["run_id"], "checkpoint") == ["checkpoint/checkpoint.pt"]
+    r = cli("score", run.id, "--n", "60", "--json")  # its final scores, when it is scored
+    assert r.returncode == 0, r.stderr
+    fid = json.loads(r.stdout)["fid"]
+    assert history(mlflow_server, state["run_id"], "final/fid") == [(16, pytest.approx(fid))]
 
 
 def test_a_server_that_goes_away_mid_run_is_said_once_and_training_goes_on(tmp_path, monkeypatch, capsys):
@@ -167,9 +171,10 @@ def test_mlflow_server_is_a_real_server(mlflow_server):
 
 def test_a_tracked_sweep_is_a_parent_run_with_a_child_per_trial(cli, mlflow_server, ray_cluster, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
-    r = cli("sweep", "wgan-gp", "--grid", "lr_g=1e-4,2e-4", "--epochs", "1", "--set", "batch_size=16", "--set",
-            "eval_every=0", "--data-limit", "128", "--quick-n", "20", "--score-n", "60", "--name", "tracked",
-            "--track", "mlflow", "--address", ray_cluster, "--json")
+    # a driver of its own, as the sweep tests run them: Ray reads its token mode at its first import
+    r = run_cli("sweep", "wgan-gp", "--grid", "lr_g=1e-4,2e-4", "--epochs", "1", "--set", "batch_size=16", "--set",
+                "eval_every=0", "--data-limit", "128", "--quick-n", "20", "--score-n", "60", "--name", "tracked",
+                "--track", "mlflow", "--address", ray_cluster, "--json", timeout=400)
     assert r.returncode == 0, r.stderr[-2000:]
     from core.sweeps.records import read_spec
     parent = read_spec("tracked")["mlflow_parent"]
@@ -181,6 +186,26 @@ def test_a_tracked_sweep_is_a_parent_run_with_a_child_per_trial(cli, mlflow_serv
     lab_ids = sorted({t["key"]: t["value"] for t in c["data"]["tags"]}["latent_lab.run_id"] for c in children)
     assert lab_ids == sorted(row["run_id"] for row in json.loads(r.stdout)["rows"])
     assert all({p["key"]: p["value"] for p in c["data"]["params"]}["lr_g"] in ("0.0001", "0.0002") for c in children)
+    assert all("final/fid" in {m["key"] for m in c["data"]["metrics"]} for c in children)  # each trial's score
+    # a shipped sweep, after the fact: a parent and a child per trial with its knob and scores
+    from core.sweeps.results import sweep_with_trials
+    shipped = sweep_with_trials("seed004-sigma-10ep")
+    r = cli("export", "--sweep", "seed004-sigma-10ep", "--to", "mlflow", "--json")
+    assert r.returncode == 0, r.stderr
+    parent = json.loads(r.stdout)["where"].split()[-1]
+    kids = rest(mlflow_server, "runs/search", {"experiment_ids": [got["info"]["experiment_id"]],
+                                               "filter": f"tags.mlflow.parentRunId = '{parent}'"})["runs"]
+    assert len(kids) == len(shipped["rows"])
+    from core.sweeps.spec import swept_knobs
+    knobs = swept_knobs(shipped["spec"])  # the sigma sweep: sigma and seed
+
+    def key(params):
+        return tuple(params[k] for k in knobs)
+    fids = {key({p["key"]: p["value"] for p in k["data"]["params"]}):
+            next(m["value"] for m in k["data"]["metrics"] if m["key"] == "final/fid") for k in kids
+            if any(m["key"] == "final/fid" for m in k["data"].get("metrics", []))}
+    assert fids == {key({k: str(row[k]) for k in knobs}): pytest.approx(row["fid"]) for row in shipped["rows"]
+                    if row.get("fid") is not None}
 
 
 def test_import_a_generator_and_critic_logged_to_mlflow_by_another_project(cli, mlflow_server, monkeypatch, tmp_path):

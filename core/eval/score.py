@@ -375,6 +375,9 @@ def score_model(model: str, n: int = 10_000, seed: int = 0, device: str = "cpu",
     if use_cache and cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
         write_json_atomic(cache, {**_read_json(cache), key: res})
+    if not raw and prior is None and class_weights == "uniform":  # a tracked run's final scores, in its tracker
+        from core.track import scored
+        scored(ckpt_path.parent, res)
     _record_timing(n, time.perf_counter() - t0)
     return res
 

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from core.errors import ConfigError
-from core.track import Sink, read_tracking, write_tracking
+from core.track.base import Sink, read_tracking, write_tracking
 from core.track.tensorboard_sink import tag
 
 EXPERIMENT = "latent-lab"  # unless $MLFLOW_EXPERIMENT_NAME names another
@@ -76,6 +76,16 @@ def create_parent(sweep: str, spec: dict) -> str:
     keep = ("kind", "variant", "model", "method", "grid", "random", "seeds", "epochs", "scheduler", "metric")
     client.log_batch(run.info.run_id, params=[Param(k, str(spec.get(k))[:6000]) for k in keep if k in spec])
     return run.info.run_id
+
+
+def log_final(run_id: str, scores: dict) -> None:
+    """Scores of a finished run as final/ metrics at its step (n and seed as tags)."""
+    from mlflow.entities import Metric
+    client, _, _ = client_and_experiment()
+    now, step = int(time.time() * 1000), int(scores.get("step") or 0)
+    client.log_batch(run_id, metrics=[Metric(f"final/{k}", float(v), now, step) for k, v in scores.items()
+                                      if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "step"])
+    client.set_tag(run_id, "latent_lab.scored_n", str(scores.get("n")))
 
 
 def end_parent(run_id: str, state: str) -> None:

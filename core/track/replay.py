@@ -9,7 +9,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from core.errors import ConfigError
-from core.track import TRACKERS, Sink, Tracking
+from core.track.base import TRACKERS, Sink, Tracking
 
 TIMELINE_PREFIX = "tl_"  # the recorder's rows, as a live run logs them (core.train.recorder.PREFIX)
 

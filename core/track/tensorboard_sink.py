@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.track import Sink
+from core.track.base import Sink
 
 TIMELINE_PREFIX = "tl_"  # core.train.recorder's rows
 
