@@ -150,7 +150,7 @@ def mlflow_server(tmp_path_factory):
     try:
         yield uri
     finally:
-        proc.terminate()
+        os.killpg(proc.pid, signal.SIGTERM)  # the server and its workers (its own process group)
         try:
             proc.wait(20)
         except subprocess.TimeoutExpired:

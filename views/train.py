@@ -75,8 +75,9 @@ def launch_form() -> None:
         minutes = c2.number_input("stop after N minutes of wall time (0 = no limit)", value=0.0, min_value=0.0,
                                   step=1.0, format="%g", key="hp_minutes", persist_state="session",
                                   help="the max_seconds knob: the run ends, done, once it has taken this long")
+        w = mlflow_where()
         track = st.toggle("also log to MLflow", key="hp_track", persist_state="session",
-                          help=f"= `train --track mlflow`: to {mlflow_where()['uri']} ({mlflow_where()['source']}); "
+                          help=f"= `train --track mlflow`: to {w['uri']} ({w['source']}); "
                                "TensorBoard event files are written for every run (`tensorboard --logdir runs/`)")
         submitted = st.form_submit_button("Launch", type="primary", icon=":material/play_arrow:")
     if submitted:

@@ -126,24 +126,17 @@ def _quality(a) -> None:
 def _track(a):
     """What `--track mlflow` and the TensorBoard files add to a run: a short default run of --variant
     (--steps, one run store of its own), then its records replayed through the sinks, timed by parts."""
-    import os
-    import tempfile
-
+    from core.gan.variants import make_config
+    from core.store.files import scratch_runs
+    from core.store.runs import Run
     from core.track.bench import bench_tracking
-    with tempfile.TemporaryDirectory() as tmp:
-        old = os.environ.get("LATENT_LAB_RUNS")
-        os.environ["LATENT_LAB_RUNS"] = tmp
-        try:
-            from core.gan.variants import make_config
-            from core.store.runs import Run
-            from core.train.engine import Trainer, resolve_device
-            cfg = make_config(a.variant, {"eval_n": 1000})
-            run = Run.create(cfg)
-            Trainer(cfg, resolve_device(a.device), run=run, progress=False).fit(max_steps=a.steps)
-            run.close()
-            res = bench_tracking(run.id)
-        finally:
-            os.environ.pop("LATENT_LAB_RUNS") if old is None else os.environ.__setitem__("LATENT_LAB_RUNS", old)
+    from core.train.engine import Trainer, resolve_device
+    with scratch_runs("latent-lab-bench-track-"):
+        cfg = make_config(a.variant, {"eval_n": 1000})
+        run = Run.create(cfg)
+        Trainer(cfg, resolve_device(a.device), run=run, progress=False).fit(max_steps=a.steps)
+        run.close()
+        res = bench_tracking(run.id)
     print(json.dumps(res, indent=2) if a.json else
           f"tracking {a.variant}: imports {res['imports_s']:.2f} s, database {res['database_s']:.2f} s (created or opened, "
           f"and checked), start {res['start_s']:.2f} s, {res['epoch_ms']:.0f} ms per epoch on the training "

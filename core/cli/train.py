@@ -69,9 +69,9 @@ def cmd_train(a):
     from core.train.resume import restart, resume
     device = resolve_device(a.device)
     if a.track == "mlflow":  # a tracking URI that does not answer is one line, before anything trains
-        from core.track.mlflow_sink import client_and_experiment, where
-        client_and_experiment()
-        print(f"tracking to MLflow at {where()['uri']} ({where()['source']})", file=sys.stderr)
+        from core.track.mlflow_sink import client_and_experiment
+        _, _, w = client_and_experiment()
+        print(f"tracking to MLflow at {w['uri']} ({w['source']})", file=sys.stderr)
     if a.exclusive_device:  # the dashboard's one training per device, held until this process ends
         claim_device(device.type, existing)
     if a.resume:

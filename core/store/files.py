@@ -7,6 +7,7 @@ holds it; the OS releases it when its holder ends, however it ends.
 """
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -21,6 +22,21 @@ TRAINED = ROOT / "trained"  # shipped weights: the classifier and the zoo
 def runs_dir() -> Path:
     env = os.environ.get("LATENT_LAB_RUNS")
     return Path(env) if env else ROOT / "runs"
+
+
+@contextlib.contextmanager
+def scratch_runs(prefix: str = "latent-lab-scratch-"):
+    """A temporary run store ($LATENT_LAB_RUNS) for the block, removed after it; the old one restored."""
+    old = os.environ.get("LATENT_LAB_RUNS")
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        os.environ["LATENT_LAB_RUNS"] = tmp
+        try:
+            yield Path(tmp)
+        finally:
+            if old is None:
+                os.environ.pop("LATENT_LAB_RUNS", None)
+            else:
+                os.environ["LATENT_LAB_RUNS"] = old
 
 
 def imported_dir() -> Path:

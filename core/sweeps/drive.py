@@ -232,32 +232,24 @@ def bench_sweep(trials: int = 4, epochs: int = 2, data_limit: int = 12800) -> di
     command: speed-up = trials × the lone trial's wall time ÷ the sweep's fit time, efficiency = speed-up
     ÷ the slots (concurrent trials). `busy_efficiency` (the sum of the sweep's own trial walls ÷ slots ÷
     its fit time) is kept beside it: contention that slows every trial raises it, so it is no speed-up."""
-    import tempfile
-    old = os.environ.get("LATENT_LAB_RUNS")
-    with tempfile.TemporaryDirectory(prefix="latent-lab-bench-sweep-") as tmp:
-        os.environ["LATENT_LAB_RUNS"] = tmp
-        try:
-            def spec_of(values, name):
-                return make_spec(variant="wgan-gp", grid={"lr_g": values}, epochs=epochs, fixed={"batch_size": 32},
-                                 data_limit=data_limit, quick_n=200, score_n=200, name=name)
-            run_sweep(spec_of([1e-4], "bench-alone"), progress=False)  # starts Ray: the sweep then finds it running
-            lone = efficiency("bench-alone", 1)
-            alone, start = lone["trial_seconds"], lone["ray_start_seconds"] or 0.0
-            spec = spec_of([1e-4 * (i + 1) for i in range(trials)], "bench")
-            t0 = time.perf_counter()
-            res = run_sweep(spec, progress=False)
-            wall = time.perf_counter() - t0
-            import ray
-            concurrency = min(int(ray.cluster_resources().get("CPU", 1)) // spec["cpus_per_trial"], trials)
-            out = efficiency("bench", concurrency)
-            shutdown()
-            speedup = trials * alone / out["fit_seconds"]
-            return {**out, "ray_start_seconds": start, "busy_efficiency": out.pop("efficiency"),
-                    "alone_trial_seconds": alone, "speedup": round(speedup, 3), "efficiency": round(speedup / concurrency, 3),
-                    "wall_seconds_with_start": round(wall + start, 2), "status": res["status"],
-                    "efficiency_with_start": round(trials * alone / (wall + start) / concurrency, 3)}
-        finally:
-            if old is None:
-                os.environ.pop("LATENT_LAB_RUNS", None)
-            else:
-                os.environ["LATENT_LAB_RUNS"] = old
+    from core.store.files import scratch_runs
+    with scratch_runs("latent-lab-bench-sweep-"):
+        def spec_of(values, name):
+            return make_spec(variant="wgan-gp", grid={"lr_g": values}, epochs=epochs, fixed={"batch_size": 32},
+                             data_limit=data_limit, quick_n=200, score_n=200, name=name)
+        run_sweep(spec_of([1e-4], "bench-alone"), progress=False)  # starts Ray: the sweep then finds it running
+        lone = efficiency("bench-alone", 1)
+        alone, start = lone["trial_seconds"], lone["ray_start_seconds"] or 0.0
+        spec = spec_of([1e-4 * (i + 1) for i in range(trials)], "bench")
+        t0 = time.perf_counter()
+        res = run_sweep(spec, progress=False)
+        wall = time.perf_counter() - t0
+        import ray
+        concurrency = min(int(ray.cluster_resources().get("CPU", 1)) // spec["cpus_per_trial"], trials)
+        out = efficiency("bench", concurrency)
+        shutdown()
+        speedup = trials * alone / out["fit_seconds"]
+        return {**out, "ray_start_seconds": start, "busy_efficiency": out.pop("efficiency"),
+                "alone_trial_seconds": alone, "speedup": round(speedup, 3), "efficiency": round(speedup / concurrency, 3),
+                "wall_seconds_with_start": round(wall + start, 2), "status": res["status"],
+                "efficiency_with_start": round(trials * alone / (wall + start) / concurrency, 3)}

@@ -13,9 +13,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from core.track.base import TRACKERS, Sink, Tracking, read_tracking, request, write_tracking
+from core.track.base import TIMELINE_PREFIX, TRACKERS, Sink, Tracking, first_line, read_tracking, request, write_tracking
 
-__all__ = ["TRACKERS", "Sink", "Tracking", "for_run", "read_tracking", "request", "scored", "write_tracking"]
+__all__ = ["TIMELINE_PREFIX", "TRACKERS", "Sink", "Tracking", "for_run", "read_tracking", "request", "scored", "write_tracking"]
 
 
 def scored(folder: Path, scores: dict) -> None:
@@ -28,8 +28,8 @@ def scored(folder: Path, scores: dict) -> None:
         from core.track.mlflow_sink import log_final
         log_final(state["run_id"], scores)
     except Exception as exc:  # noqa: BLE001 - never fails the scoring
-        print(f"mlflow: could not log the scores ({str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__})"
-              "; they are in the run's scores.json", file=sys.stderr)
+        print(f"mlflow: could not log the scores ({first_line(exc)}); they are in the run's scores.json",
+              file=sys.stderr)
 
 
 def for_run(run) -> Tracking:

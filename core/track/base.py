@@ -10,6 +10,15 @@ TRACKERS = ("mlflow", "tensorboard")
 TRACKING_FILE = "tracking.json"  # in a run's folder: which trackers it logs to, and their run ids
 
 
+TIMELINE_PREFIX = "tl_"  # the timeline recorder's rows (core.train.recorder logs its records with it)
+
+
+def first_line(exc: BaseException) -> str:
+    """What a tracker's failure says, in one short line."""
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
+
+
 class Sink:
     """One tracker. Every method may raise: `Tracking` catches, says so once, and drops the sink."""
     name = "sink"
@@ -32,7 +41,7 @@ class Tracking:
             try:
                 getattr(sink, method)(*args)
             except Exception as exc:  # noqa: BLE001 - a tracker never stops a run
-                self.drop(sink, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+                self.drop(sink, f"{type(exc).__name__}: {first_line(exc)}")
 
     def drop(self, sink: Sink, why: str) -> None:
         if sink in self.sinks:

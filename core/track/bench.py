@@ -17,18 +17,20 @@ def bench_tracking(run_id: str, epochs: int = 5, per_epoch_rows: int = 9) -> dic
     from pathlib import Path
 
     from core.store.runs import Run
-    from core.track import Tracking
+    from core.track import TIMELINE_PREFIX, Tracking
     from core.track.mlflow_sink import MlflowSink, client_and_experiment, where
+    from core.track.replay import run_feed
     from core.track.tensorboard_sink import TensorBoardSink
     run = Run.open(run_id)
-    rows = {}
-    for step, epoch, _w, key, value in run.metrics():
-        rows.setdefault(step, (epoch, {}))[1][key] = value
-    train_rows = [(s, e, r) for s, (e, r) in sorted(rows.items()) if not any(k.startswith("tl_") for k in r)]
-    record = next(((s, e, r) for s, (e, r) in rows.items() if any(k.startswith("tl_") for k in r)), None)
-    grid = next(iter(sorted(run.samples_dir.glob("epoch_*.png"))), None)
+    feed = run_feed(run)
+    timeline = [(s, e, r) for s, (e, r) in feed["rows"] if any(k.startswith(TIMELINE_PREFIX) for k in r)]
+    train_rows = [(s, e, r) for s, (e, r) in feed["rows"] if (s, e, r) not in timeline]
+    record = timeline[0] if timeline else None
+    grid = next(iter(feed["grids"].values()), None)
     if len(train_rows) < per_epoch_rows or grid is None:
-        raise ValueError(f"run {run_id} has too few rows or no grid to replay")
+        from core.errors import ConfigError
+        raise ConfigError(f"run {run_id} has too few rows or no grid to replay: give bench track --steps of at "
+                          "least one epoch (470 for wgan-gp)")
     t0 = time.perf_counter()
     import mlflow.tracking  # noqa: F401 - each tracked process pays these imports once
     import torch.utils.tensorboard  # noqa: F401

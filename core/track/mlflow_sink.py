@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from core.errors import ConfigError
-from core.track.base import Sink, read_tracking, write_tracking
+from core.track.base import Sink, first_line, read_tracking, write_tracking
 from core.track.tensorboard_sink import tag
 
 EXPERIMENT = "latent-lab"  # unless $MLFLOW_EXPERIMENT_NAME names another
@@ -63,8 +63,7 @@ def client_and_experiment() -> tuple:
         exp = client.get_experiment_by_name(name)
         exp_id = exp.experiment_id if exp else client.create_experiment(name, artifact_location=w["artifacts"])
     except Exception as exc:  # noqa: BLE001 - whatever MLflow raises for a bad URI
-        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"MLflow at {w['uri']} ({w['source']}) cannot be used: {first}") from None
+        raise ConfigError(f"MLflow at {w['uri']} ({w['source']}) cannot be used: {first_line(exc)}") from None
     return client, exp_id, w
 
 
@@ -185,7 +184,6 @@ class MlflowSink(Sink):
                 else:
                     self.client.set_terminated(self.run_id, status=item[1])
             except Exception as exc:  # noqa: BLE001 - a server gone away, a full disk on its side
-                first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-                self.error = first
-                print(f"mlflow: stopped logging ({first}); training goes on and the run store keeps every "
+                self.error = first_line(exc)
+                print(f"mlflow: stopped logging ({self.error}); training goes on and the run store keeps every "
                       f"record (`python -m core export {self.lab_id} --to mlflow` logs it again)", file=sys.stderr)

@@ -9,12 +9,10 @@ from collections import defaultdict
 from pathlib import Path
 
 from core.errors import ConfigError
-from core.track.base import TRACKERS, Sink, Tracking
-
-TIMELINE_PREFIX = "tl_"  # the recorder's rows, as a live run logs them (core.train.recorder.PREFIX)
+from core.track.base import TIMELINE_PREFIX, TRACKERS, Sink, Tracking
 
 
-def _run_feed(run) -> dict:
+def run_feed(run) -> dict:
     """What a run in the run store holds, in the order the engine logged it."""
     rows: dict[int, tuple[float, dict]] = {}
     for step, epoch, _wall, key, value in run.metrics():
@@ -103,7 +101,7 @@ def export(source: str, to: str, out: Path | None = None) -> dict:
         except RunError as exc:
             raise ConfigError(f"{exc}; export takes a run id (python -m core runs) or a zoo model "
                               "(python -m core zoo)") from None
-        data, lab_id, folder = _run_feed(run), run.id, run.path
+        data, lab_id, folder = run_feed(run), run.id, run.path
     if to == "tensorboard":
         from core.store.files import runs_dir
         from core.track.tensorboard_sink import TensorBoardSink, available

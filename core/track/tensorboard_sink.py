@@ -10,9 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.track.base import Sink
-
-TIMELINE_PREFIX = "tl_"  # core.train.recorder's rows
+from core.track.base import TIMELINE_PREFIX, Sink
 
 
 def available() -> bool:

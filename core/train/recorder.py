@@ -35,13 +35,13 @@ import torch
 
 from core.errors import CheckpointError
 from core.eval.metrics import METRICS
+from core.track.base import TIMELINE_PREFIX as PREFIX  # one definition: the trackers read it too
 
 N_FRAME = 2000  # real test digits: the frame of the map (and the real set of precision / recall)
 FRAME_K = 15  # neighbours: of the frame's UMAP and of each placed digit
 MAP_N = 1000  # digits per record placed on the map (scores use all eval_n)
 VERSION = 1
 SCALARS = (*METRICS, "confidence", "cond_acc")
-PREFIX = "tl_"
 RAW = PREFIX + "raw_"  # with ema on, the raw (live) generator's scores on the same noise: EMA's effect, per epoch
 KEYS = ([PREFIX + k for k in (*SCALARS, "n", "seconds", "train_s")] + [f"{PREFIX}hist_{d}" for d in range(10)]
         + [RAW + k for k in SCALARS])
