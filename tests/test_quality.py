@@ -4,6 +4,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from core.gan.variants import make_config
 from core.results.quality import summarise
 from core.store import checkpoint
@@ -249,3 +251,76 @@ def test_the_train_form_fills_in_the_seed_recipe_and_launches_it():
     while run.status()["status"] == "running" and time.time() < deadline:
         time.sleep(0.5)
     assert run.status()["status"] == "done"
+
+
+def test_compared_recipes_run_interleaved_and_rotate_which_goes_first():
+    from core.results.quality import interleaved_order
+    assert interleaved_order(["a", "b"], [0, 1, 2]) == [(0, "a"), (0, "b"), (1, "b"), (1, "a"), (2, "a"), (2, "b")]
+    order = interleaved_order(["a", "b", "c"], [0, 1, 2])
+    assert [r for _, r in order[:3]] == ["a", "b", "c"] and [r for _, r in order[3:6]] == ["b", "c", "a"]
+    assert {r: sum(1 for _, x in order if x == r) for r in "abc"} == {"a": 3, "b": 3, "c": 3}
+
+
+def test_a_recipe_is_chosen_on_the_validation_split_and_reported_on_the_test_split(monkeypatch):
+    from core.results import quality
+    # b is better on test, a on validation: the choice follows validation, the report keeps both
+    fids = {"a": ({0: 4.0, 1: 4.2}, {0: 3.0, 1: 3.1}), "b": ({0: 3.5, 1: 3.6}, {0: 3.4, 1: 3.5})}
+    ran = []
+
+    def fake_one(variant, seconds, seed, overrides, n, device, progress):
+        name = overrides["name"]
+        ran.append((seed, name))
+        test, valid = fids[name]
+        return {"run": f"{name}{seed}", "seed": seed, "fid": test[seed], "fid_valid": valid[seed], "epochs": 1.0}
+
+    monkeypatch.setattr(quality, "one", fake_one)
+    res = quality.compare_recipes("wgan-gp", {"a": {"name": "a"}, "b": {"name": "b"}}, seconds=1, seeds=[0, 1])
+    assert ran == [(0, "a"), (0, "b"), (1, "b"), (1, "a")]
+    assert res["chosen"] == "a" and "validation" in res["chosen_on"]
+    assert res["recipes"]["b"]["fid"] < res["recipes"]["a"]["fid"]  # reported on test: b's lower FID is shown
+    assert res["order"] == ["a (seed 0)", "b (seed 0)", "b (seed 1)", "a (seed 1)"]
+
+
+def test_recipes_on_the_command_line():
+    from core.errors import ConfigError
+    from core.gan.variants import parse_recipe, seed_recipe
+    assert parse_recipe("wgan-gp", "default") == ("default", {})
+    assert parse_recipe("wgan-gp", "seed") == ("seed", seed_recipe("wgan-gp"))
+    assert parse_recipe("wgan-gp", "b64:batch_size=64, lr_g=2e-4") == ("b64", {"batch_size": "64", "lr_g": "2e-4"})
+    for bad in ("fast", "b64:", ":batch_size=64"):
+        with pytest.raises(ConfigError):
+            parse_recipe("wgan-gp", bad)
+
+
+def test_bench_quality_compares_recipes_scored_on_both_splits_and_ships_each_row(cli, tmp_path, monkeypatch):
+    from core.results import quality
+    monkeypatch.setattr(quality, "_shipped_path", lambda: tmp_path / "quality.json")
+    tiny = [f"--set={k}={v}" for k, v in {**TINY, "eval_every": 0, "data_limit": TINY_DATA}.items()]
+    args = ["bench", "quality", "--variant", "vanilla", "--seconds", "1", "--n", "200", "--seed", "0", "--device",
+            "cpu", "--recipe", "default", "--recipe", "noema:ema=0", *tiny, "--ship"]
+    out = cli(*args, "--json")
+    assert out.returncode == 0, out.stderr[-2000:]
+    res = json.loads(out.stdout)
+    assert set(res["recipes"]) == {"default", "noema"} and res["chosen"] in res["recipes"]
+    assert res["chosen"] == min(res["recipes"], key=lambda k: res["recipes"][k]["fid_valid"])
+    for name, r in res["recipes"].items():
+        row = r["runs"][0]
+        assert row["recipe"] == name and row["fid_valid"] > 0 and row["fid_valid"] != row["fid"]
+        assert Run.open(row["run"]).config()["ema"] == (0.0 if name == "noema" else make_config("vanilla")["ema"])
+    rows = {r["recipe"]: r for r in quality.shipped_rows()}
+    assert set(rows) == {"default", "noema"}
+    assert rows["noema"]["compared"]["chosen"] == res["chosen"] and "--recipe noema:ema=0" in rows["noema"]["command"]
+    assert rows["default"]["per_seed_fid_valid"] == [round(res["recipes"]["default"]["runs"][0]["fid_valid"], 3)]
+    one = cli("bench", "quality", "--variant", "vanilla", "--recipe", "default")
+    assert one.returncode == 2 and "at least two" in one.stderr
+    both = cli("bench", "quality", "--variant", "vanilla", "--recipe", "default", "--recipe", "seed", "--seed-recipe")
+    assert both.returncode == 2 and "--recipe seed" in both.stderr
+
+
+def test_a_model_scored_against_the_validation_split_is_kept_apart_from_its_test_score(model_copy):
+    from core.eval.score import reference, score_model
+    test = score_model(model_copy, n=500, seed=0)
+    valid = score_model(model_copy, n=500, seed=0, split="valid")
+    assert (test["split"], valid["split"]) == ("test", "valid") and valid["fid"] != test["fid"]
+    assert reference(split="valid")["split"] == "valid" and len(reference(split="valid")["features"]) == 10_000
+    assert score_model(model_copy, n=500, seed=0, split="valid") == valid  # cached under its own key

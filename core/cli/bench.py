@@ -8,6 +8,7 @@ import sys
 
 from core.cli.options import SEED_RECIPE_HELP, add_device, add_json, add_seed, add_set, positive_float, positive_int
 from core.cli.text import report
+from core.errors import ConfigError
 
 WHATS = ["train", "quality", "profile", "score", "embed", "ui", "sweep", "latent", "track"]
 
@@ -97,19 +98,16 @@ def _train(a) -> None:
 def _quality(a) -> None:
     from core.gan.variants import make_config, parse_sets, seed_recipe
     from core.results.quality import bench_quality
+    if a.recipe:
+        return _compare_recipes(a)
+    if a.ship == "":
+        raise ConfigError("--ship names the recipe of the row it keeps (e.g. --ship default), except with --recipe")
     overrides = {**(seed_recipe(a.variant) if a.seed_recipe else {}), **parse_sets(a.set)}
     make_config(a.variant, overrides)  # a typo fails now, not after the first seed's training
     seeds = a.seed or [0]
 
-    def said(r):
-        print(f"seed {r['seed']}: {r['epochs']:g} epochs ({r['steps']} steps, {r['img_s']:.0f} img/s over "
-              f"{r['wall_seconds']:.0f} s) -> FID {r['fid']:.2f}, precision {r['precision']:.3f}, recall "
-              f"{r['recall']:.3f}, coverage {r['coverage']:.3f}, class KL {r['class_kl']:.3f}"
-              + (f"; its live generator (no EMA): FID {r['fid_raw']:.2f}" if "fid_raw" in r else "")
-              + f"  [run {r['run']}]",
-              file=sys.stderr if a.json else sys.stdout, flush=True)
     res = bench_quality(a.variant, a.seconds or 540.0, seeds, overrides, n=a.n, device=a.device,
-                        progress=not a.json, on_row=said)
+                        progress=not a.json, on_row=lambda r: _said_seed(a, r))
     if a.ship:
         from core.results.quality import ship
         ship(res, a.ship)
@@ -121,6 +119,51 @@ def _quality(a) -> None:
               f"{res['recall']:.3f}, coverage {res['coverage']:.3f}, {res['epochs']:g} epochs"
               + (f"; live generator (no EMA) FID {res['fid_raw']:.2f} ({res['fid_raw_min']:.2f}–"
                  f"{res['fid_raw_max']:.2f})" if "fid_raw" in res else ""))
+
+
+def _said_seed(a, r) -> None:
+    print((f"{r['recipe']}, " if "recipe" in r else "")
+          + f"seed {r['seed']}: {r['epochs']:g} epochs ({r['steps']} steps, {r['img_s']:.0f} img/s over "
+          f"{r['wall_seconds']:.0f} s) -> FID {r['fid']:.2f} (validation split {r['fid_valid']:.2f}), precision "
+          f"{r['precision']:.3f}, recall {r['recall']:.3f}, coverage {r['coverage']:.3f}, class KL {r['class_kl']:.3f}"
+          + (f"; its live generator (no EMA): FID {r['fid_raw']:.2f}" if "fid_raw" in r else "")
+          + f"  [run {r['run']}]",
+          file=sys.stderr if a.json else sys.stdout, flush=True)
+
+
+def _compare_recipes(a) -> None:
+    """`bench quality --recipe A --recipe B …`: the recipes trained interleaved, chosen on the
+    validation split, reported on the test split (core.results.quality.compare_recipes)."""
+    from core.gan.variants import make_config, parse_recipe, parse_sets
+    from core.results.quality import compare_recipes, ship
+    if a.seed_recipe:
+        raise ConfigError("--seed-recipe is one recipe: with --recipe, say --recipe seed")
+    if a.ship:
+        raise ConfigError("with --recipe, --ship takes no name: each row is kept under its recipe's name")
+    shared = parse_sets(a.set)
+    recipes = {}
+    for spec in a.recipe:
+        name, overrides = parse_recipe(a.variant, spec)
+        if name in recipes:
+            raise ConfigError(f"--recipe {name} is named twice")
+        cfg = make_config(a.variant, {**overrides, **shared})  # a typo fails now, not after an hour of training
+        recipes[name] = {k: cfg[k] for k in {**overrides, **shared}}  # typed as the config has them
+    if len(recipes) < 2:
+        raise ConfigError("--recipe: compare at least two (e.g. --recipe default --recipe seed)")
+    res = compare_recipes(a.variant, recipes, a.seconds or 540.0, a.seed or [0, 1, 2], n=a.n, device=a.device,
+                          progress=not a.json, on_row=lambda r: _said_seed(a, r))
+    if a.ship is not None:
+        for name, r in res["recipes"].items():
+            ship(r, name, comparison=res, argv=a.argv)
+    if a.json:
+        print(json.dumps(res, indent=2))
+        return
+    for name, r in sorted(res["recipes"].items(), key=lambda kv: kv[1]["fid_valid"]):
+        print(f"{name}{' (chosen)' if name == res['chosen'] else ''}: validation FID {r['fid_valid']:.2f} "
+              f"({r['fid_valid_min']:.2f}–{r['fid_valid_max']:.2f}); test FID {r['fid']:.2f} "
+              f"({r['fid_min']:.2f}–{r['fid_max']:.2f}), precision {r['precision']:.3f}, recall {r['recall']:.3f}, "
+              f"{r['epochs']:g} epochs")
+    print(f"chosen on the {res['chosen_on']}: {res['chosen']}; run order: {', '.join(res['order'])}")
 
 
 def _track(a):
@@ -166,8 +209,13 @@ def add_parsers(sub) -> None:
     s.add_argument("--seconds", type=positive_float, help="train: timed seconds per loop and round (5); "
                                                            "quality: the wall-time budget of each run (540)")
     s.add_argument("--steps", type=positive_int, default=800, help="profile: training steps of the profiled run")
-    s.add_argument("--ship", metavar="RECIPE", help="quality: keep the result as VARIANT's row for RECIPE (e.g. "
-                                                   "seed, default) in trained/quality.json, shown on the Overview")
+    s.add_argument("--ship", metavar="RECIPE", nargs="?", const="",
+                   help="quality: keep the result as VARIANT's row for RECIPE (e.g. seed, default) in "
+                        "trained/quality.json, shown on the Overview; with --recipe, no name: every recipe's row")
+    s.add_argument("--recipe", action="append", metavar="SPEC",
+                   help="quality: compare recipes (repeat; default, seed or NAME:key=value[,key=value…]): trained "
+                        "interleaved, seed by seed (3 seeds unless --seed), chosen on the validation split's "
+                        "median FID, reported on the test split")
     add_seed(s, default=None, action="append", help="quality: a training seed (repeat for the spread; 0)")
     s.add_argument("--seed-recipe", action="store_true", help="quality: " + SEED_RECIPE_HELP)
     s.add_argument("--rounds", type=positive_int, default=3, help="alternating rounds; each loop's best counts")

@@ -50,8 +50,8 @@ def cache_dir() -> Path:
     return Path(env) if env else data_dir()
 
 
-def _ref_path(sha: str) -> Path:
-    return cache_dir() / f"reference_test_{sha[:16]}.pt"
+def _ref_path(sha: str, split: str = "test") -> Path:
+    return cache_dir() / f"reference_{split}_{sha[:16]}.pt"
 
 
 def _read_json(path: Path) -> dict:
@@ -136,14 +136,15 @@ def compute_reference(split: str = "test", device: str = "cpu") -> dict:
             "labels": torch.as_tensor(y), f"radii2_k{K}": metrics.kth_radii2(feats, K)}
 
 
-def reference(device: str = "cpu", shipped: bool = True) -> dict:
-    """Classifier features (and their Gaussian fit) of the 10k test digits: the shipped ones
-    when they were computed from this classifier and data, else the user's cache, else computed
+def reference(device: str = "cpu", shipped: bool = True, split: str = "test") -> dict:
+    """Classifier features (and their Gaussian fit) of a split's 10k digits (the test split's
+    unless told; "valid" is what recipes are chosen on): the shipped ones when they were computed
+    from this classifier and data (the test split's only), else the user's cache, else computed
     now (and cached)."""
-    key = reference_key("test")
+    key = reference_key(split)
     if shipped and (ref := _shipped_reference(key)) is not None:
         return ref
-    path = _ref_path(key["classifier_sha256"])
+    path = _ref_path(key["classifier_sha256"], split)
     if path.is_file():
         try:
             ref = torch.load(path, weights_only=True)
@@ -151,28 +152,30 @@ def reference(device: str = "cpu", shipped: bool = True) -> dict:
                 return ref
         except Exception:
             pass  # a corrupt cache is rebuilt
-    ref = compute_reference("test", device)
+    ref = compute_reference(split, device)
     path.parent.mkdir(parents=True, exist_ok=True)
     save_atomic(ref, path)
     return ref
 
 
-def score_images(images: torch.Tensor, requested: torch.Tensor | None = None, device: str = "cpu") -> dict:
-    """Score N digits in the generator's range (N×784). `requested` = the labels a
-    conditional model was asked for (then cond_acc is reported, else null)."""
+def score_images(images: torch.Tensor, requested: torch.Tensor | None = None, device: str = "cpu",
+                 split: str = "test") -> dict:
+    """Score N digits in the generator's range (N×784) against `split`'s digits. `requested` =
+    the labels a conditional model was asked for (then cond_acc is reported, else null)."""
     t0 = time.perf_counter()
     out = predict(classifier(device), images, features=True)
-    res = score_predictions(out, requested, device=device)
+    res = score_predictions(out, requested, device=device, split=split)
     res["seconds"] = round(time.perf_counter() - t0, 3)
     return res
 
 
 def score_predictions(out: dict, requested: torch.Tensor | None = None, real_feats: torch.Tensor | None = None,
-                      device: str = "cpu") -> dict:
+                      device: str = "cpu", split: str = "test") -> dict:
     """The scores of digits the classifier has read (`predict(..., features=True)`'s output):
-    FID against the test split's Gaussian fit, precision / recall / density / coverage against
-    `real_feats` (default: all 10k test digits), class histogram and its KL, confidence."""
-    ref = reference(device)
+    FID against `split`'s Gaussian fit (the test split's unless told), precision / recall / density /
+    coverage against `real_feats` (default: all 10k digits of the split), class histogram and its
+    KL, confidence."""
+    ref = reference(device, split=split)
     feats = out["features"].double()
     mu, sigma = metrics.feature_stats(feats)
     hist = metrics.class_histogram(out["labels"].numpy())
@@ -343,17 +346,21 @@ def check_class_weights(variant: str, conditional: bool, prior: str | None, clas
 
 
 def score_model(model: str, n: int = 10_000, seed: int = 0, device: str = "cpu", use_cache: bool = True,
-                prior: str | None = None, class_weights: str = "uniform", raw: bool = False) -> dict:
+                prior: str | None = None, class_weights: str = "uniform", raw: bool = False,
+                split: str = "test") -> dict:
     """Generate n digits from MODEL (a zoo, imported or run name, or a checkpoint path) with `seed` and score
     them (from its fitted `prior` when named). For a run or zoo model the result is stored in
     its folder's scores.json, keyed by the checkpoint's (and prior file's) sha256, n, seed,
     classifier and metric version, and reused (use_cache=False neither reads nor writes it).
-    `raw`: score the live generator of a run that keeps an EMA, not the EMA (its effect at equal epochs)."""
+    `raw`: score the live generator of a run that keeps an EMA, not the EMA (its effect at equal epochs).
+    `split`: the digits scored against — "test" (what is reported) or "valid" (what is chosen on)."""
     ckpt_path, key, files, cache = _cache_slot(model, n, seed, prior)
     if class_weights != "uniform":
         key += f";classes={class_weights}"
     if raw:
         key += ";raw"
+    if split != "test":
+        key += f";split={split}"
     if use_cache and (stored := _stored(files, key)) is not None:
         return stored
     t0 = time.perf_counter()
@@ -370,12 +377,12 @@ def score_model(model: str, n: int = 10_000, seed: int = 0, device: str = "cpu",
     imgs, y = generate(m.G, p, n, y=y, generator=g)
     requested = y if m.conditional else None
     res = {"model": model, "variant": m.variant.name, "step": sd["step"], "seed": seed, "prior": prior,
-           "class_weights": class_weights, **({"generator": "raw"} if raw else {}),
-           **score_images(imgs, requested, device)}
+           "class_weights": class_weights, **({"generator": "raw"} if raw else {}), "split": split,
+           **score_images(imgs, requested, device, split)}
     if use_cache and cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
         write_json_atomic(cache, {**_read_json(cache), key: res})
-    if not raw and prior is None and class_weights == "uniform":  # a tracked run's final scores, in its tracker
+    if not raw and prior is None and class_weights == "uniform" and split == "test":  # a tracked run's final scores
         from core.track import scored
         scored(ckpt_path.parent, res)
     _record_timing(n, time.perf_counter() - t0)

@@ -192,6 +192,21 @@ def seed_recipe(name: str) -> dict:
 RECIPES = ("default", "seed")  # what `recipe_of` tells apart; anything else is "custom"
 
 
+def parse_recipe(variant: str, spec: str) -> tuple[str, dict]:
+    """A compared recipe on the command line -> (its name, its overrides): "default" (today's
+    defaults), "seed" (`seed_recipe`), or "NAME:key=value[,key=value…]" (today's defaults with
+    those knobs set)."""
+    name, sep, sets = spec.partition(":")
+    name = name.strip()
+    if not sep:
+        if name not in RECIPES:
+            raise ConfigError(f"--recipe {spec!r}: say default, seed or NAME:key=value[,key=value…]")
+        return name, (seed_recipe(variant) if name == "seed" else {})
+    if not name or not sets.strip():
+        raise ConfigError(f"--recipe {spec!r}: a custom recipe is NAME:key=value[,key=value…]")
+    return name, parse_sets([p for p in sets.split(",") if p.strip()])
+
+
 def recipe_of(cfg: dict) -> str:
     """Which recipe a (complete) config was trained with, judged on the knobs that tell the two
     apart (`seed_recipe`'s): "default" (today's defaults), "seed" (its seed's), else "custom"."""

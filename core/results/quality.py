@@ -14,7 +14,8 @@ import time
 from core.eval.metrics import METRICS
 
 RAW = tuple(f"{m}_raw" for m in METRICS)  # the same run's live generator, where the run keeps an EMA
-KEYS = ("epochs", "steps", "img_s", "wall_seconds", "train_seconds", *METRICS, *RAW)
+VALID = tuple(f"{m}_valid" for m in METRICS)  # the same samples against the validation split: what recipes are chosen on
+KEYS = ("epochs", "steps", "img_s", "wall_seconds", "train_seconds", *METRICS, *RAW, *VALID)
 FAR = 100_000  # epochs: the time budget, not the epoch count, ends a timed run
 
 
@@ -44,7 +45,9 @@ def one(variant: str, seconds: float, seed: int = 0, overrides: dict | None = No
     """Train for `seconds`, then score on n digits: the row of one seed. A run that keeps a
     generator EMA is scored twice: its EMA (what it samples and ships) and, as `fid_raw` etc.,
     its live generator — the generator of the same run without the EMA, which is only read from
-    it (a run without the EMA spends the EMA's update time on more steps instead)."""
+    it (a run without the EMA spends the EMA's update time on more steps instead). The same
+    samples are also scored against the validation split (`fid_valid` etc.): recipes are chosen
+    on those, and reported on the test split's."""
     from core.eval.score import score_model
     t0 = time.perf_counter()
     run = train_for(variant, seconds, seed, overrides, device, progress)
@@ -53,6 +56,7 @@ def one(variant: str, seconds: float, seed: int = 0, overrides: dict | None = No
     steps_per_epoch = -(-(cfg["data_limit"] or 50_000) // cfg["batch_size"])
     res = score_model(run.id, n=n, seed=0)
     raw = score_model(run.id, n=n, seed=0, raw=True) if cfg["ema"] > 0 else {}
+    valid = score_model(run.id, n=n, seed=0, split="valid")
     return {"variant": variant, "seed": seed, "seconds": seconds, "run": run.id, "status": st["status"],
             "steps": st["step"], "epochs": round(st["step"] / steps_per_epoch, 2),
             "img_s": round(st["step"] * cfg["batch_size"] / max(st.get("wall_seconds") or 1e-9, 1e-9), 1),
@@ -60,6 +64,7 @@ def one(variant: str, seconds: float, seed: int = 0, overrides: dict | None = No
             "wall_seconds": st.get("wall_seconds"), "train_seconds": round(st["train_seconds"], 2),
             "total_seconds": round(time.perf_counter() - t0, 2), "n": res["n"],
             **{k: res[k] for k in METRICS}, **{f"{k}_raw": raw[k] for k in METRICS if k in raw},
+            **{f"{k}_valid": valid[k] for k in METRICS},
             "overrides": overrides or {}}
 
 
@@ -86,11 +91,39 @@ def bench_quality(variant: str = "wgan-gp", seconds: float = 540.0, seeds=(0,), 
             **summarise(rows), "runs": rows}
 
 
+def interleaved_order(recipes: list[str], seeds) -> list[tuple[int, str]]:
+    """(seed, recipe) in the order they are run: every recipe once per seed, the order rotated
+    from one seed to the next (A B C, B C A, C A B …), so that no recipe always runs first or last
+    while the machine's speed drifts."""
+    return [(seed, recipes[(i + j) % len(recipes)]) for i, seed in enumerate(seeds) for j in range(len(recipes))]
+
+
+def compare_recipes(variant: str, recipes: dict[str, dict], seconds: float = 540.0, seeds=(0, 1, 2),
+                    n: int = 10_000, device: str = "auto", progress: bool = False, on_row=None) -> dict:
+    """Compared recipes of one variant (name -> overrides), trained interleaved (`interleaved_order`)
+    for `seconds` each, every run scored on the validation and the test split. The recipe with the
+    lowest median validation FID is chosen; each recipe's result (as `bench_quality` gives it) is
+    reported on the test split. Returns {"chosen", "chosen_on", "order", "recipes": {name: result}}."""
+    if len(recipes) < 2:
+        raise ValueError("compare at least two recipes")
+    rows: dict[str, list[dict]] = {name: [] for name in recipes}
+    order = interleaved_order(list(recipes), seeds)
+    for seed, name in order:
+        rows[name].append({**one(variant, seconds, seed, recipes[name], n, device, progress), "recipe": name})
+        if on_row:
+            on_row(rows[name][-1])
+    results = {name: {"variant": variant, "seconds": seconds, "seeds": list(seeds), "n": n,
+                      "overrides": recipes[name], **summarise(rs), "runs": rs} for name, rs in rows.items()}
+    chosen = min(results, key=lambda name: results[name]["fid_valid"])
+    return {"variant": variant, "chosen": chosen, "chosen_on": "median FID on the validation split",
+            "order": [f"{name} (seed {seed})" for seed, name in order], "recipes": results}
+
+
 # ---------------------------------------------------------------- the shipped table
 
 SHIPPED = "quality.json"  # under trained/: `bench quality --ship RECIPE` rows, shown on the Overview
 COLS = ("variant", "recipe", "seconds", "seeds", "fid", "fid_min", "fid_max", "precision", "recall", "coverage",
-        "class_kl", "fid_raw", "fid_raw_min", "fid_raw_max", "epochs", "img_s", "command")
+        "class_kl", "fid_raw", "fid_raw_min", "fid_raw_max", "fid_valid", "epochs", "img_s", "command")
 
 
 def _shipped_path():
@@ -115,8 +148,16 @@ def command(res: dict) -> str:
     return f"python -m core bench quality --variant {res['variant']} --seconds {res['seconds']:g} {seeds} {sets}".strip()
 
 
-def ship(res: dict, recipe: str) -> dict:
-    """Keep `res` (a bench_quality result) as the row of (variant, recipe) in trained/quality.json."""
+def comparison_command(argv: list[str]) -> str:
+    """The `bench quality --recipe …` command line that compared recipes, quoted to be pasted."""
+    import shlex
+    return "python -m core " + " ".join(shlex.quote(a) for a in argv)
+
+
+def ship(res: dict, recipe: str, comparison: dict | None = None, argv: list[str] | None = None) -> dict:
+    """Keep `res` (a bench_quality result) as the row of (variant, recipe) in trained/quality.json;
+    a recipe of a `compare_recipes` comparison keeps what it was compared with, which was chosen (on
+    the validation split) and the order the runs ran in, and the comparison's command."""
     from core.eval.fingerprints import fingerprint
     from core.store.files import write_json_atomic
     row = {"variant": res["variant"], "recipe": recipe, "seconds": res["seconds"], "seeds": len(res["seeds"]),
@@ -125,7 +166,12 @@ def ship(res: dict, recipe: str) -> dict:
            "per_seed_fid": [round(r["fid"], 3) for r in res["runs"]], "n": res["n"],
            **({"per_seed_fid_raw": [round(r["fid_raw"], 3) for r in res["runs"]]}
               if all("fid_raw" in r for r in res["runs"]) else {}),
-           "date": time.strftime("%Y-%m-%d"), "command": command(res),
+           **({"per_seed_fid_valid": [round(r["fid_valid"], 3) for r in res["runs"]]}
+              if all("fid_valid" in r for r in res["runs"]) else {}),
+           **({"compared": {"recipes": sorted(comparison["recipes"]), "chosen": comparison["chosen"],
+                            "chosen_on": comparison["chosen_on"], "order": comparison["order"]}}
+              if comparison else {}),
+           "date": time.strftime("%Y-%m-%d"), "command": comparison_command(argv) if argv else command(res),
            "fingerprint": fingerprint()}  # trained from scratch: what scored it (freshness.quality_note)
     rows = [r for r in shipped_rows() if (r["variant"], r.get("recipe")) != (row["variant"], recipe)]
     rows.append(row)

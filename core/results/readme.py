@@ -27,16 +27,18 @@ def _range(row: dict, key: str) -> str:
 
 def quality_table() -> str:
     """Every variant before → after in `seconds` of training (trained/quality.json): *before* is the
-    seed's recipe — the live generator of the default run, or the seed-recipe row where the default
-    also changed another knob — *after* today's default; best FID first."""
+    seed's recipe — its own row where one was run (`--recipe seed`: no EMA, the seed's values), else
+    the live generator of the default run (the default without its EMA) — *after* today's default;
+    best FID first."""
     rows = shipped_rows()
-    seed_rows = {r["variant"]: r for r in rows if r["recipe"] != "default" and "seed" in r["recipe"]}
+    seed_rows = {r["variant"]: r for r in rows if r["recipe"] == "seed"}
     lines = ["| variant | epochs | img/s | FID before (seed recipe) | FID after (default) | precision | recall | "
              "coverage | class KL |", "|---|---|---|---|---|---|---|---|---|"]
     for r in sorted((r for r in rows if r["recipe"] == "default"), key=lambda r: r["fid"]):
         before = seed_rows.get(r["variant"], r)
         mark = "¹" if r["variant"] in seed_rows else ""
-        lines.append(f"| {r['variant']} | {r['epochs']:.1f} | {r['img_s']:,.0f} | {_range(before, 'fid_raw')}{mark} | "
+        lines.append(f"| {r['variant']} | {r['epochs']:.1f} | {r['img_s']:,.0f} | "
+                     f"{_range(before, 'fid' if mark else 'fid_raw')}{mark} | "
                      f"{_range(r, 'fid')} | {r['precision']:.3f} | {r['recall']:.3f} | {r['coverage']:.3f} | "
                      f"{r['class_kl']:.3f} |")
     return "\n".join(lines)
