@@ -6,7 +6,7 @@ import time
 
 import streamlit as st
 
-from core.perf import trim_heap
+from core.heap import trim_heap
 from ui.common import PAGES
 
 st.set_page_config(page_title="Latent Lab", page_icon="🧪", layout="wide")
@@ -15,14 +15,17 @@ WARM_UP_DELAY_S = 4.0  # after the first page's script: its browser rendering fi
 
 @st.cache_resource(show_spinner=False)
 def _warm_up_umap():
-    """Load umap's kernels in the background once per server, so the first map is quick: in
-    the projection worker (core.explore.projector), so numba never enters the server's memory."""
+    """Once per server, in the background: import torch and the map code (the first page is drawn
+    without them), then load umap's kernels in the projection worker (core.explore.projector), so
+    the first map is quick and numba never enters the server's memory."""
     import core.explore.projector
     core.explore.projector.OUT_OF_PROCESS = True
-    from core.explore.maps import warm_up
 
     def later():  # the browser is still drawing the first page (on a 2-core machine it shares the CPU)
         time.sleep(WARM_UP_DELAY_S)
+        import core.eval.score  # noqa: F401 - torch, the classifier and the networks: what every other page needs
+        import core.gan.nets  # noqa: F401
+        from core.explore.maps import warm_up
         warm_up()
 
     t = threading.Thread(target=later, daemon=True)
@@ -32,8 +35,8 @@ def _warm_up_umap():
 
 @st.cache_resource(show_spinner=False)
 def _lean_allocator() -> bool:
-    """Once per server: transient buffers go back to the OS (core.perf.lean_server_allocator)."""
-    from core.perf import lean_server_allocator
+    """Once per server: transient buffers go back to the OS (core.heap.lean_server_allocator)."""
+    from core.heap import lean_server_allocator
     return lean_server_allocator()
 
 

@@ -126,3 +126,65 @@ def start_mlflow(folder: Path, timeout: float = 120):
             time.sleep(0.5)
     proc.kill()
     raise RuntimeError(f"mlflow server did not answer in {timeout:.0f} s: {(folder / 'server.log').read_text()[-2000:]}")
+
+
+def rest(base: str, endpoint: str, body: dict | None = None, **query) -> dict:
+    """One call of an MLflow server's REST API (GET with `query`, POST with `body`)."""
+    import json
+    import urllib.parse
+    import urllib.request
+    url = f"{base}/api/2.0/mlflow/{endpoint}" + (f"?{urllib.parse.urlencode(query)}" if query else "")
+    req = urllib.request.Request(url, data=json.dumps(body).encode() if body is not None else None,
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read())
+
+
+class CuttableProxy:
+    """A localhost TCP proxy in front of a server on `port`: `cut()` closes it and every connection
+    through it, which to a client is the server going away (tests/test_trackers.py), without
+    killing the session's real server."""
+
+    def __init__(self, port: int):
+        import threading
+        self.upstream, self.conns = port, []
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(32)
+        self.uri = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        import threading
+        while True:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:  # cut
+                return
+            server = socket.create_connection(("127.0.0.1", self.upstream))
+            self.conns += [client, server]
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(a, b):
+        try:
+            while data := a.recv(65536):
+                b.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (a, b):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def cut(self):
+        self.sock.close()
+        for s in self.conns:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+                s.close()
+            except OSError:
+                pass

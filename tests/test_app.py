@@ -7,7 +7,7 @@ import time
 import pytest
 import torch
 
-from core.eval.metrics import METRICS
+from core.eval.names import METRICS
 from core.gan.variants import make_config
 from core.store.runs import Run
 

@@ -246,7 +246,7 @@ def test_the_server_allocator_returns_a_freed_peak_to_the_os():
     from helpers import ROOT
     code = """
 import os, sys
-from core.perf import lean_server_allocator, trim_heap
+from core.heap import lean_server_allocator, trim_heap
 def rss():
     return int(next(l for l in open(f"/proc/{os.getpid()}/status") if l.startswith("VmRSS")).split()[1]) // 1024
 if "lean" in sys.argv:
@@ -342,7 +342,7 @@ def test_the_weight_histogram_bins_span_plus_minus_two_c_where_the_critic_counts
 
 def test_an_epoch_of_a_timeline_as_the_timeline_page_shows_it():
     from core.dashboard import epoch_view
-    from core.eval.metrics import METRICS, PRDC
+    from core.eval.names import METRICS, PRDC
     from core.train import timeline
     tl = timeline.load("vanilla")
     row = tl.rows[4]

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from core.eval import fingerprints
-from core.eval.metrics import LOWER_IS_BETTER, METRICS
+from core.eval.names import LOWER_IS_BETTER, METRICS
 from core.results import findings, verdicts
 from core.store import registry
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from core.dashboard import catalog as models
-from core.eval.metrics import METRICS
+from core.eval.names import METRICS
 from core.eval.score import score_model
 from core.store import importer, registry
 from core.store.importer import ImportRefused

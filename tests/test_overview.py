@@ -62,5 +62,29 @@ def test_the_score_button_quotes_the_last_scoring_time_measured_here_or_none(imp
     monkeypatch.setenv("LATENT_LAB_CACHE", str(tmp_path / "fresh"))
     label = lambda at: at.button(key="score_btn").label  # noqa: E731
     assert label(page("views/overview.py")) == "Score it (10k digits)"  # nothing measured on this machine yet
-    score._record_timing(10_000, 23.4)  # what score_model records after scoring 10k digits
+    score.record_timing(10_000, 23.4)  # what score_model records after scoring 10k digits
     assert label(page("views/overview.py")) == "Score it (10k digits, the last took 23 s here)"
+
+
+def test_the_first_page_is_drawn_without_importing_torch(tmp_path):
+    """The Overview (app.py's default page) lists every model with its scores, the real-data floor,
+    time to quality and the import and samples panels from files alone: torch (1.5 s of a 5-s
+    first visit here) is imported by the pages that make digits, and meanwhile by the warm-up
+    that app.py starts after the first page is drawn."""
+    import os
+    import subprocess
+    import sys
+
+    from helpers import ROOT
+    code = ("import sys\nfrom streamlit.testing.v1 import AppTest\n"
+            "at = AppTest.from_file('app.py', default_timeout=120)\nat.run()\n"
+            "assert not at.exception, at.exception\n"
+            "print('torch' in sys.modules, len(at.dataframe[0].value), at.title[0].value)\n")
+    env = {**os.environ, "LATENT_LAB_CACHE": str(tmp_path / "cache"), "LATENT_LAB_RUNS": str(tmp_path / "runs"),
+           "LATENT_LAB_IMPORTED": str(tmp_path / "imported")}
+    (tmp_path / "runs").mkdir()
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    imported, rows, title = r.stdout.split(maxsplit=2)
+    assert title.strip() == "Latent Lab" and int(rows) >= 10  # the floor and the zoo: the page was drawn
+    assert imported == "False", "the Overview imported torch"

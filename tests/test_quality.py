@@ -147,7 +147,7 @@ def test_time_to_quality_rows_are_ranked_by_fid_in_the_leaderboards_words():
     assert len(rows) == len(shipped)  # every row
     fids = [r["fid"] for r in rows]
     assert fids == sorted(fids)
-    for r, s in ((r, next(s for s in shipped if s["command"] == r["command"])) for r in rows):
+    for r, s in ((r, next(s for s in shipped if (s["variant"], s["fid"]) == (r["variant"], r["fid"]))) for r in rows):
         assert r["recipe"].split(":")[0] == recipe_of(make_config(s["variant"], s.get("overrides") or {}))
         if s["seeds"] == 1:
             assert r["fid_range"] == f"{s['fid']:.2f}"

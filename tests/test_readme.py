@@ -20,11 +20,15 @@ def test_a_table_edited_by_hand_is_caught_and_rewritten_from_its_data():
 
 
 def test_the_quality_table_reads_before_from_the_seed_recipe_and_sorts_by_fid(cli):
-    rows = readme.quality_table().splitlines()[2:]
+    rows = [line for line in readme.quality_table().splitlines()[2:] if line.startswith("| ")]  # then footnotes
     fids = [float(r.split(" | ")[4].split()[0]) for r in rows]
     assert fids == sorted(fids) and len(rows) == 14
+    from core.results.quality import shipped_rows
+    seed = {r["variant"]: r for r in shipped_rows() if r["recipe"] == "seed"}
+    assert "wgan-gp" in seed and seed["wgan-gp"]["seeds"] == 3  # its own 3-seed `--recipe seed` row
     gp = next(r for r in rows if r.startswith("| wgan-gp |"))
-    assert "5.52 (5.17–5.74)¹" in gp  # the batch-64 (seed 001's) row's live generator, 3 seeds
+    assert f"| {readme._range(seed['wgan-gp'], 'fid')}¹ |" in gp  # before: that row's FID, not a live generator
+    assert "¹ wgan-gp: its own seed-recipe row" in readme.quality_table()
     r = cli("report", "--readme", "--check")
     assert r.returncode == 0 and "matches its data" in r.stderr
 
@@ -35,3 +39,15 @@ def test_a_new_empty_block_is_filled():
     empty = text.replace(body + "\n", "")
     assert empty != text and readme.stale_tables(empty) == ["latent"]
     assert readme.rewrite(empty) == text
+
+
+def test_the_recipes_table_shows_the_choice_on_validation_beside_the_test_fid():
+    from core.results.quality import shipped_rows
+    compared = [r for r in shipped_rows() if r["variant"] == "wgan-gp" and r.get("compared")]
+    assert len(compared) >= 2 and {r["compared"]["chosen"] for r in compared} == {compared[0]["compared"]["chosen"]}
+    chosen = min(compared, key=lambda r: r["fid_valid"])
+    assert chosen["recipe"] == chosen["compared"]["chosen"]  # chosen on validation, as the rows say
+    lines = readme.recipes_table().splitlines()
+    assert lines[2].startswith(f"| **{chosen['recipe']} (chosen)**") and len(lines) == 2 + len(compared) + 2
+    assert f"| {readme._range(chosen, 'fid')} |" in lines[2]  # reported on test
+    assert "run order:" in lines[-1] and chosen["command"] in lines[-1]

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from core.errors import ConfigError
-from core.eval.metrics import METRICS
+from core.eval.names import METRICS
 from core.explore import refine
 from core.gan import sampling
 from core.gan.variants import make_config

@@ -9,7 +9,7 @@ from PIL import Image
 
 from core.errors import ConfigError
 from core.eval import sample_files as samples
-from core.eval.metrics import PRDC
+from core.eval.names import PRDC
 from core.eval.score import score_real
 from core.explore.maps import features_map
 from core.store.mnist import load_split

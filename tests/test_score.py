@@ -9,7 +9,7 @@ import torch
 from core.errors import CheckpointError
 from core.eval import score
 from core.eval.classifier import META, WEIGHTS, load_classifier, predict
-from core.eval.metrics import METRICS
+from core.eval.names import METRICS
 from core.store.checkpoint import file_sha256
 from core.store.mnist import load_split, to_model_range
 
@@ -51,7 +51,7 @@ def test_corrupt_or_wrong_shape_classifier_is_one_clear_error(tmp_path, content)
 
 
 def test_reference_cache_is_keyed_by_classifier(tmp_path, monkeypatch):
-    monkeypatch.setattr(score, "_ref_path", lambda sha: tmp_path / f"ref_{sha[:8]}.pt")
+    monkeypatch.setattr(score, "_ref_path", lambda sha, split="test": tmp_path / f"ref_{split}_{sha[:8]}.pt")
     x, y = load_split("test")
     monkeypatch.setattr(score, "load_split", lambda split: (x[:500], y[:500]))  # keep it quick
     calls = []
@@ -62,7 +62,7 @@ def test_reference_cache_is_keyed_by_classifier(tmp_path, monkeypatch):
     assert len(calls) == 1 and torch.equal(first["features"], second["features"])
     monkeypatch.setattr(score, "classifier_sha", lambda: "f" * 64)  # "a new classifier"
     score.reference(shipped=False)
-    assert len(calls) == 2 and (tmp_path / "ref_ffffffff.pt").is_file()
+    assert len(calls) == 2 and (tmp_path / "ref_test_ffffffff.pt").is_file()
 
 
 def test_the_shipped_reference_and_floor_equal_recomputed_ones(test_preds):

@@ -17,7 +17,7 @@ from core.sweeps import records as sweep_records
 from core.sweeps import results as sweep_results
 from core.sweeps import spec as sweep_spec
 
-from helpers import ROOT, run_cli
+from helpers import ROOT, rest, run_cli
 
 # a trial's own scores (quick and final) are what the sweeps read; the timeline recorder (tested in
 # test_timeline.py) is off in their trials, as in the tests' TINY config
@@ -57,9 +57,12 @@ def test_knob_curve_is_the_mean_and_spread_over_seeds():
                                                   {"value": 2, "mean": 3.0, "min": 3.0, "max": 3.0, "n": 1}]
 
 
-def test_a_two_trial_sweep_end_to_end(ray_cluster):
-    """One trial diverges (lr_d 1e30): it ends failed and the sweep goes on."""
-    args = ["wgan-gp", "--grid", "lr_d=1e-4,1e30", *TINY, "--name", "two", "--json", "--address", ray_cluster]
+def test_a_two_trial_sweep_end_to_end(ray_cluster, mlflow_server, monkeypatch):
+    """One trial diverges (lr_d 1e30): it ends failed and the sweep goes on. Tracked in MLflow: one
+    parent run, each trial's run its child (its knobs, its final scores, its status)."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
+    args = ["wgan-gp", "--grid", "lr_d=1e-4,1e30", *TINY, "--name", "two", "--json", "--address", ray_cluster,
+            "--track", "mlflow"]
     res = json.loads(sweep_cli(*args).stdout)
     assert res["status"] == "done" and res["counts"] == {"done": 1, "failed": 1} and res["expected"] == 2
     assert res["address"] == ray_cluster  # it joined the session's `ray start` cluster
@@ -73,6 +76,18 @@ def test_a_two_trial_sweep_end_to_end(ray_cluster):
     assert any(s["n"] == 60 and s["fid"] == ok["fid"] for s in scores.values())
     assert bad["status"] == "failed" and ("not finite" in bad["reason"] or "became" in bad["reason"])
     assert Run.open(bad["run_id"]).status()["status"] == "failed"
+    parent = sweep_records.read_spec("two")["mlflow_parent"]
+    got = rest(mlflow_server, "runs/get", run_id=parent)["run"]
+    assert {t["key"]: t["value"] for t in got["data"]["tags"]}["latent_lab.sweep"] == "two"
+    assert got["info"]["status"] == "FINISHED"
+    children = rest(mlflow_server, "runs/search", {"experiment_ids": [got["info"]["experiment_id"]],
+                                                   "filter": f"tags.mlflow.parentRunId = '{parent}'"})["runs"]
+    child = {{t["key"]: t["value"] for t in c["data"]["tags"]}["latent_lab.run_id"]: c for c in children}
+    assert sorted(child) == sorted([ok["run_id"], bad["run_id"]])
+    good = child[ok["run_id"]]
+    assert {p["key"]: p["value"] for p in good["data"]["params"]}["lr_d"] == "0.0001"
+    assert {m["key"]: m["value"] for m in good["data"]["metrics"]}["final/fid"] == pytest.approx(ok["fid"])
+    assert (good["info"]["status"], child[bad["run_id"]]["info"]["status"]) == ("FINISHED", "FAILED")
     shown = json.loads(sweep_cli("show", "two", "--json").stdout)
     assert [t["run_id"] for t in shown["rows"]] == [t["run_id"] for t in res["rows"]]
     listed = json.loads(sweep_cli("list", "--json").stdout)

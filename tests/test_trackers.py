@@ -2,8 +2,6 @@
 TensorBoard's own EventAccumulator; MLflow through a real tracking server started here (conftest's
 mlflow_server), read back over its REST API; export of a finished run and of a zoo model."""
 import json
-import os
-import signal
 import urllib.parse
 import urllib.request
 
@@ -11,18 +9,10 @@ import pytest
 
 from core.store.runs import Run
 
-from helpers import TINY_DATA, free_port, run_cli, start_mlflow, trained_run
+from helpers import TINY_DATA, CuttableProxy, free_port, rest, trained_run
 
 TRAIN = ["train", "--variant", "wgan-wc", "--epochs", "2", "--data-limit", str(TINY_DATA), "--set", "batch_size=16",
          "--set", "log_every=2", "--set", "eval_every=1", "--set", "eval_n=50", "--device", "cpu"]
-
-
-def rest(base: str, endpoint: str, body: dict | None = None, **query) -> dict:
-    url = f"{base}/api/2.0/mlflow/{endpoint}" + (f"?{urllib.parse.urlencode(query)}" if query else "")
-    req = urllib.request.Request(url, data=json.dumps(body).encode() if body is not None else None,
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=30) as r:
-        return json.loads(r.read())
 
 
 def history(base: str, run_id: str, key: str) -> list[tuple[int, float]]:
@@ -89,23 +79,21 @@ def test_a_tracked_run_is_one_mlflow_run_and_a_resume_continues_it(cli, mlflow_s
     assert history(mlflow_server, state["run_id"], "final/fid") == [(16, pytest.approx(fid))]
 
 
-def test_a_server_that_goes_away_mid_run_is_said_once_and_training_goes_on(tmp_path, monkeypatch, capsys):
+def test_a_server_that_goes_away_mid_run_is_said_once_and_training_goes_on(mlflow_server, monkeypatch, capsys):
     from core.gan.variants import make_config
     from core.track import request
     from core.train.engine import Trainer
-    server, uri = start_mlflow(tmp_path / "gone")
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    proxy = CuttableProxy(int(mlflow_server.rsplit(":", 1)[1]))  # the server, as far as the run can tell
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", proxy.uri)
     cfg = make_config("wgan-gp", {"batch_size": 16, "log_every": 2, "epochs": 3, "eval_every": 0})
     run = Run.create(cfg)
     request(run.path, "mlflow")
     t = Trainer(cfg, "cpu", run=run, progress=False, data_limit=TINY_DATA)
-    gone = lambda: os.killpg(server.pid, signal.SIGKILL)  # noqa: E731 - the server and its workers
-    t.on_epoch = lambda tr: gone() if tr.epoch == 1 else None  # the server dies after epoch 1
+    t.on_epoch = lambda tr: proxy.cut() if tr.epoch == 1 else None  # the server goes away after epoch 1
     try:
         assert t.fit() == "done"
     finally:
-        if server.poll() is None:
-            gone()
+        proxy.cut()
     run.close()
     err = capsys.readouterr().err
     assert err.count("mlflow: stopped logging") == 1, err
@@ -169,30 +157,17 @@ def test_mlflow_server_is_a_real_server(mlflow_server):
         assert r.read().decode().strip() == "OK"
 
 
-def test_a_tracked_sweep_is_a_parent_run_with_a_child_per_trial(cli, mlflow_server, ray_cluster, monkeypatch):
+def test_a_shipped_sweep_exported_to_mlflow_is_a_parent_with_a_child_per_trial(cli, mlflow_server, monkeypatch):
+    """After the fact: each trial of a shipped sweep a child run with its knobs and final scores (a sweep
+    tracked live, `sweep … --track mlflow`, is test_sweep.py's two-trial sweep)."""
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
-    # a driver of its own, as the sweep tests run them: Ray reads its token mode at its first import
-    r = run_cli("sweep", "wgan-gp", "--grid", "lr_g=1e-4,2e-4", "--epochs", "1", "--set", "batch_size=16", "--set",
-                "eval_every=0", "--data-limit", "128", "--quick-n", "20", "--score-n", "60", "--name", "tracked",
-                "--track", "mlflow", "--address", ray_cluster, "--json", timeout=400)
-    assert r.returncode == 0, r.stderr[-2000:]
-    from core.sweeps.records import read_spec
-    parent = read_spec("tracked")["mlflow_parent"]
-    got = rest(mlflow_server, "runs/get", run_id=parent)["run"]
-    assert {t["key"]: t["value"] for t in got["data"]["tags"]}["latent_lab.sweep"] == "tracked"
-    assert got["info"]["status"] == "FINISHED"
-    children = rest(mlflow_server, "runs/search", {"experiment_ids": [got["info"]["experiment_id"]],
-                                                   "filter": f"tags.mlflow.parentRunId = '{parent}'"})["runs"]
-    lab_ids = sorted({t["key"]: t["value"] for t in c["data"]["tags"]}["latent_lab.run_id"] for c in children)
-    assert lab_ids == sorted(row["run_id"] for row in json.loads(r.stdout)["rows"])
-    assert all({p["key"]: p["value"] for p in c["data"]["params"]}["lr_g"] in ("0.0001", "0.0002") for c in children)
-    assert all("final/fid" in {m["key"] for m in c["data"]["metrics"]} for c in children)  # each trial's score
-    # a shipped sweep, after the fact: a parent and a child per trial with its knob and scores
     from core.sweeps.results import sweep_with_trials
     shipped = sweep_with_trials("seed004-sigma-10ep")
     r = cli("export", "--sweep", "seed004-sigma-10ep", "--to", "mlflow", "--json")
     assert r.returncode == 0, r.stderr
     parent = json.loads(r.stdout)["where"].split()[-1]
+    got = rest(mlflow_server, "runs/get", run_id=parent)["run"]
+    assert {t["key"]: t["value"] for t in got["data"]["tags"]}["latent_lab.sweep"] == "seed004-sigma-10ep"
     kids = rest(mlflow_server, "runs/search", {"experiment_ids": [got["info"]["experiment_id"]],
                                                "filter": f"tags.mlflow.parentRunId = '{parent}'"})["runs"]
     assert len(kids) == len(shipped["rows"])
@@ -223,7 +198,7 @@ def test_import_a_generator_and_critic_logged_to_mlflow_by_another_project(cli, 
     assert r.returncode == 0, r.stderr
     res = json.loads(r.stdout)
     assert res["name"] == "from-mlflow" and res["critic"]
-    from core.store.importer import imported_info
+    from core.store.registry import imported_info
     info = json.dumps(imported_info("from-mlflow"))
     assert f"run {run_id}: models/G.pth" in info and f"run {run_id}: models/D.pth" in info
     r = cli("import", "--mlflow", run_id, "--artifact", "models/G.pth", "--name", "g-only", "--json")

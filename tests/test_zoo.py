@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from core.errors import ConfigError
-from core.eval.metrics import METRICS
+from core.eval.names import METRICS
 from core.eval.score import score_model
 from core.gan.variants import VARIANTS, complete_saved, make_config, parse_sets
 from core.store import registry

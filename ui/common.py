@@ -11,7 +11,7 @@ import streamlit as st
 
 from core.dashboard import catalog as core_models
 from core.errors import LabError
-from core.eval.metrics import METRICS
+from core.eval.names import METRICS
 from core.store.images import grid, grid_png_bytes
 from ui.components import PALETTE
 

@@ -20,11 +20,12 @@ def time_to_quality() -> None:
                "one seed): quality at equal time is noisy. Recipes, as on the leaderboard — " + RECIPES_HELP +
                " (`about` says where each default comes from). Where a recipe keeps a generator EMA, *FID, no "
                "EMA* scores the same runs' live generator: the EMA is only read from training, so that is the "
-               "recipe without it.")
+               "recipe without it. Compared recipes (`bench quality --recipe A --recipe B`) were trained "
+               "interleaved and chosen on *FID, validation*; FID is the test split's.")
     if stale := quality_note(shipped_rows()):  # the raw rows carry the fingerprint of what scored them
         st.warning(stale, icon=":material/update:")
     table = pd.DataFrame(rows)
-    cols = [c for c in ("variant", "recipe", "seconds", "seeds", "fid", "fid_range", "fid_raw", "precision",
+    cols = [c for c in ("variant", "recipe", "seconds", "seeds", "fid", "fid_range", "fid_raw", "fid_valid", "precision",
                         "recall", "coverage", "class_kl", "epochs", "img_s", "command") if c in table]
     st.dataframe(table[cols], hide_index=True, width="stretch", placeholder=MISSING,
                  height=table_height(len(table)),  # every row: the headline ones are not below an inner fold
@@ -34,6 +35,10 @@ def time_to_quality() -> None:
                                 "fid_raw": st.column_config.NumberColumn(
                                     "FID, no EMA", format="%.2f",
                                     help="the same runs' live generator (median): the recipe without the EMA"),
+                                "fid_valid": st.column_config.NumberColumn(
+                                    "FID, validation", format="%.2f",
+                                    help="the same samples against the validation split (median): what compared "
+                                         "recipes are chosen on; FID is reported on the test split"),
                                 "seconds": st.column_config.NumberColumn("seconds", format="%d"),
                                 "epochs": st.column_config.NumberColumn("epochs", format="%.1f"),
                                 "img_s": st.column_config.NumberColumn("img/s", format="%d",

@@ -6,14 +6,14 @@ import streamlit as st
 
 from core.errors import LabError
 from core.eval import sample_files as samples
-from core.eval.metrics import METRICS
-from core.eval.score import score_real
-from core.explore.maps import features_map
+from core.eval.names import METRICS
 from ui.common import fmt_scores, guard, show_grid, tidy
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _scored(path: str):
+    from core.eval.score import score_real  # torch, the classifier and the map: only once a file is scored
+    from core.explore.maps import features_map
     x, info = samples.load_samples(path)  # read once: scored, mapped and shown
     res = samples.score_loaded(x, info, path)
     return res, score_real(n=res["n"]), features_map(x), x[:100].numpy()

@@ -4,7 +4,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.dashboard import catalog as core_models
-from core.eval.metrics import METRICS
+from core.eval.names import METRICS
 from core.eval.score import score_model
 from ui.common import csv_button, fmt_scores, guard, pick_model, pick_prior, show_grid, tidy, version
 

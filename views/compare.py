@@ -7,7 +7,7 @@ import torch
 
 from core.dashboard import catalog as core_models
 from core.errors import LabError
-from core.eval.metrics import METRICS
+from core.eval.names import METRICS
 from core.eval.score import score_real
 from core.gan.variants import VARIANTS
 from core.train import timeline as core_timeline

@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from core.dashboard import catalog as core_models
-from core.eval.metrics import LOWER_IS_BETTER, METRICS
+from core.eval.names import LOWER_IS_BETTER, METRICS
 from core.eval.score import score_real
 from core.explore import refine
 from ui.common import fmt_scores, guard, pick_model, show_grid, version

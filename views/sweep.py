@@ -6,7 +6,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.dashboard import launch, training
-from core.eval.metrics import LOWER_IS_BETTER, METRICS
+from core.eval.names import LOWER_IS_BETTER, METRICS
 from core.gan.variants import VARIANTS
 from core.results.freshness import sweep_note
 from core.sweeps import drive as sweep_drive

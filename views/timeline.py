@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.dashboard import epoch_view
-from core.eval.metrics import METRICS, PRDC
+from core.eval.names import METRICS, PRDC
 from core.results.freshness import timeline_note
 from core.train import timeline as tl_mod
 from ui.common import CLASS_COLOURS, MISSING, csv_button, guard, pick_model, tidy

@@ -37,8 +37,8 @@ def cmd_import(a):
 
 
 def cmd_imported(a):
-    from core.store.importer import imported_info, remove
-    from core.store.registry import list_imported
+    from core.store.importer import remove
+    from core.store.registry import imported_info, list_imported
     if a.remove is not None:  # `--remove ''` is a name, refused, not a listing
         remove(a.remove)
         print(f"removed {a.remove}")

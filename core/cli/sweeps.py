@@ -30,7 +30,7 @@ def _print_table(rows: list[dict], metric: str) -> None:
     if not rows:
         print("no trials yet")
         return
-    from core.eval.metrics import METRICS
+    from core.eval.names import METRICS
     knobs = [k for k in rows[0] if k not in ("trial", "status", "run_id", "epoch", "progress", "scored_n", "wall_s",
                                               "reason", *METRICS)]
     print(table(rows, ["trial", *knobs, "status", "epoch", "fid", "precision", "recall", "coverage", "class_kl",

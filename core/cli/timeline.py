@@ -31,7 +31,7 @@ def cmd_timeline(a):
         print(json.dumps({"model": tl.name, "rows": tl.rows, "summary": summ, "unreadable": tl.unreadable}, indent=2))
         return
     rows = [{**r, **({"raw_fid": r["raw"]["fid"]} if r.get("raw") else {})} for r in tl.rows]
-    from core.eval.metrics import METRICS
+    from core.eval.names import METRICS
     cols = ["epoch", *METRICS, "confidence", "cond_acc"] + (["raw_fid"] if any("raw_fid" in r for r in rows) else [])
     cols = [c for c in cols if any(r.get(c) is not None for r in rows)]
     print(f"{tl.name}: {len(rows)} records, epochs {rows[0]['epoch']}..{rows[-1]['epoch']}, n {rows[-1]['n']} digits "

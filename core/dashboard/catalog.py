@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from core.errors import ConfigError, LabError
-from core.eval.metrics import METRICS
+from core.eval.names import METRICS
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # torch comes with the models: listing them (the first page) reads files only
+    import torch
+
     from core.store.registry import LoadedModel
 
 SCORE_KEYS = (*METRICS, "cond_acc")  # a leaderboard row's scores (cond_acc: conditional models only)
@@ -24,10 +25,9 @@ LATENT_COLUMNS = ("ppl", "separability", "authenticity")  # `score --latent`'s, 
 def list_models() -> list[dict]:
     """Zoo models first, then imported models, then runs (newest last). A run that cannot be read is listed with
     status 'unreadable' and its reason; it never hides the others."""
-    from core.eval.score import cached_scores
+    from core.eval.score_files import cached_scores
     from core.store.files import imported_dir
-    from core.store.importer import imported_info
-    from core.store.registry import list_imported, zoo_dir
+    from core.store.registry import imported_info, list_imported, zoo_dir
     from core.store.runs import list_runs
     from core.train import zoo
     rows = []
@@ -71,7 +71,7 @@ def _zoo_scores(name: str, summary: dict | None) -> dict | None:
     """A zoo model's scores: zoo.json's summary, with the class histogram of its shipped
     scores.json where that was computed from this checkpoint and classifier (Compare reads it
     instead of classifying 1000 digits per model on a first visit)."""
-    from core.eval.score import cached_scores
+    from core.eval.score_files import cached_scores
     try:
         full = cached_scores(name) or {}
     except (LabError, OSError):
@@ -276,6 +276,8 @@ def shared_noise_digits(name: str, n: int = 100, seed: int = 0, prior: str | Non
     components (so two models of the same prior get the same ε and components; their π is
     uniform), a fitted prior by its own weights π_k. A conditional model with class_weights
     'mnist' is asked for classes at MNIST's frequencies (sorted). Returns (images, y)."""
+    import torch
+
     from core.eval.score import check_class_weights, requested_classes
     from core.gan.sampling import generate
     m = loaded(name, prior)

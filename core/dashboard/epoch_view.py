@@ -4,7 +4,7 @@ table of every record. Pure functions of a Timeline: the page draws them."""
 from __future__ import annotations
 
 from core.errors import ConfigError
-from core.eval.metrics import METRICS
+from core.eval.names import METRICS
 
 RECORD_COLS = ("epoch", *METRICS, "confidence", "cond_acc", "seconds")  # the page's table of every record
 

@@ -18,12 +18,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.errors import CheckpointError
+from core.eval.score_files import META, WEIGHTS, classifier_sha  # noqa: F401 - its files, read without torch
 from core.store.checkpoint import file_sha256
-from core.store.files import TRAINED
 from core.store.mnist import load_split, to_model_range
 
-WEIGHTS = TRAINED / "classifier.pt"
-META = TRAINED / "classifier.json"
 FEATURE_DIM = 128
 
 
@@ -79,13 +77,6 @@ def predict(model: Classifier, x: torch.Tensor, batch: int = 32, features: bool 
         if features:
             out["features"].append(f.cpu())
     return {k: torch.cat(v) for k, v in out.items() if v}
-
-
-def classifier_sha() -> str:
-    """The shipped classifier's sha256 (recorded beside it): every score's cache key and fingerprint carry it."""
-    if not WEIGHTS.is_file():
-        raise CheckpointError(f"no classifier at {WEIGHTS}; train one with `python -m core classifier train`")
-    return json.loads(META.read_text())["sha256"] if META.is_file() else file_sha256(WEIGHTS)
 
 
 def load_classifier(path: str | Path | None = None, device="cpu", verify: bool = True) -> Classifier:

@@ -5,7 +5,7 @@ the command that refreshes it (core/results/freshness.py holds those commands)."
 from __future__ import annotations
 
 from core.errors import CheckpointError
-from core.eval.classifier import classifier_sha
+from core.eval.score_files import classifier_sha
 from core.store.registry import checkpoint_sha
 
 CLASSIFIER = "classifier"  # the key of the scoring classifier in a fingerprint

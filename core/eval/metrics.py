@@ -16,9 +16,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-PRDC = ("precision", "recall", "density", "coverage")  # prdc()'s four, each better higher
-METRICS = ("fid", *PRDC, "class_kl")  # what every score of a set of digits reports
-LOWER_IS_BETTER = frozenset({"fid", "class_kl"})  # of METRICS; the others are better higher
+from core.eval.names import LOWER_IS_BETTER, METRICS, PRDC  # noqa: F401 - scores' names, defined once there
 
 _BLOCK_BYTES = 64 * 2**20  # one distance block (float64) + its boolean mask, at most
 _MAX_ROWS = 2**15 - 1  # per-block counts are summed in int16

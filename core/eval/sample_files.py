@@ -13,12 +13,15 @@ from __future__ import annotations
 import os
 import zipfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from core.errors import ConfigError
 from core.store.files import check_user_file
+
+if TYPE_CHECKING:  # torch where tensors are read or made: the Overview's upload panel draws without it
+    import torch
 
 MAX_BYTES = 512 * 2**20   # a file of samples larger than this is refused before it is read
 MAX_N = 50_000            # the floor is measured on at most the 50k train digits
@@ -73,6 +76,8 @@ def _pngs(folder: Path) -> np.ndarray:
 
 def _pt(path: Path) -> np.ndarray:
     import warnings
+
+    import torch
 
     from core.store.safeload import check_torch_file
     check_torch_file(path, MAX_BYTES, MAX_VALUES)
@@ -130,6 +135,7 @@ def read_array(path: str | Path, key: str | None = None) -> tuple[np.ndarray, st
 
 def normalise(a: np.ndarray, name: str = "samples") -> tuple[torch.Tensor, str]:
     """N×784 float32 in [−1, 1] (the generator's range) and the range detected."""
+    import torch
     if a.dtype.kind not in "uif" and a.dtype != np.bool_:
         raise ConfigError(f"{name}: values of type {a.dtype} are not pixels")
     if a.ndim == 4 and a.shape[1] == 1:

@@ -13,8 +13,6 @@ go to the user's cache, so scoring never modifies tracked files.
 from __future__ import annotations
 
 import functools
-import json
-import os
 import time
 from pathlib import Path
 
@@ -23,20 +21,37 @@ import torch
 
 from core.errors import CheckpointError, ConfigError
 from core.eval import metrics
-from core.eval.classifier import classifier_sha, load_classifier, predict
+from core.eval.classifier import load_classifier, predict
+from core.eval.names import METRICS
+from core.eval.score_files import (  # noqa: F401 - what is stored (torch-free), here beside what computes it
+    SHIPPED_REF,
+    VERSION,
+    cache_dir,
+    cache_key,
+    cache_slot,
+    cached_scores,
+    classifier_sha,
+    floor_key,
+    floor_path,
+    known_floor,
+    last_scoring,
+    read_json,
+    record_timing,
+    stored_in,
+    stored_only,
+    stored_slot,
+)
 from core.gan.sampling import generate
 from core.gan.variants import make_config
-from core.store.checkpoint import file_sha256, save_atomic
 from core.store.checkpoint import load as load_ckpt
-from core.store.files import TRAINED, write_json_atomic
-from core.store.mnist import CONTENT_SHA256, data_dir, load_split, to_model_range
-from core.store.registry import build_models, load_model, load_prior, models_from_checkpoint, prior_token, resolve
+from core.store.checkpoint import save_atomic
+from core.store.files import write_json_atomic
+from core.store.mnist import CONTENT_SHA256, load_split, to_model_range
+from core.store.registry import build_models, load_model, load_prior, models_from_checkpoint
 
 K = 5  # neighbours for precision / recall / density / coverage
-VERSION = 1  # bump when a metric's definition changes: cached scores carry it in their key
-SHIPPED_REF = TRAINED / "reference"  # the test split's features and the floors, for the shipped classifier
 FLOOR_NS = (500, 1000, 2000, 5000, 10_000)  # the floors shipped: every n a page asks for (Refine's choices, 10k)
-KEYS = (*metrics.METRICS, "class_hist", "cond_acc", "confidence", "n", "seconds")
+KEYS = (*METRICS, "class_hist", "cond_acc", "confidence", "n", "seconds")
 
 
 @functools.lru_cache(maxsize=2)
@@ -44,24 +59,8 @@ def classifier(device: str = "cpu"):
     return load_classifier(device=device)
 
 
-def cache_dir() -> Path:
-    """Derived caches (reference statistics, the floor): $LATENT_LAB_CACHE, else the data cache."""
-    env = os.environ.get("LATENT_LAB_CACHE")
-    return Path(env) if env else data_dir()
-
-
 def _ref_path(sha: str, split: str = "test") -> Path:
     return cache_dir() / f"reference_{split}_{sha[:16]}.pt"
-
-
-def _read_json(path: Path) -> dict:
-    """A cache file's content, or {} when it is missing, corrupt or not an object (then it is
-    rewritten)."""
-    try:
-        out = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return out if isinstance(out, dict) else {}
 
 
 def reference_key(split: str = "test") -> dict:
@@ -190,12 +189,7 @@ def score_predictions(out: dict, requested: torch.Tensor | None = None, real_fea
 
 
 def _floor_key(n: int, seed: int) -> str:
-    """What a floor is computed from: the metric version, the classifier, the data, n and seed."""
-    return f"v{VERSION};classifier={classifier_sha()[:16]};data={CONTENT_SHA256[:16]};n={n};seed={seed}"
-
-
-def _shipped_floors() -> dict:
-    return _read_json(SHIPPED_REF / "floor.json").get("floors") or {}
+    return floor_key(n, seed, classifier_sha(), CONTENT_SHA256)
 
 
 def score_real(n: int = 10_000, seed: int = 0, use_cache: bool = True) -> dict:
@@ -204,11 +198,9 @@ def score_real(n: int = 10_000, seed: int = 0, use_cache: bool = True) -> dict:
     shipped floors or the user's cache when one was computed from this classifier and data at
     this n and seed; else computed now and cached."""
     key = _floor_key(n, seed)
-    path = cache_dir() / f"floor_{key.replace(';', '_').replace('=', '')}.json"
-    if use_cache:
-        found = _shipped_floors().get(key) or _read_json(path)
-        if found.get("key") == key:
-            return found
+    path = floor_path(key)
+    if use_cache and (found := known_floor(key, SHIPPED_REF)) is not None:
+        return found
     x, _ = load_split("train")
     idx = np.random.default_rng(seed).choice(len(x), size=min(n, len(x)), replace=False)
     res = {"model": "real (train split)", "seed": seed, **score_images(to_model_range(x[np.sort(idx)])), "key": key}
@@ -241,77 +233,17 @@ def ship_reference(ns=FLOOR_NS, seed: int = 0) -> dict:
     return {p.name: p.stat().st_size for p in sorted(SHIPPED_REF.iterdir())}
 
 
-def _shipped(path: Path) -> bool:
-    return path.resolve().is_relative_to(TRAINED.resolve())
-
-
-def _sha_of(path: Path) -> str:
-    """A file's sha256, hashed once per version of the file (its size and mtime)."""
-    st = Path(path).stat()
-    return _sha_memo(str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
-
-
-@functools.lru_cache(maxsize=256)
-def _sha_memo(path: str, size: int, mtime_ns: int) -> str:
-    return file_sha256(Path(path))
-
-
-def _cache_slot(model: str, n: int, seed: int, prior: str | None):
-    """(checkpoint path, cache key, [score files to read], score file to write or None).
-    A run's or a user's model.pt keeps its scores beside it; a shipped model's scores.json is
-    read but new scores go to $LATENT_LAB_CACHE/scores/<name>.json."""
-    ckpt_path = resolve(model)
-    key = (f"v{VERSION};ckpt={_sha_of(ckpt_path)[:16]};n={n};seed={seed};"
-           f"classifier={classifier_sha()[:16]}")
-    if prior:
-        key += f";prior={prior}:{prior_token(model, prior, lambda p: _sha_of(p)[:16])}"
-    if ckpt_path.name not in ("checkpoint.pt", "model.pt"):
-        return ckpt_path, key, [], None
-    beside = ckpt_path.parent / "scores.json"
-    if _shipped(ckpt_path):
-        user = cache_dir() / "scores" / f"{ckpt_path.parent.name}.json"
-        return ckpt_path, key, [beside, user], user
-    return ckpt_path, key, [beside], beside
-
-
-def cache_key(model: str, n: int = 10_000, seed: int = 0) -> str:
-    """The key under which a model's scores are stored (what `zoo export` ships)."""
-    return _cache_slot(model, n, seed, None)[1]
-
-
-def _stored(files: list[Path], key: str) -> dict | None:
-    return next((d[key] for d in map(_read_json, files) if key in d), None)
-
-
-def stored_slot(model: str, what: str, n: int, seed: int, prior: str | None = None):
-    """(key, files read, file written) of a measurement stored beside a model's scores."""
-    _, key, files, cache = _cache_slot(model, n, seed, prior)
-    return f"{key};{what}", files, cache
-
-
-def stored_only(model: str, what: str, n: int = 10_000, seed: int = 0, prior: str | None = None) -> dict | None:
-    """A stored measurement (see `stored`), or None when it was never made for this checkpoint."""
-    key, files, _ = stored_slot(model, what, n, seed, prior)
-    return _stored(files, key)
-
-
 def stored(model: str, what: str, n: int, seed: int, prior: str | None, compute) -> dict:
     """Another measurement of a model kept beside its scores: `what` (a name and its version) joins the
     scores' key (checkpoint and prior sha256, n, seed, classifier), so a rewritten checkpoint or
     classifier never reads it; computed by `compute()` when missing (core.explore.latent_scores)."""
     key, files, cache = stored_slot(model, what, n, seed, prior)
-    if (found := _stored(files, key)) is not None:
+    if (found := stored_in(files, key)) is not None:
         return found
     res = compute()
     if cache is not None:
-        write_json_atomic(cache, {**_read_json(cache), key: res})
+        write_json_atomic(cache, {**read_json(cache), key: res})
     return res
-
-
-def cached_scores(model: str, n: int = 10_000, seed: int = 0, prior: str | None = None) -> dict | None:
-    """A model's stored scores, or None if they were never computed (nothing is generated)."""
-    _, key, files, _ = _cache_slot(model, n, seed, prior)
-    return _stored(files, key)
 
 
 CLASS_WEIGHTS = ("uniform", "mnist")
@@ -354,14 +286,14 @@ def score_model(model: str, n: int = 10_000, seed: int = 0, device: str = "cpu",
     classifier and metric version, and reused (use_cache=False neither reads nor writes it).
     `raw`: score the live generator of a run that keeps an EMA, not the EMA (its effect at equal epochs).
     `split`: the digits scored against — "test" (what is reported) or "valid" (what is chosen on)."""
-    ckpt_path, key, files, cache = _cache_slot(model, n, seed, prior)
+    ckpt_path, key, files, cache = cache_slot(model, n, seed, prior)
     if class_weights != "uniform":
         key += f";classes={class_weights}"
     if raw:
         key += ";raw"
     if split != "test":
         key += f";split={split}"
-    if use_cache and (stored := _stored(files, key)) is not None:
+    if use_cache and (stored := stored_in(files, key)) is not None:
         return stored
     t0 = time.perf_counter()
     sd = load_ckpt(ckpt_path, map_location=device)
@@ -381,33 +313,12 @@ def score_model(model: str, n: int = 10_000, seed: int = 0, device: str = "cpu",
            **score_images(imgs, requested, device, split)}
     if use_cache and cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(cache, {**_read_json(cache), key: res})
+        write_json_atomic(cache, {**read_json(cache), key: res})
     if not raw and prior is None and class_weights == "uniform" and split == "test":  # a tracked run's final scores
         from core.track import scored
         scored(ckpt_path.parent, res)
-    _record_timing(n, time.perf_counter() - t0)
+    record_timing(n, time.perf_counter() - t0)
     return res
-
-
-def _timing_path() -> Path:
-    return cache_dir() / "score_timing.json"
-
-
-def _record_timing(n: int, seconds: float) -> None:
-    """Keep the wall time of the last scoring of n digits on this machine (loading, generating
-    and scoring), for an honest estimate of the next one."""
-    try:
-        _timing_path().parent.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(_timing_path(), {**_read_json(_timing_path()),
-                                           str(n): {"seconds": round(seconds, 1), "date": time.strftime("%Y-%m-%d %H:%M")}})
-    except OSError:
-        pass  # an estimate is not worth failing a score over
-
-
-def last_scoring(n: int = 10_000) -> dict | None:
-    """{"seconds", "date"} of the last scoring of n digits on this machine, or None if none was timed."""
-    rec = _read_json(_timing_path()).get(str(n))
-    return rec if isinstance(rec, dict) and isinstance(rec.get("seconds"), (int, float)) else None
 
 
 def bench_score(model: str | None = None, n: int = 10_000) -> dict:

@@ -15,17 +15,20 @@ import json
 import time
 
 import numpy as np
-import torch
 
 from core.errors import ConfigError
-from core.eval import latent_metrics
-from core.explore.directions import FIT_N, _samples, read_and_fit
 
 LATENT_KEYS = ("ppl", "separability", "component_agreement", "authenticity", "authenticity_pixels")
 LATENT_VERSION = 1  # bump when one of these definitions changes: stored latent scores carry it
 
 
-def separability(G, prior, n: int = FIT_N, seed: int = 0) -> dict:
+def separability(G, prior, n: int | None = None, seed: int = 0) -> dict:
+    """The `class` directions' held-out accuracy on n codes (directions.FIT_N unless told), and for a
+    mixture prior or conditional model the share of codes whose digit is their component's usual one."""
+    import torch
+
+    from core.explore.directions import FIT_N, _samples, read_and_fit
+    n = FIT_N if n is None else n
     z, comp, x = _samples(G, prior, n, seed)
     labels, fit = read_and_fit(z, x, seed)
     out = {"separability": round(fit["accuracy"], 4), "component_agreement": None}
@@ -51,11 +54,14 @@ def latent_scores(model: str, prior: str | None = None, n: int = 10_000, seed: i
 
 def cached_latent(model: str, n: int = 10_000, seed: int = 0) -> dict | None:
     """A model's stored latent numbers (shipped for the zoo by `zoo latent`), or None: nothing is measured."""
-    from core.eval.score import stored_only
+    from core.eval.score_files import stored_only
     return stored_only(model, f"latent=v{LATENT_VERSION}", n, seed)
 
 
 def _latent_scores(model: str, prior: str | None, n: int, seed: int, progress, spaces=("features", "pixels")) -> dict:
+    import torch
+
+    from core.eval import latent_metrics
     from core.gan.sampling import generate
     from core.store.registry import load_model
     t0 = time.time()
@@ -97,6 +103,8 @@ def ship(names: list[str], n: int = 10_000, seed: int = 0, progress=None) -> lis
 
 def closest_pairs(model: str, closest: list[dict], seed: int = 0, n: int = 10_000, prior: str | None = None):
     """The generated digits of `closest` (from latent_scores, same n and seed) beside their training twins."""
+    import torch
+
     from core.gan.sampling import generate
     from core.store.mnist import load_split, to_model_range
     from core.store.registry import load_model
@@ -111,6 +119,9 @@ def closest_pairs(model: str, closest: list[dict], seed: int = 0, n: int = 10_00
 def bench_latent(model: str = "wgan-gp", n: int = 10_000) -> dict:
     """`python -m core bench latent`: seconds of each latent measurement on this machine (the training
     split's neighbours read from the cache, computed first if missing and reported apart)."""
+    import torch
+
+    from core.eval import latent_metrics
     from core.eval.score import classifier
     from core.explore import directions
     from core.gan.sampling import generate

@@ -144,9 +144,10 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in [
     Variant("wgan-gp", "wasserstein", lipschitz="gp", defaults=dict(_GP, batch_size=128), seed_values=dict(batch_size=64),
             about="WGAN-GP: λ·E[(‖∇D(x̂)‖−1)²] at x̂ = εx+(1−ε)G(z); λ 10, n_critic 1, lr_G 1e-3, lr_D 3e-4, "
                   "β (0.5, 0.9) (seed 001, which also used Xavier init: --set init=xavier; seed 002 used n_critic 5, "
-                  "lr 1e-4); batch 128 and the generator EMA 0.999 chosen by time to quality (README): in 540 s on "
-                  "2 CPU cores, median FID of 3 seeds 2.72 at batch 128 vs 3.34 at seed 001's 64, 5.52 without the "
-                  "EMA (--seed-recipe gives seed 001's batch 64 and no EMA back)."),
+                  "lr 1e-4); batch 128 and the generator EMA 0.999 chosen by time to quality: 540 s on 2 CPU cores, 3 "
+                  "seeds, trained interleaved with seed 001's batch 64 (with and without the EMA) and chosen on the "
+                  "validation split's FID (trained/quality.json, README); --seed-recipe gives seed 001's batch 64 "
+                  "and no EMA back."),
     Variant("wgan-sn", "wasserstein", lipschitz="sn", defaults=dict(n_critic=2, beta1=0.5, beta2=0.9),
             about="WGAN with spectral normalisation on every critic layer (seed 000); Adam 2e-4 β (0.5, 0.9), n_critic 2."),
     Variant("hinge", "hinge",

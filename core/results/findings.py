@@ -31,7 +31,7 @@ import statistics
 import time
 
 from core.errors import ConfigError
-from core.eval.metrics import LOWER_IS_BETTER
+from core.eval.names import LOWER_IS_BETTER
 from core.results.claims import CLAIMS, STATEMENTS, WRITEUPS
 from core.results.latent_findings import KINDS as LATENT_KINDS
 from core.results.verdicts import _better, _combine, _fmt, _like_for_like, _spread, collapsed, judged, verdict  # noqa: F401

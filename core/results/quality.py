@@ -11,7 +11,7 @@ from __future__ import annotations
 import statistics
 import time
 
-from core.eval.metrics import METRICS
+from core.eval.names import METRICS
 
 RAW = tuple(f"{m}_raw" for m in METRICS)  # the same run's live generator, where the run keeps an EMA
 VALID = tuple(f"{m}_valid" for m in METRICS)  # the same samples against the validation split: what recipes are chosen on
@@ -123,7 +123,8 @@ def compare_recipes(variant: str, recipes: dict[str, dict], seconds: float = 540
 
 SHIPPED = "quality.json"  # under trained/: `bench quality --ship RECIPE` rows, shown on the Overview
 COLS = ("variant", "recipe", "seconds", "seeds", "fid", "fid_min", "fid_max", "precision", "recall", "coverage",
-        "class_kl", "fid_raw", "fid_raw_min", "fid_raw_max", "fid_valid", "epochs", "img_s", "command")
+        "class_kl", "fid_raw", "fid_raw_min", "fid_raw_max", "fid_valid", "fid_valid_min", "fid_valid_max", "epochs",
+        "img_s", "command")
 
 
 def _shipped_path():

@@ -41,6 +41,32 @@ def quality_table() -> str:
                      f"{_range(before, 'fid' if mark else 'fid_raw')}{mark} | "
                      f"{_range(r, 'fid')} | {r['precision']:.3f} | {r['recall']:.3f} | {r['coverage']:.3f} | "
                      f"{r['class_kl']:.3f} |")
+    for variant, r in sorted(seed_rows.items()):
+        sets = ", ".join(f"{k} {v}" for k, v in sorted(r["overrides"].items()))
+        lines.append(f"\n¹ {variant}: its own seed-recipe row ({sets}; {r['seeds']} seeds, {r['epochs']:.1f} epochs), "
+                     "not the default run's live generator: its default also changed "
+                     + ", ".join(k for k in sorted(r["overrides"]) if k != "ema") + ".")
+    return "\n".join(lines)
+
+
+def recipes_table(variant: str = "wgan-gp") -> str:
+    """The recipes of `variant` compared by `bench quality --recipe …` (trained/quality.json rows with
+    `compared`): trained interleaved, chosen on the validation split's median FID, reported on the
+    test split's; the chosen one in bold."""
+    rows = [r for r in shipped_rows() if r["variant"] == variant and r.get("compared")]
+    lines = ["| recipe | epochs | img/s | FID, validation (chosen on) | FID, test (reported) | precision | recall | "
+             "coverage | class KL |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in sorted(rows, key=lambda r: r["fid_valid"]):
+        chosen = r["compared"]["chosen"] == r["recipe"]
+        name = f"**{r['recipe']} (chosen)**" if chosen else r["recipe"]
+        sets = ", ".join(f"{k} {v}" for k, v in sorted(r["overrides"].items())) or "today's defaults"
+        lines.append(f"| {name}: {sets} | {r['epochs']:.1f} | {r['img_s']:,.0f} | {_range(r, 'fid_valid')} | "
+                     f"{_range(r, 'fid')} | {r['precision']:.3f} | {r['recall']:.3f} | {r['coverage']:.3f} | "
+                     f"{r['class_kl']:.3f} |")
+    if rows:
+        c = rows[0]
+        lines.append(f"\n{c['seconds']:g} s each, {c['seeds']} training seeds, {c['n']:,} digits, {c['date']}; run order: "
+                     f"{', '.join(c['compared']['order'])}. `{c['command']}`")
     return "\n".join(lines)
 
 
@@ -91,7 +117,8 @@ def latent_table() -> str:
     return "\n".join(lines)
 
 
-TABLES: dict[str, Callable[[], str]] = {"quality": quality_table, "zoo-retrain": zoo_retrain_table,
+TABLES: dict[str, Callable[[], str]] = {"quality": quality_table, "recipes": recipes_table,
+                                        "zoo-retrain": zoo_retrain_table,
                                         "compaction": compaction_text, "latent": latent_table}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import statistics
 
-from core.eval.metrics import LOWER_IS_BETTER
+from core.eval.names import LOWER_IS_BETTER
 
 
 def _better(metric: str, a: float, b: float) -> float:

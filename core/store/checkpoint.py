@@ -14,11 +14,13 @@ from __future__ import annotations
 import hashlib
 import io
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from core.errors import CheckpointError
 from core.store.files import write_bytes_atomic
+
+if TYPE_CHECKING:
+    import torch
 
 FORMAT = 1
 Q8, SCALE = ":q8", ":scale"
@@ -27,6 +29,7 @@ Q8, SCALE = ":q8", ":scale"
 def compact(state: dict) -> dict:
     """A state dict with every 2-D float weight quantised to int8 per output row (half the
     bytes of float16) and the other float tensors in float16."""
+    import torch  # here, not at the top: hashing and reading names never needs torch (the app's first page)
     out = {}
     for k, v in state.items():
         if isinstance(v, torch.Tensor) and v.is_floating_point() and v.dim() == 2:
@@ -50,6 +53,7 @@ def expand(state: dict) -> dict:
     """The inverse of `compact` (float32 weights); any other state dict is returned as it is."""
     if not is_compact(state):
         return state
+    import torch
     out = {}
     for k, v in state.items():
         if k.endswith(SCALE) and k[:-len(SCALE)] + Q8 in state:
@@ -70,12 +74,14 @@ def expand(state: dict) -> dict:
 def save_atomic(obj: dict, path: str | Path) -> None:
     """torch.save, written through a temp file + fsync + rename: a kill at any moment leaves
     either the old file or the new one, never half of one."""
+    import torch
     buf = io.BytesIO()
     torch.save(obj, buf)
     write_bytes_atomic(Path(path), buf.getvalue())
 
 
 def load(path: str | Path, map_location="cpu") -> dict:
+    import torch
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")

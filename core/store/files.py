@@ -75,7 +75,7 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
 
 
 def write_json_atomic(path: Path, obj) -> None:
-    write_bytes_atomic(path, json.dumps(obj, indent=2).encode())
+    write_bytes_atomic(path, json.dumps(obj, indent=1).encode())
 
 
 def try_lock(path: Path, wait: float = 0.0):

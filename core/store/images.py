@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from PIL import Image
 
 from core.store.mnist import to_uint8
+
+if TYPE_CHECKING:
+    import torch
 
 # The digits' colours everywhere (tab10, with 7 near-black instead of tab10's grey: grey is the colour of
 # real digits behind generated ones, and a "read as 7" point must not vanish into it): maps, timelines,
@@ -17,10 +20,17 @@ DIGIT_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                  "#8c564b", "#e377c2", "#222222", "#bcbd22", "#17becf"]
 
 
+def _uint8(images) -> np.ndarray:
+    """Digits (model range N×784, or uint8 N×28×28) as uint8 N×28×28 (torch only for tensors' sake)."""
+    if isinstance(images, np.ndarray) and images.dtype == np.uint8:
+        return images.reshape(-1, 28, 28)
+    import torch
+    return to_uint8(torch.as_tensor(images)).numpy().reshape(-1, 28, 28)
+
+
 def grid(images: torch.Tensor | np.ndarray, nrow: int = 10, pad: int = 2) -> Image.Image:
     """N digits (model range N×784, or uint8 N×28×28) -> one grayscale PIL image, `nrow` per row."""
-    u8 = images if isinstance(images, np.ndarray) and images.dtype == np.uint8 else to_uint8(torch.as_tensor(images)).numpy()
-    u8 = u8.reshape(-1, 28, 28)
+    u8 = _uint8(images)
     n = len(u8)
     rows = max(1, -(-n // nrow))
     canvas = np.zeros((rows * (28 + pad) + pad, nrow * (28 + pad) + pad), np.uint8)
@@ -57,7 +67,7 @@ def labelled_grid(images, labels, nrow: int, scale: int = 2, titles: list[str] |
     """Digits enlarged `scale`× with a label under each (e.g. the digit it reads as) and, optionally,
     a title over each column (e.g. the edit's strength)."""
     from PIL import ImageDraw
-    u8 = to_uint8(torch.as_tensor(images)).numpy().reshape(-1, 28, 28)
+    u8 = _uint8(images)
     cell, text_h, pad = 28 * scale, 12, 4
     top = text_h if titles else 0
     rows = max(1, -(-len(u8) // nrow))
@@ -76,7 +86,7 @@ def labelled_grid(images, labels, nrow: int, scale: int = 2, titles: list[str] |
 def gif_bytes(images, scale: int = 4, ms: int = 120, bounce: bool = True) -> bytes:
     """An animated GIF of digits (model range N×784), each frame enlarged `scale`×; with
     `bounce` the animation plays forth and back."""
-    u8 = to_uint8(torch.as_tensor(images)).numpy().reshape(-1, 28, 28)
+    u8 = _uint8(images)
     frames = [Image.fromarray(f, mode="L").resize((28 * scale, 28 * scale), Image.NEAREST) for f in u8]
     if bounce and len(frames) > 2:
         frames += frames[-2:0:-1]

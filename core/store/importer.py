@@ -26,16 +26,16 @@ import time
 import warnings
 import zipfile
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from core.errors import ConfigError
-from core.gan.nets import IMG
-from core.gan.sampling import eval_noise
 from core.gan.variants import MAX_LAYERS, MAX_WIDTH, MAX_Z, VARIANTS, make_config
 from core.store.checkpoint import FORMAT, expand, save_atomic
 from core.store.files import check_user_file, imported_dir, read_holder, runs_dir, try_lock, write_holder
 from core.store.registry import NAME_RE, imported_checkpoint, models_from_checkpoint, zoo_checkpoint
+
+if TYPE_CHECKING:  # torch is imported by what reads or writes tensors: the app's Import panel draws without it
+    import torch
 
 MAX_BYTES = 256 * 2**20  # a network file larger than this is refused before it is read; also what it may inflate to
 MAX_VALUES = MAX_BYTES // 4  # the values its tensors may declare in all: 256 MiB as float32 (an int8 file expands)
@@ -76,6 +76,8 @@ def _pickle_globals(path: Path) -> list[str]:
 def read_file(path: str | Path, what: str) -> object:
     """torch.load(weights_only=True) of a user's file, or ImportRefused saying in one line why
     not: missing, empty, too large, truncated, a pickled module, or a pickle that would run code."""
+    import torch
+
     from core.store.safeload import check_torch_file
     path = Path(path)
     check_user_file(path, MAX_BYTES, "network files", f"{what}: ")
@@ -110,6 +112,7 @@ def read_file(path: str | Path, what: str) -> object:
 # ---------------------------------------------------------------- layouts
 
 def _tensor_dict(sd, what: str, name: str) -> dict[str, torch.Tensor]:
+    import torch
     if not isinstance(sd, dict) or not sd:
         raise ImportRefused(f"{what}: {name} holds a {type(sd).__name__}, not a state_dict; {SAVE_HINT}")
     if not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in sd.items()):
@@ -122,6 +125,7 @@ def _tensor_dict(sd, what: str, name: str) -> dict[str, torch.Tensor]:
 
 def _chain(sd: dict, keys: list[tuple[str, str]], what: str) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """The (weight, bias) pairs named by `keys`, checked to form a chain of Linear layers."""
+    import torch
     layers = []
     for wk, bk in keys:
         w, b = sd[wk], sd[bk]
@@ -142,6 +146,7 @@ def _shape(t: torch.Tensor) -> str:
 
 def read_layers(sd: dict, what: str) -> tuple[str, list[tuple[torch.Tensor, torch.Tensor]]]:
     """(layout, Linear layers) of a G or D state_dict in the course's or this project's layout."""
+    from core.gan.nets import IMG
     keys = set(sd)
     course = sorted(int(m.group(1)) for k in keys if (m := re.fullmatch(r"fc(\d+)\.weight", k)))
     if course:
@@ -230,6 +235,7 @@ def _sha(path: Path) -> str:
 def build_checkpoint(generator: str | Path, critic: str | Path | None = None, prior: str = "gaussian",
                      z_dim: int | None = None, critic_output: str = "sigmoid", loss: str = "bce") -> tuple[dict, dict]:
     """(checkpoint, description) for the files, checked; nothing is written."""
+    import torch
     if prior not in PRIORS:
         raise ImportRefused(f"--prior {prior}: an imported generator is sampled from {' or '.join(PRIORS)} "
                            "(its training prior's parameters are not in a state_dict)")
@@ -338,6 +344,9 @@ def clean_stale(root: Path | None = None) -> list[str]:
 
 def _register(root: Path, name: str, ckpt: dict, desc: dict, generator: Path, critic, origin, command) -> dict:
     """Write imported/<name>/ through a temp folder and one rename (the caller holds the name's lock)."""
+    import torch
+
+    from core.gan.sampling import eval_noise
     from core.store.images import save_grid
     tmp = root / f".tmp-{name}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -366,15 +375,6 @@ def _register(root: Path, name: str, ckpt: dict, desc: dict, generator: Path, cr
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return record
-
-
-def imported_info(name: str) -> dict:
-    """The import.json of an imported model ({} if it has none or it is unreadable)."""
-    try:
-        out = json.loads((imported_dir() / name / "import.json").read_text())
-    except (OSError, ValueError):
-        return {}
-    return out if isinstance(out, dict) else {}
 
 
 def remove(name: str) -> None:

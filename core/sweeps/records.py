@@ -12,7 +12,7 @@ import json
 import os
 
 from core.errors import LabError, RunError
-from core.eval.metrics import METRICS
+from core.eval.names import METRICS
 from core.store.files import write_json_atomic
 from core.store.runs import Run, pid_alive
 from core.sweeps.check import check_spec, clean_trial

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from core.errors import RunError
-from core.eval.metrics import METRICS
+from core.eval.names import METRICS
 from core.store.files import write_json_atomic
 from core.store.runs import Run
 from core.sweeps.check import check_spec

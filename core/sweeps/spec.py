@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from core.errors import ConfigError
-from core.eval.metrics import METRICS, PRDC
+from core.eval.names import METRICS, PRDC
 from core.gan.variants import make_config
 from core.store.files import runs_dir
 from core.sweeps.check import MAX_TRIALS, check_refine, check_trials, range_limit

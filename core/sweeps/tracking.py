@@ -4,7 +4,7 @@ per trial with its knobs as params and its final scores (and per-epoch quick sco
 from __future__ import annotations
 
 from core.errors import ConfigError
-from core.eval.metrics import METRICS
+from core.eval.names import METRICS
 
 
 def export_sweep(name: str, to: str) -> dict:

@@ -12,7 +12,7 @@ import threading
 import time
 
 from core.errors import LabError, RunError, TrainingFailed
-from core.eval.metrics import METRICS
+from core.eval.names import METRICS
 from core.gan.variants import make_config
 from core.store.runs import Run, list_runs
 from core.sweeps.records import INTERRUPTED, driver_gone, is_cancelled, load_trial, read_spec, save_trial

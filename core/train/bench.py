@@ -19,7 +19,8 @@ from torchvision import transforms
 
 from core.gan import losses
 from core.gan.variants import get_variant, make_config
-from core.perf import count_flops, gemm_peak_gflops, sync, tune_cpu_allocator
+from core.heap import tune_cpu_allocator
+from core.perf import count_flops, gemm_peak_gflops, sync
 from core.store.mnist import load_split
 from core.train.engine import Trainer, build_models, resolve_device
 

@@ -19,7 +19,8 @@ from core.errors import CheckpointError, ConfigError, LabError, TrainingFailed
 from core.gan import losses
 from core.gan.sampling import eval_noise
 from core.gan.variants import get_variant, make_config
-from core.perf import count_flops, gemm_peak_gflops, tune_cpu_allocator
+from core.heap import tune_cpu_allocator
+from core.perf import count_flops, gemm_peak_gflops
 from core.store import checkpoint as ckpt_io
 from core.store.images import save_grid
 from core.store.mnist import DeviceLoader

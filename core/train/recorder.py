@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from core.errors import CheckpointError
-from core.eval.metrics import METRICS
+from core.eval.names import METRICS
 from core.track.base import TIMELINE_PREFIX as PREFIX  # one definition: the trackers read it too
 
 N_FRAME = 2000  # real test digits: the frame of the map (and the real set of precision / recall)

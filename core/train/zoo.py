@@ -18,19 +18,19 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from core.errors import CheckpointError, ConfigError
 from core.eval.fingerprints import fingerprint
-from core.eval.metrics import METRICS
-from core.eval.score import cache_key, score_model, score_real
-from core.gan.sampling import generate
+from core.eval.names import METRICS
 from core.gan.variants import RECIPES, VARIANTS, complete_saved, get_variant, make_config, recipe_of, seed_recipe
 from core.store.checkpoint import FORMAT, compact, is_compact, load, save_atomic
 from core.store.files import TRAINED, write_bytes_atomic, write_json_atomic
 from core.store.registry import load_model, zoo_dir
 from core.store.runs import Run
+
+if TYPE_CHECKING:  # torch where models are scored or loaded: reading zoo.json (the app's first page) needs none
+    import torch
 
 INDEX = TRAINED / "zoo.json"
 # Epochs per variant for `zoo train`: the seeds' recipes, shortened to the CPU budget of the
@@ -105,6 +105,7 @@ def within_noise(a: dict, b: dict) -> bool:
 def _save_smallest(model: dict, g: dict, d: dict, name: str, full: dict) -> dict:
     """Save `model` with G and D int8 (`compact`) if that keeps its scores within NOISE of
     `full`, else float16 if that keeps them (to 1e-3), else float32; returns the final scores."""
+    from core.eval.score import score_model
     out = zoo_dir(name) / "model.pt"
     half = {k: v.half() if v.is_floating_point() else v for k, v in g.items()}, \
         {k: v.half() if v.is_floating_point() else v for k, v in d.items()}
@@ -119,6 +120,7 @@ def _save_smallest(model: dict, g: dict, d: dict, name: str, full: dict) -> dict
 
 
 def _dtype(name: str) -> str:
+    import torch
     sd = torch.load(zoo_dir(name) / "model.pt", map_location="cpu", weights_only=True)
     return "int8" if is_compact(sd["G"]) else str(next(iter(sd["G"].values())).dtype)
 
@@ -127,6 +129,10 @@ def compact_shipped(names: list[str] | None = None) -> list[dict]:
     """Rewrite shipped models in the smallest form that keeps their scores (`_save_smallest`)
     and their timelines with the grids a shipped one keeps (`timeline.thin_grids`); models'
     scores before (the full-precision file's, rescored now) and after go in zoo.json."""
+    import torch
+
+    from core.eval.score import score_model
+    from core.eval.score_files import cache_key
     from core.train.timeline import GRID_EVERY, GRID_EVERY_UNTIL, thin_grids
     idx, report = index(strict=True), []
     for name in names or list(idx):
@@ -223,6 +229,8 @@ def export(run_id: str, name: str | None = None, force: bool = False, if_better:
     10k samples and update zoo.json (with the full-precision scores beside the shipped ones).
     `if_better`: only if its FID beats the shipped model's at the same epochs; either way the
     try is recorded in zoo.json's "tries" of that model. Returns the folder, or None if not shipped."""
+    from core.eval.score import score_model
+    from core.eval.score_files import cache_key
     run = Run.open(run_id)
     if run.status()["status"] != "done" and not force:
         raise CheckpointError(f"run {run_id} is {run.status()['status']}, not done: only finished runs are "
@@ -285,6 +293,7 @@ REPORT_SEED = SCORE_SEED + 1  # --if-better decides on SCORE_SEED's FID and repo
 def _report_on_another_seed(challenger: str, name: str) -> dict:
     """The challenger's and the shipped model's FID on REPORT_SEED (before anything is overwritten):
     the choice is made on SCORE_SEED, so the number reported is not the one it was made on."""
+    from core.eval.score import score_model
     return {"report_seed": REPORT_SEED,
             "fid_report": score_model(challenger, n=SCORE_N, seed=REPORT_SEED, use_cache=False)["fid"],
             "rival_fid_report": score_model(name, n=SCORE_N, seed=REPORT_SEED)["fid"]}
@@ -308,6 +317,7 @@ LEADER_COLS = ["variant", "recipe", "epochs", "device", "train_seconds", *METRIC
 
 def leaderboard() -> list[dict]:
     """The real-data floor first, then every zoo model by FID."""
+    from core.eval.score import score_real
     floor = score_real(n=SCORE_N, seed=SCORE_SEED)
     rows = [{"variant": "real data (floor)", "recipe": None, "epochs": None, "device": None, "train_seconds": None,
              **{k: floor[k] for k in LEADER_COLS[5:]}}]
@@ -350,5 +360,8 @@ def train(variants: list[str] | None = None, epochs: int | None = None, device: 
 
 def check_loadable(name: str) -> torch.Tensor:
     """Load a zoo model with weights_only=True and generate 8 digits (N×784, in [-1, 1])."""
+    import torch
+
+    from core.gan.sampling import generate
     m = load_model(name)
     return generate(m.G, m.prior, 8, generator=torch.Generator().manual_seed(0))[0]
