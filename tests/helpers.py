@@ -147,7 +147,7 @@ class CuttableProxy:
 
     def __init__(self, port: int):
         import threading
-        self.upstream, self.conns = port, []
+        self.upstream, self.conns, self.open = port, [], True
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(32)
@@ -160,6 +160,9 @@ class CuttableProxy:
             try:
                 client, _ = self.sock.accept()
             except OSError:  # cut
+                return
+            if not self.open:  # accepted as it was cut
+                client.close()
                 return
             server = socket.create_connection(("127.0.0.1", self.upstream))
             self.conns += [client, server]
@@ -181,6 +184,11 @@ class CuttableProxy:
                     pass
 
     def cut(self):
+        self.open = False
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the accept() a close alone would leave listening
+        except OSError:
+            pass
         self.sock.close()
         for s in self.conns:
             try:
