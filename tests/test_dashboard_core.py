@@ -19,7 +19,7 @@ def test_list_models_has_zoo_runs_and_reports_unreadable(runs_dir):
     (bad / "config.json").write_text("{")
     rows = {r["name"]: r for r in core_models.list_models()}
     assert rows["wgan-gp"]["source"] == "zoo" and rows["wgan-gp"]["scores"]["fid"] > 0
-    from core.eval.score import cached_scores
+    from core.eval.score_files import cached_scores
     shipped = cached_scores("wgan-gp")  # trained/wgan-gp/scores.json, under this checkpoint's and classifier's key
     assert rows["wgan-gp"]["scores"]["class_hist"] == shipped["class_hist"]  # Compare needs no classifying
     assert rows[bad.name]["status"] == "unreadable" and rows[bad.name]["reason"]

@@ -20,7 +20,7 @@ TRAINED = ROOT / "trained"
 
 
 def test_a_fingerprint_is_the_checkpoint_and_classifier_sha_and_follows_the_file(model_copy):
-    from core.eval.score import classifier_sha
+    from core.eval.score_files import classifier_sha
     from core.store.checkpoint import file_sha256
     fp = fingerprints.fingerprint(model_copy)
     assert fp == {model_copy: file_sha256(registry.resolve(model_copy)), "classifier": classifier_sha()}

@@ -336,7 +336,8 @@ def test_data_limit_is_recorded_and_honoured_on_resume(cli):
 def test_scoring_a_shipped_model_leaves_tracked_files_alone(derived_cache):
     shipped = ROOT / "trained" / "vanilla" / "scores.json"
     before = (shipped.read_bytes(), shipped.stat().st_mtime_ns)
-    from core.eval.score import cached_scores, score_model
+    from core.eval.score import score_model
+    from core.eval.score_files import cached_scores
     res = score_model("vanilla", n=200, seed=5)
     assert (shipped.read_bytes(), shipped.stat().st_mtime_ns) == before
     assert cached_scores("vanilla", n=200, seed=5) == res  # cached in the user's cache instead

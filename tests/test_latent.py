@@ -228,7 +228,7 @@ def test_inversion_is_cached_per_chunk_and_resumes_after_a_kill(model_copy, monk
     call reads them and a killed call inverts only what is missing."""
     import shutil
 
-    from core.eval.score import cache_dir
+    from core.eval.score_files import cache_dir
     shutil.rmtree(cache_dir() / "inversions" / "resume-test", ignore_errors=True)
     calls = []
     real_invert = latent.invert

@@ -35,7 +35,7 @@ def test_overview_ranks_an_imported_model_by_fid_and_shows_every_command(importe
     row above the scrollbar, the command column wide and every command in full below it."""
     import json
 
-    from core.eval.score import cache_key
+    from core.eval.score_files import cache_key
     from core.store.files import imported_dir
     from core.train import zoo
     fids = sorted(e["scores"]["fid"] for e in zoo.index().values())
@@ -58,11 +58,11 @@ def test_overview_ranks_an_imported_model_by_fid_and_shows_every_command(importe
 
 
 def test_the_score_button_quotes_the_last_scoring_time_measured_here_or_none(imported, tmp_path, monkeypatch):
-    from core.eval import score
+    from core.eval import score_files
     monkeypatch.setenv("LATENT_LAB_CACHE", str(tmp_path / "fresh"))
     label = lambda at: at.button(key="score_btn").label  # noqa: E731
     assert label(page("views/overview.py")) == "Score it (10k digits)"  # nothing measured on this machine yet
-    score.record_timing(10_000, 23.4)  # what score_model records after scoring 10k digits
+    score_files.record_timing(10_000, 23.4)  # what score_model records after scoring 10k digits
     assert label(page("views/overview.py")) == "Score it (10k digits, the last took 23 s here)"
 
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from core.errors import CheckpointError
-from core.eval import score
+from core.eval import score, score_files
 from core.eval.classifier import META, WEIGHTS, load_classifier, predict
 from core.eval.names import METRICS
 from core.store.checkpoint import file_sha256
@@ -121,7 +121,7 @@ def test_run_scores_are_stored_and_reused(monkeypatch):
     took = time.perf_counter() - t0
     assert 0 <= res["cond_acc"] <= 1 and res["n"] == 300 and res["variant"] == "cwgan-gp"
     assert json.loads((run.path / "scores.json").read_text())
-    assert 0 < score.last_scoring(300)["seconds"] <= took + 0.1  # the Overview's estimate: measured here
+    assert 0 < score_files.last_scoring(300)["seconds"] <= took + 0.1  # the Overview's estimate: measured here
     monkeypatch.setattr(score, "score_images", lambda *a, **k: pytest.fail("recomputed"))
     assert score.score_model(run.id, n=300, seed=1) == res
 

@@ -148,8 +148,6 @@ def _compare_recipes(a) -> None:
             raise ConfigError(f"--recipe {name} is named twice")
         cfg = make_config(a.variant, {**overrides, **shared})  # a typo fails now, not after an hour of training
         recipes[name] = {k: cfg[k] for k in {**overrides, **shared}}  # typed as the config has them
-    if len(recipes) < 2:
-        raise ConfigError("--recipe: compare at least two (e.g. --recipe default --recipe seed)")
     res = compare_recipes(a.variant, recipes, a.seconds or 540.0, a.seed or [0, 1, 2], n=a.n, device=a.device,
                           progress=not a.json, on_row=lambda r: _said_seed(a, r))
     if a.ship is not None:

@@ -135,8 +135,7 @@ def _embed(x: torch.Tensor, space: str) -> torch.Tensor:
 def train_neighbours(space: str = "features") -> dict:
     """The training split embedded in `space` and each training digit's distance to its nearest other
     one: computed once per classifier and data set (~1 min on 2 cores), then read from the cache."""
-    from core.eval.score import cache_dir
-    from core.eval.score_files import classifier_sha
+    from core.eval.score_files import cache_dir, classifier_sha
     from core.store.checkpoint import save_atomic
     from core.store.mnist import CONTENT_SHA256, load_split, to_model_range
     key = f"{CONTENT_SHA256[:16]}_{classifier_sha()[:16] if space == 'features' else 'pixels'}"

@@ -192,7 +192,8 @@ def score_loaded(x: torch.Tensor, info: dict, path: str, use_cache: bool = True)
     import hashlib
     import json
 
-    from core.eval.score import VERSION, cache_dir, classifier_sha, score_images
+    from core.eval.score import score_images
+    from core.eval.score_files import VERSION, cache_dir, classifier_sha
     from core.store.files import write_json_atomic
     h = hashlib.sha256(x.numpy().tobytes()).hexdigest()[:20]  # what is scored, however it was stored
     cache = cache_dir() / "scores" / "samples" / f"{h}_v{VERSION}_{classifier_sha()[:12]}.json"
@@ -213,7 +214,7 @@ def save_upload(files: list[tuple[str, bytes]]) -> Path:
     the one .npz/.npy/.pt, or the folder of the PNGs. Sizes and names are checked first."""
     import hashlib
 
-    from core.eval.score import cache_dir
+    from core.eval.score_files import cache_dir
     from core.store.files import write_bytes_atomic
     if not files:
         raise ConfigError("no file uploaded")
@@ -241,7 +242,7 @@ def save_upload(files: list[tuple[str, bytes]]) -> Path:
 
 def _upload_folder(path: Path) -> Path | None:
     """The uploads/<sha>/ folder that holds `path` (None if it is not an upload)."""
-    from core.eval.score import cache_dir
+    from core.eval.score_files import cache_dir
     root = (cache_dir() / "uploads").resolve()
     path = Path(path).resolve()
     folder = path if path.parent == root else path.parent
@@ -261,7 +262,7 @@ def prune_uploads(keep: Path | None = None, budget: int = UPLOAD_BUDGET) -> list
     first (never `keep`, the one in use)."""
     import shutil
 
-    from core.eval.score import cache_dir
+    from core.eval.score_files import cache_dir
     root = cache_dir() / "uploads"
     if not root.is_dir():
         return []

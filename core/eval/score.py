@@ -23,22 +23,17 @@ from core.errors import CheckpointError, ConfigError
 from core.eval import metrics
 from core.eval.classifier import load_classifier, predict
 from core.eval.names import METRICS
-from core.eval.score_files import (  # noqa: F401 - what is stored (torch-free), here beside what computes it
+from core.eval.score_files import (
     SHIPPED_REF,
-    VERSION,
     cache_dir,
-    cache_key,
     cache_slot,
-    cached_scores,
     classifier_sha,
     floor_key,
     floor_path,
     known_floor,
-    last_scoring,
     read_json,
     record_timing,
     stored_in,
-    stored_only,
     stored_slot,
 )
 from core.gan.sampling import generate

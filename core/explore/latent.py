@@ -22,7 +22,8 @@ import torch
 
 from core.errors import ConfigError
 from core.eval.classifier import predict
-from core.eval.score import cache_dir, classifier, score_images
+from core.eval.score import classifier, score_images
+from core.eval.score_files import cache_dir
 from core.gan.priors import FittedPrior, Prior
 from core.gan.sampling import generate
 from core.store.checkpoint import file_sha256

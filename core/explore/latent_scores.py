@@ -86,7 +86,7 @@ def _latent_scores(model: str, prior: str | None, n: int, seed: int, progress, s
 def ship(names: list[str], n: int = 10_000, seed: int = 0, progress=None) -> list[dict]:
     """`python -m core zoo latent`: the zoo models' latent numbers, measured now and written into
     trained/<name>/scores.json beside their scores (what a fresh clone's leaderboard reads)."""
-    from core.eval.score import stored_slot
+    from core.eval.score_files import stored_slot
     from core.store.files import write_json_atomic
     from core.store.registry import zoo_checkpoint
     rows = []

@@ -29,7 +29,7 @@ MAP_VERSION = 2  # 2: maps carry "explained" (PCA's explained variance ratios)
 
 
 def _cache_root() -> Path:
-    from core.eval.score import cache_dir
+    from core.eval.score_files import cache_dir
     return cache_dir() / "embed"
 
 
@@ -137,7 +137,8 @@ def model_map(model: str, n: int = 2000, space: str = "features", method: str = 
     confidence, component (the prior's component/requested class, -1 if none, or for real
     digits their true label) and the digits as uint8 N×784. Cached by every input."""
     from core.eval.classifier import predict
-    from core.eval.score import classifier, classifier_sha
+    from core.eval.score import classifier
+    from core.eval.score_files import classifier_sha
     from core.gan.sampling import propose
     from core.store.checkpoint import file_sha256
     from core.store.mnist import load_split, to_model_range

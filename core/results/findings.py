@@ -126,7 +126,7 @@ def _best(c: dict, seeds) -> dict:
 
 def _refined(model: str, method: str, seed: int) -> dict:
     """refine_model's numbers, cached on disk by the checkpoint's sha256, method, n and seed."""
-    from core.eval.score import VERSION, cache_dir
+    from core.eval.score_files import VERSION, cache_dir
     from core.explore.refine import refine_model
     from core.store.checkpoint import file_sha256
     from core.store.files import write_json_atomic

@@ -105,7 +105,8 @@ def compare_recipes(variant: str, recipes: dict[str, dict], seconds: float = 540
     lowest median validation FID is chosen; each recipe's result (as `bench_quality` gives it) is
     reported on the test split. Returns {"chosen", "chosen_on", "order", "recipes": {name: result}}."""
     if len(recipes) < 2:
-        raise ValueError("compare at least two recipes")
+        from core.errors import ConfigError
+        raise ConfigError("--recipe: compare at least two (e.g. --recipe default --recipe seed)")
     rows: dict[str, list[dict]] = {name: [] for name in recipes}
     order = interleaved_order(list(recipes), seeds)
     for seed, name in order:

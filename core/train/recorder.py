@@ -49,14 +49,15 @@ KEYS = ([PREFIX + k for k in (*SCALARS, "n", "seconds", "train_s")] + [f"{PREFIX
 
 # ---------------------------------------------------------------- the fixed frame
 def _frame_path(sha: str) -> Path:
-    from core.eval.score import cache_dir
+    from core.eval.score_files import cache_dir
     return cache_dir() / "timeline" / f"frame_v{VERSION}_{sha[:16]}.npz"
 
 
 def frame() -> dict:
     """The map's fixed frame: {idx, xy (N_FRAME×2), label, features (N_FRAME×d)} of the test
     digits that define it. The UMAP fit (a few seconds) is done once per classifier and cached."""
-    from core.eval.score import classifier_sha, reference
+    from core.eval.score import reference
+    from core.eval.score_files import classifier_sha
     from core.explore.maps import _umap
     from core.store.files import write_bytes_atomic
     sha = classifier_sha()
