@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.errors import CheckpointError
-from core.eval.score_files import META, WEIGHTS, classifier_sha  # noqa: F401 - its files, read without torch
+from core.eval.score_files import META, WEIGHTS  # the classifier's files (read without torch there)
 from core.store.checkpoint import file_sha256
 from core.store.mnist import load_split, to_model_range
 
