@@ -113,7 +113,10 @@ def start_mlflow(folder: Path, timeout: float = 120):
     proc = subprocess.Popen([str(exe), "server", "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}",
                              "--default-artifact-root", str(folder / "artifacts"), "--host", "127.0.0.1",
                              "--port", str(port), "--workers", "1"],
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                            # no job runner: its 7 huey consumers (GenAI scorer jobs, which the tests never
+                            # ask for) cost ~17 CPU-s to start, beside a 2-CPU-s tracking server
+                            env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})
     uri, deadline = f"http://127.0.0.1:{port}", time.time() + timeout
     while time.time() < deadline:
         if proc.poll() is not None:
