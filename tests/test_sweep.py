@@ -111,6 +111,9 @@ def test_asha_stops_the_trials_that_lag_at_a_rung(ray_cluster):
     assert run.status()["status"] == "cancelled" and "ASHA" in run.status()["reason"]
     assert run.checkpoint_path.is_file()
     assert next(r for r in res["rows"] if r["lr_g"] == 2e-4)["status"] == "done"
+    # two slots, four trials: a finished (or stopped) trial's worker process took a later trial
+    workers = [t["worker_pid"] for t in sweep_records.trial_records("asha")]
+    assert len(workers) == 4 and len(set(workers)) < 4, workers
 
 
 def _driver(args, env=None):

@@ -169,7 +169,10 @@ def _drive(spec: dict, address: str | None, progress: bool) -> dict:
             from ray.tune import RunConfig
             tuner = tune.Tuner(trainable, param_space=_param_space(spec),
                                tune_config=tune.TuneConfig(metric=spec["metric"], mode=mode,
-                                                           scheduler=_scheduler(spec), num_samples=spec["samples"]),
+                                                           scheduler=_scheduler(spec), num_samples=spec["samples"],
+                                                           # a finished trial's worker takes the next trial: no new
+                                                           # process, imports and classifier load per trial
+                                                           reuse_actors=True),
                                run_config=RunConfig(name=name, storage_path=str(storage), verbose=1 if progress else 0))
             resumed = False
         if spec["kind"] != "train" and not read_spec(name).get("baseline"):

@@ -175,7 +175,8 @@ def trial(params: dict) -> None:
                  "epoch": (done.get("quick") or [{}])[-1].get("epoch", 0)})
         return
     t0 = time.time()
-    save_trial(name, trial_id, params=params, status="running", started=t0, node=os.uname().nodename)
+    save_trial(name, trial_id, params=params, status="running", started=t0, node=os.uname().nodename,
+               worker_pid=os.getpid())  # Tune reuses a worker for the next trial (drive.py: reuse_actors)
     if is_cancelled(name):
         save_trial(name, trial_id, status="cancelled", reason="the sweep was cancelled before it started")
         _report({**_worst(spec), "epoch": 0})
