@@ -31,6 +31,13 @@ def trained_run(variant: str = "vanilla", max_steps: int | None = None, **over):
     return run
 
 
+def one_line(res, needle: str) -> str:
+    """A user mistake's answer: exit 2, one line on stderr that says `needle`, no traceback."""
+    lines = res.stderr.strip().splitlines()
+    assert res.returncode == 2 and len(lines) == 1 and needle in lines[0] and "Traceback" not in res.stderr, res.stderr
+    return lines[0]
+
+
 def run_cli(*args, timeout=300, env=None):
     """`python -m core ARGS` in a subprocess; returns CompletedProcess (text). The `cli` fixture
     runs the same commands in this process, without the interpreter's start-up."""

@@ -23,16 +23,9 @@ from core.store.runs import Run, cancel, list_runs, pid_alive
 from core.train import engine
 from core.train.resume import resume
 
-from helpers import ROOT, TINY, TINY_DATA, run_cli, trained_run
+from helpers import ROOT, TINY, TINY_DATA, one_line, run_cli, trained_run
 
 SPEED = {"img_s", "gflops", "mfu", "tl_seconds", "tl_train_s"}  # wall-clock measures: never equal between two runs
-
-
-def one_line(res, needle: str) -> str:
-    lines = res.stderr.strip().splitlines()
-    assert res.returncode == 2, res.stderr
-    assert len(lines) == 1 and needle in lines[0] and "Traceback" not in res.stderr, res.stderr
-    return lines[0]
 
 
 def curves(run: Run) -> list:
@@ -86,9 +79,9 @@ def test_data_prepare_with_a_wheel_that_is_not_a_zip(tmp_path):
     (["--n", "100000000"], "--n is at most 10000"),
     (["--n", "10", "--nrow", "10000000000"], "--nrow (digits per row) is at most --n (10)"),
 ])
-def test_sample_refuses_bad_output_before_any_work(args, needle):
-    one_line(run_cli("sample", "vanilla", *args), needle)
-    one_line(run_cli("sample", "no-such-model", *args), needle)  # checked before the model is even looked up
+def test_sample_refuses_bad_output_before_any_work(args, needle, cli):
+    one_line(cli("sample", "vanilla", *args), needle)
+    one_line(cli("sample", "no-such-model", *args), needle)  # checked before the model is even looked up
 
 
 def test_a_layer_of_the_wrong_shape_is_named_with_both_shapes(tmp_path):

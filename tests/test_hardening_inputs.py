@@ -29,15 +29,9 @@ from core.sweeps import spec as sweep_spec
 from core.train import recorder, timeline, zoo
 
 from course_nets import save_pair
-from helpers import ROOT, TINY, free_port, run_cli
+from helpers import ROOT, TINY, free_port, one_line, run_cli
 
 GB = 2**30
-
-
-def one_line(r, needle: str) -> str:
-    lines = r.stderr.strip().splitlines()
-    assert r.returncode == 2 and len(lines) == 1 and needle in lines[0] and "Traceback" not in r.stderr, r.stderr
-    return lines[0]
 
 
 def peak_rss(*args, env=None, timeout=120) -> tuple[subprocess.CompletedProcess, int]:

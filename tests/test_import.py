@@ -103,11 +103,11 @@ def test_an_imported_model_is_listed_and_resolved_after_the_zoo(course):
     assert row["source"] == "imported" and row["fid"] == scores["fid"]
 
 
-def test_import_without_a_critic_says_so_where_one_is_needed(course):
+def test_import_without_a_critic_says_so_where_one_is_needed(course, cli):
     _, _, d = course
     importer.import_model(d / "G.pth", name="gonly")
     assert not registry.load_model("gonly").has_critic
-    r = run_cli("refine", "gonly", "--method", "drs", "--n", "200", "--burn-in", "200")
+    r = cli("refine", "gonly", "--method", "drs", "--n", "200", "--burn-in", "200")
     assert r.returncode == 2 and "gonly has no critic" in r.stderr and "Traceback" not in r.stderr
 
 
@@ -209,10 +209,9 @@ def _nan(tmp_path):
     (_not_torch, "truncated or not a PyTorch file"),
     (_nan, "NaN or infinite"),
 ])
-def test_a_bad_file_gets_one_line_exit_2_and_nothing_registered(tmp_path, make, line):
+def test_a_bad_file_gets_one_line_exit_2_and_nothing_registered(tmp_path, make, line, cli):
     make(tmp_path)
-    r = run_cli("import", "--generator", str(tmp_path / "bad.pth"), "--name", "bad",
-                env={"LATENT_LAB_IMPORTED": str(registry.imported_dir())})
+    r = cli("import", "--generator", str(tmp_path / "bad.pth"), "--name", "bad")
     assert r.returncode == 2, r.stderr
     assert line in r.stderr and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
     if make is _module:

@@ -11,7 +11,7 @@ from core.gan.priors import FittedPrior
 from core.store import registry
 from core.store.registry import load_model
 
-from helpers import retrain_in_place, run_cli
+from helpers import retrain_in_place
 
 
 def test_inverting_a_generated_digit_recovers_it(zoo_wgan):
@@ -197,8 +197,8 @@ def test_an_inverted_real_digit_comes_with_its_reconstruction_and_a_warning_when
     assert latent.Endpoint(e.z, None, "random code").warning is None  # only inverted real digits are judged
 
 
-def test_refitting_on_the_scoring_split_is_refused_and_saves_nothing(model_copy):
-    r = run_cli("invert", model_copy, "--n", "20", "--steps", "5", "--split", "test")
+def test_refitting_on_the_scoring_split_is_refused_and_saves_nothing(model_copy, cli):
+    r = cli("invert", model_copy, "--n", "20", "--steps", "5", "--split", "test")
     assert r.returncode == 2 and "measured against the test split" in r.stderr
     assert "Traceback" not in r.stderr and registry.list_priors(model_copy) == []
 

@@ -28,8 +28,9 @@ def test_a_time_budget_ends_the_run_done_once_that_much_wall_time_has_passed():
     st = run.status()
     assert st["status"] == "done" and "time budget" in st["reason"]
     assert 2.0 <= st["wall_seconds"] < 12.0  # past the budget by at most one step and one epoch's end
-    # the budget, not the 10,000 epochs, ended it (a loaded machine may not finish epoch 1 in 2 s)
-    assert 0 < t.step < 10_000 * (TINY_DATA // 16)
+    # the budget, not the 10,000 epochs, ended it (a loaded machine may not finish epoch 1 in 2 s;
+    # on three busy test workers the set-up alone once took the 2 s: no step, still ended by the budget)
+    assert 0 <= t.step < 10_000 * (TINY_DATA // 16)
     assert checkpoint.load(run.checkpoint_path)["step"] == t.step  # checkpointed where it stopped
 
 
@@ -55,11 +56,10 @@ def test_summarise_gives_the_median_and_spread_over_seeds():
     assert (s["fid"], s["fid_min"], s["fid_max"], s["epochs"]) == (4.0, 3.0, 5.0, 11)
 
 
-def test_bench_quality_trains_each_seed_for_the_budget_then_scores_it():
-    r = subprocess.run([sys.executable, "-m", "core", "bench", "quality", "--variant", "vanilla", "--seconds", "3",
-                        "--seed", "0", "--seed", "1", "--n", "200", "--set", f"data_limit={TINY_DATA}",
-                        "--set", "batch_size=16", "--set", "eval_every=0", "--device", "cpu", "--json"],
-                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+def test_bench_quality_trains_each_seed_for_the_budget_then_scores_it(cli):
+    r = cli("bench", "quality", "--variant", "vanilla", "--seconds", "3", "--seed", "0", "--seed", "1", "--n", "200",
+            "--set", f"data_limit={TINY_DATA}", "--set", "batch_size=16", "--set", "eval_every=0", "--device", "cpu",
+            "--json")
     assert r.returncode == 0, r.stderr[-2000:]
     res = json.loads(r.stdout)
     assert res["variant"] == "vanilla" and res["seconds"] == 3 and res["seeds"] == [0, 1]
@@ -74,8 +74,7 @@ def test_bench_quality_trains_each_seed_for_the_budget_then_scores_it():
         assert run.config()["max_seconds"] == 3
     assert res["runs"][0]["fid"] != res["runs"][1]["fid"]  # two seeds, two trainings
     assert res["fid_raw_min"] <= res["fid_raw"] <= res["fid_raw_max"]
-    bad = subprocess.run([sys.executable, "-m", "core", "bench", "quality", "--variant", "vanilla", "--set", "lr_q=1"],
-                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    bad = cli("bench", "quality", "--variant", "vanilla", "--set", "lr_q=1")
     assert bad.returncode == 2 and "did you mean" in bad.stderr
 
 

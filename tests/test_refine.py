@@ -11,8 +11,6 @@ from core.gan import sampling
 from core.gan.variants import make_config
 from core.store.registry import build_models, load_model
 
-from helpers import run_cli
-
 
 @pytest.mark.parametrize("rule", ["drs", "drs-sigmoid"])
 @pytest.mark.parametrize("rate", [0.2, 0.5])
@@ -121,8 +119,8 @@ def test_cli_refine_json_keys(model_copy, cli):
     (["--method", "magic"], "invalid choice"),
     (["--method", "dot-target", "--steps", "0"], "--steps must be positive"),
 ])
-def test_cli_refine_bad_knobs_exit_2_with_one_line(model_copy, args, match):
-    r = run_cli("refine", model_copy, "--n", "50", *args)
+def test_cli_refine_bad_knobs_exit_2_with_one_line(model_copy, args, match, cli):
+    r = cli("refine", model_copy, "--n", "50", *args)
     assert r.returncode == 2
     assert match in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
