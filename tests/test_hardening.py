@@ -268,7 +268,8 @@ def test_time_based_checkpoints_bound_the_work_a_kill_loses(monkeypatch):
 
 
 def test_kill_9_after_a_time_based_checkpoint_resumes_bit_exact(cli):
-    over = {"batch_size": 16, "log_every": 5, "epochs": 2, "data_limit": 512, "ckpt_minutes": 0.002, "ckpt_every": 100}
+    over = {"batch_size": 16, "log_every": 5, "epochs": 2, "data_limit": 512, "ckpt_minutes": 0.002, "ckpt_every": 100,
+            "eval_n": 50}  # the timeline recorder on, at 50 digits a record (1000 by default: 7 of the run's 10 s)
     p = subprocess.Popen([sys.executable, "-m", "core", "train", "--variant", "wgan-gp", "--quiet", "--device", "cpu",
                           *[a for k, v in over.items() for a in ("--set", f"{k}={v}")]],
                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
