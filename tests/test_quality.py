@@ -3,6 +3,7 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -13,7 +14,7 @@ from core.store.runs import Run
 from core.train.engine import Trainer
 from core.train.resume import resume
 
-from helpers import ROOT, TINY, TINY_DATA
+from helpers import ROOT, TINY, TINY_DATA, run_cli
 
 
 def _timed_run(seconds, **over):
@@ -323,3 +324,32 @@ def test_a_model_scored_against_the_validation_split_is_kept_apart_from_its_test
     assert (test["split"], valid["split"]) == ("test", "valid") and valid["fid"] != test["fid"]
     assert reference(split="valid")["split"] == "valid" and len(reference(split="valid")["features"]) == 10_000
     assert score_model(model_copy, n=500, seed=0, split="valid") == valid  # cached under its own key
+
+
+def test_bench_peer_trains_a_patched_script_beside_ours_on_one_core_each_and_scores_both_alike():
+    """The script gets the 50k training digits as torchvision's MNIST and stops on time; ours runs
+    `bench quality --threads 1`; with two cores they train at once, each pinned to a core of its own."""
+    from core.cores import allowed_cpus
+    from core.store.mnist import load_split
+    r = run_cli("bench", "peer", "--script", str(ROOT / "tests" / "peer_script.py"), "--variant", "vanilla",
+                "--seconds", "2", "--seed", "0", "--threads", "1", "--n", "200", "--set", f"data_limit={TINY_DATA}",
+                "--set", "batch_size=16", "--set", "eval_every=0", "--json")
+    assert r.returncode == 0, r.stderr[-2000:]
+    res = json.loads(r.stdout)
+    peer, ours = res["peer"]["runs"][0], res["ours"]["runs"][0]
+    seen = json.loads(next(Path(res["folder"]).rglob("seen.json")).read_text())
+    assert seen == {"n": 50_000, "threads": 1, "first_label": int(load_split("train")[1][0])}
+    assert peer["n"] == ours["n"] == 200 and peer["fid"] > 0 and ours["fid"] > 0 and peer["steps"] > 0
+    assert peer["wall_seconds"] >= 2 and ours["wall_seconds"] >= 2  # both trained for the budget
+    assert peer["threads"] == ours["threads"] == 1 and ours["cores"] == 1 and len(peer["cpus"]) == 1
+    if len(allowed_cpus()) >= 2:
+        assert res["schedule"].startswith("side by side") and peer["cpus"] != ours["cpus"]
+    assert res["ahead_pct"] == pytest.approx(100 * (peer["fid"] - ours["fid"]) / peer["fid"], abs=0.05)
+    assert Run.open(ours["run"]).config()["max_seconds"] == 2
+
+
+def test_bench_peer_says_how_to_patch_a_script_that_is_not(tmp_path, cli):
+    (tmp_path / "gan.py").write_text("import torch\nfor i in range(3):\n    pass\n")
+    r = cli("bench", "peer", "--script", str(tmp_path / "gan.py"), "--seconds", "1")
+    assert r.returncode == 2 and "is not patched: add `import latent_lab_peer`" in r.stderr
+    assert "--script PATH" in cli("bench", "peer").stderr

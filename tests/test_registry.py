@@ -71,7 +71,8 @@ def test_the_core_has_no_import_cycle():
 
 # core's packages from the ground up (README, Layout): a module imports only its own package and
 # the packages below it
-LAYERS = ["errors", "heap", "perf", "gan", "store", "track", "eval", "explore", "train", "sweeps", "results", "dashboard", "cli",
+LAYERS = ["peers", "errors", "heap", "cores", "perf", "gan", "store", "track", "eval", "explore", "train", "sweeps", "results",
+          "dashboard", "cli",
           "__main__"]
 
 

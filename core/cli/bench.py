@@ -5,12 +5,13 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+from pathlib import Path
 
 from core.cli.options import SEED_RECIPE_HELP, add_device, add_json, add_seed, add_set, positive_float, positive_int
 from core.cli.text import report
 from core.errors import ConfigError
 
-WHATS = ["train", "quality", "profile", "score", "embed", "ui", "sweep", "latent", "track"]
+WHATS = ["train", "quality", "peer", "profile", "score", "embed", "ui", "sweep", "latent", "track"]
 
 
 def _latent(a) -> None:
@@ -63,11 +64,12 @@ def _profile(a) -> None:
     from core.gan.variants import parse_sets
     from core.train.profile import profile_fit
     res = profile_fit(a.variant, steps=a.steps, batch_size=a.batch_size, device=a.device,
-                      overrides=parse_sets(a.set))
+                      overrides=parse_sets(a.set), threads=a.threads)
     if a.json:
         print(json.dumps(res, indent=2))
         return
-    print(f"{res['variant']} batch {res['batch_size']} on {res['device']}: {res['steps']} steps of a real run "
+    print(f"{res['variant']} batch {res['batch_size']} on {res['device']} ({res['threads']} thread(s) on {res['cores']} "
+          f"core(s)): {res['steps']} steps of a real run "
           f"in {res['fit_wall_s']:.1f} s (+{res['setup_s']:.1f} s to build it, +{res['caches_s']:.1f} s for the "
           f"machine's one-off caches)")
     for k, v in res["parts_s"].items():
@@ -107,18 +109,42 @@ def _quality(a) -> None:
     seeds = a.seed or [0]
 
     res = bench_quality(a.variant, a.seconds or 540.0, seeds, overrides, n=a.n, device=a.device,
-                        progress=not a.json, on_row=lambda r: _said_seed(a, r))
+                        progress=not a.json, on_row=lambda r: _said_seed(a, r), threads=a.threads)
     if a.ship:
         from core.results.quality import ship
         ship(res, a.ship)
     if a.json:
         print(json.dumps(res, indent=2))
     elif len(seeds) > 1:
-        print(f"{a.variant}, {res['seconds']:g} s, median of {len(seeds)} seeds: FID {res['fid']:.2f} "
+        print(f"{a.variant}, {res['seconds']:g} s on {res['cores']} core(s), median of {len(seeds)} seeds: "
+              f"FID {res['fid']:.2f} "
               f"({res['fid_min']:.2f}–{res['fid_max']:.2f}), precision {res['precision']:.3f}, recall "
               f"{res['recall']:.3f}, coverage {res['coverage']:.3f}, {res['epochs']:g} epochs"
               + (f"; live generator (no EMA) FID {res['fid_raw']:.2f} ({res['fid_raw_min']:.2f}–"
                  f"{res['fid_raw_max']:.2f})" if "fid_raw" in res else ""))
+
+
+def _peer(a) -> None:
+    """`bench peer --script PATH`: a patched peer script and our --variant under one budget (core.results.peer)."""
+    from core.gan.variants import make_config, parse_sets
+    from core.results.peer import compare_peer
+    if not a.script:
+        raise ConfigError("bench peer needs --script PATH (a peer's training script, patched: see the README)")
+    overrides = parse_sets(a.set)
+    make_config(a.variant, overrides)
+
+    def said(p, o):
+        print(f"seed {p['seed']}: {Path(a.script).name} FID {p['fid']:.2f} ({p['steps']} steps), {a.variant} FID "
+              f"{o['fid']:.2f} ({o['epochs']:g} epochs)", file=sys.stderr if a.json else sys.stdout, flush=True)
+    from core.cores import allowed_cpus
+    res = compare_peer(a.script, a.variant, a.seconds or 540.0, a.seed or [0, 1, 2], a.threads or len(allowed_cpus()), n=a.n,
+                       overrides=overrides, on_row=said)
+    report(a, res, lambda r: f"{r['seconds']:g} s on {r['cores']} core(s), {r['schedule']}: {r['script']} FID "
+                              f"{r['peer']['fid']:.2f} ({r['peer']['fid_min']:.2f}–{r['peer']['fid_max']:.2f}), "
+                              f"{r['variant']} {r['ours']['fid']:.2f} ({r['ours']['fid_min']:.2f}–"
+                              f"{r['ours']['fid_max']:.2f}), median of {len(r['seeds'])} seeds: ours "
+                              f"{'ahead' if r['ahead_pct'] > 0 else 'behind'} by {abs(r['ahead_pct']):.1f} % "
+                              f"[{r['folder']}]")
 
 
 def _said_seed(a, r) -> None:
@@ -149,7 +175,7 @@ def _compare_recipes(a) -> None:
         cfg = make_config(a.variant, {**overrides, **shared})  # a typo fails now, not after an hour of training
         recipes[name] = {k: cfg[k] for k in {**overrides, **shared}}  # typed as the config has them
     res = compare_recipes(a.variant, recipes, a.seconds or 540.0, a.seed or [0, 1, 2], n=a.n, device=a.device,
-                          progress=not a.json, on_row=lambda r: _said_seed(a, r))
+                          progress=not a.json, on_row=lambda r: _said_seed(a, r), threads=a.threads)
     if a.ship is not None:
         for name, r in res["recipes"].items():
             ship(r, name, comparison=res, argv=a.argv)
@@ -185,7 +211,7 @@ def _track(a):
           f"checkpoint) — to {res['mlflow']}")
 
 
-BENCHES = {"train": _train, "quality": _quality, "profile": _profile, "score": _score, "embed": _embed, "ui": _ui,
+BENCHES = {"train": _train, "quality": _quality, "peer": _peer, "profile": _profile, "score": _score, "embed": _embed, "ui": _ui,
            "sweep": _sweep, "latent": _latent, "track": _track}
 
 
@@ -217,6 +243,12 @@ def add_parsers(sub) -> None:
     add_seed(s, default=None, action="append", help="quality: a training seed (repeat for the spread; 0)")
     s.add_argument("--seed-recipe", action="store_true", help="quality: " + SEED_RECIPE_HELP)
     s.add_argument("--rounds", type=positive_int, default=3, help="alternating rounds; each loop's best counts")
+    s.add_argument("--script", metavar="PATH",
+                   help="peer: a peer's training script with the two-line latent_lab_peer patch (README): it and "
+                        "--variant train --seconds each, per --seed (0, 1, 2), and both are scored alike")
+    s.add_argument("--threads", type=positive_int,
+                   help="quality, profile, peer: run on this many CPU cores, one torch thread each (the process is "
+                        "pinned to them; default: torch's own thread count on every core)")
     add_set(s)
     add_json(s)
     s.set_defaults(fn=cmd_bench)

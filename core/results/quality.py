@@ -80,15 +80,19 @@ def summarise(rows: list[dict]) -> dict:
 
 
 def bench_quality(variant: str = "wgan-gp", seconds: float = 540.0, seeds=(0,), overrides: dict | None = None,
-                  n: int = 10_000, device: str = "auto", progress: bool = False, on_row=None) -> dict:
-    """`one` per seed, in turn (never at once: each would slow the others), then the median."""
+                  n: int = 10_000, device: str = "auto", progress: bool = False, on_row=None,
+                  threads: int | None = None) -> dict:
+    """`one` per seed, in turn (never at once: each would slow the others), then the median. With
+    `threads`, the process runs on that many cores and torch threads (core.cores.use_cores)."""
+    from core.cores import use_cores
+    cores = use_cores(threads)
     rows = []
     for seed in seeds:
         rows.append(one(variant, seconds, seed, overrides, n, device, progress))
         if on_row:
             on_row(rows[-1])
     return {"variant": variant, "seconds": seconds, "seeds": list(seeds), "n": n, "overrides": overrides or {},
-            **summarise(rows), "runs": rows}
+            **cores, **summarise(rows), "runs": rows}
 
 
 def interleaved_order(recipes: list[str], seeds) -> list[tuple[int, str]]:
@@ -99,7 +103,8 @@ def interleaved_order(recipes: list[str], seeds) -> list[tuple[int, str]]:
 
 
 def compare_recipes(variant: str, recipes: dict[str, dict], seconds: float = 540.0, seeds=(0, 1, 2),
-                    n: int = 10_000, device: str = "auto", progress: bool = False, on_row=None) -> dict:
+                    n: int = 10_000, device: str = "auto", progress: bool = False, on_row=None,
+                    threads: int | None = None) -> dict:
     """Compared recipes of one variant (name -> overrides), trained interleaved (`interleaved_order`)
     for `seconds` each, every run scored on the validation and the test split. The recipe with the
     lowest median validation FID is chosen; each recipe's result (as `bench_quality` gives it) is
@@ -107,6 +112,8 @@ def compare_recipes(variant: str, recipes: dict[str, dict], seconds: float = 540
     if len(recipes) < 2:
         from core.errors import ConfigError
         raise ConfigError("--recipe: compare at least two (e.g. --recipe default --recipe seed)")
+    from core.cores import use_cores
+    cores = use_cores(threads)
     rows: dict[str, list[dict]] = {name: [] for name in recipes}
     order = interleaved_order(list(recipes), seeds)
     for seed, name in order:
@@ -114,7 +121,7 @@ def compare_recipes(variant: str, recipes: dict[str, dict], seconds: float = 540
         if on_row:
             on_row(rows[name][-1])
     results = {name: {"variant": variant, "seconds": seconds, "seeds": list(seeds), "n": n,
-                      "overrides": recipes[name], **summarise(rs), "runs": rs} for name, rs in rows.items()}
+                      "overrides": recipes[name], **cores, **summarise(rs), "runs": rs} for name, rs in rows.items()}
     chosen = min(results, key=lambda name: results[name]["fid_valid"])
     return {"variant": variant, "chosen": chosen, "chosen_on": "median FID on the validation split",
             "order": [f"{name} (seed {seed})" for seed, name in order], "recipes": results}
@@ -123,7 +130,7 @@ def compare_recipes(variant: str, recipes: dict[str, dict], seconds: float = 540
 # ---------------------------------------------------------------- the shipped table
 
 SHIPPED = "quality.json"  # under trained/: `bench quality --ship RECIPE` rows, shown on the Overview
-COLS = ("variant", "recipe", "seconds", "seeds", "fid", "fid_min", "fid_max", "precision", "recall", "coverage",
+COLS = ("variant", "recipe", "cores", "seconds", "seeds", "fid", "fid_min", "fid_max", "precision", "recall", "coverage",
         "class_kl", "fid_raw", "fid_raw_min", "fid_raw_max", "fid_valid", "fid_valid_min", "fid_valid_max", "epochs",
         "img_s", "command")
 
@@ -147,7 +154,9 @@ def shipped_rows() -> list[dict]:
 def command(res: dict) -> str:
     sets = " ".join(f"--set {k}={v}" for k, v in res["overrides"].items())
     seeds = " ".join(f"--seed {s}" for s in res["seeds"])
-    return f"python -m core bench quality --variant {res['variant']} --seconds {res['seconds']:g} {seeds} {sets}".strip()
+    threads = f" --threads {res['threads']}" if res.get("threads") else ""
+    return (f"python -m core bench quality --variant {res['variant']} --seconds {res['seconds']:g}{threads} {seeds} "
+            f"{sets}").strip()
 
 
 def comparison_command(argv: list[str]) -> str:
@@ -163,7 +172,8 @@ def ship(res: dict, recipe: str, comparison: dict | None = None, argv: list[str]
     from core.eval.fingerprints import fingerprint
     from core.store.files import write_json_atomic
     row = {"variant": res["variant"], "recipe": recipe, "seconds": res["seconds"], "seeds": len(res["seeds"]),
-           **{k: res[k] for k in COLS if k in res and k not in ("variant", "seconds", "seeds")},
+           "cores": res.get("cores", 2), "threads": res.get("threads", 2),
+           **{k: res[k] for k in COLS if k in res and k not in ("variant", "seconds", "seeds", "cores")},
            "overrides": res["overrides"], "runs": [r["run"] for r in res["runs"]],
            "per_seed_fid": [round(r["fid"], 3) for r in res["runs"]], "n": res["n"],
            **({"per_seed_fid_raw": [round(r["fid_raw"], 3) for r in res["runs"]]}
@@ -175,13 +185,19 @@ def ship(res: dict, recipe: str, comparison: dict | None = None, argv: list[str]
               if comparison else {}),
            "date": time.strftime("%Y-%m-%d"), "command": comparison_command(argv) if argv else command(res),
            "fingerprint": fingerprint()}  # trained from scratch: what scored it (freshness.quality_note)
-    rows = [r for r in shipped_rows() if (r["variant"], r.get("recipe")) != (row["variant"], recipe)]
+    rows = [r for r in shipped_rows() if row_key(r) != row_key(row)]
     rows.append(row)
-    rows.sort(key=lambda r: (r["variant"], r.get("recipe", "")))
+    rows.sort(key=lambda r: (r["variant"], r.get("recipe", ""), r.get("cores", 2)))
     write_json_atomic(_shipped_path(), {"about": "FID etc. after `seconds` of wall-time training from scratch "
-                                                 "(everything included) on a 2-core CPU, scored on n digits; "
-                                                 "median over seeds, with the range", "rows": rows})
+                                                 "(everything included) on `cores` CPU cores with as many torch "
+                                                 "threads, scored on n digits; median over seeds, with the range",
+                                        "rows": rows})
     return row
+
+
+def row_key(row: dict) -> tuple:
+    """What a shipped row is the row of: a variant's recipe on a number of cores (2 where unsaid)."""
+    return row["variant"], row.get("recipe"), row.get("cores", 2)
 
 
 RECIPES_HELP = ("default: today's defaults (generator EMA, batch chosen by time to quality); seed: the seed's own "

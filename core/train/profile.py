@@ -65,11 +65,14 @@ def _median(xs):
 
 
 def profile_fit(variant: str = "wgan-gp", steps: int = 800, batch_size: int | None = None, device: str = "auto",
-                overrides: dict | None = None, bench_seconds: float = 3.0) -> dict:
+                overrides: dict | None = None, bench_seconds: float = 3.0, threads: int | None = None) -> dict:
     """Train a new run of `variant` for `steps` steps over the full training set (so it crosses
     an epoch's end like a real run) and time each part, with an engine window beside each
-    metric row; then the engine's `bench train` figure."""
+    metric row; then the engine's `bench train` figure. `threads`: on that many cores (core.cores)."""
     from unittest import mock
+
+    from core.cores import use_cores
+    cores = use_cores(threads)
 
     from core.gan.variants import make_config
     from core.perf import sync
@@ -129,7 +132,7 @@ def profile_fit(variant: str = "wgan-gp", steps: int = 800, batch_size: int | No
     # paired: each row against the engine window timed right after it
     pairs = [a / b for a, b in zip(logged, windows)]
     bench = bench_train(variant, batch_size, device, seconds=bench_seconds, rounds=2, overrides=overrides)
-    return {"variant": variant, "batch_size": batch_size, "device": str(t.device), "steps": t.step, "run": run.id,
+    return {"variant": variant, "batch_size": batch_size, "device": str(t.device), **cores, "steps": t.step, "run": run.id,
             "caches_s": round(caches, 3), "setup_s": round(setup, 3), "fit_wall_s": round(wall, 3), "parts_s": parts,
             "parts_share": {k: round(v / wall, 4) for k, v in parts.items()},
             "step_img_s": round(t.step * batch_size / timers["train_step"], 1),
