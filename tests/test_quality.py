@@ -112,6 +112,11 @@ def test_shipped_rows_keep_one_row_per_variant_and_recipe(tmp_path, monkeypatch)
     from core.eval.fingerprints import fingerprint
     from core.results.freshness import quality_note
     assert rows[0]["fingerprint"] == fingerprint() and quality_note(rows) is None  # what scored them
+    quality.ship({**_result("wgan-gp", {}, [7.0]), "threads": 1, "cores": 1}, "default")  # one core: a row of its own
+    rows = quality.shipped_rows()
+    assert [(r["recipe"], r["cores"], r["fid"]) for r in rows] == [("default", 1, 7.0), ("default", 2, 2.8),
+                                                                   ("seed", 2, 5.5)]
+    assert rows[0]["command"] == "python -m core bench quality --variant wgan-gp --seconds 540 --threads 1 --seed 0"
 
 
 def test_the_overview_shows_the_time_to_quality_table(tmp_path, monkeypatch):
@@ -124,14 +129,16 @@ def test_the_overview_shows_the_time_to_quality_table(tmp_path, monkeypatch):
     quality.ship(_result("wgan-gp", {}, [3.5, 3.0, 2.5], raw=[4.5, 5.0, 5.5]), "default")
     quality.ship(_result("hinge", {}, [4.0]), "default")  # one seed
     quality.ship(_result("wgan-gp", {"batch_size": 32}, [9.0]), "batch 32")
+    quality.ship({**_result("hinge", {}, [6.0]), "threads": 1, "cores": 1}, "default")  # on one core
     heights = dataframe_heights(monkeypatch)
     at = page("views/overview.py")
     assert "Time to quality" in [h.value for h in at.subheader]
     t = next(d.value for d in at.dataframe if "fid_range" in d.value.columns)
-    assert list(t["fid"]) == [3.0, 4.0, 5.5, 9.0]  # FID ↓: best first, not alphabetical
-    assert list(t["variant"]) == ["wgan-gp", "hinge", "wgan-gp", "wgan-gp"]
-    assert list(t["recipe"]) == ["default", "default", "seed", "custom: batch_size=32"]  # the leaderboard's words
-    assert list(t["fid_range"]) == ["2.50–3.50", "4.00", "5.00–6.00", "9.00"]  # one seed: one number
+    assert list(t["fid"]) == [3.0, 4.0, 5.5, 6.0, 9.0]  # FID ↓: best first, not alphabetical
+    assert list(t["variant"]) == ["wgan-gp", "hinge", "wgan-gp", "hinge", "wgan-gp"]
+    assert list(t["cores"]) == [2, 2, 2, 1, 2]  # the core count each row was measured on
+    assert list(t["recipe"]) == ["default", "default", "seed", "default", "custom: batch_size=32"]  # the leaderboard's words
+    assert list(t["fid_range"]) == ["2.50–3.50", "4.00", "5.00–6.00", "6.00", "9.00"]  # one seed: one number
     assert t["fid_raw"].iloc[0] == 5.0 and t["fid_raw"].isna().iloc[2]  # the default's runs without their EMA
     assert heights["fid_range"] >= 35 * (len(t) + 1) + 20  # every row shown (no inner scroll), above the scrollbar
     assert quality.RECIPES_HELP in " ".join(c.value for c in at.caption)  # the caption uses the same words

@@ -15,7 +15,8 @@ def time_to_quality() -> None:
                 "--seed 0 --seed 1 --seed 2 --ship default` adds one.")
         return
     st.caption("Quality per CPU-minute, not per epoch: each variant trained from scratch for the stated wall time "
-               "on a 2-core CPU (data, logging, grids, timeline records and checkpoints included), then scored on "
+               "on the stated number of CPU cores, one torch thread each (data, logging, grids, timeline records "
+               "and checkpoints included; `bench quality --threads N` pins a run to N cores), then scored on "
                "10k digits like the leaderboard. FID is the median over seeds, with its range (one number for "
                "one seed): quality at equal time is noisy. Recipes, as on the leaderboard — " + RECIPES_HELP +
                " (`about` says where each default comes from). Where a recipe keeps a generator EMA, *FID, no "
@@ -25,7 +26,7 @@ def time_to_quality() -> None:
     if stale := quality_note(shipped_rows()):  # the raw rows carry the fingerprint of what scored them
         st.warning(stale, icon=":material/update:")
     table = pd.DataFrame(rows)
-    cols = [c for c in ("variant", "recipe", "seconds", "seeds", "fid", "fid_range", "fid_raw", "fid_valid", "precision",
+    cols = [c for c in ("variant", "recipe", "cores", "seconds", "seeds", "fid", "fid_range", "fid_raw", "fid_valid", "precision",
                         "recall", "coverage", "class_kl", "epochs", "img_s", "command") if c in table]
     st.dataframe(table[cols], hide_index=True, width="stretch", placeholder=MISSING,
                  height=table_height(len(table)),  # every row: the headline ones are not below an inner fold
@@ -40,6 +41,8 @@ def time_to_quality() -> None:
                                     help="the same samples against the validation split (median): what compared "
                                          "recipes are chosen on; FID is reported on the test split"),
                                 "seconds": st.column_config.NumberColumn("seconds", format="%d"),
+                                "cores": st.column_config.NumberColumn(
+                                    "cores", format="%d", help="CPU cores the run had, with as many torch threads"),
                                 "epochs": st.column_config.NumberColumn("epochs", format="%.1f"),
                                 "img_s": st.column_config.NumberColumn("img/s", format="%d",
                                                                        help="images per second of wall time"),

@@ -30,7 +30,7 @@ def quality_table() -> str:
     seed's recipe — its own row where one was run (`--recipe seed`: no EMA, the seed's values), else
     the live generator of the default run (the default without its EMA) — *after* today's default;
     best FID first."""
-    rows = shipped_rows()
+    rows = [r for r in shipped_rows() if r.get("cores", 2) == 2]  # the 2-core rows; 1-core ones: their own table
     seed_rows = {r["variant"]: r for r in rows if r["recipe"] == "seed"}
     lines = ["| variant | epochs | img/s | FID before (seed recipe) | FID after (default) | precision | recall | "
              "coverage | class KL |", "|---|---|---|---|---|---|---|---|---|"]
@@ -53,7 +53,7 @@ def recipes_table(variant: str = "wgan-gp") -> str:
     """The recipes of `variant` compared by `bench quality --recipe …` (trained/quality.json rows with
     `compared`): trained interleaved, chosen on the validation split's median FID, reported on the
     test split's; the chosen one in bold."""
-    rows = [r for r in shipped_rows() if r["variant"] == variant and r.get("compared")]
+    rows = [r for r in shipped_rows() if r["variant"] == variant and r.get("compared") and r.get("cores", 2) == 2]
     lines = ["| recipe | epochs | img/s | FID, validation (chosen on) | FID, test (reported) | precision | recall | "
              "coverage | class KL |", "|---|---|---|---|---|---|---|---|---|"]
     for r in sorted(rows, key=lambda r: r["fid_valid"]):
