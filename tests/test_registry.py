@@ -162,3 +162,14 @@ def test_the_core_never_imports_streamlit():
                  and any((n.name if isinstance(node, ast.Import) else node.module or "").startswith("streamlit")
                          for n in node.names)]
     assert offenders == []
+
+
+def test_no_file_over_500_lines_and_no_function_over_80():
+    """The quality bar a newcomer can rely on, in the product's code (core/, views/, ui/, app.py)."""
+    files = [*(ROOT / "core").rglob("*.py"), *(ROOT / "views").rglob("*.py"), *(ROOT / "ui").rglob("*.py"), ROOT / "app.py"]
+    long_files = [f"{p.relative_to(ROOT)}: {n}" for p in files if (n := len(p.read_text().splitlines())) > 500]
+    long_functions = [f"{p.relative_to(ROOT)}:{node.lineno} {node.name}: {node.end_lineno - node.lineno + 1}"
+                      for p in files for node in ast.walk(ast.parse(p.read_text()))
+                      if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+                      and node.end_lineno - node.lineno + 1 > 80]
+    assert len(files) > 100 and not long_files and not long_functions, (long_files, long_functions)
