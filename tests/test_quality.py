@@ -353,6 +353,7 @@ def test_bench_peer_trains_a_patched_script_beside_ours_on_one_core_each_and_sco
         assert res["schedule"].startswith("side by side") and peer["cpus"] != ours["cpus"]
     assert res["ahead_pct"] == pytest.approx(100 * (peer["fid"] - ours["fid"]) / peer["fid"], abs=0.05)
     assert Run.open(ours["run"]).config()["max_seconds"] == 2
+    assert json.loads((Path(res["folder"]) / "result.json").read_text()) == res  # kept beside its files
 
 
 def test_bench_peer_says_how_to_patch_a_script_that_is_not(tmp_path, cli):

@@ -142,7 +142,10 @@ def compare_peer(script: str | Path, variant: str, seconds: float = 540.0, seeds
         our_rows.append({**ours["runs"][0], **{k: ours[k] for k in ("threads", "cores", "cpus")}})
         if on_row:
             on_row(peer_rows[-1], our_rows[-1])
-    return summary(script.name, variant, seconds, list(seeds), threads, together, peer_rows, our_rows, str(folder))
+    res = summary(script.name, variant, seconds, list(seeds), threads, together, peer_rows, our_rows, str(folder))
+    from core.store.files import write_json_atomic
+    write_json_atomic(folder / "result.json", res)  # beside the logs and samples it summarises
+    return res
 
 
 def summary(script: str, variant: str, seconds: float, seeds: list, threads: int, together: bool,
