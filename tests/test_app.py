@@ -408,15 +408,15 @@ def test_timeline_slider_changes_the_grid_the_map_and_the_marker():
     import json
     assert [s["x0"] for s in json.loads(fid)["layout"]["shapes"]] == [5]
     # play: the clock, not the number of redraws, picks the epoch (one a second)
-    at.button(key="tl_play").click().run()
-    assert at.session_state["tl_playing"] and at.button(key="tl_play").label == "Pause"
+    at.toggle(key="tl_play").set_value(True).run()
+    assert at.session_state["tl_playing"] and at.toggle(key="tl_play").value
     assert at.select_slider(key="tl_epoch_vanilla").value == 5  # no time has passed
     at.session_state["tl_playing"] = {**at.session_state["tl_playing"],
                                       "t0": at.session_state["tl_playing"]["t0"] - 2.2}  # 2.2 s later
     at.run()
     at.run()  # redraws within the same second do not advance it
     assert at.select_slider(key="tl_epoch_vanilla").value == 7
-    at.button(key="tl_play").click().run()  # pause: the epoch shown stays
+    at.toggle(key="tl_play").set_value(False).run()  # pause: the epoch shown stays
     assert at.select_slider(key="tl_epoch_vanilla").value == 7 and not at.session_state["tl_playing"]
 
 

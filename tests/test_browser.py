@@ -251,13 +251,14 @@ def test_timeline_slider_and_playback_move_the_grid_and_the_map(app):
     app.assert_clean("timeline_epoch_10")
     app.shot("timeline")
     thumb = slider.locator('[data-testid="stSliderThumbValue"]')
-    page.get_by_role("button", name="Play").click()  # playback steps on by itself, one epoch a second
+    play = page.locator('[data-testid="stCheckbox"]', has_text="Play")  # a toggle: on plays, off pauses
+    play.click()  # playback steps on by itself, one epoch a second
     t0 = time.time()
     page.locator('[data-testid="stSliderThumbValue"]', has_text=re.compile(r"^1[3-9]$")).wait_for(timeout=60_000)
     app.timings["timeline_play_s_per_epoch"] = (time.time() - t0) / (int(thumb.inner_text()) - 10)
-    page.get_by_role("button", name="Pause").click()
+    play.click()
     at_click = int(thumb.inner_text())
-    page.get_by_role("button", name="Play").wait_for(timeout=PAGE)
+    play.locator("input:not(:checked)").wait_for(state="attached", timeout=PAGE)
     page.locator(RUNNING).wait_for(state="hidden", timeout=PAGE)
     settled = int(thumb.inner_text())  # a step already under way when Pause was clicked may still land
     assert settled - at_click <= 2, (at_click, settled)

@@ -63,18 +63,20 @@ st.caption(f"**{model}**: {len(epochs)} records, epochs {epochs[0]}–{epochs[-1
 
 
 def toggle_play():
-    """Play starts the clock at the epoch shown; Pause keeps the epoch shown when it was clicked."""
-    if st.session_state.get("tl_playing"):
-        st.session_state["tl_playing"] = None
-    else:
+    """Play on starts the clock at the epoch shown; off keeps the epoch shown when it was switched."""
+    if st.session_state.get("tl_play"):
         st.session_state["tl_playing"] = {"t0": time.time(), "epoch": st.session_state[key]}
+    else:
+        st.session_state["tl_playing"] = None
 
 
 playing = st.session_state.get("tl_playing")
 c1, c2, c3 = st.columns([1, 1, 4])
-c1.button("Pause" if playing else "Play", icon=":material/pause:" if playing else ":material/play_arrow:",
-          key="tl_play", on_click=toggle_play,
-          help=f"step through the epochs, {tl_mod.PLAY_EPOCHS_PER_S:g} a second by the clock")
+# a toggle, not a button: a button's click lives in one rerun request, which the epoch panel's
+# once-a-second rerun could pre-empt on a busy machine (Pause then did nothing); a toggle's state
+# goes with every later request, so the next run still sees it
+c1.toggle("Play", key="tl_play", on_change=toggle_play,
+          help=f"step through the epochs, {tl_mod.PLAY_EPOCHS_PER_S:g} a second by the clock; off pauses")
 with c2:
     st.download_button("GIF", lambda: gif(model, ver), file_name=f"timeline_{model}.gif", mime="image/gif",
                        key="tl_gif", icon=":material/download:", help="grid and map of every recorded epoch")
