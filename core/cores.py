@@ -21,16 +21,21 @@ def pin(cpus: list[int]) -> None:
             pass
 
 
+def first_cores(n: int) -> list[int]:
+    """The first n cores this process may run on (ConfigError if it may use fewer)."""
+    allowed = allowed_cpus()
+    if n > len(allowed):
+        raise ConfigError(f"--threads {n}: this process may use {len(allowed)} CPU core(s)")
+    return allowed[:n]
+
+
 def use_cores(n: int | None) -> dict:
     """With n: pin this process to the first n allowed cores and run torch on n threads (child
     processes inherit both, and OMP_NUM_THREADS). Returns what a timed run used:
     {"threads": torch's threads, "cores": how many cores this process may run on, "cpus": which}."""
     import torch
     if n:
-        allowed = allowed_cpus()
-        if n > len(allowed):
-            raise ConfigError(f"--threads {n}: this process may use {len(allowed)} CPU core(s)")
-        pin(allowed[:n])
+        pin(first_cores(n))
         torch.set_num_threads(n)
         os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(n)
     cpus = allowed_cpus()

@@ -71,6 +71,7 @@ def toggle_play():
 
 
 playing = st.session_state.get("tl_playing")
+st.session_state["tl_play"] = bool(playing)  # the toggle shows the clock's state (a page left and reopened too)
 c1, c2, c3 = st.columns([1, 1, 4])
 # a toggle, not a button: a button's click lives in one rerun request, which the epoch panel's
 # once-a-second rerun could pre-empt on a busy machine (Pause then did nothing); a toggle's state

@@ -10,12 +10,14 @@ runs train on, written by the bench to $LATENT_LAB_PEER_DATA; nothing is downloa
 and numpy with $LATENT_LAB_PEER_SEED and sets torch's threads to $LATENT_LAB_PEER_THREADS.
 `tick(sample)` returns at once until $LATENT_LAB_PEER_SECONDS of wall time have passed since this
 hook was imported (after the script's own imports: its data, networks and training count, as
-everything after a run is created counts in ours); then it draws $LATENT_LAB_PEER_N digits with `sample` (in batches of 100, the
-generator left in the mode the script keeps it in, as its own sample grids are drawn), writes them
-as N×28×28 uint8 to $LATENT_LAB_PEER_OUT and ends the process (exit 0).
+everything after a run is created counts in ours); then it draws $LATENT_LAB_PEER_N digits with
+`sample` (in batches of 100, the generator left in the mode the script keeps it in, as its own
+sample grids are drawn), writes them as N×28×28 uint8 to $LATENT_LAB_PEER_OUT and ends the
+process (exit 0).
 """
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -61,8 +63,8 @@ def tick(sample) -> None:
     np.save(OUT + ".part.npy", u8)
     os.replace(OUT + ".part.npy", OUT)
     with open(OUT + ".json", "w") as f:
-        f.write(f'{{"steps": {steps}, "wall_seconds": {time.time() - T0:.2f}, "threads": {torch.get_num_threads()}, '
-                f'"cpus": {sorted(os.sched_getaffinity(0))}}}\n')
+        json.dump({"steps": steps, "wall_seconds": round(time.time() - T0, 2), "threads": torch.get_num_threads(),
+                   "cpus": sorted(os.sched_getaffinity(0))}, f)
     sys.stdout.flush()
     os._exit(0)  # the script's own loop, data loader and exit handlers end here
 

@@ -51,7 +51,8 @@ def write_training_split(folder: Path) -> Path:
 
 
 def _pinned(cpus: list[int]):
-    return lambda: os.sched_setaffinity(0, cpus)
+    from core.cores import pin
+    return lambda: pin(cpus)  # in the child, before it runs anything
 
 
 def start_peer(script: Path, seconds: float, seed: int, threads: int, cpus: list[int], n: int, folder: Path,
@@ -117,12 +118,11 @@ def _run_pair(order: list[str], starts: dict, whats: dict, halves: list, togethe
 def compare_peer(script: str | Path, variant: str, seconds: float = 540.0, seeds=(0, 1, 2), threads: int = 1,
                  n: int = 10_000, overrides: dict | None = None, folder: Path | None = None, on_row=None) -> dict:
     """The peer's script and our `variant`, `seconds` each per seed (see the module's text)."""
-    from core.cores import allowed_cpus
+    from core.cores import allowed_cpus, first_cores
     from core.store.files import runs_dir
     script = check_script(script)
+    first_cores(threads)  # enough of them, or one line now
     cpus = allowed_cpus()
-    if threads > len(cpus):
-        raise ConfigError(f"--threads {threads}: this process may use {len(cpus)} CPU core(s)")
     together = 2 * threads <= len(cpus)
     halves = [cpus[:threads], cpus[threads:2 * threads] or cpus[:threads]]
     folder = folder or runs_dir() / ".peers" / f"{time.strftime('%Y%m%d-%H%M%S')}-{script.stem}"
